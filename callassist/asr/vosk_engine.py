@@ -1,0 +1,100 @@
+"""Vosk (Kaldi) streaming recognition: partial results while people talk, final utterances with
+word start/end times and confidences."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelError
+from ..events import PartialUtterance, Utterance, Word
+from .base import SAMPLE_RATE, SpeechEngine, SpeechStream
+
+
+def check_vosk_model_dir(path: Path) -> Path:
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise ModelError(f"Vosk model folder not found: {path} (check --vosk-model, or run "
+                         f"`callassist download-model`)")
+    if not path.is_dir():
+        raise ModelError(f"{path} is a file, not a Vosk model folder: unpack the model zip and "
+                         f"pass the folder with --vosk-model")
+    has_am = (path / "am" / "final.mdl").exists() or (path / "final.mdl").exists()
+    has_conf = (path / "conf" / "model.conf").exists() or (path / "conf" / "mfcc.conf").exists()
+    if not (has_am and has_conf):
+        raise ModelError(f"{path} is not a Vosk model folder (no am/final.mdl and conf/): pass the "
+                         f"unpacked model folder with --vosk-model, or run `callassist download-model`")
+    return path
+
+
+class VoskEngine(SpeechEngine):
+    name = "vosk"
+
+    def __init__(self, model_dir: str | Path):
+        import vosk
+
+        vosk.SetLogLevel(-1)
+        self.model_dir = check_vosk_model_dir(Path(model_dir))
+        t0 = time.perf_counter()
+        try:
+            self.model = vosk.Model(str(self.model_dir))
+        except Exception:
+            raise ModelError(f"Vosk could not load the model in {self.model_dir} (damaged or "
+                             f"incomplete?): download it again with `callassist download-model`") from None
+        self.load_seconds = time.perf_counter() - t0
+        self.description = f"Vosk ({self.model_dir.name})"
+
+    def stream(self, speaker: str, partials: bool = True) -> "VoskStream":
+        return VoskStream(self, speaker, partials)
+
+
+class VoskStream(SpeechStream):
+    def __init__(self, engine: VoskEngine, speaker: str, partials: bool = True):
+        super().__init__(speaker, engine.name)
+        self._engine = engine
+        self._partials = partials
+        self._new_recognizer()
+
+    def _new_recognizer(self) -> None:
+        import vosk
+
+        self._rec = vosk.KaldiRecognizer(self._engine.model, SAMPLE_RATE)
+        self._rec.SetWords(True)
+        self._rec.SetPartialWords(True)
+        self._last_partial = ""
+
+    def _final(self, result_json: str) -> list[Utterance]:
+        res = json.loads(result_json)
+        words = tuple(Word(w["word"], round(w["start"], 3), round(w["end"], 3), round(w.get("conf", 1.0), 3))
+                      for w in res.get("result", []))
+        text = res.get("text", "").strip()
+        self._last_partial = ""
+        if not text or not words:
+            return []
+        return [Utterance(id=0, speaker=self.speaker, text=text, start=words[0].start,
+                          end=words[-1].end, words=words, engine=self.engine)]
+
+    def accept_audio(self, samples: np.ndarray) -> list[PartialUtterance | Utterance]:
+        pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+        self.samples_in += len(samples)
+        if self._rec.AcceptWaveform(pcm):
+            return self._final(self._rec.Result())
+        if not self._partials:
+            return []
+        res = json.loads(self._rec.PartialResult())
+        text = res.get("partial", "").strip()
+        if text and text != self._last_partial:
+            self._last_partial = text
+            pw = res.get("partial_result") or []
+            start = pw[0]["start"] if pw else self.now
+            return [PartialUtterance(self.speaker, text, round(start, 3), round(self.now, 3))]
+        return []
+
+    def finish(self) -> list[Utterance]:
+        return self._final(self._rec.FinalResult())
+
+    def reset(self) -> None:
+        super().reset()
+        self._new_recognizer()

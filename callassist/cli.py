@@ -1,0 +1,204 @@
+"""Command line: `callassist analyze CALL`, `listen`, `devices`, `download-model`.
+
+Errors the user can fix are printed as one line (`callassist: error: …`) with exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .errors import CallAssistError
+
+
+def _engine_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("speech and mood models")
+    g.add_argument("--engine", choices=["auto", "vosk", "whisper"], default=None,
+                   help="speech engine (default: Vosk if a model is found, else bundled Whisper)")
+    g.add_argument("--vosk-model", metavar="DIR", help="Vosk model folder")
+    g.add_argument("--whisper-model", metavar="DIR", help="CTranslate2 Whisper model folder "
+                   "(default: the bundled tiny.en)")
+    g.add_argument("--mood-model", metavar="DIR", help="mood model folder (default: models/mood)")
+    g.add_argument("--config", metavar="FILE", help="config file (default: ~/.config/callassist/config.toml)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="callassist", description="Offline call assistant.")
+    ap.add_argument("--version", action="version", version=f"callassist {__version__}")
+    sub = ap.add_subparsers(dest="command")
+
+    a = sub.add_parser("analyze", help="analyse a recorded call and write its timeline")
+    a.add_argument("call", help="recording (WAV/FLAC/OGG; stereo = one speaker per channel)")
+    a.add_argument("--json", metavar="OUT", help="write the timeline as JSON to OUT ('-' = stdout)")
+    a.add_argument("--channels", metavar="NAMES",
+                   help="speaker of each channel, e.g. agent,customer (default for stereo)")
+    a.add_argument("--realtime", action="store_true", help="pace the audio as if live")
+    a.add_argument("--quiet", action="store_true", help="print no transcript")
+    _engine_options(a)
+
+    li = sub.add_parser("listen", help="transcribe a live call from input devices")
+    li.add_argument("--input", metavar="DEV", help="caller's input device (index or name)")
+    li.add_argument("--agent-input", metavar="DEV", help="agent's microphone (optional second device)")
+    li.add_argument("--seconds", type=float, help="stop after this many seconds (default: Ctrl-C)")
+    li.add_argument("--json", metavar="OUT", help="write the timeline as JSON to OUT when done")
+    _engine_options(li)
+
+    sub.add_parser("devices", help="list audio input devices")
+
+    d = sub.add_parser("download-model", help="download the official small English Vosk model")
+    d.add_argument("--url", help="model zip URL (default: vosk-model-small-en-us-0.15)")
+    d.add_argument("--sha256", help="expected SHA-256 of the zip ('' to skip the check)")
+    d.add_argument("--dest", metavar="DIR", help="folder to unpack into (default: user data folder)")
+    return ap
+
+
+def _load(args, partials: bool):
+    from .asr import load_engine
+    from .config import Config
+    from .cues import detect_cues
+    from .pipeline import Pipeline
+    from .sentiment import SentimentModel
+
+    cfg = Config.load(args.config)
+    engine = load_engine(args.engine or cfg.engine, args.vosk_model or cfg.vosk_model,
+                         args.whisper_model or cfg.whisper_model)
+    mood = SentimentModel.load(args.mood_model or cfg.mood_model)
+    pipe = Pipeline(engine, mood, partials=partials, cue_detector=detect_cues,
+                    mood_window=cfg.mood_window)
+    return cfg, pipe
+
+
+def _printer(stream=sys.stdout):
+    from .events import CallScore, MoodState, Status, Utterance
+
+    def show(ev):
+        if isinstance(ev, Utterance):
+            print(f"[{ev.start:6.1f}-{ev.end:6.1f}] {ev.speaker:>8}: {ev.text}", file=stream)
+        elif isinstance(ev, MoodState):
+            print(f"{'':16}   mood: {ev.label} ({ev.score:+.2f}, {ev.trend})", file=stream)
+        elif isinstance(ev, Status) and ev.level != "info":
+            print(f"{'':16} {ev.level}: {ev.message}", file=stream)
+        elif isinstance(ev, CallScore):
+            q = " ".join("  -  " if x is None else f"{x:+.1f}" for x in ev.quarters)
+            print(f"call score {ev.speaker:>8}: {ev.overall:+.1f}  (quarters: {q})", file=stream)
+    return show
+
+
+def _write_json(timeline, out: str | None) -> None:
+    if not out:
+        return
+    if out == "-":
+        print(timeline.to_json())
+    else:
+        timeline.save(out)
+        sys.stdout.flush()
+        print(f"timeline written to {out}", file=sys.stderr)
+
+
+def cmd_analyze(args) -> int:
+    from .audio import FileSource
+
+    source = FileSource(args.call, channels=args.channels, realtime=args.realtime)
+    cfg, pipe = _load(args, partials=args.realtime)
+    if args.channels is None and cfg.channels and source.info.channels > 1:
+        source = FileSource(args.call, channels=cfg.channels, realtime=args.realtime)
+    to_stdout = args.json == "-"
+    if not args.quiet:
+        pipe.subscribe(_printer(sys.stderr if to_stdout else sys.stdout))
+    bar = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+        bar = tqdm(total=round(source.duration, 1), unit="s", desc=Path(args.call).name,
+                   bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s audio [{elapsed}<{remaining}]",
+                   leave=False)
+
+    def progress(t):
+        if bar is not None:
+            bar.update(round(t, 1) - bar.n)
+
+    try:
+        timeline = pipe.run(source, realtime=args.realtime, on_progress=progress,
+                            source_name=str(args.call))
+    except CallAssistError as exc:
+        if bar is not None:
+            bar.close()
+        tl = getattr(exc, "timeline", None)
+        if tl is not None and args.json and args.json != "-" and tl.utterances:
+            tl.save(args.json)  # keep what was analysed before the damage
+        raise
+    if bar is not None:
+        bar.close()
+    _write_json(timeline, args.json)
+    return 0
+
+
+def cmd_listen(args) -> int:
+    from .audio import MicSource
+    from .events import AGENT, CUSTOMER
+
+    inputs = {CUSTOMER: args.input}
+    if args.agent_input is not None:
+        inputs[AGENT] = args.agent_input
+    source = MicSource(inputs)
+    cfg, pipe = _load(args, partials=False)
+    pipe.subscribe(_printer())
+    signal.signal(signal.SIGINT, lambda *a: source.stop())
+    signal.signal(signal.SIGTERM, lambda *a: source.stop())
+    if args.seconds:
+        import threading
+        threading.Timer(args.seconds, source.stop).start()
+    print("listening… (Ctrl-C to stop)", file=sys.stderr)
+    timeline = pipe.run(source, realtime=True, source_name="live")
+    _write_json(timeline, args.json)
+    return 0
+
+
+def cmd_devices(args) -> int:
+    from .audio import list_input_devices
+
+    devices = list_input_devices()
+    if not devices:
+        print("no input devices found", file=sys.stderr)
+        return 1
+    for d in devices:
+        print(f"{d['index']:3}  {d['name']}  ({d['channels']} ch, {d['rate']} Hz)")
+    return 0
+
+
+def cmd_download(args) -> int:
+    from .vosk_models import SMALL_EN_SHA256, SMALL_EN_URL, download_model
+
+    url = args.url or SMALL_EN_URL
+    sha = args.sha256 if args.sha256 is not None else (SMALL_EN_SHA256 if url == SMALL_EN_URL else None)
+    path = download_model(url, sha or None, Path(args.dest) if args.dest else None,
+                          progress=sys.stderr.isatty())
+    print(f"Vosk model ready: {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    handler = {"analyze": cmd_analyze, "listen": cmd_listen, "devices": cmd_devices,
+               "download-model": cmd_download}[args.command]
+    try:
+        return handler(args)
+    except CallAssistError as exc:
+        print(f"callassist: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("callassist: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

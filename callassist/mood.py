@@ -1,0 +1,116 @@
+"""The mood tracker: per-utterance sentiment and cues -> the caller's mood over the call.
+
+Each final caller utterance moves a smoothed score (-1..+1). Long, confident utterances move it
+more than a short "okay"; neutral statements (an order number) pull it only gently towards zero.
+The state carries a label a person recognises, a confidence, a trend over the last few
+utterances, and the reason for the latest change (which utterance, by how much, which cue).
+At the end of a call, the contact-centre style -5..+5 score per quarter of the call.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from .events import CallScore, MoodState, Sentiment, Utterance
+
+TREND_DELTA = 0.15  # change of the smoothed score over the window that counts as a trend
+
+
+@dataclass
+class _Point:
+    time: float
+    score: float  # raw utterance score
+    smoothed: float
+    max_prob: float
+
+
+def _short(text: str, n: int = 48) -> str:
+    return text if len(text) <= n else text[: n - 1].rsplit(" ", 1)[0] + "…"
+
+
+@dataclass
+class MoodTracker:
+    speaker: str = "customer"
+    window: int = 3  # utterances over which the trend is judged
+    cue_detector: Callable[[str, Sequence[str]], list] | None = None
+    cue_memory: int = 2  # a cue colours the label for this many utterances
+    points: list[_Point] = field(default_factory=list)
+
+    def __post_init__(self):
+        self._history: list[str] = []
+        self._recent_cues: deque[list] = deque(maxlen=self.cue_memory)
+
+    @property
+    def score(self) -> float:
+        return self.points[-1].smoothed if self.points else 0.0
+
+    def _weight(self, utt: Utterance, sent: Sentiment) -> float:
+        n_words = len(utt.text.split())
+        alpha = 0.35 + 0.25 * min(1.0, n_words / 12)
+        polar = 1.0 - sent.probs.get("neutral", 0.0)
+        return alpha * (0.5 + 0.5 * polar)
+
+    def _label(self, score: float, cues: list) -> str:
+        kinds = {c.kind for cs in self._recent_cues for c in cs} | {c.kind for c in cues}
+        if "anger" in kinds and score < -0.2:
+            return "angry"
+        if "confusion" in {c.kind for c in cues} and score < 0.45:
+            return "confused"
+        if "worry" in {c.kind for c in cues} and score < 0.2:
+            return "worried"
+        if score <= -0.55:
+            return "upset"
+        if score <= -0.2:
+            return "frustrated"
+        if score < 0.15:
+            return "pleased" if "gratitude" in kinds and score > 0 else "neutral"
+        if score < 0.45:
+            return "pleased" if "gratitude" in kinds else "calm"
+        return "pleased"
+
+    def update(self, utt: Utterance, sent: Sentiment) -> MoodState:
+        cues = list(self.cue_detector(utt.text, tuple(self._history))) if self.cue_detector else []
+        self._history.append(utt.text)
+        prev = self.score
+        if not self.points:
+            smoothed = sent.score * (0.6 + 0.4 * (1.0 - sent.probs.get("neutral", 0.0)))
+        else:
+            w = self._weight(utt, sent)
+            smoothed = (1 - w) * prev + w * sent.score
+        max_prob = max(sent.probs.values()) if sent.probs else 0.5
+        self.points.append(_Point(utt.end, sent.score, smoothed, max_prob))
+        label = self._label(smoothed, cues)
+        self._recent_cues.append(cues)
+
+        recent = self.points[-self.window:]
+        confidence = min(1.0, len(self.points) / self.window) * sum(p.max_prob for p in recent) / len(recent)
+        base = self.points[-self.window - 1].smoothed if len(self.points) > self.window else self.points[0].smoothed
+        delta = smoothed - base if len(self.points) > 1 else 0.0
+        trend = "improving" if delta > TREND_DELTA else "worsening" if delta < -TREND_DELTA else "steady"
+
+        change = smoothed - prev if len(self.points) > 1 else smoothed
+        reason = f"“{_short(utt.text)}” ({sent.label}) moved the mood {change:+.2f}"
+        if cues:
+            reason += "; " + "; ".join(f"{c.reason}: “{c.trigger}”" for c in cues)
+        return MoodState(time=round(utt.end, 3), speaker=self.speaker, score=round(smoothed, 3),
+                         label=label, confidence=round(confidence, 3), trend=trend,
+                         change=round(change, 3), utterance_id=utt.id, reason=reason,
+                         cues=tuple({"kind": c.kind, "trigger": c.trigger, "reason": c.reason,
+                                     "strength": round(c.strength, 3)} for c in cues))
+
+
+def call_scores(sentiments: Sequence[Sentiment], duration: float) -> list[CallScore]:
+    """Per speaker: the -5..+5 score over the whole call and for each quarter of its duration."""
+    out = []
+    for speaker in sorted({s.speaker for s in sentiments}):
+        mine = [s for s in sentiments if s.speaker == speaker]
+        quarters: list[float | None] = []
+        for q in range(4):
+            lo, hi = duration * q / 4, duration * (q + 1) / 4
+            qs = [s.score for s in mine if lo <= s.time < hi or (q == 3 and s.time >= hi)]
+            quarters.append(round(5 * sum(qs) / len(qs), 2) if qs else None)
+        overall = round(5 * sum(s.score for s in mine) / len(mine), 2)
+        out.append(CallScore(time=round(duration, 3), speaker=speaker, overall=overall,
+                             quarters=tuple(quarters)))
+    return out

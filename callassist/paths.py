@@ -1,0 +1,23 @@
+"""Where CallAssist keeps its files: the repo's shipped models, the user's config and data."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_MODELS = REPO_ROOT / "models"
+
+
+def config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "callassist"
+
+
+def data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "callassist"
+
+
+def vosk_model_roots() -> list[Path]:
+    """Folders searched for Vosk models, in order: the repo's models/vosk, then the user's."""
+    return [SHIPPED_MODELS / "vosk", data_dir() / "models" / "vosk"]

@@ -1,0 +1,131 @@
+"""The engine: audio blocks -> per-speaker recognisers -> sentiment -> mood -> subscribers.
+
+One pipeline serves live calls, replays and batch analysis; only the audio source differs.
+Processing is synchronous in the thread that calls `run` (never the GUI thread); subscribers
+receive events in order, in that thread.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Callable, Iterable
+
+from .asr import SpeechEngine, SpeechStream
+from .audio import AudioBlock
+from .errors import CallAssistError
+from .events import CUSTOMER, Event, MoodState, Sentiment, Status, Utterance
+from .mood import MoodTracker, call_scores
+from .timeline import Timeline
+
+LAG_WARN = 2.0  # seconds behind real time before the pipeline says it is falling behind
+
+
+class Pipeline:
+    def __init__(self, engine: SpeechEngine, sentiment_model=None, *, caller: str = CUSTOMER,
+                 partials: bool = True, cue_detector=None, mood_window: int = 3):
+        self.engine = engine
+        self.sentiment_model = sentiment_model
+        self.caller = caller
+        self.partials = partials
+        self.tracker = MoodTracker(speaker=caller, window=mood_window, cue_detector=cue_detector)
+        self.streams: dict[str, SpeechStream] = {}
+        self.subscribers: list[Callable[[Event], None]] = []
+        self._next_id = 1
+        self._audio_end = 0.0
+        self._sentiments: list[Sentiment] = []
+        self.behind = False
+
+    def subscribe(self, fn: Callable[[Event], None]) -> None:
+        self.subscribers.append(fn)
+
+    def publish(self, event: Event) -> None:
+        for fn in self.subscribers:
+            fn(event)
+
+    def _stream(self, speaker: str) -> SpeechStream:
+        if speaker not in self.streams:
+            self.streams[speaker] = self.engine.stream(speaker, partials=self.partials)
+        return self.streams[speaker]
+
+    def _handle(self, results) -> None:
+        for ev in results:
+            if isinstance(ev, Utterance):
+                ev = replace(ev, id=self._next_id)
+                self._next_id += 1
+                self.publish(ev)
+                self._analyse(ev)
+            else:
+                self.publish(ev)
+
+    def _analyse(self, utt: Utterance) -> None:
+        if self.sentiment_model is None:
+            return
+        res = self.sentiment_model.predict([utt.text])[0]
+        sent = Sentiment(utterance_id=utt.id, speaker=utt.speaker, time=round(utt.end, 3),
+                         label=res.label, score=round(res.score, 4),
+                         probs={k: round(v, 4) for k, v in res.probs.items()})
+        self._sentiments.append(sent)
+        self.publish(sent)
+        if utt.speaker == self.caller:
+            self.publish(self.tracker.update(utt, sent))
+
+    def feed(self, block: AudioBlock) -> None:
+        self._audio_end = max(self._audio_end, block.end)
+        self._handle(self._stream(block.speaker).accept_audio(block.samples))
+
+    def finish(self) -> None:
+        for stream in self.streams.values():
+            self._handle(stream.finish())
+        for score in call_scores(self._sentiments, self._audio_end):
+            self.publish(score)
+
+    def _check_lag(self, t0: float, block: AudioBlock) -> None:
+        lag = (time.monotonic() - t0) - block.end
+        if lag > LAG_WARN and not self.behind:
+            self.behind = True
+            self.publish(Status(round(block.end, 3), f"speech recognition is {lag:.1f} s behind the "
+                                f"call; results will arrive late", level="warning"))
+        elif lag < LAG_WARN / 4 and self.behind:
+            self.behind = False
+            self.publish(Status(round(block.end, 3), "speech recognition has caught up"))
+
+    def run(self, source: Iterable[AudioBlock], *, realtime: bool = False,
+            on_progress: Callable[[float], None] | None = None, source_name: str = "") -> Timeline:
+        """Feed every block of `source`, then finish. Returns the call's timeline.
+
+        If the source fails part-way (a damaged file, a device unplugged), everything analysed
+        so far is kept: the timeline is finished and returned with an error status, then the
+        error is raised again with the timeline attached (`exc.timeline`).
+        """
+        timeline = Timeline(call={
+            "id": uuid.uuid4().hex[:12],
+            "source": source_name,
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "engine": self.engine.name,
+            "engine_description": self.engine.description,
+            "mood_model": getattr(self.sentiment_model, "name", None),
+            "speakers": list(getattr(source, "speakers", ())),
+        })
+        self.subscribe(timeline)
+        t0 = time.monotonic()
+        error: CallAssistError | None = None
+        try:
+            for block in source:
+                self.feed(block)
+                if realtime:
+                    self._check_lag(t0, block)
+                if on_progress:
+                    on_progress(block.end)
+        except CallAssistError as exc:
+            error = exc
+            self.publish(Status(round(self._audio_end, 3), str(exc), level="error"))
+        finally:
+            self.finish()
+            timeline.call["duration"] = round(self._audio_end, 3)
+            self.subscribers.remove(timeline)
+        if error is not None:
+            error.timeline = timeline
+            raise error
+        return timeline

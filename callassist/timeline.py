@@ -1,0 +1,55 @@
+"""A call as one ordered record of events: what analyze writes, what the panel and reviews read."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .events import CallScore, Event, MoodState, PartialUtterance, Sentiment, Status, Utterance
+
+
+@dataclass
+class Timeline:
+    call: dict[str, Any] = field(default_factory=dict)  # id, source, engine, speakers, duration…
+    events: list[Event] = field(default_factory=list)
+
+    def __call__(self, event: Event) -> None:
+        """Subscriber: keep every event except transient partial text."""
+        if not isinstance(event, PartialUtterance):
+            self.events.append(event)
+
+    def of(self, cls):
+        return [e for e in self.events if isinstance(e, cls)]
+
+    @property
+    def utterances(self) -> list[Utterance]:
+        return self.of(Utterance)
+
+    @property
+    def sentiments(self) -> list[Sentiment]:
+        return self.of(Sentiment)
+
+    @property
+    def moods(self) -> list[MoodState]:
+        return self.of(MoodState)
+
+    @property
+    def call_scores(self) -> list[CallScore]:
+        return self.of(CallScore)
+
+    @property
+    def statuses(self) -> list[Status]:
+        return self.of(Status)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"call": self.call, "events": [e.to_dict() for e in self.events]}
+
+    def to_json(self, indent: int | None = 1) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(self.to_json(), encoding="utf-8")
+        tmp.replace(path)  # never leave a half-written timeline behind

