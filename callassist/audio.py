@@ -226,6 +226,11 @@ class MicSource:
         self.overflows = 0
         self.started = threading.Event()  # set when the first audio arrives
 
+    def open(self) -> None:
+        """Open the devices now (errors surface here), before iterating."""
+        if not self._streams:
+            self._open_streams()
+
     def _open_streams(self) -> None:
         sd = _sounddevice()
         for speaker, spec in self.inputs.items():
@@ -263,7 +268,7 @@ class MicSource:
         self._streams.clear()
 
     def __iter__(self) -> Iterator[AudioBlock]:
-        self._open_streams()
+        self.open()
         rates = {sp: s.dev_rate for sp, s in self._streams}
         resamplers = {sp: soxr.ResampleStream(r, self.rate, 1, dtype="float32")
                       for sp, r in rates.items() if r != self.rate}

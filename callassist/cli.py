@@ -24,6 +24,9 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
                    "(default: the bundled tiny.en)")
     g.add_argument("--mood-model", metavar="DIR", help="mood model folder (default: models/mood)")
     g.add_argument("--config", metavar="FILE", help="config file (default: ~/.config/callassist/config.toml)")
+    g.add_argument("--knowledge", metavar="DIR", help="knowledge-base folder of Markdown articles "
+                   "(default: content/knowledge)")
+    g.add_argument("--phrases", metavar="FILE", help="phrase library (default: content/phrases.yaml)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _load(args, partials: bool):
     from .asr import load_engine
+    from .assist import Assistant, AssistSettings
     from .config import Config
+    from .escalation import EscalationSettings
     from .cues import detect_cues
     from .pipeline import Pipeline
     from .sentiment import SentimentModel
@@ -67,21 +72,47 @@ def _load(args, partials: bool):
     engine = load_engine(args.engine or cfg.engine, args.vosk_model or cfg.vosk_model,
                          args.whisper_model or cfg.whisper_model)
     mood = SentimentModel.load(args.mood_model or cfg.mood_model)
+    settings = AssistSettings(escalation=EscalationSettings(
+        negative_seconds=cfg.escalate_after, negative_threshold=cfg.escalate_mood,
+        unanswered_problems=cfg.escalate_unanswered))
+    assistant = Assistant.load(args.knowledge or cfg.knowledge, args.phrases or cfg.phrases, settings)
     pipe = Pipeline(engine, mood, partials=partials, cue_detector=detect_cues,
-                    mood_window=cfg.mood_window)
+                    mood_window=cfg.mood_window, assistant=assistant)
     return cfg, pipe
 
 
 def _printer(stream=sys.stdout):
-    from .events import CallScore, MoodState, Status, Utterance
+    from .events import (CallerPoint, CallMetrics, CallScore, ChecklistItem, CoachingTip,
+                         EscalationAdvice, KnowledgeMatch, MoodState, PhraseSuggestion, Status,
+                         Utterance)
+    pad = " " * 19
 
     def show(ev):
         if isinstance(ev, Utterance):
             print(f"[{ev.start:6.1f}-{ev.end:6.1f}] {ev.speaker:>8}: {ev.text}", file=stream)
         elif isinstance(ev, MoodState):
-            print(f"{'':16}   mood: {ev.label} ({ev.score:+.2f}, {ev.trend})", file=stream)
-        elif isinstance(ev, Status) and ev.level != "info":
-            print(f"{'':16} {ev.level}: {ev.message}", file=stream)
+            print(f"{pad}mood: {ev.label} ({ev.score:+.2f}, {ev.trend})", file=stream)
+        elif isinstance(ev, PhraseSuggestion):
+            print(f"{pad}say: " + " | ".join(ev.phrases), file=stream)
+        elif isinstance(ev, KnowledgeMatch):
+            print(f"{pad}knowledge: " + "; ".join(c["title"] for c in ev.cards), file=stream)
+        elif isinstance(ev, CallerPoint):
+            state = f"addressed (#{ev.addressed_by})" if ev.addressed else ev.category
+            print(f"{pad}point {ev.id} [{state}]: {ev.text}", file=stream)
+        elif isinstance(ev, CoachingTip):
+            print(f"{pad}coaching: “{ev.said}” → {ev.suggestion}", file=stream)
+        elif isinstance(ev, EscalationAdvice):
+            print(f"{pad}ESCALATE: {ev.reason}", file=stream)
+        elif isinstance(ev, ChecklistItem):
+            print(f"{pad}✓ {ev.label}", file=stream)
+        elif isinstance(ev, CallMetrics):
+            talk = ", ".join(f"{k} {v:.0f} s" for k, v in ev.talk_time.items())
+            wpm = ", ".join(f"{k} {v:.0f}" for k, v in ev.words_per_minute.items())
+            print(f"metrics: talk {talk}; talk/listen {ev.talk_listen_ratio}; non-talk "
+                  f"{ev.non_talk_time:.0f} s; silences>3s {len(ev.long_silences)}; overlaps "
+                  f"{len(ev.overlaps)}; words/min {wpm}", file=stream)
+        elif isinstance(ev, Status) and ev.level == "warning":  # errors end the run: said once
+            print(f"warning: {ev.message}", file=stream)
         elif isinstance(ev, CallScore):
             q = " ".join("  -  " if x is None else f"{x:+.1f}" for x in ev.quarters)
             print(f"call score {ev.speaker:>8}: {ev.overall:+.1f}  (quarters: {q})", file=stream)
@@ -145,6 +176,7 @@ def cmd_listen(args) -> int:
         inputs[AGENT] = args.agent_input
     source = MicSource(inputs)
     cfg, pipe = _load(args, partials=False)
+    source.open()
     pipe.subscribe(_printer())
     signal.signal(signal.SIGINT, lambda *a: source.stop())
     signal.signal(signal.SIGTERM, lambda *a: source.stop())

@@ -5,6 +5,9 @@
     engine = "auto"                  # auto | vosk | whisper
     vosk_model = "/opt/models/vosk-model-en-us-0.22"
     channels = "agent,customer"      # speaker of the left and right channel
+    knowledge = "/srv/kb"             # folder of Markdown articles
+    phrases = "~/my-phrases.yaml"
+    escalate_after = 120              # seconds of negative mood before suggesting a transfer
 """
 from __future__ import annotations
 
@@ -24,6 +27,11 @@ class Config:
     mood_model: str | None = None
     channels: str | None = None
     mood_window: int = 3  # utterances in the trend window
+    knowledge: str | None = None  # folder of Markdown articles (default: content/knowledge)
+    phrases: str | None = None  # phrase library YAML (default: content/phrases.yaml)
+    escalate_after: float = 120.0  # seconds of negative mood before advising a transfer
+    escalate_mood: float = -0.3  # mood score counted as negative
+    escalate_unanswered: int = 2  # caller problems in a row the knowledge base cannot answer
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Config":
@@ -39,4 +47,7 @@ class Config:
         if unknown:
             raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; "
                               f"known: {', '.join(sorted(known))}")
-        return cls(**data)
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None

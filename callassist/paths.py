@@ -18,6 +18,11 @@ def data_dir() -> Path:
     return Path(base) / "callassist"
 
 
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "callassist"
+
+
 def vosk_model_roots() -> list[Path]:
     """Folders searched for Vosk models, in order: the repo's models/vosk, then the user's."""
     return [SHIPPED_MODELS / "vosk", data_dir() / "models" / "vosk"]

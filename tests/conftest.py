@@ -18,12 +18,19 @@ DEMO_CALLS = ROOT / "demo" / "calls"
 DIALOGUES = ROOT / "demo" / "dialogues"
 
 
+@pytest.fixture(scope="session")
+def _session_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_user_dirs(tmp_path_factory, monkeypatch):
-    """No test reads or writes the real user's config or data folders."""
+def _isolated_user_dirs(tmp_path_factory, monkeypatch, _session_cache):
+    """No test reads or writes the real user's config, data or cache folders. The cache (of
+    knowledge-base embeddings) is shared by the session's tests, as it is by a user's runs."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(_session_cache))
 
 
 @pytest.fixture(scope="session")
