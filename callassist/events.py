@@ -107,3 +107,93 @@ class Status(Event):
     time: float
     message: str
     level: str = "info"
+
+
+# ---- assist events: help for the agent, derived from the transcript and the mood ---------------
+
+@dataclass(frozen=True)
+class PhraseSuggestion(Event):
+    """Phrases the agent could say next, for the situation the caller is in."""
+
+    kind: ClassVar[str] = "phrases"
+    time: float
+    utterance_id: int
+    situation: str  # angry, frustrated, confused, worried, waiting, bad_news, thanks, closing, neutral
+    phrases: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class KnowledgeMatch(Event):
+    """Knowledge-base cards matching what the caller is talking about, best first."""
+
+    kind: ClassVar[str] = "knowledge"
+    time: float
+    utterance_id: int
+    query: str
+    cards: tuple[dict[str, Any], ...]  # article, title, product, section, passage, score, why
+
+
+@dataclass(frozen=True)
+class CallerPoint(Event):
+    """A point the caller raised (issue, request, question, number); re-sent when addressed."""
+
+    kind: ClassVar[str] = "point"
+    id: int
+    time: float
+    utterance_id: int
+    category: str  # issue / request / question / number
+    text: str
+    addressed: bool = False
+    addressed_by: int | None = None  # utterance id of the agent's answer
+
+
+@dataclass(frozen=True)
+class CoachingTip(Event):
+    """Negative phrasing in the agent's own speech, with a positive reframe."""
+
+    kind: ClassVar[str] = "coaching"
+    time: float
+    utterance_id: int
+    category: str
+    said: str
+    suggestion: str
+
+
+@dataclass(frozen=True)
+class EscalationAdvice(Event):
+    """Advice to transfer the call to a senior rep, and why."""
+
+    kind: ClassVar[str] = "escalation"
+    time: float
+    utterance_id: int
+    trigger: str  # requested / sustained_negative / no_knowledge
+    reason: str
+
+
+@dataclass(frozen=True)
+class ChecklistItem(Event):
+    """A close-the-call checklist item ticked by what the agent said."""
+
+    kind: ClassVar[str] = "checklist"
+    time: float
+    utterance_id: int
+    item: str  # resolved / recap / anything_else / thanks
+    label: str
+    done: bool
+    evidence: str = ""
+
+
+@dataclass(frozen=True)
+class CallMetrics(Event):
+    """Talk time, talk/listen ratio, silences, overlaps and pace over the call so far."""
+
+    kind: ClassVar[str] = "metrics"
+    time: float
+    talk_time: dict[str, float]
+    talk_listen_ratio: float | None
+    non_talk_time: float
+    long_silences: tuple[tuple[float, float], ...]
+    overlaps: tuple[tuple[float, float], ...]
+    interruptions: dict[str, int]
+    words_per_minute: dict[str, float]

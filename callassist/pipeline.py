@@ -24,7 +24,7 @@ LAG_WARN = 2.0  # seconds behind real time before the pipeline says it is fallin
 
 class Pipeline:
     def __init__(self, engine: SpeechEngine, sentiment_model=None, *, caller: str = CUSTOMER,
-                 partials: bool = True, cue_detector=None, mood_window: int = 3):
+                 partials: bool = True, cue_detector=None, mood_window: int = 3, assistant=None):
         self.engine = engine
         self.sentiment_model = sentiment_model
         self.caller = caller
@@ -35,6 +35,8 @@ class Pipeline:
         self._next_id = 1
         self._audio_end = 0.0
         self._sentiments: list[Sentiment] = []
+        self._utterances: list[Utterance] = []
+        self.assistant = assistant
         self.behind = False
 
     def subscribe(self, fn: Callable[[Event], None]) -> None:
@@ -54,14 +56,20 @@ class Pipeline:
             if isinstance(ev, Utterance):
                 ev = replace(ev, id=self._next_id)
                 self._next_id += 1
+                self._utterances.append(ev)
                 self.publish(ev)
-                self._analyse(ev)
+                mood = self._analyse(ev)
+                if self.assistant is not None:
+                    help_events = (self.assistant.on_caller(ev, mood) if ev.speaker == self.caller
+                                   else self.assistant.on_agent(ev))
+                    for h in help_events:
+                        self.publish(h)
             else:
                 self.publish(ev)
 
-    def _analyse(self, utt: Utterance) -> None:
+    def _analyse(self, utt: Utterance) -> MoodState | None:
         if self.sentiment_model is None:
-            return
+            return None
         res = self.sentiment_model.predict([utt.text])[0]
         sent = Sentiment(utterance_id=utt.id, speaker=utt.speaker, time=round(utt.end, 3),
                          label=res.label, score=round(res.score, 4),
@@ -69,7 +77,10 @@ class Pipeline:
         self._sentiments.append(sent)
         self.publish(sent)
         if utt.speaker == self.caller:
-            self.publish(self.tracker.update(utt, sent))
+            mood = self.tracker.update(utt, sent)
+            self.publish(mood)
+            return mood
+        return None
 
     def feed(self, block: AudioBlock) -> None:
         self._audio_end = max(self._audio_end, block.end)
@@ -80,6 +91,9 @@ class Pipeline:
             self._handle(stream.finish())
         for score in call_scores(self._sentiments, self._audio_end):
             self.publish(score)
+        if self.assistant is not None:
+            for ev in self.assistant.finish(self._utterances, self._audio_end):
+                self.publish(ev)
 
     def _check_lag(self, t0: float, block: AudioBlock) -> None:
         lag = (time.monotonic() - t0) - block.end
@@ -109,6 +123,8 @@ class Pipeline:
             "speakers": list(getattr(source, "speakers", ())),
         })
         self.subscribe(timeline)
+        for problem in (self.assistant.problems if self.assistant is not None else []):
+            self.publish(Status(0.0, problem, level="warning"))
         t0 = time.monotonic()
         error: CallAssistError | None = None
         try:

@@ -1,0 +1,159 @@
+"""The assistant stage: turns the transcript and the caller's mood into help for the agent.
+
+Caller utterances give phrase suggestions, knowledge cards, the caller's points and escalation
+advice; agent utterances give coaching tips, ticks on the close-the-call checklist and mark the
+caller's points addressed. At the end, the call metrics. Everything comes out as events.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from .checklist import Checklist
+from .coaching import review
+from .escalation import EscalationAdvisor, EscalationSettings
+from .events import (CallerPoint, ChecklistItem, CoachingTip, EscalationAdvice, Event,
+                     KnowledgeMatch, MoodState, PhraseSuggestion, Utterance)
+from .knowledge import KnowledgeBase
+from .metrics import call_metrics
+from .phrases import PhraseLibrary, PhraseSuggester
+from .points import Point, PointTracker
+from .text import normalize
+
+MOOD_SITUATION = {"angry": "angry", "upset": "frustrated", "frustrated": "frustrated",
+                  "confused": "confused", "worried": "worried"}
+CLOSING = re.compile(r"\b(that's (all|everything|it)|that is (all|everything|it)|nothing else|"
+                     r"no that's|have a (nice|good|great) (day|evening|one)|bye|goodbye)\b")
+HOLD = re.compile(r"\b(let me (check|look|find|see|pull)|one moment|bear with me|put you on hold|"
+                  r"hold on|give me a (moment|minute|second)|just a (moment|minute|second))\b")
+TOPIC_BONUS = 0.05
+BAD_NEWS = re.compile(r"\b(unfortunately|i'm afraid|i am afraid|i'm sorry but|sadly)\b")
+
+
+@dataclass
+class AssistSettings:
+    phrase_count: int = 2
+    card_count: int = 3
+    context_utterances: int = 2  # caller utterances that make up the knowledge query
+    escalation: EscalationSettings = field(default_factory=EscalationSettings)
+
+
+class Assistant:
+    def __init__(self, knowledge: KnowledgeBase | None, phrases: PhraseLibrary | None,
+                 settings: AssistSettings | None = None, embedder=None):
+        self.settings = settings or AssistSettings()
+        self.knowledge = knowledge
+        self.phrases = phrases
+        self.suggester = PhraseSuggester(phrases, self.settings.phrase_count) if phrases else None
+        if embedder is None and knowledge is not None:
+            embedder = knowledge.embedder
+        self.points = PointTracker(embedder=embedder)
+        self.checklist = Checklist()
+        self.escalation = EscalationAdvisor(self.settings.escalation)
+        self._caller_texts: list[str] = []
+        self._last_cards: tuple[str, ...] = ()
+        self._last_phrases: tuple[str, ...] = ()
+
+    @classmethod
+    def load(cls, knowledge_dir: str | Path | None = None, phrases_path: str | Path | None = None,
+             settings: AssistSettings | None = None) -> "Assistant":
+        return cls(KnowledgeBase(knowledge_dir), PhraseLibrary.load(phrases_path), settings)
+
+    @property
+    def problems(self) -> list[str]:
+        return (self.knowledge.problems if self.knowledge else []) + \
+               (self.phrases.problems if self.phrases else [])
+
+    def _point_event(self, p: Point, time: float) -> CallerPoint:
+        return CallerPoint(id=p.id, time=round(time, 3), utterance_id=p.utterance_id,
+                           category=p.category, text=p.text, addressed=p.addressed_by is not None,
+                           addressed_by=p.addressed_by)
+
+    def _situation(self, utt: Utterance, mood: MoodState | None) -> tuple[str, str]:
+        cues = {c["kind"] for c in (mood.cues if mood else ())}
+        text = normalize(utt.text)
+        label = mood.label if mood else "neutral"
+        if CLOSING.search(text) and label not in ("angry", "upset", "frustrated"):
+            return "closing", "the caller is wrapping up"
+        if "gratitude" in cues and label not in ("angry", "upset"):
+            return "thanks", "the caller thanked you"
+        situation = MOOD_SITUATION.get(label, "neutral")
+        why = f"the caller sounds {label}" if mood else "the caller is talking"
+        if mood and mood.cues:
+            why += " (" + "; ".join(c["reason"] for c in mood.cues) + ")"
+        return situation, why
+
+    def on_caller(self, utt: Utterance, mood: MoodState | None) -> list[Event]:
+        out: list[Event] = []
+        t = utt.end
+        new_points = self.points.caller_said(utt.id, t, utt.text)
+        out += [self._point_event(p, t) for p in new_points]
+
+        self._caller_texts.append(utt.text)
+        answered = None
+        if self.knowledge is not None:
+            query = " ".join(self._caller_texts[-self.settings.context_utterances:])
+            cards = self.knowledge.search(query, self.settings.card_count + 3)
+            # A call usually stays on one topic: articles already on screen get a small lift.
+            for c in cards:
+                if c.article in self._last_cards:
+                    c.score = round(c.score + TOPIC_BONUS, 3)
+            cards = sorted(cards, key=lambda c: -c.score)[: self.settings.card_count]
+            # The newest utterance alone decides whether the caller brought up something the
+            # base answers; filler ("okay, what do I do now?") keeps the cards on screen as they are.
+            answered = self.knowledge.answers(self.knowledge.search(utt.text, 1))
+            if answered and self.knowledge.answers(cards):
+                key = tuple(c.article for c in cards)
+                if key != self._last_cards:
+                    self._last_cards = key
+                    good = [c for c in cards if c.score >= cards[0].score - 0.12]
+                    out.append(KnowledgeMatch(time=round(t, 3), utterance_id=utt.id, query=query,
+                                              cards=tuple(c.to_dict() for c in good)))
+
+        if self.suggester is not None:
+            situation, why = self._situation(utt, mood)
+            cues = [c["kind"] for c in (mood.cues if mood else ())]
+            chosen = self.suggester.suggest(situation, cues, utt.text)
+            texts = tuple(p.text for p in chosen)
+            if texts and texts != self._last_phrases:
+                self._last_phrases = texts
+                out.append(PhraseSuggestion(time=round(t, 3), utterance_id=utt.id,
+                                            situation=situation, phrases=texts, reason=why))
+
+        problem = any(p.category in ("issue", "question", "request") for p in new_points)
+        for trigger, reason in self.escalation.caller_said(
+                utt.text, t, mood.score if mood else None, problem, answered if problem else None):
+            out.append(EscalationAdvice(time=round(t, 3), utterance_id=utt.id, trigger=trigger,
+                                        reason=reason))
+        return out
+
+    def on_agent(self, utt: Utterance) -> list[Event]:
+        out: list[Event] = []
+        t = round(utt.end, 3)
+        for category, said, suggestion in review(utt.text):
+            out.append(CoachingTip(time=t, utterance_id=utt.id, category=category, said=said,
+                                   suggestion=suggestion))
+        for item, label, evidence in self.checklist.agent_said(utt.id, utt.text):
+            out.append(ChecklistItem(time=t, utterance_id=utt.id, item=item, label=label, done=True,
+                                     evidence=evidence))
+        out += [self._point_event(p, t) for p in self.points.agent_said(utt.id, utt.text)]
+        if self.suggester is not None:
+            self.suggester.agent_said(utt.text)
+            text = normalize(utt.text)
+            situation = ("waiting" if HOLD.search(text) else "bad_news" if BAD_NEWS.search(text)
+                         else None)
+            if situation:
+                chosen = self.suggester.suggest(situation, [], "")
+                texts = tuple(p.text for p in chosen)
+                if texts and texts != self._last_phrases:
+                    self._last_phrases = texts
+                    why = ("you are looking something up or putting the caller on hold"
+                           if situation == "waiting" else "you are giving the caller bad news")
+                    out.append(PhraseSuggestion(time=t, utterance_id=utt.id, situation=situation,
+                                                phrases=texts, reason=why))
+        return out
+
+    def finish(self, utterances: Sequence[Utterance], duration: float) -> list[Event]:
+        return [call_metrics(utterances, duration)]

@@ -1,0 +1,336 @@
+"""Product knowledge: a folder of Markdown articles, searched with a hybrid of BM25 keywords and
+MiniLM sentence embeddings.
+
+An article is a Markdown file with a small YAML header:
+
+    ---
+    title: Returns policy
+    product: All products
+    tags: [returns, refund, 30 days]
+    ---
+    Summary paragraph…
+    ## Section
+    Paragraphs…
+
+Each paragraph (with its section heading) is a passage. Articles are ranked by a mix of BM25
+over the whole article (title and tags count double) and the best cosine similarity between
+the query and any passage or the title; the card shows the passage that matched best and why.
+Re-indexing is incremental: only files whose content changed are parsed and embedded again.
+A malformed file is reported (file and line) and skipped; the others load.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .errors import ConfigError
+from .paths import REPO_ROOT, cache_dir
+
+DEFAULT_KB = REPO_ROOT / "content" / "knowledge"
+# Weights chosen on tests/data/kb_queries.yaml (115 caller queries, 38 articles); see the test.
+SEMANTIC_WEIGHT = 0.7  # share of the semantic score in the hybrid (the rest is BM25)
+TAG_WEIGHT = 0.3  # share of the best-matching tag in the semantic score (the rest: best passage)
+BM25_SCALE = 8.0  # BM25 score at which keyword evidence counts as half-strong
+PRODUCT_BONUS = 0.04  # the caller names the product an article is about
+MIN_SCORE = 0.35  # below this hybrid score nothing in the base answers the query
+
+
+@dataclass
+class Passage:
+    section: str
+    text: str
+
+
+@dataclass
+class Article:
+    id: str
+    path: Path
+    title: str
+    product: str
+    tags: list[str]
+    passages: list[Passage]
+    digest: str
+    embeddings: np.ndarray | None = None  # one row per passage, then one for title + tags
+    tag_embeddings: np.ndarray | None = None  # one row per tag
+
+    @property
+    def body(self) -> str:
+        return "\n".join(p.text for p in self.passages)
+
+
+@dataclass
+class Card:
+    article: str
+    title: str
+    product: str
+    section: str
+    passage: str
+    score: float
+    why: str
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def parse_article(path: Path, text: str | None = None) -> Article:
+    """Parse one article; raises ConfigError naming the file and line of the problem."""
+    text = path.read_text(encoding="utf-8") if text is None else text
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        raise ConfigError(f"{path} line 1: no '---' header with title, product and tags")
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
+    except StopIteration:
+        raise ConfigError(f"{path} line 1: the '---' header is never closed") from None
+    try:
+        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark else 1
+        raise ConfigError(f"{path} line {line}: the header is not valid YAML "
+                          f"({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(meta, dict) or not str(meta.get("title") or "").strip():
+        raise ConfigError(f"{path} line 2: the header has no title")
+    tags = meta.get("tags") or []
+    if isinstance(tags, str):
+        tags = [t.strip() for t in tags.split(",")]
+    if not isinstance(tags, list):
+        raise ConfigError(f"{path}: tags must be a list, e.g. [returns, refund]")
+    passages: list[Passage] = []
+    section, para = "", []
+
+    def flush():
+        if para:
+            body = " ".join(para).strip()
+            if body:
+                passages.append(Passage(section, body))
+            para.clear()
+
+    for line in lines[end + 1:]:
+        s = line.strip()
+        if s.startswith("#"):
+            flush()
+            section = s.lstrip("#").strip()
+        elif not s:
+            flush()
+        else:
+            para.append(re.sub(r"^[-*]\s+", "", s))
+    flush()
+    if not passages:
+        raise ConfigError(f"{path}: the article has no text below its header")
+    return Article(id=path.stem, path=path, title=str(meta["title"]).strip(),
+                   product=str(meta.get("product") or "").strip(), tags=[str(t) for t in tags],
+                   passages=passages, digest=hashlib.sha1(text.encode()).hexdigest())
+
+
+def _tokenizer():
+    import Stemmer
+    stem = Stemmer.Stemmer("english")
+    from bm25s.stopwords import STOPWORDS_EN
+    stop = set(STOPWORDS_EN) | {"um", "uh", "yeah", "okay", "ok", "hi", "hello", "please",
+                                "thanks", "thank", "like", "just", "so", "really"}
+
+    def tokens(text: str) -> list[str]:
+        return stem.stemWords([w for w in re.findall(r"[a-z0-9]+", text.lower())
+                               if w not in stop and len(w) > 1])
+    return tokens
+
+
+class _EmbeddingCache:
+    """Passage embeddings on disk, keyed by a hash of the text: a restart re-embeds nothing."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.vectors: dict[str, np.ndarray] = {}
+        self.dirty = False
+        if path is not None and path.exists():
+            try:
+                with np.load(path) as data:
+                    self.vectors = {k: data[k] for k in data.files}
+            except Exception:  # a damaged cache is only a cache
+                self.vectors = {}
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha1(text.encode()).hexdigest()
+
+    def embed(self, embedder, texts: list[str]) -> np.ndarray:
+        keys = [self.key(t) for t in texts]
+        todo = [i for i, k in enumerate(keys) if k not in self.vectors]
+        if todo:
+            vecs = embedder.encode([texts[i] for i in todo])
+            for i, v in zip(todo, vecs):
+                self.vectors[keys[i]] = v
+            self.dirty = True
+        return np.stack([self.vectors[k] for k in keys])
+
+    def save(self, keep: set[str]) -> None:
+        if self.path is None or not self.dirty:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp.npz")
+            np.savez(tmp, **{k: v for k, v in self.vectors.items() if k in keep})
+            tmp.replace(self.path)
+            self.dirty = False
+        except OSError:
+            pass  # read-only home: work without the cache
+
+
+def _passage_texts(art: Article) -> list[str]:
+    return ([f"{p.section}: {p.text}" if p.section else p.text for p in art.passages]
+            + [f"{art.title}. {', '.join(art.tags)}"])
+
+
+class KnowledgeBase:
+    def __init__(self, folder: str | Path | None = None, embedder=None, cache: bool = True):
+        self.folder = Path(folder) if folder else DEFAULT_KB
+        self._embedder = embedder
+        self._cache = _EmbeddingCache(cache_dir() / "kb-embeddings-minilm.npz" if cache else None)
+        self.articles: dict[str, Article] = {}
+        self.problems: list[str] = []  # one line per skipped file
+        self._tokens = _tokenizer()
+        self._bm25 = None
+        self._order: list[str] = []
+        self.index_seconds = 0.0
+        self.refresh()
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from .embeddings import shared_embedder
+            self._embedder = shared_embedder()
+        return self._embedder
+
+    def refresh(self) -> bool:
+        """Re-read the folder; parse and embed only changed files. True if anything changed."""
+        if not self.folder.is_dir():
+            raise ConfigError(f"knowledge-base folder not found: {self.folder} (choose another in "
+                              f"the settings or with --knowledge)")
+        t0 = time.perf_counter()
+        problems, seen, changed = [], set(), False
+        for path in sorted(self.folder.glob("*.md")):
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(f"{path}: cannot be read ({exc.__class__.__name__}); skipped")
+                continue
+            digest = hashlib.sha1(text.encode()).hexdigest()
+            old = self.articles.get(path.stem)
+            seen.add(path.stem)
+            if old is not None and old.digest == digest:
+                continue
+            try:
+                art = parse_article(path, text)
+            except ConfigError as exc:
+                problems.append(f"{exc}; skipped")
+                self.articles.pop(path.stem, None)
+                changed = True
+                continue
+            art.embeddings = self._cache.embed(self.embedder, _passage_texts(art))
+            art.tag_embeddings = (self._cache.embed(self.embedder, art.tags) if art.tags
+                                  else np.zeros((0, art.embeddings.shape[1]), np.float32))
+            self.articles[art.id] = art
+            changed = True
+        for gone in set(self.articles) - seen:
+            del self.articles[gone]
+            changed = True
+        self.problems = problems
+        if changed or self._bm25 is None:
+            self._build_bm25()
+            self._cache.save({self._cache.key(t) for a in self.articles.values()
+                              for t in _passage_texts(a) + a.tags})
+        self.index_seconds = time.perf_counter() - t0
+        return changed
+
+    def _build_products(self) -> None:
+        """Product words (from the articles' product fields) and the articles about each."""
+        self._product_articles: dict[str, set[str]] = {}
+        for a in self.articles.values():
+            if not a.product or a.product.lower().startswith("all"):
+                continue
+            for w in re.findall(r"[a-z]+", a.product.lower()):
+                if w not in ("and", "the", "smart", "products"):
+                    for form in {w, w.rstrip("s")} if len(w) > 4 else {w}:
+                        self._product_articles.setdefault(form, set()).add(a.id)
+        self._product_re = (re.compile(r"\b(" + "|".join(sorted(map(re.escape, self._product_articles),
+                                                              key=len, reverse=True)) + r")s?\b")
+                            if self._product_articles else None)
+
+    def _mask_products(self, query: str) -> tuple[str, set[str]]:
+        """The query with product names replaced by "it", and the articles about them.
+
+        What the caller says about a product (it never arrived, it won't turn on) decides the
+        article; the product itself only breaks ties, so "my laptop never arrived" finds the
+        delivery article, not the laptop troubleshooting one.
+        """
+        if self._product_re is None:
+            return query, set()
+        found: set[str] = set()
+
+        def sub(m):
+            found.update(self._product_articles.get(m.group(1), ()))
+            return "it"
+        return self._product_re.sub(sub, query.lower()), found
+
+    def _build_bm25(self) -> None:
+        import bm25s
+        self._build_products()
+        self._order = sorted(self.articles)
+        docs = []
+        for aid in self._order:
+            a = self.articles[aid]
+            head = f"{a.title} {' '.join(a.tags)} {a.product}"
+            docs.append(self._tokens(f"{head} {head} " + " ".join(f"{p.section} {p.text}" for p in a.passages)))
+        self._bm25 = bm25s.BM25()
+        if docs:
+            self._bm25.index(docs, show_progress=False)
+
+    def search(self, query: str, k: int = 3) -> list[Card]:
+        if not self._order or not query.strip():
+            return []
+        original = query
+        query, product_articles = self._mask_products(query)
+        q_tokens = self._tokens(query)
+        # A caller often says several things at once; each sentence is matched on its own too,
+        # so "I've waited 20 minutes. My laptop never arrived." finds the delivery article.
+        parts = [query] + [p for p in re.split(r"(?<=[.?!])\s+", query.strip()) if len(p.split()) >= 4]
+        q_embs = self.embedder.encode(list(dict.fromkeys(parts)))
+        bm = (np.asarray(self._bm25.get_scores(q_tokens), dtype=np.float32) if q_tokens
+              else np.zeros(len(self._order), np.float32))
+        cards = []
+        for i, aid in enumerate(self._order):
+            a = self.articles[aid]
+            sims_all = a.embeddings @ q_embs.T  # passages x query parts
+            tags_all = a.tag_embeddings @ q_embs.T if len(a.tag_embeddings) else sims_all
+            per_part = (1 - TAG_WEIGHT) * sims_all.max(0) + TAG_WEIGHT * tags_all.max(0)
+            part = int(np.argmax(per_part))
+            best = int(np.argmax(sims_all[:-1, part]))
+            sem = max(0.0, float(per_part[part]))
+            kw = float(bm[i] / (bm[i] + BM25_SCALE))
+            score = SEMANTIC_WEIGHT * sem + (1 - SEMANTIC_WEIGHT) * kw
+            if a.id in product_articles:
+                score += PRODUCT_BONUS
+            cards.append((score, sem, kw, a, best))
+        cards.sort(key=lambda c: -c[0])
+        out = []
+        for score, sem, kw, a, best in cards[:k]:
+            doc_terms = set(self._tokens(f"{a.title} {' '.join(a.tags)} {a.body}"))
+            hits = [w for w in dict.fromkeys(original.lower().split())
+                    if self._tokens(w) and self._tokens(w)[0] in doc_terms]
+            why = f"meaning {sem:.2f}"
+            if hits:
+                why = f"words: {', '.join(hits[:5])}; " + why
+            p = a.passages[best]
+            out.append(Card(a.id, a.title, a.product, p.section, p.text, round(score, 3), why))
+        return out
+
+    def answers(self, cards: list[Card]) -> bool:
+        """Whether the best card is good enough to count as the base knowing the answer."""
+        return bool(cards) and cards[0].score >= MIN_SCORE

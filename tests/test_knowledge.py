@@ -1,0 +1,126 @@
+"""Knowledge search with the real MiniLM encoder over the shipped demo knowledge base."""
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from callassist.errors import ConfigError
+from callassist.knowledge import DEFAULT_KB, KnowledgeBase, parse_article
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def kb():
+    return KnowledgeBase()
+
+
+def test_demo_base_is_complete(kb):
+    assert kb.problems == []
+    assert len(kb.articles) >= 25
+    products = {a.product for a in kb.articles.values()}
+    assert len(products) >= 5
+    for topic in ("warranty", "return", "exchange", "bill", "deliver", "troubleshoot"):
+        assert any(topic in (a.title + " ".join(a.tags) + a.body).lower() for a in kb.articles.values()), topic
+
+
+def test_labelled_queries_hit_at_1_and_3(kb):
+    queries = yaml.safe_load((DATA / "kb_queries.yaml").read_text())
+    assert len(queries) >= 60
+    hit1 = hit3 = 0
+    for q in queries:
+        assert q["article"] in kb.articles, q
+        ids = [c.article for c in kb.search(q["query"], 3)]
+        hit1 += ids[0] == q["article"]
+        hit3 += q["article"] in ids
+    h1, h3 = hit1 / len(queries), hit3 / len(queries)
+    print(f"knowledge search on {len(queries)} queries: hit@1 {h1:.3f}, hit@3 {h3:.3f}")
+    assert h1 >= 0.70 and h3 >= 0.90
+
+
+def test_unanswerable_queries_find_nothing(kb):
+    queries = yaml.safe_load((DATA / "kb_unanswerable.yaml").read_text())
+    assert len(queries) >= 10
+    wrongly = [q for q in queries if kb.answers(kb.search(q, 1))]
+    assert len(wrongly) <= len(queries) // 10, wrongly
+
+
+def test_cards_say_what_matched(kb):
+    cards = kb.search("the orange light on my new router won't go green", 3)
+    top = cards[0]
+    assert top.article in ("router-no-internet", "router-setup")
+    assert "orange" in top.passage.lower() or "light" in top.passage.lower()
+    assert "router" in top.why and "meaning" in top.why
+    assert kb.answers(cards)
+
+
+def _copy_kb(tmp_path) -> Path:
+    dest = tmp_path / "kb"
+    shutil.copytree(DEFAULT_KB, dest)
+    return dest
+
+
+class CountingEmbedder:
+    def __init__(self, real):
+        self.real, self.texts = real, 0
+
+    def encode(self, texts, **kw):
+        self.texts += len(texts)
+        return self.real.encode(texts, **kw)
+
+
+def test_incremental_reindex(tmp_path, kb):
+    folder = _copy_kb(tmp_path)
+    emb = CountingEmbedder(kb.embedder)
+    base = KnowledgeBase(folder, embedder=emb, cache=False)
+    first = emb.texts
+    assert first > 100
+    assert base.refresh() is False and emb.texts == first  # nothing changed: nothing embedded
+    art = folder / "returns-policy.md"
+    art.write_text(art.read_text() + "\n## Drone returns\nDrones bought in our Skyline range can be "
+                   "returned within 60 days if the propellers were never fitted.\n")
+    t0 = time.perf_counter()
+    assert base.refresh() is True
+    took = time.perf_counter() - t0
+    assert emb.texts - first <= 15  # only the changed article's passages
+    assert took < 5
+    assert base.search("can i send back the skyline drone if i never fitted the propellers")[0].article == "returns-policy"
+    (folder / "returns-policy.md").unlink()
+    base.refresh()
+    assert "returns-policy" not in base.articles
+
+
+def test_malformed_articles_are_reported_and_the_rest_loads(tmp_path, kb):
+    folder = _copy_kb(tmp_path)
+    (folder / "no-header.md").write_text("Just text without a header.\n")
+    (folder / "bad-yaml.md").write_text("---\ntitle: Broken\ntags: [a, b\n---\nBody text.\n")
+    (folder / "no-title.md").write_text("---\nproduct: X\ntags: [x]\n---\nBody.\n")
+    (folder / "unclosed.md").write_text("---\ntitle: Never closed\n")
+    (folder / "empty-body.md").write_text("---\ntitle: Empty\ntags: [x]\n---\n\n")
+    (folder / "latin1.md").write_bytes("---\ntitle: Caf\xe9\n---\nText\n".encode("latin-1"))
+    base = KnowledgeBase(folder, embedder=kb.embedder)
+    problems = "\n".join(base.problems)
+    assert "no-header.md line 1" in problems
+    assert "bad-yaml.md line 4" in problems or "bad-yaml.md line 3" in problems
+    assert "no-title.md line 2: the header has no title" in problems
+    assert "unclosed.md line 1" in problems and "empty-body.md" in problems and "latin1.md" in problems
+    assert all(p.endswith("skipped") for p in base.problems)
+    assert len(base.problems) == 6
+    assert len(base.articles) == len(kb.articles)  # every good article still loads
+
+
+def test_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="knowledge-base folder not found"):
+        KnowledgeBase(tmp_path / "nope")
+
+
+def test_article_parsing(tmp_path):
+    p = tmp_path / "a.md"
+    p.write_text("---\ntitle: T\nproduct: P\ntags: refund, money back\n---\nSummary here.\n\n"
+                 "## Steps\n1. First step\n2. Second step\n\n## More\nLast para.\n")
+    a = parse_article(p)
+    assert a.tags == ["refund", "money back"]
+    assert [(x.section, x.text) for x in a.passages] == [
+        ("", "Summary here."), ("Steps", "1. First step 2. Second step"), ("More", "Last para.")]
