@@ -115,13 +115,15 @@ class FileSource:
     """Streams a recorded call as per-speaker blocks, as fast as possible or paced in real time."""
 
     def __init__(self, path: str | Path, channels: str | Sequence[str] | None = None,
-                 rate: int = DEFAULT_RATE, block_seconds: float = 0.1, realtime: bool = False):
+                 rate: int = DEFAULT_RATE, block_seconds: float = 0.1, realtime: bool = False,
+                 speed: float = 1.0):
         self.info = probe(path)
         self.path = Path(path)
         self.speakers = parse_channel_map(channels, self.info.channels)
         self.rate = rate
         self.block_seconds = block_seconds
         self.realtime = realtime
+        self.speed = speed  # pacing in real time: 1 = as recorded, 2 = twice as fast
         self._stop = threading.Event()
 
     @property
@@ -153,7 +155,7 @@ class FileSource:
                     start = produced / self.rate
                     produced += len(block)
                     if self.realtime:
-                        delay = t0 + produced / self.rate - time.monotonic()
+                        delay = t0 + produced / self.rate / self.speed - time.monotonic()
                         if delay > 0 and self._stop.wait(delay):
                             return
                     for ch, speaker in enumerate(self.speakers):

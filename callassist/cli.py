@@ -32,6 +32,9 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="callassist", description="Offline call assistant.")
     ap.add_argument("--version", action="version", version=f"callassist {__version__}")
+    ap.add_argument("--play", metavar="CALL", help="open the side panel and play a recorded call "
+                    "through it in real time")
+    ap.add_argument("--speed", type=float, default=1.0, help="pace of --play (2 = twice as fast)")
     sub = ap.add_subparsers(dest="command")
 
     a = sub.add_parser("analyze", help="analyse a recorded call and write its timeline")
@@ -212,14 +215,24 @@ def cmd_download(args) -> int:
     return 0
 
 
+def cmd_gui(args) -> int:
+    if args.play:
+        from .audio import probe
+        probe(args.play)  # a bad file is a one-line error before any window opens
+    try:
+        from .gui.app import run
+    except ImportError as exc:
+        raise CallAssistError(f"the side panel needs PySide6 ({exc}): run scripts/setup.sh") from None
+    return run(args.play, args.speed)
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 0
+        return cmd_gui(args)
     handler = {"analyze": cmd_analyze, "listen": cmd_listen, "devices": cmd_devices,
                "download-model": cmd_download}[args.command]
     try:

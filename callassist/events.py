@@ -197,3 +197,25 @@ class CallMetrics(Event):
     overlaps: tuple[tuple[float, float], ...]
     interruptions: dict[str, int]
     words_per_minute: dict[str, float]
+
+
+def _registry() -> dict[str, type]:
+    out = {}
+    stack = list(Event.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        out[cls.kind] = cls
+        stack += cls.__subclasses__()
+    return out
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """Rebuild an event from `Event.to_dict()` (a stored or exported timeline)."""
+    data = dict(data)
+    cls = _registry()[data.pop("type")]
+    if cls is Utterance:
+        data["words"] = tuple(Word(**w) for w in data.get("words", ()))
+    for key, value in list(data.items()):
+        if isinstance(value, list):
+            data[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    return cls(**data)

@@ -95,8 +95,8 @@ class Pipeline:
             for ev in self.assistant.finish(self._utterances, self._audio_end):
                 self.publish(ev)
 
-    def _check_lag(self, t0: float, block: AudioBlock) -> None:
-        lag = (time.monotonic() - t0) - block.end
+    def _check_lag(self, t0: float, block: AudioBlock, speed: float = 1.0) -> None:
+        lag = ((time.monotonic() - t0) * speed - block.end) / speed
         if lag > LAG_WARN and not self.behind:
             self.behind = True
             self.publish(Status(round(block.end, 3), f"speech recognition is {lag:.1f} s behind the "
@@ -106,7 +106,8 @@ class Pipeline:
             self.publish(Status(round(block.end, 3), "speech recognition has caught up"))
 
     def run(self, source: Iterable[AudioBlock], *, realtime: bool = False,
-            on_progress: Callable[[float], None] | None = None, source_name: str = "") -> Timeline:
+            on_progress: Callable[[float], None] | None = None, source_name: str = "",
+            call_id: str | None = None, speed: float = 1.0) -> Timeline:
         """Feed every block of `source`, then finish. Returns the call's timeline.
 
         If the source fails part-way (a damaged file, a device unplugged), everything analysed
@@ -114,7 +115,7 @@ class Pipeline:
         error is raised again with the timeline attached (`exc.timeline`).
         """
         timeline = Timeline(call={
-            "id": uuid.uuid4().hex[:12],
+            "id": call_id or uuid.uuid4().hex[:12],
             "source": source_name,
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "engine": self.engine.name,
@@ -131,7 +132,7 @@ class Pipeline:
             for block in source:
                 self.feed(block)
                 if realtime:
-                    self._check_lag(t0, block)
+                    self._check_lag(t0, block, speed)
                 if on_progress:
                     on_progress(block.end)
         except CallAssistError as exc:

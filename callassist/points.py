@@ -48,6 +48,7 @@ class Point:
     embedding: np.ndarray | None = None
     addressed_by: int | None = None
     covered: set[str] = field(default_factory=set)  # key words the agent has answered so far
+    replies: int = 0  # agent utterances since the point was raised
 
 
 def _clauses(text: str) -> list[str]:
@@ -123,6 +124,11 @@ class PointTracker:
         for p in open_points:
             if p.category == "number":
                 hit = p.number in agent_digits or any(f" {n} " in agent_norm for n in p.keywords)
+            elif p.category == "question" and not p.replies:
+                # the agent's first reply to a question answers it if it is on the subject
+                p.covered |= p.keywords & agent_kw
+                hit = bool(p.covered) or (emb is not None and p.embedding is not None
+                                          and float(p.embedding @ emb) >= self.similarity - 0.15)
             else:
                 # key words count over the agent's replies: "I can see your laptop…" then
                 # "it will arrive tomorrow" together answer "my laptop has not arrived"
@@ -130,6 +136,7 @@ class PointTracker:
                 hit = len(p.covered) >= max(1, math.ceil(0.34 * len(p.keywords)))
                 if not hit and emb is not None and p.embedding is not None:
                     hit = float(p.embedding @ emb) >= self.similarity
+            p.replies += 1
             if hit:
                 p.addressed_by = utt_id
                 done.append(p)

@@ -1,0 +1,176 @@
+"""The one bridge between the engine and the widgets, and the worker that runs the engine.
+
+The worker lives in its own QThread: it loads the models, opens the audio source and runs the
+pipeline there. Pipeline events are re-emitted as a Qt signal; Qt queues it to the GUI thread,
+so widgets only ever change on the GUI thread and the GUI never waits for audio or a model.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from ..errors import CallAssistError
+from ..events import Event
+
+
+@dataclass
+class CallSetup:
+    """What a call needs: where the audio comes from and which models and files to use."""
+
+    play: str | None = None  # recorded call to play through the panel
+    inputs: dict[str, str | None] = field(default_factory=dict)  # live: speaker -> device
+    speed: float = 1.0  # pacing of a played call (1 = real time)
+    playback: bool = False  # play the recorded call out loud too
+    engine: str = "auto"
+    vosk_model: str | None = None
+    whisper_model: str | None = None
+    mood_model: str | None = None
+    knowledge: str | None = None
+    phrases: str | None = None
+    channels: str | None = None
+    escalate_after: float = 120.0
+    escalate_mood: float = -0.3
+    record: bool = True  # save the call to the call store as it goes
+
+
+class EventBridge(QObject):
+    """Thread-safe: call `publish` from any thread; `event` fires on the receiver's thread."""
+
+    event = Signal(object)
+
+    def publish(self, ev: Event) -> None:
+        self.event.emit(ev)
+
+
+class CallWorker(QObject):
+    status = Signal(str, str)  # level, message
+    level = Signal(str, float)  # speaker, RMS level 0..1 (about 10 per second)
+    started = Signal(dict)  # the call's metadata, once models are loaded and audio flows
+    finished = Signal(object)  # the Timeline (also after an error: nothing is lost)
+    failed = Signal(str)  # one-line message for the user
+
+    def __init__(self, setup: CallSetup, bridge: EventBridge, store=None):
+        super().__init__()
+        self.setup = setup
+        self.bridge = bridge
+        self.store = store
+        self._source = None
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._source is not None:
+            self._source.stop()
+
+    def _load(self):
+        from ..asr import load_engine
+        from ..assist import Assistant, AssistSettings
+        from ..cues import detect_cues
+        from ..escalation import EscalationSettings
+        from ..pipeline import Pipeline
+        from ..sentiment import SentimentModel
+
+        s = self.setup
+        self.status.emit("info", "Loading speech model…")
+        engine = load_engine(s.engine, s.vosk_model, s.whisper_model)
+        self.status.emit("info", "Loading mood model…")
+        mood = SentimentModel.load(s.mood_model)
+        self.status.emit("info", "Loading knowledge base…")
+        assistant = Assistant.load(s.knowledge, s.phrases, AssistSettings(
+            escalation=EscalationSettings(negative_seconds=s.escalate_after,
+                                          negative_threshold=s.escalate_mood)))
+        return Pipeline(engine, mood, partials=True, cue_detector=detect_cues, assistant=assistant)
+
+    def _open_source(self):
+        from ..audio import FileSource, MicSource
+
+        s = self.setup
+        if s.play:
+            return FileSource(s.play, channels=s.channels, realtime=True, speed=s.speed)
+        src = MicSource(s.inputs or {"customer": None})
+        src.open()
+        return src
+
+    @Slot()
+    def run(self) -> None:
+        timeline = None
+        recorder = audio_rec = None
+        call_id = None
+        try:
+            pipe = self._load()
+            if self._stop.is_set():
+                return
+            self._source = source = self._open_source()
+            pipe.subscribe(self.bridge.publish)
+            last_level = {}
+
+            def blocks():
+                for block in source:
+                    if self._stop.is_set():
+                        source.stop()
+                    now = time.monotonic()
+                    if now - last_level.get(block.speaker, 0) >= 0.1:
+                        last_level[block.speaker] = now
+                        rms = float(np.sqrt(np.mean(block.samples ** 2))) if len(block.samples) else 0.0
+                        self.level.emit(block.speaker, min(1.0, rms * 4))
+                    if audio_rec is not None:
+                        audio_rec(block)
+                    yield block
+
+            name = self.setup.play or "live call"
+            call = {"source": name, "speakers": list(getattr(source, "speakers", ()))}
+            if self.store is not None and self.setup.record:
+                from ..recording import AudioRecorder
+                from ..paths import data_dir
+                import uuid
+                call_id = uuid.uuid4().hex[:12]
+                audio_path = None
+                if not self.setup.play:  # live audio is recorded as it goes
+                    folder = data_dir() / "recordings"
+                    folder.mkdir(parents=True, exist_ok=True)
+                    audio_path = str(folder / f"{call_id}.wav")
+                    audio_rec = AudioRecorder(audio_path, tuple(source.speakers))
+                call = {**call, "id": call_id}
+                self.store.start_call({**call, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                       "engine": pipe.engine.name},
+                                      audio_path=audio_path or self.setup.play,
+                                      title=Path(name).stem if self.setup.play else "Live call")
+                recorder = self.store.recorder(call_id)
+                pipe.subscribe(recorder)
+            self.started.emit({**call, "engine": pipe.engine.description})
+            self.status.emit("info", "Call in progress")
+            try:
+                timeline = pipe.run(blocks(), realtime=True, source_name=name, call_id=call_id,
+                                    speed=self.setup.speed if self.setup.play else 1.0)
+            except CallAssistError as exc:
+                timeline = getattr(exc, "timeline", None)
+                self.failed.emit(str(exc))
+        except CallAssistError as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:  # never let the worker die silently
+            traceback.print_exc()
+            self.failed.emit(f"unexpected error: {exc.__class__.__name__}: {exc}")
+        finally:
+            if audio_rec is not None:
+                audio_rec.close()
+            if recorder is not None:
+                recorder.close()
+                duration = timeline.call.get("duration", 0.0) if timeline is not None else 0.0
+                self.store.finish_call(call_id, duration,
+                                       status="done" if timeline is not None else "failed")
+            self.finished.emit(timeline)
+
+
+def start_worker(worker: CallWorker) -> QThread:
+    thread = QThread()
+    worker.moveToThread(thread)
+    thread.started.connect(worker.run)
+    worker.finished.connect(thread.quit)
+    thread.start()
+    return thread

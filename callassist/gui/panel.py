@@ -1,0 +1,483 @@
+"""The side panel an agent keeps beside the softphone: mood, trend, phrases, knowledge, the
+caller's points, escalation, the close-the-call checklist and a live transcript."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QIcon, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QHBoxLayout, QLabel, QListWidget,
+                               QListWidgetItem, QMainWindow, QProgressBar, QPushButton,
+                               QScrollArea, QTextEdit, QToolButton, QVBoxLayout, QWidget)
+
+from ..checklist import ITEMS as CHECKLIST_ITEMS
+from ..events import (CallerPoint, CallMetrics, ChecklistItem, CoachingTip, EscalationAdvice,
+                      KnowledgeMatch, MoodState, PartialUtterance, PhraseSuggestion, Sentiment,
+                      Status, Utterance)
+from .bridge import CallSetup, CallWorker, EventBridge, start_worker
+from .settings import PanelSettings, SettingsDialog
+from .theme import UI, apply_theme
+from .widgets import ClickLabel, KnowledgeCard, MoodGauge, Section, TrendChart
+
+SPEAKER_NAMES = {"agent": "You", "customer": "Caller"}
+
+
+class SidePanel(QMainWindow):
+    mood_shown = Signal(object)  # MoodState, after the gauge shows it (for benchmarks and tests)
+
+    def __init__(self, settings: PanelSettings | None = None, store=None):
+        super().__init__()
+        self.settings = settings or PanelSettings.load()
+        self.store = store
+        self.bridge = EventBridge()
+        self.bridge.event.connect(self.on_event)
+        self.worker: CallWorker | None = None
+        self.thread = None
+        self.call_started: float | None = None
+        self.last_timeline = None
+        self.setWindowTitle("CallAssist")
+        self.setWindowIcon(QIcon(str(UI / "icons" / "app.svg")))
+        self.setMinimumWidth(340)
+        self.resize(400, 900)
+        self._build()
+        self._shortcuts()
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start(500)
+        apply_theme(self, self.settings.theme)
+        self.chart.set_theme(self.settings.theme == "dark")
+        self.set_on_top(self.settings.on_top)
+
+    # ---- layout --------------------------------------------------------------------------------
+    def _build(self) -> None:
+        root = QWidget()
+        outer = QVBoxLayout(root)
+        outer.setContentsMargins(6, 6, 6, 6)
+        outer.setSpacing(6)
+
+        head = QHBoxLayout()
+        self.clock = QLabel("00:00")
+        self.clock.setObjectName("clock")
+        head.addWidget(self.clock)
+        self.status = QLabel("Ready")
+        self.status.setObjectName("status")
+        self.status.setWordWrap(True)
+        head.addWidget(self.status, 1)
+        self.start_button = QPushButton("Start call")
+        self.start_button.setObjectName("primary")
+        self.start_button.setToolTip("Start or stop listening (Ctrl+Enter)")
+        self.start_button.clicked.connect(self.toggle_call)
+        head.addWidget(self.start_button)
+        self.pin = QToolButton()
+        self.pin.setIcon(QIcon(str(UI / "icons" / "pin.svg")))
+        self.pin.setCheckable(True)
+        self.pin.setToolTip("Keep the panel above other windows")
+        self.pin.toggled.connect(self.set_on_top)
+        head.addWidget(self.pin)
+        gear = QToolButton()
+        gear.setIcon(QIcon(str(UI / "icons" / "settings.svg")))
+        gear.setToolTip("Settings (Ctrl+,)")
+        gear.clicked.connect(self.open_settings)
+        head.addWidget(gear)
+        outer.addLayout(head)
+
+        audio = QHBoxLayout()
+        self.caller_input = QComboBox()
+        self.caller_input.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.caller_input.setMinimumContentsLength(6)
+        self.caller_input.setToolTip("Caller's audio (e.g. the softphone's output monitor)")
+        self.agent_input = QComboBox()
+        self.agent_input.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.agent_input.setMinimumContentsLength(6)
+        self.agent_input.setToolTip("Your headset microphone (optional)")
+        audio.addWidget(QLabel("Caller"))
+        audio.addWidget(self.caller_input, 1)
+        audio.addWidget(QLabel("You"))
+        audio.addWidget(self.agent_input, 1)
+        outer.addLayout(audio)
+        meters = QHBoxLayout()
+        self.meters = {}
+        for speaker in ("customer", "agent"):
+            bar = QProgressBar()
+            bar.setObjectName("meter")
+            bar.setRange(0, 100)
+            bar.setTextVisible(False)
+            bar.setFixedHeight(5)
+            self.meters[speaker] = bar
+            meters.addWidget(bar)
+        outer.addLayout(meters)
+
+        self.alert = QLabel("")
+        self.alert.setObjectName("error")
+        self.alert.setWordWrap(True)
+        self.alert.hide()
+        outer.addWidget(self.alert)
+        self.escalation = QFrame()
+        self.escalation.setObjectName("escalation")
+        esc = QHBoxLayout(self.escalation)
+        esc.setContentsMargins(8, 6, 8, 6)
+        self.escalation_text = QLabel("")
+        self.escalation_text.setWordWrap(True)
+        esc.addWidget(self.escalation_text, 1)
+        dismiss = QToolButton()
+        dismiss.setText("✕")
+        dismiss.setToolTip("Dismiss")
+        dismiss.clicked.connect(self.escalation.hide)
+        esc.addWidget(dismiss)
+        self.escalation.hide()
+        outer.addWidget(self.escalation)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.NoFrame)
+        content = QWidget()
+        col = QVBoxLayout(content)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(6)
+
+        self.mood_section = Section("Caller mood")
+        self.gauge = MoodGauge()
+        self.mood_section.body_layout.addWidget(self.gauge)
+        self.mood_reason = QLabel("")
+        self.mood_reason.setObjectName("reason")
+        self.mood_reason.setWordWrap(True)
+        self.mood_section.body_layout.addWidget(self.mood_reason)
+        self.chart = TrendChart()
+        self.mood_section.body_layout.addWidget(self.chart)
+        col.addWidget(self.mood_section)
+
+        self.phrase_section = Section("Say next")
+        self.phrase_labels: list[ClickLabel] = []
+        for i in range(3):
+            lab = ClickLabel("")
+            lab.setObjectName("phrase")
+            lab.setToolTip(f"Click to copy (Ctrl+{i + 1})")
+            lab.clicked.connect(lambda i=i: self.copy_phrase(i))
+            lab.hide()
+            self.phrase_labels.append(lab)
+            self.phrase_section.body_layout.addWidget(lab)
+        self.coaching = QLabel("")
+        self.coaching.setObjectName("coaching")
+        self.coaching.setWordWrap(True)
+        self.coaching.hide()
+        self.phrase_section.body_layout.addWidget(self.coaching)
+        col.addWidget(self.phrase_section)
+
+        self.knowledge_section = Section("Knowledge")
+        self.cards_box = QVBoxLayout()
+        self.knowledge_section.body_layout.addLayout(self.cards_box)
+        self.no_cards = QLabel("Cards appear when the caller talks about a product or policy.")
+        self.no_cards.setObjectName("hint")
+        self.no_cards.setWordWrap(True)
+        self.knowledge_section.body_layout.addWidget(self.no_cards)
+        col.addWidget(self.knowledge_section)
+
+        self.points_section = Section("Caller's points")
+        self.points = QListWidget()
+        self.points.setObjectName("points")
+        self.points.setMaximumHeight(130)
+        self.points.setWordWrap(True)
+        self.points_section.body_layout.addWidget(self.points)
+        col.addWidget(self.points_section)
+
+        self.checklist_section = Section("Close the call")
+        self.checks: dict[str, QCheckBox] = {}
+        for item, label, _ in CHECKLIST_ITEMS:
+            box = QCheckBox(label)
+            self.checks[item] = box
+            self.checklist_section.body_layout.addWidget(box)
+        col.addWidget(self.checklist_section)
+
+        self.transcript_section = Section("Transcript", collapsible=True, collapsed=False)
+        self.transcript = QTextEdit()
+        self.transcript.setReadOnly(True)
+        self.transcript.setObjectName("transcript")
+        self.transcript.setMinimumHeight(140)
+        self.transcript_section.body_layout.addWidget(self.transcript)
+        self.partials = QLabel("")
+        self.partials.setObjectName("partial")
+        self.partials.setWordWrap(True)
+        self.transcript_section.body_layout.addWidget(self.partials)
+        col.addWidget(self.transcript_section)
+        col.addStretch(1)
+        scroll.setWidget(content)
+        outer.addWidget(scroll, 1)
+
+        self.footer = QLabel("")
+        self.footer.setObjectName("footer")
+        self.footer.setWordWrap(True)
+        outer.addWidget(self.footer)
+        self.setCentralWidget(root)
+        self.refresh_devices()
+        self._reset_call_view()
+
+    def _shortcuts(self) -> None:
+        QShortcut(QKeySequence("Ctrl+Return"), self, self.toggle_call)
+        for i in range(3):
+            QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self, lambda i=i: self.copy_phrase(i))
+        QShortcut(QKeySequence("Ctrl+T"), self,
+                  lambda: self.transcript_section.set_expanded(not self.transcript_section.body.isVisible()))
+        QShortcut(QKeySequence("Ctrl+,"), self, self.open_settings)
+        QShortcut(QKeySequence("Ctrl+D"), self, self.toggle_theme)
+
+    # ---- window behaviour ----------------------------------------------------------------------
+    def dock_right(self) -> None:
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        area = screen.availableGeometry()
+        width = max(self.minimumWidth(), min(420, area.width() // 4))
+        self.setGeometry(area.right() - width + 1, area.top(), width, area.height())
+
+    def set_on_top(self, on: bool) -> None:
+        if self.pin.isChecked() != on:
+            self.pin.setChecked(on)
+        visible = self.isVisible()
+        self.setWindowFlag(Qt.WindowStaysOnTopHint, on)
+        if visible:
+            self.show()
+
+    def toggle_theme(self) -> None:
+        self.settings.theme = "dark" if self.settings.theme == "light" else "light"
+        self.settings.save()
+        apply_theme(self, self.settings.theme)
+        self.chart.set_theme(self.settings.theme == "dark")
+
+    def open_settings(self) -> None:
+        dlg = SettingsDialog(self.settings, self)
+        if dlg.exec():
+            self.settings = dlg.settings
+            apply_theme(self, self.settings.theme)
+            self.chart.set_theme(self.settings.theme == "dark")
+            self.set_on_top(self.settings.on_top)
+
+    def refresh_devices(self) -> None:
+        from ..audio import list_input_devices
+        from ..errors import CallAssistError
+        try:
+            devices = list_input_devices()
+        except CallAssistError:
+            devices = []
+        for combo, saved, optional in ((self.caller_input, self.settings.caller_input, False),
+                                       (self.agent_input, self.settings.agent_input, True)):
+            combo.clear()
+            combo.addItem("(none)" if optional else "default input", "")
+            for d in devices:
+                combo.addItem(d["name"], d["name"])
+            idx = combo.findData(saved)
+            combo.setCurrentIndex(max(0, idx))
+
+    # ---- calls ---------------------------------------------------------------------------------
+    def _setup(self, play: str | None = None, speed: float = 1.0, playback: bool = False) -> CallSetup:
+        s = self.settings
+        inputs = {"customer": self.caller_input.currentData() or None}
+        if self.agent_input.currentData():
+            inputs["agent"] = self.agent_input.currentData()
+        return CallSetup(play=play, inputs=inputs, speed=speed, playback=playback, engine=s.engine,
+                         vosk_model=s.vosk_model or None, whisper_model=s.whisper_model or None,
+                         knowledge=s.knowledge or None, phrases=s.phrases or None,
+                         channels=s.channels, escalate_after=s.escalate_after,
+                         escalate_mood=s.escalate_mood)
+
+    def toggle_call(self) -> None:
+        if self.worker is not None:
+            self.stop_call()
+        else:
+            self.settings.caller_input = self.caller_input.currentData() or ""
+            self.settings.agent_input = self.agent_input.currentData() or ""
+            self.settings.save()
+            self.start_call(self._setup())
+
+    def play(self, path: str, speed: float = 1.0) -> None:
+        self.start_call(self._setup(play=path, speed=speed))
+
+    def start_call(self, setup: CallSetup) -> None:
+        if self.worker is not None:
+            return
+        self._reset_call_view()
+        self.setup = setup
+        self.worker = CallWorker(setup, self.bridge, self.store)
+        self.worker.status.connect(self.show_status)
+        self.worker.level.connect(self.show_level)
+        self.worker.started.connect(self._call_running)
+        self.worker.failed.connect(self.show_error)
+        self.worker.finished.connect(self._call_finished)
+        self.thread = start_worker(self.worker)
+        self.start_button.setText("Stop")
+        self.caller_input.setEnabled(False)
+        self.agent_input.setEnabled(False)
+
+    def stop_call(self) -> None:
+        if self.worker is not None:
+            self.status.setText("Stopping…")
+            self.worker.stop()
+
+    def _call_running(self, call: dict) -> None:
+        self.call_started = time.monotonic()
+        self.call_speed = self.setup.speed if self.setup.play else 1.0
+        what = Path(self.setup.play).name if self.setup.play else "live"
+        self.status.setText(f"● {what} — {call.get('engine', '')}")
+
+    def _call_finished(self, timeline) -> None:
+        self.last_timeline = timeline
+        if self.thread is not None:
+            self.thread.quit()
+            self.thread.wait(5000)
+        self.worker = None
+        self.thread = None
+        self.call_started = None
+        self.start_button.setText("Start call")
+        self.caller_input.setEnabled(True)
+        self.agent_input.setEnabled(True)
+        for bar in self.meters.values():
+            bar.setValue(0)
+        if not self.alert.isVisible():
+            self.status.setText("Call ended" if timeline is not None else "Ready")
+
+    def show_timeline(self, timeline) -> None:
+        """Show a stored call (e.g. one a crash interrupted) as the panel had it."""
+        self._reset_call_view()
+        for ev in timeline.events:
+            self.on_event(ev)
+        self.last_timeline = timeline
+        self.clock.setText(self._fmt(timeline.call.get("duration", 0.0)))
+        self.status.setText(f"Opened call of {timeline.call.get('started', '')}")
+
+    def closeEvent(self, e):
+        if self.worker is not None:
+            self.worker.stop()
+            if self.thread is not None:
+                self.thread.quit()
+                self.thread.wait(10000)
+        super().closeEvent(e)
+
+    # ---- events --------------------------------------------------------------------------------
+    def _reset_call_view(self) -> None:
+        self.gauge.reset()
+        self.mood_reason.setText("")
+        self.chart.clear()
+        for lab in self.phrase_labels:
+            lab.hide()
+        self.phrase_section.extra.setText("")
+        self.coaching.hide()
+        self._clear_cards()
+        self.points.clear()
+        self._point_items: dict[int, QListWidgetItem] = {}
+        for box in self.checks.values():
+            box.setChecked(False)
+        self.transcript.clear()
+        self._partial: dict[str, str] = {}
+        self.partials.setText("")
+        self.escalation.hide()
+        self.alert.hide()
+        self.footer.setText("")
+        self._raw: dict[int, float] = {}
+        self.clock.setText("00:00")
+
+    def _clear_cards(self) -> None:
+        while self.cards_box.count():
+            w = self.cards_box.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        self.cards: list[KnowledgeCard] = []
+        self.no_cards.show()
+
+    def on_event(self, ev) -> None:
+        if isinstance(ev, PartialUtterance):
+            self._partial[ev.speaker] = ev.text
+            self._show_partials()
+        elif isinstance(ev, Utterance):
+            self._partial.pop(ev.speaker, None)
+            self._show_partials()
+            who = SPEAKER_NAMES.get(ev.speaker, ev.speaker)
+            colour = "#1565c0" if ev.speaker == "agent" else "#6a1b9a"
+            self.transcript.append(f"<span style='color:{colour}'><b>{who}</b></span> "
+                                   f"<span style='color:gray'>{self._fmt(ev.start)}</span> {ev.text}")
+        elif isinstance(ev, Sentiment):
+            self._raw[ev.utterance_id] = ev.score
+        elif isinstance(ev, MoodState):
+            self.gauge.set_mood(ev.score, ev.label, ev.trend, ev.confidence)
+            self.mood_reason.setText(ev.reason)
+            self.chart.add(ev.time, self._raw.get(ev.utterance_id, ev.score), ev.score)
+            self.mood_shown.emit(ev)
+        elif isinstance(ev, PhraseSuggestion):
+            self.phrase_section.extra.setText(ev.situation.replace("_", " "))
+            self.phrase_section.setToolTip(ev.reason)
+            for lab, text in zip(self.phrase_labels, list(ev.phrases) + [""] * 3):
+                lab.setText(text)
+                lab.setVisible(bool(text))
+        elif isinstance(ev, KnowledgeMatch):
+            self._clear_cards()
+            from ..knowledge import DEFAULT_KB
+            folder = Path(self.setup.knowledge) if getattr(self, "setup", None) and self.setup.knowledge else DEFAULT_KB
+            for card in ev.cards:
+                path = folder / f"{card['article']}.md"
+                text = path.read_text(encoding="utf-8").split("---", 2)[-1] if path.exists() else ""
+                w = KnowledgeCard(card, text)
+                self.cards.append(w)
+                self.cards_box.addWidget(w)
+            self.no_cards.setVisible(not ev.cards)
+        elif isinstance(ev, CallerPoint):
+            mark = "✓" if ev.addressed else "•"
+            text = f"{mark} [{ev.category}] {ev.text}"
+            item = self._point_items.get(ev.id)
+            if item is None:
+                item = QListWidgetItem(text)
+                self._point_items[ev.id] = item
+                self.points.addItem(item)
+            item.setText(text)
+            item.setForeground(Qt.gray if ev.addressed else self.palette().text().color())
+            self.points.scrollToItem(item)
+        elif isinstance(ev, CoachingTip):
+            self.coaching.setText(f"Instead of “{ev.said}”: {ev.suggestion}")
+            self.coaching.show()
+        elif isinstance(ev, EscalationAdvice):
+            self.escalation_text.setText(f"<b>Consider a transfer to a senior rep</b><br>{ev.reason}")
+            self.escalation.show()
+        elif isinstance(ev, ChecklistItem):
+            box = self.checks.get(ev.item)
+            if box is not None:
+                box.setChecked(ev.done)
+                box.setToolTip(f"you said: “{ev.evidence}”")
+        elif isinstance(ev, CallMetrics):
+            ratio = ev.talk_listen_ratio
+            self.footer.setText(f"talk/listen {ratio if ratio is not None else '–'} · "
+                                f"silences >3 s: {len(ev.long_silences)} · overlaps: {len(ev.overlaps)}")
+        elif isinstance(ev, Status):
+            if ev.level == "warning":
+                self.footer.setText(f"⚠ {ev.message}")
+            elif ev.level == "info" and "caught up" in ev.message:
+                self.footer.setText("")
+
+    def _show_partials(self) -> None:
+        self.partials.setText("  ".join(f"<i>{SPEAKER_NAMES.get(s, s)}: {t}…</i>"
+                                        for s, t in self._partial.items()))
+
+    def show_status(self, level: str, message: str) -> None:
+        self.status.setText(message)
+
+    def show_error(self, message: str) -> None:
+        self.alert.setText(f"⚠ {message}")
+        self.alert.show()
+        self.status.setText("Could not run the call")
+
+    def show_level(self, speaker: str, value: float) -> None:
+        bar = self.meters.get(speaker)
+        if bar is not None:
+            bar.setValue(int(value * 100))
+
+    def copy_phrase(self, i: int) -> None:
+        if i < len(self.phrase_labels) and not self.phrase_labels[i].isHidden():
+            text = self.phrase_labels[i].text()
+            QGuiApplication.clipboard().setText(text)
+            self.status.setText("Copied: " + (text[:40] + "…" if len(text) > 40 else text))
+
+    @staticmethod
+    def _fmt(seconds: float) -> str:
+        seconds = int(seconds)
+        return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+    def _tick(self) -> None:
+        if self.call_started is not None:
+            self.clock.setText(self._fmt((time.monotonic() - self.call_started) * getattr(self, "call_speed", 1.0)))

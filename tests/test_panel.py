@@ -1,0 +1,166 @@
+"""The side panel in a real (offscreen) Qt window, driven by real calls and real models."""
+import os
+import time
+
+import pytest
+
+from callassist.gui.panel import SidePanel
+from callassist.gui.settings import PanelSettings, SettingsDialog
+from tests.conftest import DEMO_CALLS
+
+
+@pytest.fixture
+def store(tmp_path):
+    from callassist.store import CallStore
+    s = CallStore(tmp_path / "calls.sqlite3")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def panel(qtbot, store):
+    p = SidePanel(PanelSettings(), store=store)
+    qtbot.addWidget(p)
+    p.show()
+    yield p
+    p.close()
+
+
+def play(qtbot, p, call, speed=4.0, timeout=180):
+    moods = []
+    p.mood_shown.connect(moods.append)
+    p.play(str(call), speed=speed)
+    qtbot.waitUntil(lambda: p.worker is not None, timeout=5000)
+    qtbot.waitUntil(lambda: p.worker is None, timeout=timeout * 1000)
+    return moods
+
+
+def test_playing_the_angry_call_updates_every_part_of_the_panel(qtbot, panel):
+    moods = play(qtbot, panel, DEMO_CALLS / "angry_calmed.flac")
+    assert not panel.alert.isVisible(), panel.alert.text()
+    text = panel.transcript.toPlainText().lower()
+    assert "laptop" in text and "manager" in text and "express delivery" in text
+    assert "Caller" in panel.transcript.toPlainText() and "You" in panel.transcript.toPlainText()
+    # the gauge followed the caller from negative to positive, and shows the last state
+    assert moods[0].score < -0.2 and moods[-1].score > 0.2
+    assert panel.gauge.label == moods[-1].label and panel.gauge.score == moods[-1].score
+    assert panel.mood_reason.text() == moods[-1].reason
+    assert len(panel.chart.xs) == len(moods) and panel.chart.smooth[-1] == moods[-1].score
+    phrases = [l.text() for l in panel.phrase_labels if not l.isHidden()]
+    assert phrases and all(phrases)
+    titles = [c.card["title"].lower() for c in panel.cards]
+    assert titles, "no knowledge cards"
+    assert not panel.escalation.isHidden() and "senior" in panel.escalation_text.text()
+    assert panel.checks["anything_else"].isChecked() and panel.checks["thanks"].isChecked()
+    assert panel.points.count() >= 2
+    assert "talk/listen" in panel.footer.text()
+    assert panel.start_button.text() == "Start call" and panel.status.text() == "Call ended"
+
+
+def test_cards_expand_and_phrases_copy(qtbot, panel):
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+    play(qtbot, panel, DEMO_CALLS / "confused_caller.flac")
+    assert any("router" in c.card["title"].lower() for c in panel.cards)
+    card = panel.cards[0]
+    qtbot.mouseClick(card, Qt.LeftButton)
+    assert card.expanded and not card.full.isHidden() and len(card.full.text()) > len(card.card["passage"])
+    first = panel.phrase_labels[0].text()
+    qtbot.mouseClick(panel.phrase_labels[0], Qt.LeftButton)
+    assert QGuiApplication.clipboard().text() == first
+    qtbot.keyClick(panel, Qt.Key_2, Qt.ControlModifier)
+    if not panel.phrase_labels[1].isHidden():
+        assert QGuiApplication.clipboard().text() == panel.phrase_labels[1].text()
+    assert any(panel.points.item(i).text().startswith("✓") for i in range(panel.points.count()))
+
+
+def test_bad_model_folder_is_a_message_in_the_panel(qtbot, tmp_path):
+    p = SidePanel(PanelSettings(vosk_model=str(tmp_path / "no-such-model")), store=None)
+    qtbot.addWidget(p)
+    p.show()
+    p.play(str(DEMO_CALLS / "satisfied_caller.flac"), speed=4.0)
+    qtbot.waitUntil(lambda: p.worker is None, timeout=60000)
+    assert p.alert.isVisible() and "Vosk model folder not found" in p.alert.text()
+    assert p.start_button.text() == "Start call"  # ready for another try
+    p.close()
+
+
+def test_settings_persist_and_bad_paths_are_refused(qtbot, tmp_path, korean_model_dir):
+    s = PanelSettings.load()
+    dlg = SettingsDialog(s)
+    qtbot.addWidget(dlg)
+    dlg.engine.setCurrentText("vosk")
+    dlg.vosk.edit.setText(str(korean_model_dir))
+    dlg.left.setCurrentText("customer")
+    dlg.right.setCurrentText("agent")
+    dlg.after.setValue(90)
+    dlg.theme.setCurrentText("dark")
+    dlg.on_top.setChecked(True)
+    dlg.accept()
+    assert dlg.result() == SettingsDialog.Accepted
+    again = PanelSettings.load()
+    assert (again.engine, again.vosk_model, again.channels, again.escalate_after, again.theme,
+            again.on_top) == ("vosk", str(korean_model_dir), "customer,agent", 90, "dark", True)
+    bad = SettingsDialog(again)
+    qtbot.addWidget(bad)
+    bad.vosk.edit.setText(str(tmp_path))
+    bad.knowledge.edit.setText(str(tmp_path / "missing"))
+    bad.accept()
+    assert bad.result() != SettingsDialog.Accepted
+    assert "not a Vosk model folder" in bad.error.text() and "knowledge-base folder" in bad.error.text()
+    assert PanelSettings.load().vosk_model == str(korean_model_dir)  # nothing saved
+
+
+def test_theme_shortcut_and_narrow_width(qtbot, panel):
+    from PySide6.QtCore import Qt
+    before = panel.property("theme")
+    qtbot.keyClick(panel, Qt.Key_D, Qt.ControlModifier)
+    assert panel.property("theme") != before and PanelSettings.load().theme == panel.property("theme")
+    panel.resize(360, 800)
+    qtbot.wait(50)
+    assert panel.width() <= 370 and panel.centralWidget().minimumSizeHint().width() <= 360
+
+
+def test_played_call_is_saved_as_it_goes(qtbot, panel, store):
+    play(qtbot, panel, DEMO_CALLS / "satisfied_caller.flac")
+    (rec,) = store.list_calls()
+    assert rec.status == "done" and rec.utterances >= 8 and rec.mood_end > 0
+    saved = store.load_timeline(rec.id)
+    shown = panel.last_timeline
+    assert [e.to_dict() for e in saved.utterances] == [e.to_dict() for e in shown.utterances]
+
+
+def test_interrupted_call_is_offered_and_opened(qtbot, store, monkeypatch):
+    """A call whose recorder died (a crash) is offered at the next start and shown in full."""
+    import json
+    from PySide6.QtWidgets import QMessageBox
+    from callassist.events import event_from_dict
+    from callassist.gui.app import offer_interrupted
+    from tests.conftest import ROOT
+    tl = json.loads(run_analyze_json(DEMO_CALLS / "angry_calmed.flac"))
+    call_id = store.start_call(tl["call"], title="crashed call")
+    rec = store.recorder(call_id)
+    for e in tl["events"][:25]:
+        rec(event_from_dict(e))
+    rec.flush()
+    store.close()  # the process "dies" without finishing the call
+    from callassist.store import CallStore
+    again = CallStore(store.path if hasattr(store, "path") else None)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.Open)
+    p = SidePanel(PanelSettings(), store=again)
+    qtbot.addWidget(p)
+    offer_interrupted(p, again)
+    assert asked and "interrupted" in asked[0]
+    assert "Opened call" in p.status.text()
+    assert p.transcript.toPlainText().count("Caller") >= 3
+    assert again.interrupted_calls() == []  # offered once
+    again.close()
+    p.close()
+
+
+def run_analyze_json(call):
+    from tests.conftest import run_cli
+    r = run_cli("analyze", str(call), "--json", "-", "--quiet")
+    assert r.returncode == 0, r.stderr
+    return r.stdout
