@@ -174,6 +174,16 @@ def _sounddevice():
     return sd
 
 
+def rescan_devices() -> None:
+    """Re-read the system's audio devices (PortAudio lists them once, when it starts)."""
+    sd = _sounddevice()
+    try:
+        sd._terminate()
+        sd._initialize()
+    except Exception:
+        pass
+
+
 def list_input_devices() -> list[dict]:
     sd = _sounddevice()
     return [dict(index=i, name=d["name"], channels=d["max_input_channels"],

@@ -29,10 +29,11 @@ def test_devices_lists_the_virtual_microphone(mic):
 def test_mic_source_streams_resampled_blocks(mic, espeak):
     """MicSource in-process: the first callback arrives, then our audio comes back at 16 kHz."""
     import os
-    from callassist.audio import MicSource
+    from callassist.audio import MicSource, rescan_devices
     old = {k: os.environ.get(k) for k in mic.env}
     os.environ.update(mic.env)
     try:
+        rescan_devices()
         src = MicSource({"customer": "pulse"})
         blocks = []
         it = iter(src)
@@ -89,3 +90,41 @@ def test_listen_transcribes_the_virtual_microphone(mic, espeak, tmp_path):
     assert wer(text, " ".join(u["text"] for u in utts)) <= 0.3, utts
     assert any(e["type"] == "mood" for e in tl["events"])
     assert "customer:" in stdout
+
+
+@pytest.mark.slow
+def test_panel_live_call_from_the_virtual_microphone(qtbot, mic, espeak, tmp_path, monkeypatch):
+    """Start a live call in the panel on the virtual microphone: utterances reach the panel."""
+    from callassist.audio import rescan_devices
+    from callassist.gui.panel import SidePanel
+    from callassist.gui.settings import PanelSettings
+    from callassist.store import CallStore
+    for k in ("PULSE_SERVER", "XDG_RUNTIME_DIR"):
+        monkeypatch.setenv(k, mic.env[k])
+    rescan_devices()
+    store = CallStore(tmp_path / "calls.sqlite3")
+    p = SidePanel(PanelSettings(), store=store)
+    qtbot.addWidget(p)
+    p.show()
+    p.refresh_devices(rescan=True)
+    idx = next(i for i in range(p.caller_input.count()) if "pulse" in p.caller_input.itemText(i).lower())
+    p.caller_input.setCurrentIndex(idx)
+    p.toggle_call()
+    qtbot.waitUntil(lambda: p.call_started is not None, timeout=60000)
+    qtbot.wait(2500)  # the first callback can take up to 2 s
+    text = "Hello, my router shows an orange light and the internet is not working."
+    wav = write_wav(tmp_path / "caller.wav",
+                    np.concatenate([espeak(text, "en-us+m7", 155, 45), np.zeros(16000, np.float32)]), 16000)
+    mic.play(wav).wait(timeout=60)
+    qtbot.waitUntil(lambda: "Caller" in p.transcript.toPlainText(), timeout=60000)
+    qtbot.waitUntil(lambda: p.gauge.has_mood, timeout=10000)
+    assert p.meters["customer"].value() >= 0
+    p.toggle_call()
+    qtbot.waitUntil(lambda: p.worker is None, timeout=30000)
+    assert "router" in p.transcript.toPlainText().lower()
+    (rec,) = store.list_calls()
+    assert rec.status == "done" and rec.audio_path.endswith(".wav")
+    import soundfile as sf
+    info = sf.info(rec.audio_path)
+    assert info.channels == 1 and info.duration > 3  # the live audio was recorded too
+    store.close()

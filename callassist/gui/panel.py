@@ -95,6 +95,11 @@ class SidePanel(QMainWindow):
         audio.addWidget(self.caller_input, 1)
         audio.addWidget(QLabel("You"))
         audio.addWidget(self.agent_input, 1)
+        rescan = QToolButton()
+        rescan.setText("⟳")
+        rescan.setToolTip("Look for audio devices again")
+        rescan.clicked.connect(lambda: self.refresh_devices(rescan=True))
+        audio.addWidget(rescan)
         outer.addLayout(audio)
         meters = QHBoxLayout()
         self.meters = {}
@@ -252,10 +257,12 @@ class SidePanel(QMainWindow):
             self.chart.set_theme(self.settings.theme == "dark")
             self.set_on_top(self.settings.on_top)
 
-    def refresh_devices(self) -> None:
-        from ..audio import list_input_devices
+    def refresh_devices(self, rescan: bool = False) -> None:
+        from ..audio import list_input_devices, rescan_devices
         from ..errors import CallAssistError
         try:
+            if rescan and self.worker is None:
+                rescan_devices()
             devices = list_input_devices()
         except CallAssistError:
             devices = []
