@@ -126,10 +126,12 @@ class Pipeline:
         self.subscribe(timeline)
         for problem in (self.assistant.problems if self.assistant is not None else []):
             self.publish(Status(0.0, problem, level="warning"))
-        t0 = time.monotonic()
+        t0 = None
         error: CallAssistError | None = None
         try:
             for block in source:
+                if t0 is None:  # the clock starts with the first audio (a device can take ~2 s)
+                    t0 = time.monotonic() - block.end / speed
                 self.feed(block)
                 if realtime:
                     self._check_lag(t0, block, speed)
