@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--play", metavar="CALL", help="open the side panel and play a recorded call "
                     "through it in real time")
     ap.add_argument("--speed", type=float, default=1.0, help="pace of --play (2 = twice as fast)")
+    ap.add_argument("--mute", action="store_true", help="with --play: do not play the call out loud")
     sub = ap.add_subparsers(dest="command")
 
     a = sub.add_parser("analyze", help="analyse a recorded call and write its timeline")
@@ -223,7 +224,7 @@ def cmd_gui(args) -> int:
         from .gui.app import run
     except ImportError as exc:
         raise CallAssistError(f"the side panel needs PySide6 ({exc}): run scripts/setup.sh") from None
-    return run(args.play, args.speed)
+    return run(args.play, args.speed, playback=not args.mute)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,10 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        return cmd_gui(args)
-    handler = {"analyze": cmd_analyze, "listen": cmd_listen, "devices": cmd_devices,
-               "download-model": cmd_download}[args.command]
+    commands = {"analyze": cmd_analyze, "listen": cmd_listen, "devices": cmd_devices,
+                "download-model": cmd_download}
+    handler = commands[args.command] if args.command else cmd_gui
     try:
         return handler(args)
     except CallAssistError as exc:

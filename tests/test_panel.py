@@ -164,3 +164,12 @@ def run_analyze_json(call):
     r = run_cli("analyze", str(call), "--json", "-", "--quiet")
     assert r.returncode == 0, r.stderr
     return r.stdout
+
+
+def test_play_with_a_bad_file_is_a_one_line_error(tmp_path):
+    from tests.conftest import run_cli
+    junk = tmp_path / "call.wav"
+    junk.write_text("not audio")
+    r = run_cli("--play", str(junk), env={"QT_QPA_PLATFORM": "offscreen"})
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().startswith("callassist: error:") and r.stderr.strip().count("\n") == 0

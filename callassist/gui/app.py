@@ -5,7 +5,7 @@ import os
 import sys
 
 
-def run(play: str | None = None, speed: float = 1.0) -> int:
+def run(play: str | None = None, speed: float = 1.0, playback: bool = True) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from ..errors import CallAssistError
@@ -25,7 +25,7 @@ def run(play: str | None = None, speed: float = 1.0) -> int:
     if store is not None and not play:
         offer_interrupted(panel, store)
     if play:
-        panel.play(play, speed)
+        panel.play(play, speed, playback=playback)
     return app.exec()
 
 

@@ -67,6 +67,31 @@ class CallWorker(QObject):
         self._stop.set()
         if self._source is not None:
             self._source.stop()
+        self._stop_playback()
+
+    def _start_playback(self) -> None:
+        """Play the recorded call out loud while it runs through the panel (real time only)."""
+        s = self.setup
+        if not (s.play and s.playback and s.speed == 1.0):
+            return
+        try:
+            import sounddevice as sd
+            import soundfile as sf
+            data, rate = sf.read(s.play, dtype="float32")
+            sd.play(data, rate)
+            self._playing = True
+        except Exception as exc:  # no speakers: the call still runs, silently
+            self.status.emit("warning", f"cannot play the call out loud ({exc.__class__.__name__}); "
+                                        f"running it silently")
+
+    def _stop_playback(self) -> None:
+        if getattr(self, "_playing", False):
+            try:
+                import sounddevice as sd
+                sd.stop()
+            except Exception:
+                pass
+            self._playing = False
 
     def _load(self):
         from ..asr import load_engine
@@ -111,6 +136,7 @@ class CallWorker(QObject):
             last_level = {}
 
             def blocks():
+                self._start_playback()
                 for block in source:
                     if self._stop.is_set():
                         source.stop()
@@ -157,6 +183,7 @@ class CallWorker(QObject):
             traceback.print_exc()
             self.failed.emit(f"unexpected error: {exc.__class__.__name__}: {exc}")
         finally:
+            self._stop_playback()
             if audio_rec is not None:
                 audio_rec.close()
             if recorder is not None:

@@ -296,8 +296,8 @@ class SidePanel(QMainWindow):
             self.settings.save()
             self.start_call(self._setup())
 
-    def play(self, path: str, speed: float = 1.0) -> None:
-        self.start_call(self._setup(play=path, speed=speed))
+    def play(self, path: str, speed: float = 1.0, playback: bool = False) -> None:
+        self.start_call(self._setup(play=path, speed=speed, playback=playback))
 
     def start_call(self, setup: CallSetup) -> None:
         if self.worker is not None:
@@ -462,7 +462,10 @@ class SidePanel(QMainWindow):
                                         for s, t in self._partial.items()))
 
     def show_status(self, level: str, message: str) -> None:
-        self.status.setText(message)
+        if level == "warning":
+            self.footer.setText(f"⚠ {message}")
+        else:
+            self.status.setText(message)
 
     def show_error(self, message: str) -> None:
         self.alert.setText(f"⚠ {message}")
