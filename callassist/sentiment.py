@@ -20,12 +20,11 @@ import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 from .errors import ModelError
 
-if TYPE_CHECKING:  # torch is imported lazily: importing this module stays cheap
-    import torch
+# torch, safetensors and tokenizers are imported lazily: importing this module stays cheap.
 
 LABELS = ("negative", "neutral", "positive")
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "mood"
