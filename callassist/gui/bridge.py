@@ -161,7 +161,9 @@ class CallWorker(QObject):
                     folder = data_dir() / "recordings"
                     folder.mkdir(parents=True, exist_ok=True)
                     audio_path = str(folder / f"{call_id}.wav")
-                    audio_rec = AudioRecorder(audio_path, tuple(source.speakers))
+                    # agent left, customer right: the layout `analyze` expects of a stereo call
+                    order = tuple(sorted(source.speakers, key=lambda sp: sp != "agent"))
+                    audio_rec = AudioRecorder(audio_path, order)
                 call = {**call, "id": call_id}
                 self.store.start_call({**call, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                                        "engine": pipe.engine.name},
