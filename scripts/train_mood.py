@@ -324,7 +324,8 @@ def main() -> None:
     ap.add_argument("--lora-dropout", type=float, default=0.05)
     ap.add_argument("--dropout", type=float, default=0.1)
     ap.add_argument("--label-smoothing", type=float, default=0.1)
-    ap.add_argument("--min-confidence", type=float, default=0.0, help="drop training rows below this annotator confidence")
+    ap.add_argument("--min-confidence", type=float, default=0.6,
+                    help="drop training rows below this annotator confidence (label noise); 0 keeps all")
     ap.add_argument("--train-limit", type=int, default=0, help="pilot runs: use only this many training examples")
     ap.add_argument("--dtype", choices=["float32", "float16"], default="float16", help="storage of the LoRA matrices")
     ap.add_argument("--threads", type=int, default=2)
