@@ -134,7 +134,10 @@ def _tokenizer():
     stem = Stemmer.Stemmer("english")
     from bm25s.stopwords import STOPWORDS_EN
     stop = set(STOPWORDS_EN) | {"um", "uh", "yeah", "okay", "ok", "hi", "hello", "please",
-                                "thanks", "thank", "like", "just", "so", "really"}
+                                "thanks", "thank", "like", "just", "so", "really", "my", "me",
+                                "you", "your", "we", "our", "is", "was", "were", "be", "been",
+                                "do", "does", "did", "have", "has", "had", "can", "could",
+                                "would", "where", "what", "how", "when", "why", "get", "got"}
 
     def tokens(text: str) -> list[str]:
         return stem.stemWords([w for w in re.findall(r"[a-z0-9]+", text.lower())
@@ -322,7 +325,7 @@ class KnowledgeBase:
         out = []
         for score, sem, kw, a, best in cards[:k]:
             doc_terms = set(self._tokens(f"{a.title} {' '.join(a.tags)} {a.body}"))
-            hits = [w for w in dict.fromkeys(original.lower().split())
+            hits = [w for w in dict.fromkeys(re.findall(r"[a-z0-9']+", original.lower()))
                     if self._tokens(w) and self._tokens(w)[0] in doc_terms]
             why = f"meaning {sem:.2f}"
             if hits:
