@@ -7,6 +7,7 @@ caller's points addressed. At the end, the call metrics. Everything comes out as
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -37,6 +38,7 @@ class AssistSettings:
     phrase_count: int = 2
     card_count: int = 3
     context_utterances: int = 2  # caller utterances that make up the knowledge query
+    reload_seconds: float = 2.0  # how often the knowledge folder is checked for edited articles
     escalation: EscalationSettings = field(default_factory=EscalationSettings)
 
 
@@ -55,6 +57,8 @@ class Assistant:
         self._caller_texts: list[str] = []
         self._last_cards: tuple[str, ...] = ()
         self._last_phrases: tuple[str, ...] = ()
+        self._last_reload = time.monotonic()
+        self.reload_problems: list[str] = []
 
     @classmethod
     def load(cls, knowledge_dir: str | Path | None = None, phrases_path: str | Path | None = None,
@@ -94,6 +98,7 @@ class Assistant:
         self._caller_texts.append(utt.text)
         answered = None
         if self.knowledge is not None:
+            self._reload_knowledge()
             query = " ".join(self._caller_texts[-self.settings.context_utterances:])
             cards = self.knowledge.search(query, self.settings.card_count + 3)
             # A call usually stays on one topic: articles already on screen get a small lift.
@@ -128,6 +133,16 @@ class Assistant:
             out.append(EscalationAdvice(time=round(t, 3), utterance_id=utt.id, trigger=trigger,
                                         reason=reason))
         return out
+
+    def _reload_knowledge(self) -> None:
+        """Pick up articles edited during the call (only changed files are re-indexed)."""
+        if time.monotonic() - self._last_reload < self.settings.reload_seconds:
+            return
+        self._last_reload = time.monotonic()
+        try:
+            self.knowledge.refresh()
+        except Exception as exc:  # the folder went away mid-call: keep the index we have
+            self.reload_problems.append(str(exc))
 
     def on_agent(self, utt: Utterance) -> list[Event]:
         out: list[Event] = []

@@ -124,3 +124,23 @@ def test_article_parsing(tmp_path):
     assert a.tags == ["refund", "money back"]
     assert [(x.section, x.text) for x in a.passages] == [
         ("", "Summary here."), ("Steps", "1. First step 2. Second step"), ("More", "Last para.")]
+
+
+def test_assistant_picks_up_an_article_edited_during_the_call(tmp_path, kb):
+    from callassist.assist import Assistant, AssistSettings
+    from callassist.events import Utterance
+    from callassist.phrases import PhraseLibrary
+    folder = _copy_kb(tmp_path)
+    base = KnowledgeBase(folder, embedder=kb.embedder)
+    helper = Assistant(base, PhraseLibrary.load(), AssistSettings(reload_seconds=0.0))
+    ask = "my skyline drone propellers snapped on the first flight what can you do"
+
+    def cards(i):
+        evs = helper.on_caller(Utterance(i, "customer", ask, i * 10.0, i * 10.0 + 4), None)
+        return [c["article"] for e in evs if e.kind == "knowledge" for c in e.cards]
+    assert "skyline-drones" not in cards(1)
+    (folder / "skyline-drones.md").write_text(
+        "---\ntitle: Skyline drone propellers\nproduct: Skyline drones\ntags: [drone, propeller]\n---\n"
+        "Broken Skyline drone propellers are replaced free within 12 months.\n\n## Replacement\n"
+        "Send a photo of the snapped propeller; a new set ships the same day.\n")
+    assert cards(2)[0] == "skyline-drones"
