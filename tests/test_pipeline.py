@@ -42,10 +42,10 @@ def paced(n, speed=1.0):
 
 
 def test_falling_behind_is_reported_then_caught_up():
-    pipe = Pipeline(SlowEngine(0.2), None)
+    pipe = Pipeline(SlowEngine(0.25), None)  # 2.5x slower than real time: 3 s behind after 20 blocks
     seen = []
     pipe.subscribe(seen.append)
-    pipe.run(paced(20, speed=1.0), realtime=True)
+    pipe.run(paced(24, speed=1.0), realtime=True)
     warnings = [e for e in seen if isinstance(e, Status) and e.level == "warning"]
     assert len(warnings) == 1 and "behind" in warnings[0].message
     pipe = Pipeline(SlowEngine(0.001), None)
