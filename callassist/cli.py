@@ -217,6 +217,10 @@ def cmd_download(args) -> int:
 
 
 def cmd_gui(args) -> int:
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+            or os.environ.get("QT_QPA_PLATFORM")):
+        raise CallAssistError("no screen to show the side panel on: run it in a desktop session, "
+                              "or analyse a call in the terminal with `callassist analyze CALL`")
     if args.play:
         from .audio import probe
         probe(args.play)  # a bad file is a one-line error before any window opens

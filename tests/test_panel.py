@@ -173,3 +173,14 @@ def test_play_with_a_bad_file_is_a_one_line_error(tmp_path):
     r = run_cli("--play", str(junk), env={"QT_QPA_PLATFORM": "offscreen"})
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().startswith("callassist: error:") and r.stderr.strip().count("\n") == 0
+
+
+def test_no_screen_is_a_one_line_error():
+    import subprocess
+    import sys
+    from pathlib import Path
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    r = subprocess.run([str(Path(sys.executable).with_name("callassist"))], capture_output=True,
+                       text=True, env=env, timeout=60)
+    assert r.returncode == 2 and "no screen" in r.stderr and "Traceback" not in r.stderr
