@@ -8,7 +8,6 @@ import argparse
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 from . import __version__

@@ -1,7 +1,6 @@
 """End to end: `callassist analyze` on demo calls with the bundled English engine and the real
 mood model, as a user runs it."""
 import json
-from pathlib import Path
 
 import pytest
 

@@ -1,7 +1,6 @@
 """`callassist download-model` against a local HTTP server serving a real (Korean) Vosk model."""
 import hashlib
 import http.server
-import shutil
 import threading
 import zipfile
 from functools import partial
@@ -11,7 +10,6 @@ import numpy as np
 import pytest
 
 from callassist.asr import load_engine
-from callassist.errors import CallAssistError
 from callassist.events import Utterance
 from callassist.vosk_models import DownloadError, download_model, find_vosk_model
 from tests.conftest import run_cli

@@ -1,6 +1,5 @@
 """The side panel in a real (offscreen) Qt window, driven by real calls and real models."""
 import os
-import time
 
 import pytest
 
@@ -136,7 +135,6 @@ def test_interrupted_call_is_offered_and_opened(qtbot, store, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
     from callassist.events import event_from_dict
     from callassist.gui.app import offer_interrupted
-    from tests.conftest import ROOT
     tl = json.loads(run_analyze_json(DEMO_CALLS / "angry_calmed.flac"))
     call_id = store.start_call(tl["call"], title="crashed call")
     rec = store.recorder(call_id)

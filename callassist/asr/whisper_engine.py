@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import ModelError
 from ..events import PartialUtterance, Utterance, Word
 from ..vad import Segment, Segmenter, SegmenterOptions, SileroVad
-from .base import SAMPLE_RATE, SpeechEngine, SpeechStream
+from .base import SpeechEngine, SpeechStream
 
 
 def bundled_whisper_path() -> Path:

@@ -1,7 +1,6 @@
 """Start the side panel: `callassist` (live calls) or `callassist --play CALL.wav`."""
 from __future__ import annotations
 
-import os
 import sys
 
 

@@ -81,7 +81,7 @@ class MoodGauge(QWidget):
     def paintEvent(self, _):
         p = QPainter(self)
         p.setRenderHint(QPainter.Antialiasing)
-        w, h = self.width(), self.height()
+        w = self.width()
         colour = QColor(MOOD_COLOURS.get(self.label, self.palette().text().color().name()))
         f = QFont(self.font())
         f.setPointSizeF(f.pointSizeF() * 1.6)
