@@ -21,6 +21,7 @@ A malformed file is reported (file and line) and skipped; the others load.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 import re
 import time
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ class Article:
     digest: str
     embeddings: np.ndarray | None = None  # one row per passage, then one for title + tags
     tag_embeddings: np.ndarray | None = None  # one row per tag
+    terms: frozenset[str] = frozenset()  # stemmed words of title, tags and body (set at indexing)
 
     @property
     def body(self) -> str:
@@ -199,6 +201,7 @@ class KnowledgeBase:
         self.articles: dict[str, Article] = {}
         self.problems: list[str] = []  # one line per skipped file
         self._tokens = _tokenizer()
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._bm25 = None
         self._order: list[str] = []
         self.index_seconds = 0.0
@@ -291,6 +294,7 @@ class KnowledgeBase:
             a = self.articles[aid]
             head = f"{a.title} {' '.join(a.tags)} {a.product}"
             docs.append(self._tokens(f"{head} {head} " + " ".join(f"{p.section} {p.text}" for p in a.passages)))
+            a.terms = frozenset(self._tokens(f"{a.title} {' '.join(a.tags)} {a.body}"))
         self._bm25 = bm25s.BM25()
         if docs:
             self._bm25.index(docs, show_progress=False)
@@ -304,7 +308,7 @@ class KnowledgeBase:
         # A caller often says several things at once; each sentence is matched on its own too,
         # so "I've waited 20 minutes. My laptop never arrived." finds the delivery article.
         parts = [query] + [p for p in re.split(r"(?<=[.?!])\s+", query.strip()) if len(p.split()) >= 4]
-        q_embs = self.embedder.encode(list(dict.fromkeys(parts)))
+        q_embs = self._embed_query_parts(list(dict.fromkeys(parts)))
         bm = (np.asarray(self._bm25.get_scores(q_tokens), dtype=np.float32) if q_tokens
               else np.zeros(len(self._order), np.float32))
         cards = []
@@ -323,16 +327,28 @@ class KnowledgeBase:
             cards.append((score, sem, kw, a, best))
         cards.sort(key=lambda c: -c[0])
         out = []
+        stems = {w: self._tokens(w) for w in dict.fromkeys(re.findall(r"[a-z0-9']+", original.lower()))}
         for score, sem, kw, a, best in cards[:k]:
-            doc_terms = set(self._tokens(f"{a.title} {' '.join(a.tags)} {a.body}"))
-            hits = [w for w in dict.fromkeys(re.findall(r"[a-z0-9']+", original.lower()))
-                    if self._tokens(w) and self._tokens(w)[0] in doc_terms]
+            hits = [w for w, stem in stems.items() if stem and stem[0] in a.terms]
             why = f"meaning {sem:.2f}"
             if hits:
                 why = f"words: {', '.join(hits[:5])}; " + why
             p = a.passages[best]
             out.append(Card(a.id, a.title, a.product, p.section, p.text, round(score, 3), why))
         return out
+
+    def _embed_query_parts(self, parts: list[str]) -> np.ndarray:
+        """Embeddings of query sentences, remembered for a while: during a call the same caller
+        sentences come back in the next queries (the context window, the utterance alone)."""
+        todo = [p for p in parts if p not in self._recent]
+        if todo:
+            for p, v in zip(todo, self.embedder.encode(todo)):
+                self._recent[p] = v
+        for p in parts:
+            self._recent.move_to_end(p)
+        while len(self._recent) > 256:
+            self._recent.popitem(last=False)
+        return np.stack([self._recent[p] for p in parts])
 
     def answers(self, cards: list[Card]) -> bool:
         """Whether the best card is good enough to count as the base knowing the answer."""
