@@ -63,24 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(args, partials: bool):
-    from .asr import load_engine
-    from .assist import Assistant, AssistSettings
     from .config import Config
     from .escalation import EscalationSettings
-    from .cues import detect_cues
-    from .pipeline import Pipeline
-    from .sentiment import SentimentModel
+    from .pipeline import load_pipeline
 
     cfg = Config.load(args.config)
-    engine = load_engine(args.engine or cfg.engine, args.vosk_model or cfg.vosk_model,
-                         args.whisper_model or cfg.whisper_model)
-    mood = SentimentModel.load(args.mood_model or cfg.mood_model)
-    settings = AssistSettings(escalation=EscalationSettings(
-        negative_seconds=cfg.escalate_after, negative_threshold=cfg.escalate_mood,
-        unanswered_problems=cfg.escalate_unanswered))
-    assistant = Assistant.load(args.knowledge or cfg.knowledge, args.phrases or cfg.phrases, settings)
-    pipe = Pipeline(engine, mood, partials=partials, cue_detector=detect_cues,
-                    mood_window=cfg.mood_window, assistant=assistant)
+    pipe = load_pipeline(
+        engine=args.engine or cfg.engine, vosk_model=args.vosk_model or cfg.vosk_model,
+        whisper_model=args.whisper_model or cfg.whisper_model,
+        mood_model=args.mood_model or cfg.mood_model, knowledge=args.knowledge or cfg.knowledge,
+        phrases=args.phrases or cfg.phrases, partials=partials, mood_window=cfg.mood_window,
+        escalation=EscalationSettings(negative_seconds=cfg.escalate_after,
+                                      negative_threshold=cfg.escalate_mood,
+                                      unanswered_problems=cfg.escalate_unanswered))
     return cfg, pipe
 
 

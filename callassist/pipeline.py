@@ -96,7 +96,7 @@ class Pipeline:
                 self.publish(ev)
 
     def _check_lag(self, t0: float, block: AudioBlock, speed: float = 1.0) -> None:
-        lag = ((time.monotonic() - t0) * speed - block.end) / speed
+        lag = (time.monotonic() - t0) - block.end / speed  # wall-clock seconds behind
         if lag > LAG_WARN and not self.behind:
             self.behind = True
             self.publish(Status(round(block.end, 3), f"speech recognition is {lag:.1f} s behind the "
@@ -105,24 +105,31 @@ class Pipeline:
             self.behind = False
             self.publish(Status(round(block.end, 3), "speech recognition has caught up"))
 
-    def run(self, source: Iterable[AudioBlock], *, realtime: bool = False,
-            on_progress: Callable[[float], None] | None = None, source_name: str = "",
-            call_id: str | None = None, speed: float = 1.0) -> Timeline:
-        """Feed every block of `source`, then finish. Returns the call's timeline.
-
-        If the source fails part-way (a damaged file, a device unplugged), everything analysed
-        so far is kept: the timeline is finished and returned with an error status, then the
-        error is raised again with the timeline attached (`exc.timeline`).
-        """
-        timeline = Timeline(call={
-            "id": call_id or uuid.uuid4().hex[:12],
+    def new_call(self, source_name: str = "", speakers: Iterable[str] = ()) -> dict:
+        """The metadata of a call this pipeline is about to run (the timeline's `call`)."""
+        return {
+            "id": uuid.uuid4().hex[:12],
             "source": source_name,
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "engine": self.engine.name,
             "engine_description": self.engine.description,
             "mood_model": getattr(self.sentiment_model, "name", None),
-            "speakers": list(getattr(source, "speakers", ())),
-        })
+            "speakers": list(speakers),
+        }
+
+    def run(self, source: Iterable[AudioBlock], *, realtime: bool = False,
+            on_progress: Callable[[float], None] | None = None, source_name: str = "",
+            call: dict | None = None, speed: float = 1.0) -> Timeline:
+        """Feed every block of `source`, then finish. Returns the call's timeline.
+
+        `call` is the metadata from `new_call` when the caller needs it before the call starts
+        (to store the call as it goes); otherwise it is made here.
+        If the source fails part-way (a damaged file, a device unplugged), everything analysed
+        so far is kept: the timeline is finished and returned with an error status, then the
+        error is raised again with the timeline attached (`exc.timeline`).
+        """
+        timeline = Timeline(call=dict(call) if call is not None else
+                            self.new_call(source_name, getattr(source, "speakers", ())))
         self.subscribe(timeline)
         for problem in (self.assistant.problems if self.assistant is not None else []):
             self.publish(Status(0.0, problem, level="warning"))
@@ -148,3 +155,29 @@ class Pipeline:
             error.timeline = timeline
             raise error
         return timeline
+
+
+def load_pipeline(*, engine: str = "auto", vosk_model=None, whisper_model=None, mood_model=None,
+                  knowledge=None, phrases=None, escalation=None, partials: bool = True,
+                  mood_window: int = 3, progress: Callable[[str], None] | None = None) -> Pipeline:
+    """Load the speech engine, the mood model and the assistant, and wire them into a pipeline.
+
+    The command line and the panel's worker both build their pipeline here; `progress` hears
+    what is being loaded.
+    """
+    from .asr import load_engine
+    from .assist import Assistant, AssistSettings
+    from .cues import detect_cues
+    from .escalation import EscalationSettings
+    from .sentiment import SentimentModel
+
+    say = progress or (lambda message: None)
+    say("Loading speech model…")
+    speech = load_engine(engine, vosk_model, whisper_model)
+    say("Loading mood model…")
+    mood = SentimentModel.load(mood_model)
+    say("Loading knowledge base…")
+    assistant = Assistant.load(knowledge, phrases,
+                               AssistSettings(escalation=escalation or EscalationSettings()))
+    return Pipeline(speech, mood, partials=partials, cue_detector=detect_cues,
+                    mood_window=mood_window, assistant=assistant)

@@ -62,6 +62,7 @@ class CallWorker(QObject):
         self.store = store
         self._source = None
         self._stop = threading.Event()
+        self._playing = False
 
     def stop(self) -> None:
         self._stop.set()
@@ -85,7 +86,7 @@ class CallWorker(QObject):
                                         f"running it silently")
 
     def _stop_playback(self) -> None:
-        if getattr(self, "_playing", False):
+        if self._playing:
             try:
                 import sounddevice as sd
                 sd.stop()
@@ -94,23 +95,16 @@ class CallWorker(QObject):
             self._playing = False
 
     def _load(self):
-        from ..asr import load_engine
-        from ..assist import Assistant, AssistSettings
-        from ..cues import detect_cues
         from ..escalation import EscalationSettings
-        from ..pipeline import Pipeline
-        from ..sentiment import SentimentModel
+        from ..pipeline import load_pipeline
 
         s = self.setup
-        self.status.emit("info", "Loading speech model…")
-        engine = load_engine(s.engine, s.vosk_model, s.whisper_model)
-        self.status.emit("info", "Loading mood model…")
-        mood = SentimentModel.load(s.mood_model)
-        self.status.emit("info", "Loading knowledge base…")
-        assistant = Assistant.load(s.knowledge, s.phrases, AssistSettings(
+        return load_pipeline(
+            engine=s.engine, vosk_model=s.vosk_model, whisper_model=s.whisper_model,
+            mood_model=s.mood_model, knowledge=s.knowledge, phrases=s.phrases, partials=True,
             escalation=EscalationSettings(negative_seconds=s.escalate_after,
-                                          negative_threshold=s.escalate_mood)))
-        return Pipeline(engine, mood, partials=True, cue_detector=detect_cues, assistant=assistant)
+                                          negative_threshold=s.escalate_mood),
+            progress=lambda message: self.status.emit("info", message))
 
     def _open_source(self):
         from ..audio import FileSource, MicSource
@@ -126,7 +120,6 @@ class CallWorker(QObject):
     def run(self) -> None:
         timeline = None
         recorder = audio_rec = None
-        call_id = None
         try:
             pipe = self._load()
             if self._stop.is_set():
@@ -150,31 +143,26 @@ class CallWorker(QObject):
                     yield block
 
             name = self.setup.play or "live call"
-            call = {"source": name, "speakers": list(getattr(source, "speakers", ()))}
+            call = pipe.new_call(name, source.speakers)
             if self.store is not None and self.setup.record:
-                from ..recording import AudioRecorder
                 from ..paths import data_dir
-                import uuid
-                call_id = uuid.uuid4().hex[:12]
+                from ..recording import AudioRecorder
                 audio_path = None
                 if not self.setup.play:  # live audio is recorded as it goes
                     folder = data_dir() / "recordings"
                     folder.mkdir(parents=True, exist_ok=True)
-                    audio_path = str(folder / f"{call_id}.wav")
+                    audio_path = str(folder / f"{call['id']}.wav")
                     # agent left, customer right: the layout `analyze` expects of a stereo call
                     order = tuple(sorted(source.speakers, key=lambda sp: sp != "agent"))
                     audio_rec = AudioRecorder(audio_path, order)
-                call = {**call, "id": call_id}
-                self.store.start_call({**call, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                       "engine": pipe.engine.name},
-                                      audio_path=audio_path or self.setup.play,
+                self.store.start_call(call, audio_path=audio_path or self.setup.play,
                                       title=Path(name).stem if self.setup.play else "Live call")
-                recorder = self.store.recorder(call_id)
+                recorder = self.store.recorder(call["id"])
                 pipe.subscribe(recorder)
-            self.started.emit({**call, "engine": pipe.engine.description})
+            self.started.emit(call)
             self.status.emit("info", "Call in progress")
             try:
-                timeline = pipe.run(blocks(), realtime=True, source_name=name, call_id=call_id,
+                timeline = pipe.run(blocks(), realtime=True, call=call,
                                     speed=self.setup.speed if self.setup.play else 1.0)
             except CallAssistError as exc:
                 timeline = getattr(exc, "timeline", None)
@@ -191,7 +179,7 @@ class CallWorker(QObject):
             if recorder is not None:
                 recorder.close()
                 duration = timeline.call.get("duration", 0.0) if timeline is not None else 0.0
-                self.store.finish_call(call_id, duration,
+                self.store.finish_call(call["id"], duration,
                                        status="done" if timeline is not None else "failed")
             self.finished.emit(timeline)
 

@@ -324,7 +324,7 @@ class SidePanel(QMainWindow):
         self.call_started = time.monotonic()
         self.call_speed = self.setup.speed if self.setup.play else 1.0
         what = Path(self.setup.play).name if self.setup.play else "live"
-        self.status.setText(f"● {what} — {call.get('engine', '')}")
+        self.status.setText(f"● {what} — {call.get('engine_description', '')}")
 
     def _call_finished(self, timeline) -> None:
         self.last_timeline = timeline
