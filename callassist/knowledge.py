@@ -131,6 +131,15 @@ def parse_article(path: Path, text: str | None = None) -> Article:
                    passages=passages, digest=hashlib.sha1(text.encode()).hexdigest())
 
 
+def article_markdown(path: Path) -> str:
+    """The Markdown of an article below its header ("" if the file is gone or unreadable)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return text.split("---", 2)[-1].strip() if text.startswith("---") else text
+
+
 def _tokenizer():
     import Stemmer
     stem = Stemmer.Stemmer("english")

@@ -419,9 +419,7 @@ class SidePanel(QMainWindow):
             from ..knowledge import DEFAULT_KB
             folder = Path(self.setup.knowledge) if getattr(self, "setup", None) and self.setup.knowledge else DEFAULT_KB
             for card in ev.cards:
-                path = folder / f"{card['article']}.md"
-                text = path.read_text(encoding="utf-8").split("---", 2)[-1] if path.exists() else ""
-                w = KnowledgeCard(card, text)
+                w = KnowledgeCard(card, folder / f"{card['article']}.md")
                 self.cards.append(w)
                 self.cards_box.addWidget(w)
             self.no_cards.setVisible(not ev.cards)

@@ -181,11 +181,11 @@ class ClickLabel(QLabel):
 class KnowledgeCard(QFrame):
     """A knowledge-base card: title, the passage that matched and why; click to expand."""
 
-    def __init__(self, card: dict, article_text: str = "", parent=None):
+    def __init__(self, card: dict, article_path=None, parent=None):
         super().__init__(parent)
         self.setObjectName("card")
         self.card = card
-        self.article_text = article_text
+        self.article_path = article_path  # read when the card is first expanded
         self.setCursor(Qt.PointingHandCursor)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 6, 8, 6)
@@ -216,7 +216,9 @@ class KnowledgeCard(QFrame):
     def toggle(self) -> None:
         self.expanded = not self.expanded
         if self.expanded and not self.full.text():
-            self.full.setText(self.article_text or self.card["passage"])
+            from ..knowledge import article_markdown
+            text = article_markdown(self.article_path) if self.article_path else ""
+            self.full.setText(text or self.card["passage"])
         self.full.setVisible(self.expanded)
         self.passage.setVisible(not self.expanded)
 
