@@ -18,13 +18,16 @@ def vosk_engine(korean_model_dir):
 
 @pytest.fixture(scope="module")
 def korean_call(espeak):
-    silence = np.zeros(16000, dtype=np.float32)
-    parts, spans, t = [silence], [], 1.0
+    # 2 s between sentences: Vosk ends an utterance after 0.5-1 s of silence when it is sure of
+    # the words, after 2 s in any case. espeak's Korean is decoded unsurely, and at 1 s the split
+    # came and went with floating-point noise from other threads in the test process.
+    silence = np.zeros(32000, dtype=np.float32)
+    parts, spans, t = [silence], [], 2.0
     for s in SENTENCES:
         a = espeak(s, "ko", 150, 50)
         parts += [a, silence]
         spans.append((t, t + len(a) / 16000))
-        t += len(a) / 16000 + 1.0
+        t += len(a) / 16000 + 2.0
     return np.concatenate(parts), spans
 
 
