@@ -65,6 +65,13 @@ class Assistant:
              settings: AssistSettings | None = None) -> "Assistant":
         return cls(KnowledgeBase(knowledge_dir), PhraseLibrary.load(phrases_path), settings)
 
+    def fresh(self, **changes) -> "Assistant":
+        """A new assistant for another call, sharing the loaded knowledge base and phrases.
+        `changes` override settings (e.g. reload_seconds=inf when several calls share the base)."""
+        from dataclasses import replace
+        return Assistant(self.knowledge, self.phrases, replace(self.settings, **changes),
+                         embedder=self.points.embedder)
+
     @property
     def problems(self) -> list[str]:
         return (self.knowledge.problems if self.knowledge else []) + \

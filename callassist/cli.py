@@ -1,4 +1,5 @@
-"""Command line: `callassist analyze CALL`, `listen`, `devices`, `download-model`.
+"""Command line: `callassist analyze CALL`, `import`, `library`, `report`, `listen`, `devices`,
+`download-model`.
 
 Errors the user can fix are printed as one line (`callassist: error: …`) with exit status 2.
 """
@@ -44,7 +45,35 @@ def build_parser() -> argparse.ArgumentParser:
                    help="speaker of each channel, e.g. agent,customer (default for stereo)")
     a.add_argument("--realtime", action="store_true", help="pace the audio as if live")
     a.add_argument("--quiet", action="store_true", help="print no transcript")
+    a.add_argument("--save", action="store_true", help="also store the call in the call library "
+                   "(personal data redacted, moments flagged)")
+    a.add_argument("--library", metavar="FILE", help="call library file for --save "
+                   "(default: ~/.local/share/callassist/calls.sqlite3)")
+    a.add_argument("--agent", metavar="NAME", help="with --save: the agent on the call")
     _engine_options(a)
+
+    im = sub.add_parser("import", help="analyse recordings into the call library (several at once)")
+    im.add_argument("paths", nargs="+", metavar="PATH", help="recordings or folders of recordings")
+    im.add_argument("--jobs", type=int, help="recordings analysed at once (default: 2)")
+    im.add_argument("--channels", metavar="NAMES", help="speaker of each channel (default: agent,customer)")
+    im.add_argument("--library", metavar="FILE", help="call library file")
+    im.add_argument("--agent", metavar="NAME", help="the agent who took these calls")
+    _engine_options(im)
+
+    lib = sub.add_parser("library", help="open the QA / coach window on the call library")
+    lib.add_argument("--library", metavar="FILE", help="call library file")
+    lib.add_argument("--config", metavar="FILE", help="config file")
+    lib.add_argument("--call", metavar="ID", help="open this call in the replay view")
+
+    rp = sub.add_parser("report", help="export a stored call as an HTML or PDF report, or the "
+                        "library as CSV")
+    rp.add_argument("call", nargs="?", help="call id (see `callassist report --list`)")
+    rp.add_argument("--html", metavar="OUT", help="write a self-contained HTML report")
+    rp.add_argument("--pdf", metavar="OUT", help="write a PDF report")
+    rp.add_argument("--csv", metavar="OUT", help="write the whole library as CSV")
+    rp.add_argument("--list", action="store_true", help="list the calls in the library")
+    rp.add_argument("--library", metavar="FILE", help="call library file")
+    rp.add_argument("--config", metavar="FILE", help="config file")
 
     li = sub.add_parser("listen", help="transcribe a live call from input devices")
     li.add_argument("--input", metavar="DEV", help="caller's input device (index or name)")
@@ -135,6 +164,8 @@ def cmd_analyze(args) -> int:
     cfg, pipe = _load(args, partials=args.realtime)
     if args.channels is None and cfg.channels and source.info.channels > 1:
         source = FileSource(args.call, channels=cfg.channels, realtime=args.realtime)
+    if args.save:  # a library that cannot be opened is said before the analysis, not after
+        cfg.open_store(args.library).close()
     to_stdout = args.json == "-"
     if not args.quiet:
         pipe.subscribe(_printer(sys.stderr if to_stdout else sys.stdout))
@@ -162,6 +193,83 @@ def cmd_analyze(args) -> int:
     if bar is not None:
         bar.close()
     _write_json(timeline, args.json)
+    if args.save:
+        with cfg.open_store(args.library) as store:
+            call_id = store.save_timeline(timeline, audio_path=Path(args.call).resolve(),
+                                          title=Path(args.call).stem, agent=args.agent)
+            rec = store.get_call(call_id)
+        print(f"saved to the call library {store.path} as call {call_id} "
+              f"({len(rec.flags or [])} flagged moments)", file=sys.stderr)
+    return 0
+
+
+def cmd_import(args) -> int:
+    from .library import Importer, find_recordings
+
+    files = find_recordings(args.paths)
+    if not files:
+        raise CallAssistError(f"no recordings (.wav, .flac, .ogg, .mp3…) found in "
+                              f"{', '.join(args.paths)}: give recordings or folders that hold them")
+    cfg, pipe = _load(args, partials=False)
+    failed = 0
+    t0 = __import__("time").perf_counter()
+    with cfg.open_store(args.library) as store:
+        importer = Importer(store, pipe, jobs=args.jobs or cfg.import_jobs,
+                            channels=args.channels or cfg.channels, agent=args.agent)
+
+        def said(res, done, total):
+            nonlocal failed
+            if res.skipped:
+                what = "already in the library"
+            elif res.error:
+                failed += 1
+                what = f"error: {res.error}" + (" (partly saved)" if res.call_id else "")
+            else:
+                rec = store.get_call(res.call_id)
+                what = (f"{res.duration:.0f} s in {res.seconds:.1f} s, "
+                        f"{len(rec.flags or [])} flagged moments")
+            print(f"[{done}/{total}] {res.path.name}: {what}", flush=True)
+
+        results = importer.run(files, on_result=said)
+    audio = sum(r.duration for r in results if r.ok)
+    wall = __import__("time").perf_counter() - t0
+    n_ok = sum(r.ok for r in results)
+    print(f"imported {n_ok} of {len(results)} recordings ({audio / 60:.1f} min of audio) into "
+          f"{store.path} in {wall:.0f} s", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_library(args) -> int:
+    _need_screen("the library window")
+    from .gui.app import run_library
+    return run_library(args.library, args.config, args.call)
+
+
+def cmd_report(args) -> int:
+    from .config import Config
+    from . import report
+
+    cfg = Config.load(args.config)
+    with cfg.open_store(args.library) as store:
+        if args.list or not (args.html or args.pdf or args.csv):
+            for rec in store.list_calls():
+                print(f"{rec.id}  {rec.started[:16]}  {rec.duration:6.0f} s  "
+                      f"{len(rec.flags or [])} flags  {rec.title}")
+            return 0
+        if args.csv:
+            report.write_csv(store.list_calls(), args.csv)
+            print(f"library written to {args.csv}", file=sys.stderr)
+        if args.html or args.pdf:
+            if not args.call:
+                raise CallAssistError("which call? give its id (see `callassist report --list`)")
+            data = report.ReportData.from_store(store, args.call)
+            if args.html:
+                report.write_html(data, args.html)
+                print(f"report written to {args.html}", file=sys.stderr)
+            if args.pdf:
+                from .gui.pdf import write_pdf
+                write_pdf(data, args.pdf)
+                print(f"report written to {args.pdf}", file=sys.stderr)
     return 0
 
 
@@ -210,11 +318,15 @@ def cmd_download(args) -> int:
     return 0
 
 
-def cmd_gui(args) -> int:
+def _need_screen(what: str) -> None:
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
             or os.environ.get("QT_QPA_PLATFORM")):
-        raise CallAssistError("no screen to show the side panel on: run it in a desktop session, "
-                              "or analyse a call in the terminal with `callassist analyze CALL`")
+        raise CallAssistError(f"no screen to show {what} on: run it in a desktop session, "
+                              f"or analyse a call in the terminal with `callassist analyze CALL`")
+
+
+def cmd_gui(args) -> int:
+    _need_screen("the side panel")
     if args.play:
         from .audio import probe
         probe(args.play)  # a bad file is a one-line error before any window opens
@@ -231,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     commands = {"analyze": cmd_analyze, "listen": cmd_listen, "devices": cmd_devices,
-                "download-model": cmd_download}
+                "download-model": cmd_download, "import": cmd_import, "library": cmd_library,
+                "report": cmd_report}
     handler = commands[args.command] if args.command else cmd_gui
     try:
         return handler(args)

@@ -50,16 +50,17 @@ class Embedder:
         out = []
         # A few short texts (a query, an utterance) run fastest on one thread: two threads spin
         # against Whisper and each other on a 2-core machine (10x slower p95). Batches use two.
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1 if len(texts) <= 4 else min(2, threads))
-        try:
-            return self._encode(texts, batch_size, out)
-        finally:
-            torch.set_num_threads(threads)
+        with self._lock:  # one encode at a time, so the thread count is restored correctly
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1 if len(texts) <= 4 else min(2, threads))
+            try:
+                return self._encode(texts, batch_size, out)
+            finally:
+                torch.set_num_threads(threads)
 
     def _encode(self, texts: list[str], batch_size: int, out: list) -> np.ndarray:
         torch = self._torch
-        with self._lock, torch.inference_mode():
+        with torch.inference_mode():
             for i in range(0, len(texts), batch_size):
                 enc = self.tokenizer(texts[i:i + batch_size], padding=True, truncation=True,
                                      max_length=self.max_length, return_tensors="pt")

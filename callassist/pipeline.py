@@ -39,6 +39,14 @@ class Pipeline:
         self.assistant = assistant
         self.behind = False
 
+    def fresh(self, **assistant_changes) -> "Pipeline":
+        """A pipeline for another call that shares this one's loaded models (thread-safe to run
+        beside it: recognisers, mood tracker and assistant state are per pipeline)."""
+        return Pipeline(self.engine, self.sentiment_model, caller=self.caller,
+                        partials=self.partials, cue_detector=self.tracker.cue_detector,
+                        mood_window=self.tracker.window,
+                        assistant=self.assistant.fresh(**assistant_changes) if self.assistant else None)
+
     def subscribe(self, fn: Callable[[Event], None]) -> None:
         self.subscribers.append(fn)
 

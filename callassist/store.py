@@ -7,11 +7,19 @@ finds the call still marked "live" with no running recorder and offers it back
 path, timeline, summary columns and notes on moments. Live audio goes to a WAV file that stays
 readable after a crash (`AudioRecorder`).
 
-Schema (version 1):
+Privacy: personal data (card, account and phone numbers, e-mail addresses, spoken digit
+sequences) is redacted from every event before it is written (`callassist.redact`), unless the
+store is opened with `redact=False`. The original text is kept only when the user chooses
+(`keep_original=True`), in a separate table, and read back only on request. The file and its
+WAL/SHM companions are readable by their owner only (0600).
+
+Schema (version 2; a version 1 file is upgraded in place when opened):
   meta(key PRIMARY KEY, value)                 -- "schema_version"
   calls(id PRIMARY KEY, source, started, status, duration, audio_path, title, agent,
-        call_json, utterances, mood_start, mood_end, mood_min, event_counts, owner, updated)
+        call_json, utterances, mood_start, mood_end, mood_min, event_counts, owner, updated,
+        flags, redacted)                       -- flags: JSON list of callassist.flags.Flag dicts
   events(call_id, seq, type, time, data)       -- data = Event.to_dict() as JSON; PK (call_id, seq)
+  originals(call_id, seq, data)                -- unredacted events, only with keep_original
   notes(id PRIMARY KEY, call_id, time, text, author, created)
 """
 from __future__ import annotations
@@ -31,13 +39,14 @@ from typing import Any, Iterator
 
 from .errors import CallAssistError
 from .events import Event, PartialUtterance, event_from_dict
+from .flags import Flag, FlagSettings, compute_flags, flag_counts, worst_moment
 from .paths import data_dir
 from .recording import AudioRecorder, repair_wav  # noqa: F401  (re-exported)
 from .timeline import Timeline
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES = ("live", "done", "interrupted", "failed")
 
 
@@ -55,8 +64,12 @@ CREATE TABLE calls (
     status TEXT NOT NULL DEFAULT 'live', duration REAL NOT NULL DEFAULT 0, audio_path TEXT,
     title TEXT NOT NULL DEFAULT '', agent TEXT, call_json TEXT NOT NULL DEFAULT '{}',
     utterances INTEGER NOT NULL DEFAULT 0, mood_start REAL, mood_end REAL, mood_min REAL,
-    event_counts TEXT NOT NULL DEFAULT '{}', owner TEXT, updated TEXT);
+    event_counts TEXT NOT NULL DEFAULT '{}', owner TEXT, updated TEXT, flags TEXT,
+    redacted INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX calls_started ON calls (started);
+CREATE TABLE originals (
+    call_id TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE, seq INTEGER NOT NULL,
+    data TEXT NOT NULL, PRIMARY KEY (call_id, seq)) WITHOUT ROWID;
 CREATE TABLE events (
     call_id TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE, seq INTEGER NOT NULL,
     type TEXT NOT NULL, time REAL, data TEXT NOT NULL, PRIMARY KEY (call_id, seq)) WITHOUT ROWID;
@@ -68,7 +81,14 @@ CREATE INDEX notes_call ON notes (call_id, time);
 """
 
 _CALL_COLUMNS = ("id, source, started, status, duration, audio_path, title, agent, utterances, "
-                 "mood_start, mood_end, mood_min, event_counts, call_json")
+                 "mood_start, mood_end, mood_min, redacted, event_counts, flags, call_json")
+_UPGRADE_1_TO_2 = """
+ALTER TABLE calls ADD COLUMN flags TEXT;
+ALTER TABLE calls ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE originals (
+    call_id TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE, seq INTEGER NOT NULL,
+    data TEXT NOT NULL, PRIMARY KEY (call_id, seq)) WITHOUT ROWID;
+"""
 
 
 @dataclass
@@ -86,13 +106,26 @@ class CallRecord:
     mood_start: float | None = None
     mood_end: float | None = None
     mood_min: float | None = None
+    redacted: bool = False  # personal data was removed from the stored events
     event_counts: dict[str, int] = field(default_factory=dict)  # events per kind, e.g. escalation
+    flags: list[Flag] | None = None  # flagged moments; None until the call is finished
     call: dict[str, Any] = field(default_factory=dict)  # the timeline's call dict
 
     @classmethod
     def _from_row(cls, row) -> CallRecord:
-        *cols, counts, call_json = row
-        return cls(*cols, event_counts=json.loads(counts or "{}"), call=json.loads(call_json or "{}"))
+        *cols, redacted, counts, flags, call_json = row
+        return cls(*cols, redacted=bool(redacted), event_counts=json.loads(counts or "{}"),
+                   flags=None if flags is None else [Flag.from_dict(f) for f in json.loads(flags)],
+                   call=json.loads(call_json or "{}"))
+
+    @property
+    def worst(self) -> Flag | None:
+        """The moment to open the call at (see flags.worst_moment)."""
+        return worst_moment(self.flags or ())
+
+    @property
+    def flag_counts(self) -> dict[str, int]:
+        return flag_counts(self.flags or ())
 
 
 def _now() -> str:
@@ -176,11 +209,16 @@ def _db_error(path: Path, exc: sqlite3.Error) -> CallAssistError:
 class CallStore:
     """Calls, their events and notes in one SQLite file. Safe to use from several threads."""
 
-    def __init__(self, path: str | Path | None = None, *, timeout: float = 5.0):
+    def __init__(self, path: str | Path | None = None, *, timeout: float = 5.0,
+                 redact: bool = True, keep_original: bool = False,
+                 flag_settings: FlagSettings | None = None):
         if str(path) == ":memory:":
             raise ValueError("CallStore keeps calls in a file (recorders use their own connection)")
         self.path = Path(path) if path is not None else default_db()
         self.timeout = timeout
+        self.redact = redact  # remove personal data from what is written
+        self.keep_original = keep_original and redact  # also keep the unredacted events
+        self.flag_settings = flag_settings  # None: the thresholds saved in the library, or defaults
         self._key = str(self.path.resolve())
         self._lock = threading.RLock()
         self._recorders: dict[str, _Recorder] = {}
@@ -189,9 +227,20 @@ class CallStore:
         self._db = self._connect()
         try:
             self._init_schema()
+            if self.flag_settings is None:
+                self.flag_settings = self._saved_flag_settings()
         except BaseException:
             self._db.close()
             raise
+
+    def _saved_flag_settings(self) -> FlagSettings:
+        row = self._query("SELECT value FROM meta WHERE key = 'flag_settings'")
+        if row:
+            try:
+                return FlagSettings.from_dict(json.loads(row[0][0]))
+            except (ValueError, TypeError, CallAssistError) as exc:
+                log.warning("call library %s: saved flag thresholds ignored (%s)", self.path, exc)
+        return FlagSettings()
 
     # -- opening
     def _prepare_file(self) -> None:
@@ -259,6 +308,12 @@ class CallStore:
                 if version < 1:
                     raise CallAssistError(f"the call library {self.path} has no format version: "
                                           f"move it aside so a new one is made")
+                if version == 1:  # add flags, the redaction mark and the originals table
+                    for statement in _UPGRADE_1_TO_2.split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
+                    self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                                     (str(SCHEMA_VERSION),))
         except sqlite3.Error as exc:
             raise _db_error(self.path, exc) from exc
 
@@ -299,10 +354,10 @@ class CallStore:
                                       f"{self.path}: give this call a new id, or delete the old one")
             db.execute(
                 "INSERT INTO calls (id, source, started, status, audio_path, title, agent, "
-                "call_json, owner, updated) VALUES (?, ?, ?, 'live', ?, ?, ?, ?, ?, ?)",
+                "call_json, owner, updated, redacted) VALUES (?, ?, ?, 'live', ?, ?, ?, ?, ?, ?, ?)",
                 (call_id, str(call.get("source") or ""), str(call.get("started") or _now()),
                  str(audio_path) if audio_path else None, title, agent or call.get("agent"),
-                 json.dumps(call, ensure_ascii=False), _owner_token(), _now()))
+                 json.dumps(call, ensure_ascii=False), _owner_token(), _now(), int(self.redact)))
         self._claim(call_id)
         return call_id
 
@@ -323,10 +378,11 @@ class CallStore:
         """Store a whole timeline at once (an analysed recording); returns the call id."""
         call_id = self.start_call(timeline.call, audio_path, title, agent)
         try:
-            rows = [_event_row(call_id, i, e) for i, e in
-                    enumerate(e for e in timeline.events if not isinstance(e, PartialUtterance))]
+            rows, originals = self._rows(call_id, enumerate(
+                e for e in timeline.events if not isinstance(e, PartialUtterance)))
             with self._tx() as db:
                 db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
+                db.executemany("INSERT INTO originals VALUES (?, ?, ?)", originals)
             self.finish_call(call_id, float(timeline.call.get("duration") or 0.0), status)
         finally:
             self._release(call_id)
@@ -361,6 +417,56 @@ class CallStore:
             self._mine.discard(call_id)
             _ACTIVE.discard((self._key, call_id))
 
+    def _rows(self, call_id: str, numbered) -> tuple[list[tuple], list[tuple]]:
+        """Rows for the events table (redacted unless the store says not) and for originals."""
+        rows, originals = [], []
+        for seq, event in numbered:
+            if self.redact:
+                from .redact import redact_event
+                clean = redact_event(event)
+                if self.keep_original and clean is not event and clean != event:
+                    originals.append((call_id, seq, json.dumps(event.to_dict(), ensure_ascii=False)))
+                event = clean
+            rows.append(_event_row(call_id, seq, event))
+        return rows, originals
+
+    def _flags_json(self, call_id: str, db: sqlite3.Connection, call: dict) -> str:
+        events = []
+        for (data,) in db.execute("SELECT data FROM events WHERE call_id = ? ORDER BY seq",
+                                  (call_id,)):
+            try:
+                events.append(event_from_dict(json.loads(data)))
+            except (KeyError, TypeError, ValueError):
+                continue
+        flags = compute_flags(Timeline(call=call, events=events), self.flag_settings)
+        return json.dumps([f.to_dict() for f in flags], ensure_ascii=False)
+
+    def refresh_flags(self, settings: FlagSettings | None = None, *,
+                      only_missing: bool = False) -> int:
+        """Recompute flagged moments (after the thresholds changed); returns calls updated."""
+        if settings is not None:
+            self.flag_settings = settings
+            with self._tx() as db:  # the library remembers its thresholds
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('flag_settings', ?)",
+                           (json.dumps(settings.to_dict()),))
+        where = "status != 'live'" + (" AND flags IS NULL" if only_missing else "")
+        ids = [r[0] for r in self._query(f"SELECT id FROM calls WHERE {where}")]
+        for call_id in ids:
+            with self._tx() as db:
+                row = db.execute("SELECT call_json FROM calls WHERE id = ?", (call_id,)).fetchone()
+                if row is None:
+                    continue
+                db.execute("UPDATE calls SET flags = ? WHERE id = ?",
+                           (self._flags_json(call_id, db, json.loads(row[0] or "{}")), call_id))
+        return len(ids)
+
+    def search(self, text: str) -> set[str]:
+        """Ids of calls whose transcript contains `text` (case-insensitive)."""
+        needle = "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self._query("SELECT DISTINCT call_id FROM events WHERE type = 'utterance' AND "
+                           "json_extract(data, '$.text') LIKE ? ESCAPE '\\'", (needle,))
+        return {r[0] for r in rows}
+
     def _summarise(self, call_id: str, duration: float, status: str) -> None:
         with self._tx() as db:
             row = db.execute("SELECT call_json FROM calls WHERE id = ?", (call_id,)).fetchone()
@@ -376,12 +482,12 @@ class CallStore:
             moods = [m for m in moods if isinstance(m, (int, float))]
             db.execute(
                 "UPDATE calls SET status = ?, duration = ?, call_json = ?, utterances = ?, "
-                "mood_start = ?, mood_end = ?, mood_min = ?, event_counts = ?, updated = ? "
-                "WHERE id = ?",
+                "mood_start = ?, mood_end = ?, mood_min = ?, event_counts = ?, updated = ?, "
+                "flags = ? WHERE id = ?",
                 (status, call["duration"], json.dumps(call, ensure_ascii=False),
                  counts.get("utterance", 0), moods[0] if moods else None,
                  moods[-1] if moods else None, min(moods) if moods else None,
-                 json.dumps(counts), _now(), call_id))
+                 json.dumps(counts), _now(), self._flags_json(call_id, db, call), call_id))
 
     def interrupted_calls(self) -> list[CallRecord]:
         """Calls left "live" by a process that is no longer recording them (a crash)."""
@@ -416,6 +522,9 @@ class CallStore:
                                   f"pick one from the list of calls")
         return CallRecord._from_row(rows[0])
 
+    def has_originals(self, call_id: str) -> bool:
+        return bool(self._query("SELECT 1 FROM originals WHERE call_id = ? LIMIT 1", (call_id,)))
+
     def update_call(self, call_id: str, *, title: str | None = None, agent: str | None = None,
                     audio_path: str | Path | None = None) -> None:
         self.get_call(call_id)
@@ -427,9 +536,17 @@ class CallStore:
                 db.execute(f"UPDATE calls SET {', '.join(k + ' = ?' for k in sets)}, updated = ? "
                            f"WHERE id = ?", (*sets.values(), _now(), call_id))
 
-    def load_timeline(self, call_id: str) -> Timeline:
+    def load_timeline(self, call_id: str, original: bool = False) -> Timeline:
+        """The call's timeline as stored (redacted); `original=True` puts back the unredacted
+        events where they were kept (keep_original)."""
         rec = self.get_call(call_id)
-        rows = self._query("SELECT data FROM events WHERE call_id = ? ORDER BY seq", (call_id,))
+        if original:
+            rows = self._query(
+                "SELECT coalesce(o.data, e.data) FROM events e LEFT JOIN originals o "
+                "ON o.call_id = e.call_id AND o.seq = e.seq WHERE e.call_id = ? ORDER BY e.seq",
+                (call_id,))
+        else:
+            rows = self._query("SELECT data FROM events WHERE call_id = ? ORDER BY seq", (call_id,))
         events, bad = [], 0
         for (data,) in rows:
             try:
@@ -522,6 +639,7 @@ class _Recorder:
         self.closed = False
         self.saved = 0  # events committed so far
         self._pending: list[tuple] = []
+        self._pending_originals: list[tuple] = []
         self._lock = threading.Lock()
         self._db = store._connect()
         try:
@@ -543,7 +661,9 @@ class _Recorder:
         with self._lock:
             if self.closed:
                 return
-            self._pending.append(_event_row(self.call_id, self._seq, event))
+            rows, originals = self.store._rows(self.call_id, [(self._seq, event)])
+            self._pending += rows
+            self._pending_originals += originals
             self._seq += 1
             if _time.monotonic() - self._last_flush >= self.flush_seconds:
                 self._write()
@@ -564,6 +684,8 @@ class _Recorder:
             try:
                 self._db.executemany("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?)",
                                      self._pending)
+                self._db.executemany("INSERT OR REPLACE INTO originals VALUES (?, ?, ?)",
+                                     self._pending_originals)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -574,6 +696,7 @@ class _Recorder:
             return
         self.saved += len(self._pending)
         self._pending.clear()
+        self._pending_originals.clear()
         self.error = None
 
     def flush(self) -> None:

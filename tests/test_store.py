@@ -19,6 +19,7 @@ from callassist.events import (CallerPoint, CallMetrics, CallScore, ChecklistIte
                                EscalationAdvice, KnowledgeMatch, MoodState, PartialUtterance,
                                PhraseSuggestion, Sentiment, Status, Utterance, Word)
 from callassist.recording import AudioRecorder, repair_wav
+from callassist.text import spoken_numbers
 from callassist.store import CallStore, default_db
 from callassist.timeline import Timeline
 
@@ -88,7 +89,7 @@ def kill_after(proc: subprocess.Popen, seconds: float) -> tuple[float, list[tupl
 
 def test_live_recording_round_trip_and_summary(tmp_path):
     tl = demo_timeline()
-    store = CallStore(tmp_path / "calls.sqlite3")
+    store = CallStore(tmp_path / "calls.sqlite3", keep_original=True)
     call = {k: v for k, v in tl.call.items() if k != "duration"}
     call_id = store.start_call(call, audio_path=tmp_path / "demo01.wav", title="Late laptop",
                                agent="sam")
@@ -101,7 +102,10 @@ def test_live_recording_round_trip_and_summary(tmp_path):
     store.close()
 
     store = CallStore(tmp_path / "calls.sqlite3")
-    back = store.load_timeline(call_id)
+    redacted = " ".join(u.text for u in store.load_timeline(call_id).utterances)
+    assert "[" in redacted and not spoken_numbers(redacted, min_digits=5)  # the order number
+    assert store.get_call(call_id).redacted
+    back = store.load_timeline(call_id, original=True)  # kept: the user chose to
     kept = [e for e in tl.events if not isinstance(e, PartialUtterance)]
     assert normal(back.to_dict()) == normal(Timeline(tl.call, kept).to_dict())
     assert back.utterances == tl.utterances  # words and all, as dataclasses
@@ -122,7 +126,7 @@ def test_live_recording_round_trip_and_summary(tmp_path):
 
 
 def test_saved_timelines_listed_newest_first_and_deleted(tmp_path):
-    store = CallStore(tmp_path / "calls.sqlite3")
+    store = CallStore(tmp_path / "calls.sqlite3", redact=False)  # stored exactly as given
     tl = demo_timeline()
     for n, started in enumerate(["2024-05-01T10:00:00", "2024-05-03T09:00:00", "2024-05-02T08:00:00"]):
         tl.call.update(id=f"call{n}", started=started)
@@ -415,3 +419,35 @@ def test_recover_repairs_call_audio(tmp_path):
         again.recover(cid)
         assert again.get_call(cid).duration == pytest.approx(4.0)
     assert sf.info(wav).frames == 64000
+
+
+# ---- the library format: flags, search, upgrade -----------------------------------------------------
+
+def test_finished_calls_are_flagged_and_transcripts_searchable(tmp_path):
+    with CallStore(tmp_path / "calls.sqlite3") as store:
+        tl = demo_timeline()
+        call_id = store.save_timeline(tl, title="Late laptop")
+        rec = store.get_call(call_id)
+        assert rec.flags and {f.kind for f in rec.flags} >= {"agent_language", "escalation"}
+        assert rec.worst.kind == "escalation" and rec.flag_counts["escalation"] == 1
+        assert store.search("LAPTOP") == {call_id} and store.search("warehouse") == {call_id}
+        assert store.search("zebra") == set() and store.search("100%") == set()
+        live = store.start_call({"id": "live1"})
+        assert store.get_call(live).flags is None  # flagged when it ends
+
+
+def test_version_1_library_is_upgraded_and_flagged(tmp_path):
+    path = tmp_path / "calls.sqlite3"
+    with CallStore(path, redact=False) as store:
+        call_id = store.save_timeline(demo_timeline())
+    with sqlite3.connect(path) as db:  # what session-1 CallAssist wrote
+        db.executescript("DROP TABLE originals; ALTER TABLE calls DROP COLUMN flags; "
+                         "ALTER TABLE calls DROP COLUMN redacted; "
+                         "UPDATE meta SET value = '1' WHERE key = 'schema_version';")
+    with CallStore(path) as store:
+        assert store.get_call(call_id).flags is None
+        assert store.refresh_flags(only_missing=True) == 1
+        assert store.get_call(call_id).flags
+        assert not store.get_call(call_id).redacted
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)

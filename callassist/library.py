@@ -1,0 +1,144 @@
+"""Importing recordings into the call library: each one analysed, redacted, flagged and stored.
+
+Several recordings are analysed at once (`jobs`), each by its own pipeline sharing one set of
+loaded models, so an import of many calls pays for the models once. A recording that cannot be
+read is reported and skipped; one already in the library is not analysed twice. Used by
+`callassist import`, `callassist analyze --save` and the QA window (in a worker thread).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .audio import FileSource
+from .errors import CallAssistError
+from .store import CallStore
+
+AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif"}
+
+
+@dataclass
+class ImportResult:
+    path: Path
+    call_id: str | None = None
+    error: str | None = None  # one line, for the user
+    skipped: bool = False  # already in the library
+    duration: float = 0.0  # seconds of audio
+    seconds: float = 0.0  # wall-clock seconds spent analysing
+
+    @property
+    def ok(self) -> bool:
+        return self.call_id is not None and self.error is None
+
+
+class Cancelled(Exception):
+    pass
+
+
+def find_recordings(paths: Iterable[str | Path]) -> list[Path]:
+    """Audio files among `paths`; folders are searched (recursively). Sorted, no duplicates."""
+    found: dict[Path, None] = {}
+    for p in paths:
+        p = Path(p).expanduser()
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS:
+                    found[f.resolve()] = None
+        elif p.exists():
+            found[p.resolve()] = None
+        else:
+            raise CallAssistError(f"{p} does not exist: give a recording or a folder of recordings")
+    return list(found)
+
+
+def _cancellable(source: FileSource, cancel: threading.Event | None):
+    for block in source:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        yield block
+
+
+class Importer:
+    """Analyse recordings into `store` with `pipeline` (from pipeline.load_pipeline)."""
+
+    def __init__(self, store: CallStore, pipeline, *, jobs: int = 2, channels: str | None = None,
+                 agent: str | None = None):
+        self.store = store
+        self.pipeline = pipeline
+        self.jobs = max(1, int(jobs))
+        self.channels = channels
+        self.agent = agent or None  # the agent on these calls, when one person took them all
+
+    def imported_paths(self) -> set[str]:
+        return {r.audio_path for r in self.store.list_calls() if r.audio_path}
+
+    def import_one(self, path: Path, cancel: threading.Event | None = None,
+                   on_progress: Callable[[Path, float], None] | None = None) -> ImportResult:
+        t0 = time.perf_counter()
+        result = ImportResult(path)
+        try:
+            source = FileSource(path, channels=self.channels)
+            result.duration = source.duration
+            pipe = self.pipeline.fresh(reload_seconds=float("inf"))  # shared base: no reloads
+            progress = (lambda t: on_progress(path, min(1.0, t / source.duration))) \
+                if on_progress else None
+            try:
+                timeline = pipe.run(_cancellable(source, cancel), source_name=str(path),
+                                    on_progress=progress)
+            except CallAssistError as exc:  # damaged part-way: keep what was analysed
+                result.error = str(exc)
+                timeline = getattr(exc, "timeline", None)
+                if timeline is None or not timeline.utterances:
+                    return result
+                status = "failed"
+            else:
+                status = "done"
+            result.call_id = self.store.save_timeline(timeline, audio_path=path, title=path.stem,
+                                                      agent=self.agent, status=status)
+        except Cancelled:
+            result.error = "cancelled"
+        except CallAssistError as exc:
+            result.error = str(exc)
+        finally:
+            result.seconds = time.perf_counter() - t0
+        return result
+
+    def run(self, paths: Iterable[str | Path], *, cancel: threading.Event | None = None,
+            on_result: Callable[[ImportResult, int, int], None] | None = None,
+            on_progress: Callable[[Path, float], None] | None = None) -> list[ImportResult]:
+        """Import every recording; `on_result(result, done, total)` after each one (from a
+        worker thread). Recordings already in the library are skipped."""
+        files = find_recordings(paths)
+        known = self.imported_paths()
+        results: list[ImportResult] = []
+        lock = threading.Lock()
+
+        def report(res: ImportResult) -> None:
+            with lock:
+                results.append(res)
+                n = len(results)
+            if on_result:
+                on_result(res, n, len(files))
+
+        todo = []
+        for f in files:
+            if str(f) in known:
+                report(ImportResult(f, skipped=True))
+            else:
+                todo.append(f)
+
+        def work(f: Path) -> None:
+            if cancel is not None and cancel.is_set():
+                report(ImportResult(f, error="cancelled"))
+                return
+            report(self.import_one(f, cancel, on_progress))
+
+        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="import") as pool:
+            for fut in [pool.submit(work, f) for f in todo]:
+                fut.result()
+        order = {f: i for i, f in enumerate(files)}
+        return sorted(results, key=lambda r: order.get(r.path, 0))
