@@ -2,6 +2,7 @@
 import os
 
 import pytest
+from PySide6.QtCore import Qt
 
 from callassist.gui.panel import SidePanel
 from callassist.gui.settings import PanelSettings, SettingsDialog
@@ -121,12 +122,25 @@ def test_theme_shortcut_and_narrow_width(qtbot, panel):
 
 
 def test_played_call_is_saved_as_it_goes(qtbot, panel, store):
+    panel.settings.agent_name = "Sam"
     play(qtbot, panel, DEMO_CALLS / "satisfied_caller.flac")
     (rec,) = store.list_calls()
     assert rec.status == "done" and rec.utterances >= 8 and rec.mood_end > 0
+    assert rec.agent == "Sam" and rec.flags == []  # flagged when it ended: nothing went wrong
     saved = store.load_timeline(rec.id)
     shown = panel.last_timeline
     assert [e.to_dict() for e in saved.utterances] == [e.to_dict() for e in shown.utterances]
+
+    # the library button opens the QA window on the same calls
+    qtbot.mouseClick(panel.library_button, Qt.LeftButton)
+    lib = panel.library
+    assert lib is not None and lib.isVisible()
+    assert [(r.id, r.agent) for r in lib.visible_records()] == [(rec.id, "Sam")]
+    lib.select(rec.id)
+    lib.set_agent("Alex")
+    assert store.get_call(rec.id).agent == "Alex" and lib.visible_records()[0].agent == "Alex"
+    lib.delete_selected(confirm=False)
+    assert store.list_calls() == [] and lib.visible_records() == []
 
 
 def test_interrupted_call_is_offered_and_opened(qtbot, store, monkeypatch):

@@ -14,8 +14,8 @@ def run(play: str | None = None, speed: float = 1.0, playback: bool = True) -> i
     app.setApplicationName("CallAssist")
     store = None
     try:
-        from ..store import CallStore
-        store = CallStore()
+        from ..config import Config
+        store = Config.load().open_store()
     except CallAssistError as exc:
         QMessageBox.warning(None, "CallAssist", f"Calls will not be saved: {exc}")
     panel = SidePanel(store=store)
@@ -26,6 +26,31 @@ def run(play: str | None = None, speed: float = 1.0, playback: bool = True) -> i
     if play:
         panel.play(play, speed, playback=playback)
     return app.exec()
+
+
+def run_library(library: str | None = None, config: str | None = None,
+                call_id: str | None = None) -> int:
+    """The QA / coach window on the call library (`callassist library`)."""
+    from PySide6.QtWidgets import QApplication
+
+    from ..config import Config
+    from .library_view import LibraryWindow
+    from .settings import PanelSettings
+    from .theme import apply_theme
+
+    cfg = Config.load(config)
+    store = cfg.open_store(library)  # errors here are one line on the terminal
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("CallAssist")
+    win = LibraryWindow(store, jobs=cfg.import_jobs, channels=cfg.channels)
+    apply_theme(win, PanelSettings.load().theme)
+    win.show()
+    if call_id:
+        win.open_call(call_id)
+    try:
+        return app.exec()
+    finally:
+        store.close()
 
 
 def offer_interrupted(panel, store) -> None:

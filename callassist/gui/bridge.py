@@ -37,6 +37,7 @@ class CallSetup:
     escalate_after: float = 120.0
     escalate_mood: float = -0.3
     record: bool = True  # save the call to the call store as it goes
+    agent: str | None = None  # the agent's name, saved with the call
 
 
 class EventBridge(QObject):
@@ -156,7 +157,8 @@ class CallWorker(QObject):
                     order = tuple(sorted(source.speakers, key=lambda sp: sp != "agent"))
                     audio_rec = AudioRecorder(audio_path, order)
                 self.store.start_call(call, audio_path=audio_path or self.setup.play,
-                                      title=Path(name).stem if self.setup.play else "Live call")
+                                      title=Path(name).stem if self.setup.play else "Live call",
+                                      agent=self.setup.agent or None)
                 recorder = self.store.recorder(call["id"])
                 pipe.subscribe(recorder)
             self.started.emit(call)

@@ -36,6 +36,7 @@ class SidePanel(QMainWindow):
         self.thread = None
         self.call_started: float | None = None
         self.last_timeline = None
+        self.library = None  # the QA / coach window, opened from the panel
         self.setWindowTitle("CallAssist")
         self.setWindowIcon(QIcon(str(UI / "icons" / "app.svg")))
         self.setMinimumWidth(340)
@@ -75,6 +76,14 @@ class SidePanel(QMainWindow):
         self.pin.setToolTip("Keep the panel above other windows")
         self.pin.toggled.connect(self.set_on_top)
         head.addWidget(self.pin)
+        self.library_button = QToolButton()
+        self.library_button.setIcon(QIcon(str(UI / "icons" / "library.svg")))
+        self.library_button.setToolTip("Call library: review, replay and flag saved calls (Ctrl+L)"
+                                       if self.store is not None else
+                                       "Calls are not being saved, so there is no library to open")
+        self.library_button.setEnabled(self.store is not None)
+        self.library_button.clicked.connect(self.open_library)
+        head.addWidget(self.library_button)
         gear = QToolButton()
         gear.setIcon(QIcon(str(UI / "icons" / "settings.svg")))
         gear.setToolTip("Settings (Ctrl+,)")
@@ -225,6 +234,7 @@ class SidePanel(QMainWindow):
                   lambda: self.transcript_section.set_expanded(not self.transcript_section.body.isVisible()))
         QShortcut(QKeySequence("Ctrl+,"), self, self.open_settings)
         QShortcut(QKeySequence("Ctrl+D"), self, self.toggle_theme)
+        QShortcut(QKeySequence("Ctrl+L"), self, self.open_library)
 
     # ---- window behaviour ----------------------------------------------------------------------
     def dock_right(self) -> None:
@@ -257,6 +267,28 @@ class SidePanel(QMainWindow):
             self.chart.set_theme(self.settings.theme == "dark")
             self.set_on_top(self.settings.on_top)
 
+    def open_library(self):
+        """The call library window on the calls this panel saves (a new one if it was closed)."""
+        if self.store is None:
+            return None
+        if self.library is None or not self.library.isVisible():
+            from ..config import Config
+            from ..errors import CallAssistError
+            from .library_view import LibraryWindow
+            try:
+                cfg = Config.load()
+            except CallAssistError as exc:
+                self.show_error(str(exc))
+                return None
+            self.library = LibraryWindow(self.store, jobs=cfg.import_jobs, channels=cfg.channels)
+            apply_theme(self.library, self.settings.theme)
+        else:
+            self.library.reload()
+        self.library.show()
+        self.library.raise_()
+        self.library.activateWindow()
+        return self.library
+
     def refresh_devices(self, rescan: bool = False) -> None:
         from ..audio import list_input_devices, rescan_devices
         from ..errors import CallAssistError
@@ -285,7 +317,7 @@ class SidePanel(QMainWindow):
                          vosk_model=s.vosk_model or None, whisper_model=s.whisper_model or None,
                          knowledge=s.knowledge or None, phrases=s.phrases or None,
                          channels=s.channels, escalate_after=s.escalate_after,
-                         escalate_mood=s.escalate_mood)
+                         escalate_mood=s.escalate_mood, agent=s.agent_name or None)
 
     def toggle_call(self) -> None:
         if self.worker is not None:
@@ -341,6 +373,8 @@ class SidePanel(QMainWindow):
             bar.setValue(0)
         if not self.alert.isVisible():
             self.status.setText("Call ended" if timeline is not None else "Ready")
+        if self.library is not None and self.library.isVisible():
+            self.library.reload()  # the call just saved appears in the list, flagged
 
     def show_timeline(self, timeline) -> None:
         """Show a stored call (e.g. one a crash interrupted) as the panel had it."""
@@ -357,6 +391,8 @@ class SidePanel(QMainWindow):
             if self.thread is not None:
                 self.thread.quit()
                 self.thread.wait(10000)
+        if self.library is not None:
+            self.library.close()
         super().closeEvent(e)
 
     # ---- events --------------------------------------------------------------------------------

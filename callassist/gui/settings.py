@@ -28,6 +28,7 @@ class PanelSettings:
     on_top: bool = False
     caller_input: str = ""
     agent_input: str = ""
+    agent_name: str = ""  # saved with every call, for the QA library's Agent column
 
     @property
     def channels(self) -> str:
@@ -110,6 +111,9 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("CallAssist settings")
         self.settings = settings
         form = QFormLayout(self)
+        self.agent_name = QLineEdit(settings.agent_name)
+        self.agent_name.setPlaceholderText("saved with your calls, for QA review")
+        form.addRow("Your name", self.agent_name)
         self.engine = QComboBox()
         self.engine.addItems(["auto", "vosk", "whisper"])
         self.engine.setCurrentText(settings.engine)
@@ -157,6 +161,7 @@ class SettingsDialog(QDialog):
 
     def values(self) -> PanelSettings:
         s = PanelSettings(**{f.name: getattr(self.settings, f.name) for f in fields(PanelSettings)})
+        s.agent_name = self.agent_name.text().strip()
         s.engine = self.engine.currentText()
         s.vosk_model, s.whisper_model = self.vosk.text(), self.whisper.text()
         s.knowledge, s.phrases = self.knowledge.text(), self.phrases.text()

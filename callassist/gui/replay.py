@@ -1,0 +1,514 @@
+"""The coach's replay view: a stored call with its audio, mood curve, flags, transcript and notes.
+
+Playback is QtMultimedia (play/pause, seek, speed). The mood curve carries the flagged moments
+and the coach's notes; a click anywhere on it, on a flag, on a transcript line or on a note seeks
+there. The transcript follows playback. Notes are saved in the call library at once.
+"""
+from __future__ import annotations
+
+import bisect
+from pathlib import Path
+
+from PySide6.QtCore import QSignalBlocker, Qt, QUrl, Signal
+from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
+                               QListWidget, QListWidgetItem, QMainWindow, QMessageBox, QPushButton,
+                               QSlider, QSplitter, QStyle, QToolButton, QVBoxLayout, QWidget)
+
+from ..errors import CallAssistError
+from ..events import CUSTOMER
+from ..flags import SEVERITY_COLOURS, Flag
+from ..report import fmt_time
+
+SPEEDS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+NOTE_COLOUR = "#1565c0"
+
+
+class MoodTimeline(QWidget):
+    """The caller's mood over the whole call with flags and notes on it; click to seek."""
+
+    seek = Signal(float)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        import pyqtgraph as pg
+
+        self.pg = pg
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.plot = pg.PlotWidget()
+        self.plot.setMinimumHeight(150)
+        self.plot.setMaximumHeight(230)
+        pal = self.palette()
+        self.plot.setBackground(pal.base().color())
+        for ax in ("left", "bottom"):
+            self.plot.getAxis(ax).setPen(pal.text().color())
+            self.plot.getAxis(ax).setTextPen(pal.text().color())
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.setYRange(-1.1, 1.15, padding=0)
+        self.plot.getAxis("left").setTicks([[(-1, "negative"), (0, "neutral"), (1, "positive")]])
+        self.plot.setLabel("bottom", "time (m:ss)")
+        self.plot.addLine(y=0, pen=pg.mkPen("#90a4ae", width=1, style=Qt.DashLine))
+        self.curve = self.plot.plot([], [], pen=pg.mkPen("#0277bd", width=3), symbol="o",
+                                    symbolSize=6, symbolBrush="#0277bd", symbolPen=None)
+        self.spans: list = []
+        self.flag_points = pg.ScatterPlotItem(size=15, pxMode=True, hoverable=True)
+        self.flag_points.sigClicked.connect(self._flag_clicked)
+        self.plot.addItem(self.flag_points)
+        self.note_points = pg.ScatterPlotItem(size=11, pxMode=True, symbol="s",
+                                              brush=pg.mkBrush(NOTE_COLOUR), pen=None)
+        self.plot.addItem(self.note_points)
+        self.playhead = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen("#37474f", width=2))
+        self.plot.addItem(self.playhead)
+        self.plot.scene().sigMouseClicked.connect(self._clicked)
+        lay.addWidget(self.plot)
+        self.flags: list[Flag] = []
+        self.duration = 0.0
+        self._flag_hit = False
+
+    def set_call(self, moods, flags: list[Flag], duration: float) -> None:
+        pg = self.pg
+        self.flags = list(flags)
+        self.duration = max(duration, max((m.time for m in moods), default=0.0), 1.0)
+        xs = [0.0] + [m.time for m in moods]
+        ys = [0.0] + [m.score for m in moods]
+        self.curve.setData(xs, ys)
+        for item in self.spans:
+            self.plot.removeItem(item)
+        self.spans = []
+        for f in self.flags:  # stretches (negative mood, silences) shaded, moments as markers
+            if f.kind in ("negative_mood", "silence") and f.end - f.time >= 2.0:
+                colour = QColor(SEVERITY_COLOURS.get(f.severity, "#ef6c00"))
+                colour.setAlpha(28)
+                region = pg.LinearRegionItem((f.time, f.end), movable=False, brush=colour,
+                                             pen=pg.mkPen(None))
+                region.setZValue(-10)
+                self.plot.addItem(region)
+                self.spans.append(region)
+        self.flag_points.setData(
+            [{"pos": (f.time, 1.05), "data": i, "symbol": "t",
+              "brush": pg.mkBrush(SEVERITY_COLOURS.get(f.severity, "#ef6c00")),
+              "pen": pg.mkPen("#263238", width=1)} for i, f in enumerate(self.flags)])
+        self.flag_points.setToolTip(None)
+        step = 30 if self.duration <= 300 else 60 if self.duration <= 900 else 300
+        ticks = [(t, fmt_time(t)) for t in range(0, int(self.duration) + 1, step)]
+        self.plot.getAxis("bottom").setTicks([ticks])
+        self.plot.setXRange(0, self.duration, padding=0.01)
+
+    def set_notes(self, notes: list[dict]) -> None:
+        self.note_points.setData([n["time"] for n in notes], [-1.0] * len(notes))
+
+    def set_position(self, seconds: float) -> None:
+        self.playhead.setValue(seconds)
+
+    def flag_pos(self, i: int):
+        """Scene position of flag i's marker (for clicking it)."""
+        f = self.flags[i]
+        vb = self.plot.getViewBox()
+        return vb.mapViewToScene(self.pg.QtCore.QPointF(f.time, 1.05))
+
+    def _flag_clicked(self, _item, points, _ev=None) -> None:
+        if points is not None and len(points):
+            self._flag_hit = True
+            self.seek.emit(float(self.flags[points[0].data()].time))
+
+    def _clicked(self, ev) -> None:
+        if self._flag_hit:  # the scatter item already handled this click
+            self._flag_hit = False
+            return
+        vb = self.plot.getViewBox()
+        if not vb.sceneBoundingRect().contains(ev.scenePos()):
+            return
+        x = vb.mapSceneToView(ev.scenePos()).x()
+        self.seek.emit(float(min(max(0.0, x), self.duration)))
+
+
+class ReplayWindow(QMainWindow):
+    """One stored call, for a coach: listen, look at the flags, take notes, export a report."""
+
+    notes_changed = Signal(str)  # call id
+
+    def __init__(self, store, call_id: str, start_at: float | None = None, parent=None,
+                 author: str = ""):
+        super().__init__(parent)
+        from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
+
+        self.store = store
+        self.call_id = call_id
+        self.author = author
+        self.record = store.get_call(call_id)
+        self.timeline = store.load_timeline(call_id)
+        self.flags = list(self.record.flags or [])
+        self.utterances = sorted(self.timeline.utterances, key=lambda u: u.start)
+        self._starts = [u.start for u in self.utterances]
+        self.duration = float(self.record.duration or self.timeline.call.get("duration") or 0.0)
+        self._pending_seek: float | None = None
+        self._position = 0.0  # seconds; kept even when there is no audio to play
+        self._current = -1
+
+        self.player = QMediaPlayer(self)
+        self.audio = QAudioOutput(self)
+        self.player.setAudioOutput(self.audio)
+        self.player.positionChanged.connect(self._on_player_position)
+        self.player.durationChanged.connect(self._on_duration)
+        self.player.playbackStateChanged.connect(self._on_state)
+        self.player.mediaStatusChanged.connect(self._on_media_status)
+        self.player.errorOccurred.connect(self._on_player_error)
+
+        self.setWindowTitle(f"Replay — {self.record.title or self.record.id}")
+        self.resize(1100, 760)
+        self._build()
+        self._load_audio()
+        self._fill()
+        if start_at is not None:
+            self.seek(start_at)
+
+    # ---- layout
+    def _build(self) -> None:
+        root = QWidget()
+        outer = QVBoxLayout(root)
+        outer.setContentsMargins(8, 8, 8, 8)
+        rec = self.record
+        head = QHBoxLayout()
+        title = QLabel(f"<b>{_esc(rec.title or rec.id)}</b>")
+        title.setObjectName("replayTitle")
+        head.addWidget(title)
+        self.meta = QLabel(self._meta_text())
+        self.meta.setObjectName("status")
+        head.addWidget(self.meta, 1)
+        for text, slot in (("Export HTML…", self.export_html), ("Export PDF…", self.export_pdf)):
+            b = QPushButton(text)
+            b.clicked.connect(slot)
+            head.addWidget(b)
+        outer.addLayout(head)
+
+        self.alert = QLabel("")
+        self.alert.setObjectName("error")
+        self.alert.setWordWrap(True)
+        self.alert.hide()
+        outer.addWidget(self.alert)
+
+        transport = QHBoxLayout()
+        self.play_button = QToolButton()
+        self.play_button.setIcon(self.style().standardIcon(QStyle.SP_MediaPlay))
+        self.play_button.setToolTip("Play / pause (Space)")
+        self.play_button.clicked.connect(self.toggle_play)
+        transport.addWidget(self.play_button)
+        back = QToolButton()
+        back.setText("−5 s")
+        back.setToolTip("Back 5 seconds (Left)")
+        back.clicked.connect(lambda: self.seek(self._position - 5))
+        transport.addWidget(back)
+        fwd = QToolButton()
+        fwd.setText("+5 s")
+        fwd.setToolTip("Forward 5 seconds (Right)")
+        fwd.clicked.connect(lambda: self.seek(self._position + 5))
+        transport.addWidget(fwd)
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setRange(0, int(self.duration * 1000))
+        self.slider.sliderMoved.connect(lambda ms: self.seek(ms / 1000))
+        self.slider.sliderPressed.connect(lambda: self.seek(self.slider.value() / 1000))
+        transport.addWidget(self.slider, 1)
+        self.clock = QLabel(f"0:00 / {fmt_time(self.duration)}")
+        self.clock.setObjectName("clock")
+        transport.addWidget(self.clock)
+        self.speed = QComboBox()
+        for s in SPEEDS:
+            self.speed.addItem(f"{s:g}×", s)
+        self.speed.setCurrentIndex(SPEEDS.index(1.0))
+        self.speed.setToolTip("Playback speed")
+        self.speed.currentIndexChanged.connect(
+            lambda _i: self.player.setPlaybackRate(float(self.speed.currentData())))
+        transport.addWidget(self.speed)
+        outer.addLayout(transport)
+
+        self.chart = MoodTimeline()
+        self.chart.seek.connect(self.seek)
+        outer.addWidget(self.chart)
+
+        split = QSplitter(Qt.Horizontal)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(_caption("Transcript — click a line to play from there"))
+        self.transcript = QListWidget()
+        self.transcript.setObjectName("transcript")
+        self.transcript.setWordWrap(True)
+        self.transcript.itemClicked.connect(
+            lambda it: self.seek(self.utterances[self.transcript.row(it)].start))
+        ll.addWidget(self.transcript, 1)
+        split.addWidget(left)
+
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(_caption("Flagged moments"))
+        self.flag_list = QListWidget()
+        self.flag_list.setObjectName("points")
+        self.flag_list.setWordWrap(True)
+        self.flag_list.itemClicked.connect(
+            lambda it: self.seek(self.flags[self.flag_list.row(it)].time))
+        rl.addWidget(self.flag_list, 3)
+        rl.addWidget(_caption("Coach notes — double-click to edit"))
+        self.note_list = QListWidget()
+        self.note_list.setObjectName("points")
+        self.note_list.setWordWrap(True)
+        self.note_list.itemClicked.connect(self._note_clicked)
+        self.note_list.itemChanged.connect(self._note_edited)
+        rl.addWidget(self.note_list, 2)
+        add = QHBoxLayout()
+        self.note_text = QLineEdit()
+        self.note_text.setPlaceholderText("Note on this moment…")
+        self.note_text.returnPressed.connect(self.add_note_here)
+        add.addWidget(self.note_text, 1)
+        self.add_note_button = QPushButton("Add at 0:00")
+        self.add_note_button.clicked.connect(self.add_note_here)
+        add.addWidget(self.add_note_button)
+        delete = QPushButton("Delete")
+        delete.setToolTip("Delete the selected note")
+        delete.clicked.connect(self.delete_selected_note)
+        add.addWidget(delete)
+        rl.addLayout(add)
+        split.addWidget(right)
+        split.setSizes([640, 420])
+        outer.addWidget(split, 1)
+        self.setCentralWidget(root)
+
+        for key, slot in (("Space", self.toggle_play), ("Left", lambda: self.seek(self._position - 5)),
+                          ("Right", lambda: self.seek(self._position + 5))):
+            sc = QShortcut(QKeySequence(key), self)
+            sc.setContext(Qt.WindowShortcut)
+            sc.activated.connect(lambda s=slot: None if self.note_text.hasFocus() else s())
+
+    def _meta_text(self) -> str:
+        rec = self.record
+        bits = [rec.started[:16].replace("T", " "), fmt_time(self.duration)]
+        if rec.agent:
+            bits.append(f"agent {rec.agent}")
+        bits.append(f"{len(self.flags)} flagged moments")
+        if rec.redacted:
+            bits.append("personal data redacted")
+        return " · ".join(bits)
+
+    def _fill(self) -> None:
+        moods = [m for m in self.timeline.moods if m.speaker == CUSTOMER]
+        self.chart.set_call(moods, self.flags, self.duration)
+        flagged = {f.utterance_id: f for f in sorted(self.flags, key=lambda f: f.severity)
+                   if f.utterance_id is not None}
+        for u in self.utterances:
+            who = "Caller" if u.speaker == CUSTOMER else u.speaker.capitalize()
+            item = QListWidgetItem(f"{fmt_time(u.start)}  {who}: {u.text}")
+            item.setToolTip(f"{u.start:.1f}–{u.end:.1f} s")
+            f = flagged.get(u.id)
+            if f is not None:
+                item.setForeground(QBrush(QColor(SEVERITY_COLOURS[f.severity])))
+                item.setToolTip(f"{f.title}: {f.reason}")
+            self.transcript.addItem(item)
+        for f in self.flags:
+            item = QListWidgetItem(f"● {fmt_time(f.time)}  {f.title} ({f.severity_name}) — {f.reason}")
+            item.setForeground(QBrush(QColor(SEVERITY_COLOURS.get(f.severity, "#ef6c00"))))
+            self.flag_list.addItem(item)
+        if not self.flags:
+            self.flag_list.addItem("No flagged moments in this call.")
+        self.refresh_notes()
+
+    # ---- audio
+    def _load_audio(self) -> None:
+        path = self.record.audio_path
+        if not path or not Path(path).exists():
+            self.show_alert(f"The recording {path or '(none)'} is not there: the transcript, flags "
+                            f"and notes still work; put the file back to listen.")
+            self.play_button.setEnabled(False)
+            return
+        self.player.setSource(QUrl.fromLocalFile(str(Path(path).resolve())))
+
+    def _on_media_status(self, status) -> None:
+        from PySide6.QtMultimedia import QMediaPlayer
+        if status in (QMediaPlayer.LoadedMedia, QMediaPlayer.BufferedMedia) \
+                and self._pending_seek is not None:
+            t, self._pending_seek = self._pending_seek, None
+            self.player.setPosition(int(t * 1000))
+        elif status == QMediaPlayer.InvalidMedia:
+            self.show_alert(f"The recording {self.record.audio_path} cannot be played: convert it "
+                            f"to WAV or FLAC.")
+
+    def _on_player_error(self, _error, message: str) -> None:
+        if message:
+            self.show_alert(f"Playback problem: {message}")
+
+    def _on_duration(self, ms: int) -> None:
+        if ms > 0 and ms / 1000 > self.duration + 0.5:
+            self.duration = ms / 1000
+            self.slider.setRange(0, ms)
+
+    def _on_state(self, state) -> None:
+        from PySide6.QtMultimedia import QMediaPlayer
+        icon = QStyle.SP_MediaPause if state == QMediaPlayer.PlayingState else QStyle.SP_MediaPlay
+        self.play_button.setIcon(self.style().standardIcon(icon))
+
+    def _on_player_position(self, ms: int) -> None:
+        if self._pending_seek is None:
+            self._show_position(ms / 1000)
+
+    def toggle_play(self) -> None:
+        from PySide6.QtMultimedia import QMediaPlayer
+        if self.player.playbackState() == QMediaPlayer.PlayingState:
+            self.player.pause()
+        else:
+            self.player.play()
+
+    @property
+    def position(self) -> float:
+        return self._position
+
+    def seek(self, seconds: float) -> None:
+        """Move playback (and the playhead, the transcript, the note button) to `seconds`."""
+        from PySide6.QtMultimedia import QMediaPlayer
+        seconds = min(max(0.0, float(seconds)), max(self.duration, 0.0))
+        if self.player.mediaStatus() in (QMediaPlayer.LoadingMedia, QMediaPlayer.NoMedia) \
+                and not self.player.source().isEmpty():
+            self._pending_seek = seconds  # applied when the media has loaded
+        else:
+            self.player.setPosition(int(seconds * 1000))
+        self._show_position(seconds)
+
+    def _show_position(self, seconds: float) -> None:
+        self._position = seconds
+        with QSignalBlocker(self.slider):
+            self.slider.setValue(int(seconds * 1000))
+        self.clock.setText(f"{fmt_time(seconds)} / {fmt_time(self.duration)}")
+        self.chart.set_position(seconds)
+        self.add_note_button.setText(f"Add at {fmt_time(seconds)}")
+        i = bisect.bisect_right(self._starts, seconds + 0.05) - 1
+        if i != self._current:
+            if 0 <= self._current < self.transcript.count():
+                self.transcript.item(self._current).setBackground(QBrush())
+            self._current = i
+            if i >= 0:
+                item = self.transcript.item(i)
+                item.setBackground(QBrush(QColor(21, 101, 192, 45)))
+                self.transcript.scrollToItem(item, QListWidget.PositionAtCenter)
+
+    @property
+    def current_line(self) -> int:
+        """Index of the transcript line being played (-1 before the first)."""
+        return self._current
+
+    # ---- notes
+    def refresh_notes(self) -> None:
+        self.notes = self.store.notes(self.call_id)
+        with QSignalBlocker(self.note_list):
+            self.note_list.clear()
+            for n in self.notes:
+                item = QListWidgetItem(n["text"])
+                item.setData(Qt.UserRole, n["id"])
+                item.setToolTip(f"{fmt_time(n['time'])}{' · ' + n['author'] if n['author'] else ''}"
+                                f" · {n['created'][:16].replace('T', ' ')}")
+                item.setText(f"{fmt_time(n['time'])}  {n['text']}")
+                item.setFlags(item.flags() | Qt.ItemIsEditable)
+                self.note_list.addItem(item)
+        self.chart.set_notes(self.notes)
+
+    def add_note_here(self) -> None:
+        text = self.note_text.text().strip()
+        if not text:
+            self.note_text.setFocus()
+            return
+        try:
+            self.store.add_note(self.call_id, round(self._position, 2), text, self.author)
+        except CallAssistError as exc:
+            self.show_alert(str(exc))
+            return
+        self.note_text.clear()
+        self.refresh_notes()
+        self.notes_changed.emit(self.call_id)
+
+    def _note_clicked(self, item: QListWidgetItem) -> None:
+        note = self.notes[self.note_list.row(item)]
+        self.seek(note["time"])
+
+    def _note_edited(self, item: QListWidgetItem) -> None:
+        note = self.notes[self.note_list.row(item)]
+        text = item.text()
+        prefix = f"{fmt_time(note['time'])}  "
+        text = text[len(prefix):] if text.startswith(prefix) else text
+        text = text.strip()
+        try:
+            if text:
+                self.store.update_note(note["id"], text)
+            else:
+                self.store.delete_note(note["id"])
+        except CallAssistError as exc:
+            self.show_alert(str(exc))
+        self.refresh_notes()
+        self.notes_changed.emit(self.call_id)
+
+    def delete_selected_note(self) -> None:
+        row = self.note_list.currentRow()
+        if row < 0:
+            return
+        try:
+            self.store.delete_note(self.notes[row]["id"])
+        except CallAssistError as exc:
+            self.show_alert(str(exc))
+        self.refresh_notes()
+        self.notes_changed.emit(self.call_id)
+
+    # ---- reports
+    def _report_data(self):
+        from ..report import ReportData
+        return ReportData.from_store(self.store, self.call_id)
+
+    def _ask_path(self, kind: str, suffix: str) -> str | None:
+        default = str(Path.home() / f"{_safe_name(self.record.title or self.call_id)}.{suffix}")
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {kind} report", default,
+                                              f"{kind} (*.{suffix})")
+        return path or None
+
+    def export_html(self, path: str | None = None) -> str | None:
+        from ..report import write_html
+        path = path or self._ask_path("HTML", "html")
+        if path:
+            try:
+                write_html(self._report_data(), path)
+            except CallAssistError as exc:
+                QMessageBox.warning(self, "Export", str(exc))
+                return None
+        return path
+
+    def export_pdf(self, path: str | None = None) -> str | None:
+        from .pdf import write_pdf
+        path = path or self._ask_path("PDF", "pdf")
+        if path:
+            try:
+                write_pdf(self._report_data(), path)
+            except CallAssistError as exc:
+                QMessageBox.warning(self, "Export", str(exc))
+                return None
+        return path
+
+    def show_alert(self, message: str) -> None:
+        self.alert.setText(message)
+        self.alert.show()
+
+    def closeEvent(self, e):
+        self.player.stop()
+        super().closeEvent(e)
+
+
+def _caption(text: str) -> QLabel:
+    label = QLabel(text.upper())
+    label.setObjectName("sectionTitle")
+    return label
+
+
+def _esc(text: str) -> str:
+    import html
+    return html.escape(text)
+
+
+def _safe_name(text: str) -> str:
+    keep = "".join(c if c.isalnum() or c in "-_ " else "_" for c in text).strip()
+    return keep[:60] or "call"
