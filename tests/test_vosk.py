@@ -62,7 +62,10 @@ def test_reset_restarts_the_clock(vosk_engine, korean_call):
     first = [e for e in run(stream, audio) if isinstance(e, Utterance)]
     stream.reset()
     second = [e for e in run(stream, audio) if isinstance(e, Utterance)]
-    assert [u.start for u in first] == pytest.approx([u.start for u in second], abs=0.05)
+    # Without the reset the second pass would start ~14 s (the audio's length) later. Word times
+    # of espeak's Korean move by up to ~0.15 s between identical passes in a busy process.
+    assert len(first) == len(second)
+    assert [u.start for u in first] == pytest.approx([u.start for u in second], abs=0.5)
     assert all(isinstance(e, Utterance) for e in first)
 
 
