@@ -8,7 +8,8 @@ between groups), and replaces each by a tag: [card number], [account number], [p
 [email] or [number]. The rest of the text is kept exactly as it was.
 
 How: a tokenizer that keeps character offsets and tells numerals from amounts ($12,500, 39.99),
-times (10:45), dates (09/27) and ordinals (1st); a pass for e-mail addresses; a pass that joins
+times (10:45), dates (09/27) and ordinals (1st); a pass for e-mail addresses; passes for IBANs,
+UK postcodes and dates that are personal (expiry, date of birth); a pass that joins
 digit words and numerals into runs across separators. A run of 5 or more digits is redacted unless
 it is a quantity (followed by a unit: "dollars", "hours", "gigs"; "thousand"; after "paid",
 "costs"); a run of 3-4 digits only when a context word precedes it closely ("card", "account",
@@ -19,15 +20,18 @@ Whisper's "4532, 771 to 3456"), "oh" only next to digits. Whisper's other forms 
 "4,111,111,101,..." and "5.5, 2, 3" join into one run, and "my email is <anything> dot com"
 is an address however it was misheard. Each utterance is redacted on its own.
 
-Measured on tests/data/redaction.yaml with scripts/eval_redaction.py (122 utterances with 129
-personal-data items, 130 harmless utterances): recall 1.00 overall and per category (card 29
-items, account 29, phone 31, email 22, number 18), over-redaction rate 0.00. The first 89 items /
-89 harmless were written before the code; a further 40 / 41, written after it as a held-out
-check, scored recall 0.975 and over-redaction 0.0 before the fixes they prompted. The tag names
-the labelled category for 97% of the items (a CVV called "the code" is tagged [number]; "account
-ending in 6161" is tagged [card number]).
+Measured with scripts/eval_redaction.py on three sets. tests/data/redaction.yaml (122 utterances
+with 129 items, 130 harmless), written alongside the code: recall 1.00, over-redaction 0.00.
+Two sets written blind, by someone who had seen neither the code nor the other sets:
+redaction_heldout.yaml (70 utterances, 80 items, 70 harmless) scored recall 0.912 and
+over-redaction 0.014 when it was written, redaction_heldout2.yaml (80 / 95 / 80) 0.947 and 0.000;
+the rules their misses pointed to (written expiry dates and dates of birth, spoken dates of birth,
+UK postcodes, IBANs, corrections right after a number, hesitations inside ids, e-mail domains of
+several words, short numbers after "call") bring all three to 1.00 / 0.00. Expect about 0.95 on
+speech none of them has seen. The tag names the labelled category for most items (a CVV called
+"the code" is tagged [number]; "account ending in 6161" is tagged [card number]).
 Known limits: a 5+ digit number without context, currency or unit ("it says 10027 on the
-screen") is redacted as [number]; written dates (expiry "09/27") and birth dates are not; an
+screen") is redacted as [number]; a written date is redacted only after expiry / birth words; an
 address Whisper mangled without "email" before it ("send it to Sarah.com") is missed; context in
 the previous utterance is not seen.
 """
@@ -138,7 +142,8 @@ for _cat, _phrases in {
                "policy|id|tracking|confirmation|booking|claim|contract|subscriber|loyalty|sort code|"
                "iban|username|user id|reference number|incident|request|application|registration",
     "phone": "phone|mobile|cell|cellphone|landline|telephone|call|call me|calling|reach|reach me|"
-             "text me|ring|ring me|callback|call back|contact|whatsapp|area code|extension|ext|fax",
+             "text me|ring|ring me|callback|call back|contact|whatsapp|fax",
+    "extension": "area code|extension|ext",  # a phone number's part: 3-4 digits are enough
     "number": "pin|zip|zip code|postcode|post code|postal code|social|ssn|social security|"
               "national insurance|passcode|password|otp|verification|code|serial|licence|license|"
               "passport|date of birth|dob|born|pin number|social security number|national insurance number",
@@ -147,6 +152,26 @@ for _cat, _phrases in {
     for _p in _phrases.split("|"):
         _KEYWORDS[tuple(_p.split())] = _cat
 _KEY_LEN = max(len(k) for k in _KEYWORDS)
+_SHORT_PHONE = 7  # fewer digits after "call", "phone"... is a time or a count, not a number to dial
+# a written date after these is an expiry date (card) or a date of birth (number)
+_DATE_KEYS = {"expiry": "card", "expires": "card", "expiring": "card", "expiration": "card",
+              "exp": "card", "valid": "card", "birth": "number", "born": "number", "dob": "number",
+              "birthday": "number"}
+_POSTCODE_KEYS = {("postcode",), ("post", "code"), ("postal", "code"), ("zip",), ("zip", "code"),
+                  ("zipcode",), ("eircode",)}
+# UK-style postcodes: "SW1A 1AA", "M1 4BT", "LS14 AP" is not one (needs digit + two letters)
+_POSTCODE = re.compile(r"^[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]{2}$")
+_POSTCODE_WRITTEN = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b")
+_SOFT_FILLERS = {"uh", "um", "umm", "uhm", "er", "erm", "ah"}  # hesitations inside an id
+# IBAN: country, check digits, then groups of letters and digits ("GB29 NWBK 6016 1331 9268 19")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+_MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september",
+           "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
+           "sep", "sept", "oct", "nov", "dec"}
+_ORDINAL_WORDS = {"first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
+                  "ninth", "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth",
+                  "sixteenth", "seventeenth", "eighteenth", "nineteenth", "twentieth", "thirtieth"}
+_BIRTH_KEYS = {k for k, v in _DATE_KEYS.items() if v == "number"}
 _WINDOW = 8  # words looked at before a number (fillers not counted)
 _AHEAD = 3  # words looked at after it ("... is my pin")
 
@@ -218,6 +243,7 @@ def _email_domain(toks: list[_Tok], j: int) -> int | None:
     if not _email_part(toks[j]) or toks[j].low in _DOMAIN_STOP:
         return None
     parts = [j]
+    plain = 0  # words run together with no "dot": "tom harris uk dot net" (at most two)
     while True:
         last = parts[-1]
         if (last + 2 < len(toks) and toks[last + 1].low in _EMAIL_CONNECTORS
@@ -225,6 +251,10 @@ def _email_domain(toks: list[_Tok], j: int) -> int | None:
             parts += [last + 2]
         elif last + 1 < len(toks) and _is_letter(toks[last]) and _email_part(toks[last + 1]):
             parts += [last + 1]  # spelled: "b t internet"
+        elif (plain < 2 and last + 1 < len(toks) and _email_part(toks[last + 1])
+              and toks[last + 1].low not in _DOMAIN_STOP | _EMAIL_STOP | _EMAIL_END_WORDS):
+            parts += [last + 1]
+            plain += 1
         else:
             break
     for i in reversed(parts[1:]):
@@ -450,17 +480,33 @@ def find_personal_data(text: str) -> list[Redaction]:
     for a, b in _emails(toks):
         spans.append((toks[a].start, toks[b].end, "email"))
         used.update(range(a, b + 1))
+    for a, b, category in _ibans(text, toks) + _postcodes(toks, used) + _dates(toks, used):
+        if used.intersection(range(a, b + 1)):
+            continue
+        spans.append((toks[a].start, toks[b].end, category))
+        used.update(range(a, b + 1))
     runs = _runs(toks, used)
     in_run = [0] * len(toks)
     for run in runs:
         for k in range(run.first, run.last + 1):
             in_run[k] = len(run.digits)
     wpos, words = _words(toks)
+    last_found: tuple[int, str] | None = None  # (last token, category) of the previous number
+    claimed: set[int] = set()  # tokens inside a span already found
     for run in runs:
         n = len(run.digits)
+        if claimed.intersection(range(run.first, run.last + 1)):
+            continue
         if n < 3 or _followed_by_unit(toks, run) or (run.hundred and n < 7):
             continue
         ctx, amount = _context(toks, wpos, words, run, in_run)
+        if ctx is None and not amount and n < 5 and last_found is not None \
+                and run.first - last_found[0] <= 8:
+            ctx = last_found[1]  # a correction or the rest of it: "... 7740. Sorry, 7741 at the end"
+        if ctx == "phone" and n < _SHORT_PHONE:
+            ctx = None  # "call me back at three thirty"
+        if ctx == "extension":
+            ctx = "phone"
         if (amount and n < 7) or (n < 5 and ctx is None):
             continue
         first, last = run.first, run.last
@@ -468,10 +514,157 @@ def find_personal_data(text: str) -> list[Redaction]:
         if plus or (first > 0 and toks[first - 1].text == "(" and toks[first - 1].end == toks[first].start):
             first -= 1
         first, last = _absorb_letters(text, toks, first, last, used)
+        last = _rest_of_id(toks, first, last, used)
         category = ctx or _shape(run, plus, ctx == "")
         spans.append((toks[first].start, toks[last].end, category))
+        claimed.update(range(first, last + 1))
+        last_found = (last, category)
     spans.sort()
     return [Redaction(a, b, c, text[a:b]) for a, b, c in spans]
+
+
+def _key_before(toks: list[_Tok], k: int, keys, window: int = 6):
+    """The key (a word, or a tuple of words in `keys`) among the `window` words before token k in
+    the same sentence, nearest first; None when there is none."""
+    seen = []
+    for j in range(k - 1, -1, -1):
+        t = toks[j]
+        if t.text in _SENTENCE_END and j + 1 < len(toks) and toks[j + 1].start > t.end:
+            break
+        if t.kind != "word":
+            continue
+        seen.insert(0, t.low)
+        for n in (2, 1):
+            key = tuple(seen[:n]) if n > 1 else seen[0]
+            if key in keys:
+                return key
+        if len(seen) >= window:
+            break
+    return None
+
+
+def _ibans(text: str, toks: list[_Tok]) -> list[tuple[int, int, str]]:
+    out = []
+    for m in _IBAN.finditer(text):
+        inside = [k for k, t in enumerate(toks) if m.start() <= t.start and t.end <= m.end()]
+        if inside and sum(c.isdigit() for c in m.group()) >= 8:
+            out.append((inside[0], inside[-1], "account"))
+    return out
+
+
+def _date_word(t: _Tok) -> bool:
+    return (t.low in _MONTHS or t.low in _ORDINAL_WORDS or t.kind in ("num", "ordinal", "date")
+            or t.low in ("of", "the") or t.low in _STRICT or t.low in _TEENS or t.low in _TENS
+            or t.low in ("oh", "hundred") or t.text in (",", "-"))
+
+
+def _dates(toks: list[_Tok], used: set[int]) -> list[tuple[int, int, str]]:
+    """Dates that are personal: a card's expiry written "08/27", a date of birth written or
+    spoken ("14/03/1978", "12 August 1979", "second of june seventy four")."""
+    out = []
+    k = 0
+    while k < len(toks):
+        t = toks[k]
+        if k in used:
+            k += 1
+            continue
+        if t.kind == "date":
+            key = _key_before(toks, k, _DATE_KEYS)
+            if key is not None:
+                out.append((k, k, _DATE_KEYS[key]))
+        elif t.low in _MONTHS | _ORDINAL_WORDS or t.kind in ("num", "ordinal"):
+            j = k
+            while j + 1 < len(toks) and j + 1 not in used and _date_word(toks[j + 1]):
+                j += 1
+            while j > k and (toks[j].text in (",", "-") or toks[j].low in ("of", "the")):
+                j -= 1
+            span = toks[k:j + 1]
+            if any(x.low in _MONTHS for x in span) and len(span) >= 2 \
+                    and _key_before(toks, k, _BIRTH_KEYS, window=4) is not None:
+                out.append((k, j, "number"))
+                k = j + 1
+                continue
+        k += 1
+    return out
+
+
+def _postcodes(toks: list[_Tok], used: set[int]) -> list[tuple[int, int, str]]:
+    """UK-style postcodes: written in capitals anywhere ("M1 4BT"), in any case after "postcode",
+    or spelled out after it ("s w one a one a a")."""
+    out = []
+    k = 0
+    while k < len(toks):
+        t = toks[k]
+        if k in used or t.kind not in ("word", "alnum"):
+            k += 1
+            continue
+        after_key = _key_before(toks, k, _POSTCODE_KEYS | {"postcode", "zip", "zipcode", "eircode"},
+                                window=4) is not None
+        # written: one or two tokens ("M1 4BT", "m14bt")
+        for n in (2, 1):
+            if k + n > len(toks) or any(j in used for j in range(k, k + n)):
+                continue
+            text = " ".join(x.text for x in toks[k:k + n])
+            if toks[k + n - 1].end - toks[k].start != len(text):
+                continue  # not separated by single spaces
+            if (after_key or text.isupper()) and _POSTCODE_WRITTEN.fullmatch(text.upper()) \
+                    and any(c.isdigit() for c in text):
+                out.append((k, k + n - 1, "number"))
+                k += n
+                break
+        else:
+            if after_key:  # spelled: letters and digit words
+                chars, idx = "", []
+                j = k
+                while j < len(toks) and len(idx) < 9:
+                    x = toks[j]
+                    if x.low in _SOFT_FILLERS:
+                        j += 1
+                        continue
+                    if _is_letter(x):
+                        chars += x.text.upper()
+                    elif x.low in _STRICT or x.low == "oh":
+                        chars += _STRICT.get(x.low, "0")
+                    elif x.kind in ("num", "alnum") and len(x.text) <= 4:
+                        chars += x.text.upper()
+                    else:
+                        break
+                    idx.append(j)
+                    j += 1
+                best = max((m for m in range(len(idx), 4, -1)
+                            if _POSTCODE.match(chars[:_chars_upto(toks, idx, m)])), default=None)
+                if best is not None:
+                    out.append((idx[0], idx[best - 1], "number"))
+                    k = idx[best - 1] + 1
+                    continue
+            k += 1
+    return out
+
+
+def _chars_upto(toks: list[_Tok], idx: list[int], m: int) -> int:
+    """How many postcode characters the first m tokens of a spelled postcode give."""
+    return sum(len(toks[j].text) if toks[j].kind in ("num", "alnum") else 1 for j in idx[:m])
+
+
+def _rest_of_id(toks: list[_Tok], first: int, last: int, used: set[int]) -> int:
+    """An id of letters and digits goes on after its letters: "m o r g a 610522 j j nine w x".
+    Only for a span that already has two or more letters in it."""
+    letters = sum(_is_letter(t) or t.kind == "alnum" for t in toks[first:last + 1])
+    if letters < 2:
+        return last
+    end, j = last, last + 1
+    while j < len(toks) and j not in used:
+        x = toks[j]
+        if x.low in _SOFT_FILLERS:
+            j += 1
+            continue
+        if not (_is_letter(x) or x.low in _STRICT or x.low == "oh" or x.kind in ("num", "alnum")):
+            break
+        end = j
+        j += 1
+    while end > last and toks[end].low in ("a", "i"):  # "... w x a month ago"
+        end -= 1
+    return end
 
 
 def _absorb_letters(text: str, toks: list[_Tok], first: int, last: int, used: set[int]) -> tuple[int, int]:
@@ -484,6 +677,9 @@ def _absorb_letters(text: str, toks: list[_Tok], first: int, last: int, used: se
                 and t.text not in _COMMON_CAPS
             if t.text == "-" and got == [] and 0 <= k + step < len(toks):
                 k += step  # "A-7731"
+                continue
+            if t.low in _SOFT_FILLERS and 0 <= k + step < len(toks) and _is_letter(toks[k + step]):
+                k += step  # "k l uh 77392"
                 continue
             if not (_is_letter(t) or caps):
                 break
