@@ -18,6 +18,7 @@ Kinds:
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Iterable, Sequence
@@ -216,10 +217,10 @@ def _interruption_flags(utts: Sequence[Utterance], s: FlagSettings) -> list[Flag
         for b in speakers:
             if a == b:
                 continue
+            starts = [u.start for u in by[b]]  # sorted: utts come in start order
             for ua in by[a]:  # b starts while a is talking and they overlap long enough
-                for ub in by[b]:
-                    if not ua.start < ub.start < ua.end:
-                        continue
+                lo, hi = bisect.bisect_right(starts, ua.start), bisect.bisect_left(starts, ua.end)
+                for ub in by[b][lo:hi]:
                     overlap = min(ua.end, ub.end) - ub.start
                     spans_a = speech_intervals([ua])
                     spans_b = speech_intervals([ub])

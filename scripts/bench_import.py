@@ -53,7 +53,7 @@ def headless(pipe, files, jobs: int, db: Path) -> tuple[float, float, int]:
 
 
 def in_window(pipe, files, jobs: int, db: Path) -> tuple[float, float, int, list[float]]:
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QObject, QTimer, Slot
     from PySide6.QtWidgets import QApplication
 
     from callassist.gui.library_view import LibraryWindow
@@ -66,7 +66,21 @@ def in_window(pipe, files, jobs: int, db: Path) -> tuple[float, float, int, list
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     done: list = []
-    win.worker.finished.connect(lambda results: (done.append(results), app.quit()))
+
+    class Waiter(QObject):  # lives on the GUI thread, so the worker's signals are queued to it
+        @Slot(list)
+        def finished(self, results):
+            done.append(results)
+            app.quit()
+
+        @Slot(str)
+        def failed(self, message):
+            print(f"import failed: {message}")
+            app.quit()
+
+    waiter = Waiter()
+    win.worker.finished.connect(waiter.finished)
+    win.worker.failed.connect(waiter.failed)
     t0 = time.perf_counter()
     timer.start(20)
     win.import_paths([str(f) for f in files])

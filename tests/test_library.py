@@ -127,7 +127,8 @@ def test_library_file_is_owner_only_and_reimport_is_skipped(library, demo_librar
     assert all(r.skipped for r in results) and len(library.list_calls()) == 4
 
 
-def test_spoken_personal_data_is_redacted_in_the_library_unless_kept(tmp_path, import_pipeline):
+def test_spoken_personal_data_is_redacted_in_the_library_unless_kept(qtbot, tmp_path,
+                                                                     import_pipeline):
     from callassist.library import Importer
     path = tmp_path / "dialogue.yaml"
     path.write_text(yaml.safe_dump(PII_DIALOGUE))
@@ -151,6 +152,16 @@ def test_spoken_personal_data_is_redacted_in_the_library_unless_kept(tmp_path, i
         assert not leaked(" ".join(u.text for u in store.load_timeline(res.call_id).utterances))
         original = " ".join(u.text for u in store.load_timeline(res.call_id, original=True).utterances)
         assert leaked(original)  # the user chose to keep the original
+        from callassist.gui.replay import ReplayWindow
+        win = ReplayWindow(store, res.call_id)  # the coach can read it there, on request
+        qtbot.addWidget(win)
+        shown = lambda: " ".join(win.transcript.item(i).text() for i in range(win.transcript.count()))  # noqa: E731
+        assert not win.show_original.isHidden() and not leaked(shown())
+        win.show_original.setChecked(True)
+        assert leaked(shown())
+        win.show_original.setChecked(False)
+        assert not leaked(shown())
+        win.close()
     with CallStore(tmp_path / "plain.sqlite3", redact=False) as store:
         [res] = Importer(store, import_pipeline).run([call])
         assert not store.get_call(res.call_id).redacted
@@ -388,6 +399,10 @@ def test_import_from_the_window_keeps_it_responsive(qtbot, tmp_path, demo_librar
     win = LibraryWindow(store, jobs=2, loader=lambda: import_pipeline)
     qtbot.addWidget(win)
     win.show()
+    import threading
+    reloads = []  # each finished call refreshes the list, on the GUI thread
+    plain = win._schedule_reload
+    win._schedule_reload = lambda: (reloads.append(threading.current_thread()), plain())
     ticks = []
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(time.monotonic()))
@@ -398,6 +413,7 @@ def test_import_from_the_window_keeps_it_responsive(qtbot, tmp_path, demo_librar
     timer.stop()
     gaps = [b - a for a, b in zip(ticks, ticks[1:])]
     assert len(ticks) > 20 and max(gaps) < 1.0  # the window kept handling events
+    assert len(reloads) == 3 and set(reloads) == {threading.main_thread()}
     qtbot.waitUntil(lambda: len(win.model.records) == 2, timeout=3000)
     assert not win.importing and not win.progress.isVisible()
     assert "Imported 2 of 3" in win.statusBar().currentMessage()

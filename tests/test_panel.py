@@ -193,6 +193,8 @@ def test_no_screen_is_a_one_line_error():
     from pathlib import Path
     env = {k: v for k, v in os.environ.items()
            if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    r = subprocess.run([str(Path(sys.executable).with_name("callassist"))], capture_output=True,
-                       text=True, env=env, timeout=60)
-    assert r.returncode == 2 and "no screen" in r.stderr and "Traceback" not in r.stderr
+    for args in ([], ["library"]):  # the side panel, the QA library window
+        r = subprocess.run([str(Path(sys.executable).with_name("callassist")), *args],
+                           capture_output=True, text=True, env=env, timeout=60)
+        assert r.returncode == 2 and "no screen" in r.stderr and "Traceback" not in r.stderr
+        assert r.stderr.count("\n") == 1

@@ -266,7 +266,9 @@ class LibraryWindow(QMainWindow):
         self.worker.moveToThread(self.thread)
         self.start_import.connect(self.worker.run)
         self.worker.progress.connect(self._import_progress)
-        self.worker.imported.connect(lambda _res: self._schedule_reload())
+        # bound methods of this window, never lambdas: a lambda has no receiver, so it would run
+        # in the import threads (touching this window's timers there, or deadlocking on the GIL)
+        self.worker.imported.connect(self._on_imported)
         self.worker.finished.connect(self._import_done)
         self.worker.failed.connect(self._import_failed)
         self.thread.start()
@@ -387,6 +389,10 @@ class LibraryWindow(QMainWindow):
         self.apply_filters()
         if selected:
             self.select(selected)
+
+    @Slot(object)
+    def _on_imported(self, _result) -> None:
+        self._schedule_reload()
 
     def _schedule_reload(self) -> None:
         if not self._reload_timer.isActive():
