@@ -1,7 +1,6 @@
 """Call reports (HTML, PDF, CSV) from a real call library holding a hand-built call."""
 import csv
 import html
-import importlib.util
 import os
 import re
 import shutil
@@ -23,11 +22,8 @@ from callassist.metrics import call_metrics
 from callassist.store import CallStore
 from callassist.timeline import Timeline
 
-# The store redacts personal data with callassist.redact; while that module is still being
-# written the store is opened without redaction. Either way the tests compare the report with
-# what the store holds (the texts below carry no personal data, so redaction leaves them as is).
-REDACT = importlib.util.find_spec("callassist.redact") is not None
-
+# The store redacts personal data (callassist.redact); the texts below carry none, so the report
+# shows them as written.
 SCRIPT_TEXT = "This is ridiculous & I'm fed up <script>alert('x')</script> with you"
 LINES = [  # (speaker, start, end, text)
     (AGENT, 0.5, 4.0, "Thank you for calling Brightwave, how can I help?"),
@@ -87,7 +83,7 @@ def make_timeline(title="A call") -> Timeline:
 
 @pytest.fixture
 def library(tmp_path):
-    store = CallStore(tmp_path / "calls.sqlite3", redact=REDACT)
+    store = CallStore(tmp_path / "calls.sqlite3")
     cid = store.save_timeline(make_timeline(), audio_path=tmp_path / "demo call.wav",
                               title="Angry caller <b>&</b> replacement", agent="Sam")
     store.add_note(cid, 16.0, "Offer the manager call-back <b>earlier</b> & say sorry", "Coach Kim")
@@ -235,7 +231,7 @@ def test_mood_svg_parses_with_one_marker_per_flag(data):
 
 
 def test_mood_svg_of_a_call_without_moods(tmp_path):
-    with CallStore(tmp_path / "c.sqlite3", redact=REDACT) as store:
+    with CallStore(tmp_path / "c.sqlite3") as store:
         tl = Timeline(call={"duration": 3.0},
                       events=[_utterance(1, AGENT, 0.0, 2.0, "hello there")])
         cid = store.save_timeline(tl, title="short")
