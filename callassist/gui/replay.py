@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSignalBlocker, Qt, QUrl, Signal
 from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
                                QListWidget, QListWidgetItem, QMainWindow, QMessageBox, QPushButton,
                                QSlider, QSplitter, QStyle, QToolButton, QVBoxLayout, QWidget)
 
@@ -178,6 +178,12 @@ class ReplayWindow(QMainWindow):
         self.meta = QLabel(self._meta_text())
         self.meta.setObjectName("status")
         head.addWidget(self.meta, 1)
+        self.show_original = QCheckBox("Show unredacted text")
+        self.show_original.setToolTip("The library kept this call's original transcript "
+                                      "(keep_original); reports stay redacted")
+        self.show_original.setVisible(self.store.has_originals(self.call_id))
+        self.show_original.toggled.connect(self._show_original)
+        head.addWidget(self.show_original)
         for text, slot in (("Export HTML…", self.export_html), ("Export PDF…", self.export_pdf)):
             b = QPushButton(text)
             b.clicked.connect(slot)
@@ -295,6 +301,17 @@ class ReplayWindow(QMainWindow):
     def _fill(self) -> None:
         moods = [m for m in self.timeline.moods if m.speaker == CUSTOMER]
         self.chart.set_call(moods, self.flags, self.duration)
+        self._fill_transcript()
+        for f in self.flags:
+            item = QListWidgetItem(f"● {fmt_time(f.time)}  {f.title} ({f.severity_name}) — {f.reason}")
+            item.setForeground(QBrush(QColor(SEVERITY_COLOURS.get(f.severity, "#ef6c00"))))
+            self.flag_list.addItem(item)
+        if not self.flags:
+            self.flag_list.addItem("No flagged moments in this call.")
+        self.refresh_notes()
+
+    def _fill_transcript(self) -> None:
+        self.transcript.clear()
         flagged = {f.utterance_id: f for f in sorted(self.flags, key=lambda f: f.severity)
                    if f.utterance_id is not None}
         for u in self.utterances:
@@ -306,13 +323,18 @@ class ReplayWindow(QMainWindow):
                 item.setForeground(QBrush(QColor(SEVERITY_COLOURS[f.severity])))
                 item.setToolTip(f"{f.title}: {f.reason}")
             self.transcript.addItem(item)
-        for f in self.flags:
-            item = QListWidgetItem(f"● {fmt_time(f.time)}  {f.title} ({f.severity_name}) — {f.reason}")
-            item.setForeground(QBrush(QColor(SEVERITY_COLOURS.get(f.severity, "#ef6c00"))))
-            self.flag_list.addItem(item)
-        if not self.flags:
-            self.flag_list.addItem("No flagged moments in this call.")
-        self.refresh_notes()
+
+    def _show_original(self, on: bool) -> None:
+        """Swap the transcript between the stored (redacted) text and the kept original."""
+        try:
+            timeline = self.store.load_timeline(self.call_id, original=on)
+        except CallAssistError as exc:
+            self.show_alert(str(exc))
+            return
+        self.utterances = sorted(timeline.utterances, key=lambda u: u.start)
+        self._current = -1
+        self._fill_transcript()
+        self._show_position(self._position)
 
     # ---- audio
     def _load_audio(self) -> None:
