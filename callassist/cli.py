@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("call", nargs="?", help="call id (see `callassist report --list`)")
     rp.add_argument("--html", metavar="OUT", help="write a self-contained HTML report")
     rp.add_argument("--pdf", metavar="OUT", help="write a PDF report")
+    rp.add_argument("--audio", metavar="OUT", help="write the call's recording with personal data "
+                    "bleeped (WAV)")
     rp.add_argument("--csv", metavar="OUT", help="write the whole library as CSV")
     rp.add_argument("--list", action="store_true", help="list the calls in the library")
     rp.add_argument("--library", metavar="FILE", help="call library file")
@@ -251,7 +253,7 @@ def cmd_report(args) -> int:
 
     cfg = Config.load(args.config)
     with cfg.open_store(args.library) as store:
-        if args.list or not (args.html or args.pdf or args.csv):
+        if args.list or not (args.html or args.pdf or args.csv or args.audio):
             for rec in store.list_calls():
                 print(f"{rec.id}  {rec.started[:16]}  {rec.duration:6.0f} s  "
                       f"{len(rec.flags or [])} flags  {rec.title}")
@@ -259,7 +261,7 @@ def cmd_report(args) -> int:
         if args.csv:
             report.write_csv(store.list_calls(), args.csv)
             print(f"library written to {args.csv}", file=sys.stderr)
-        if args.html or args.pdf:
+        if args.html or args.pdf or args.audio:
             if not args.call:
                 raise CallAssistError("which call? give its id (see `callassist report --list`)")
             data = report.ReportData.from_store(store, args.call)
@@ -270,6 +272,13 @@ def cmd_report(args) -> int:
                 from .gui.pdf import write_pdf
                 write_pdf(data, args.pdf)
                 print(f"report written to {args.pdf}", file=sys.stderr)
+            if args.audio:
+                from .redact.audio import write_redacted_audio
+                if not data.record.audio_path:
+                    raise CallAssistError(f"call {args.call} has no recording in the library")
+                n = write_redacted_audio(data.record.audio_path, data.timeline, args.audio)
+                print(f"recording written to {args.audio} ({n} stretches of personal data "
+                      f"bleeped)", file=sys.stderr)
     return 0
 
 

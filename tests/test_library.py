@@ -147,6 +147,20 @@ def test_spoken_personal_data_is_redacted_in_the_library_unless_kept(qtbot, tmp_
         assert not leaked(text), text
         assert "forty" in text.lower() or "40" in text  # the amount is not personal data
         assert not store.has_originals(res.call_id)
+        # the audio too: the replay view plays a bleeped copy, and the export is bleeped
+        from callassist.gui.replay import ReplayWindow
+        win = ReplayWindow(store, res.call_id)
+        qtbot.addWidget(win)
+        qtbot.waitUntil(lambda: win.play_button.isEnabled(), timeout=10000)
+        assert win.playing_file == win.bleeped_audio and win.playing_file != call
+        out = Path(win.export_audio(str(tmp_path / "bleeped.wav")))
+        win.close()
+        assert not win.bleeped_audio.exists()  # the temporary copy goes with the window
+    with CallStore(tmp_path / "heard.sqlite3", redact=False) as heard:  # what is left to hear
+        [again] = Importer(heard, import_pipeline).run([out])
+        text = " ".join(u.text for u in heard.load_timeline(again.call_id).utterances)
+        assert not leaked(text), text
+        assert "forty" in text.lower() or "40" in text  # the rest of the call is still there
     with CallStore(tmp_path / "kept.sqlite3", keep_original=True) as store:
         [res] = Importer(store, import_pipeline).run([call])
         assert not leaked(" ".join(u.text for u in store.load_timeline(res.call_id).utterances))
@@ -157,10 +171,12 @@ def test_spoken_personal_data_is_redacted_in_the_library_unless_kept(qtbot, tmp_
         qtbot.addWidget(win)
         shown = lambda: " ".join(win.transcript.item(i).text() for i in range(win.transcript.count()))  # noqa: E731
         assert not win.show_original.isHidden() and not leaked(shown())
+        qtbot.waitUntil(lambda: win.play_button.isEnabled(), timeout=10000)
+        assert win.playing_file == win.bleeped_audio
         win.show_original.setChecked(True)
-        assert leaked(shown())
+        assert leaked(shown()) and win.playing_file == call.resolve()  # text and audio
         win.show_original.setChecked(False)
-        assert not leaked(shown())
+        assert not leaked(shown()) and win.playing_file == win.bleeped_audio
         win.close()
     with CallStore(tmp_path / "plain.sqlite3", redact=False) as store:
         [res] = Importer(store, import_pipeline).run([call])
@@ -185,6 +201,11 @@ def test_cli_import_reports_bad_files_and_keeps_going(tmp_path, demo_library):
     out = tmp_path / "calls.csv"
     assert run_cli("report", "--csv", str(out), "--library", str(db)).returncode == 0
     assert "satisfied_caller" in out.read_text()
+    call_id = listed.stdout.split()[0]
+    wav = tmp_path / "call.wav"
+    r = run_cli("report", call_id, "--audio", str(wav), "--library", str(db))
+    assert r.returncode == 0 and "bleeped" in r.stderr, r.stderr
+    assert sf.info(wav).duration == pytest.approx(sf.info(rec / "satisfied_caller.flac").duration)
     missing = run_cli("import", str(tmp_path / "nowhere"), "--library", str(db))
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
 

@@ -1,6 +1,7 @@
 """Personal-data redaction of stored transcripts: the test set's recall and false alarms, tags,
 text outside the spans, word lists, events, timelines, and what the real Whisper engine writes."""
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -217,3 +218,47 @@ def test_whisper_transcripts_lose_every_digit(whisper_engine, espeak):
             assert not re.search(r"\d", red) and not DIGIT_WORD.search(red), (voice, text, red)
             if "email" in sentence:
                 assert "[email]" in red and "jones" not in red.lower(), (voice, text, red)
+
+
+# ---- the audio ---------------------------------------------------------------------------------------
+
+def test_audio_spans_come_from_the_redacted_words(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from callassist.redact.audio import TONE_HZ, redacted_spans, write_redacted_audio
+    said = Utterance(id=1, speaker="customer", text="my card is 4111 1111 1111 1111 thanks",
+                     start=1.0, end=5.0, words=tuple(
+                         Word(t, 1.0 + 0.5 * i, 1.4 + 0.5 * i, 0.9) for i, t in enumerate(
+                             "my card is 4111 1111 1111 1111 thanks".split())))
+    plain = Utterance(id=2, speaker="agent", text="thank you", start=6.0, end=7.0, words=())
+    no_words = Utterance(id=3, speaker="customer", text="it's five five five one two three four",
+                         start=8.0, end=10.0, words=())
+    tl = redact_timeline(Timeline(call={}, events=[said, plain, no_words]))
+    spans = redacted_spans(tl)
+    # the four number words (2.5-4.4 s) as one span, padded; the utterance without word times whole
+    assert spans == [(pytest.approx(2.35), pytest.approx(4.55)), (pytest.approx(7.85), pytest.approx(10.15))]
+    rate = 8000
+    t = np.arange(12 * rate) / rate
+    voice = (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    src = tmp_path / "call.wav"
+    sf.write(src, np.stack([voice, voice], axis=1), rate)
+    out = tmp_path / "bleeped.wav"
+    assert write_redacted_audio(src, tl, out) == 2
+    audio, r = sf.read(out, always_2d=True)
+    assert r == rate and audio.shape == (len(voice), 2)
+    assert oct(os.stat(out).st_mode & 0o777) == "0o600"
+
+    def loudest_hz(a, b):
+        seg = audio[int(a * rate):int(b * rate), 0]
+        return np.fft.rfftfreq(len(seg), 1 / rate)[np.argmax(np.abs(np.fft.rfft(seg)))]
+    assert loudest_hz(2.6, 4.3) == pytest.approx(TONE_HZ, abs=5)  # the voice is gone there
+    assert loudest_hz(8.0, 10.0) == pytest.approx(TONE_HZ, abs=5)
+    assert np.allclose(audio[: int(2.3 * rate)], np.stack([voice, voice], 1)[: int(2.3 * rate)],
+                       atol=1e-3)  # and untouched elsewhere
+    assert np.allclose(audio[int(4.6 * rate): int(7.8 * rate)],
+                       np.stack([voice, voice], 1)[int(4.6 * rate): int(7.8 * rate)], atol=1e-3)
+    from callassist.errors import CallAssistError
+    with pytest.raises(CallAssistError) as err:
+        write_redacted_audio(tmp_path / "missing.wav", tl, out)
+    assert "cannot read the recording" in str(err.value)

@@ -1,12 +1,16 @@
 """The coach's replay view: a stored call with its audio, mood curve, flags, transcript and notes.
 
-Playback is QtMultimedia (play/pause, seek, speed). The mood curve carries the flagged moments
+Playback is QtMultimedia (play/pause, seek, speed); in a redacted library it plays a copy of the
+recording with the personal data bleeped (callassist.redact.audio). The mood curve carries the flagged moments
 and the coach's notes; a click anywhere on it, on a flag, on a transcript line or on a note seeks
 there. The transcript follows playback. Notes are saved in the call library at once.
 """
 from __future__ import annotations
 
 import bisect
+import shutil
+import tempfile
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import QSignalBlocker, Qt, QUrl, Signal
@@ -129,6 +133,7 @@ class ReplayWindow(QMainWindow):
     """One stored call, for a coach: listen, look at the flags, take notes, export a report."""
 
     notes_changed = Signal(str)  # call id
+    _bleeped = Signal(str, str)  # path of the bleeped copy (or ""), error message (or "")
 
     def __init__(self, store, call_id: str, start_at: float | None = None, parent=None,
                  author: str = ""):
@@ -184,7 +189,8 @@ class ReplayWindow(QMainWindow):
         self.show_original.setVisible(self.store.has_originals(self.call_id))
         self.show_original.toggled.connect(self._show_original)
         head.addWidget(self.show_original)
-        for text, slot in (("Export HTML…", self.export_html), ("Export PDF…", self.export_pdf)):
+        for text, slot in (("Export HTML…", self.export_html), ("Export PDF…", self.export_pdf),
+                           ("Export audio…", self.export_audio)):
             b = QPushButton(text)
             b.clicked.connect(slot)
             head.addWidget(b)
@@ -335,16 +341,70 @@ class ReplayWindow(QMainWindow):
         self._current = -1
         self._fill_transcript()
         self._show_position(self._position)
+        audio = self.original_audio if on else self.bleeped_audio
+        if audio is not None and audio.exists():  # the audio follows the text
+            self._set_source(audio)
 
     # ---- audio
     def _load_audio(self) -> None:
+        """Play the recording; in a redacted library, a copy with the personal data bleeped
+        (made in a background thread; the original file is never changed)."""
+        from ..redact.audio import redacted_spans
         path = self.record.audio_path
+        self.original_audio = Path(path).resolve() if path else None
+        self.bleeped_audio: Path | None = None
+        self._tmpdir: str | None = None
         if not path or not Path(path).exists():
             self.show_alert(f"The recording {path or '(none)'} is not there: the transcript, flags "
                             f"and notes still work; put the file back to listen.")
             self.play_button.setEnabled(False)
             return
-        self.player.setSource(QUrl.fromLocalFile(str(Path(path).resolve())))
+        if not (self.record.redacted and redacted_spans(self.timeline)):
+            self._set_source(self.original_audio)
+            return
+        self.play_button.setEnabled(False)
+        self.play_button.setToolTip("Preparing the recording with personal data bleeped…")
+        self._bleeped.connect(self._on_bleeped)
+        self._tmpdir = tempfile.mkdtemp(prefix="callassist-replay-")  # readable by the owner only
+        out = Path(self._tmpdir) / "call.wav"
+        timeline, source = self.timeline, self.original_audio
+
+        def work():
+            from ..redact.audio import write_redacted_audio
+            try:
+                write_redacted_audio(source, timeline, out)
+                done = (str(out), "")
+            except CallAssistError as exc:
+                done = ("", str(exc))
+            try:
+                self._bleeped.emit(*done)
+            except RuntimeError:  # the window was closed meanwhile
+                pass
+
+        threading.Thread(target=work, name="bleep", daemon=True).start()
+
+    def _on_bleeped(self, path: str, error: str) -> None:
+        if error:
+            self.show_alert(f"Personal data could not be bleeped, so the recording is not played: "
+                            f"{error}")
+            return
+        self.bleeped_audio = Path(path)
+        self.play_button.setEnabled(True)
+        self.play_button.setToolTip("Play / pause (Space); personal data is bleeped")
+        if not self.show_original.isChecked():
+            self._set_source(self.bleeped_audio)
+
+    def _set_source(self, path: Path) -> None:
+        """Play `path` from where the playhead is."""
+        if self.player.source() == QUrl.fromLocalFile(str(path)):
+            return
+        self._pending_seek = self._position if self._position > 0 else None
+        self.player.setSource(QUrl.fromLocalFile(str(path)))
+
+    @property
+    def playing_file(self) -> Path | None:
+        src = self.player.source()
+        return None if src.isEmpty() else Path(src.toLocalFile())
 
     def _on_media_status(self, status) -> None:
         from PySide6.QtMultimedia import QMediaPlayer
@@ -511,12 +571,36 @@ class ReplayWindow(QMainWindow):
                 return None
         return path
 
+    def export_audio(self, path: str | None = None) -> str | None:
+        """The recording as WAV, personal data bleeped when the library is redacted."""
+        from ..redact.audio import write_redacted_audio
+        if self.original_audio is None or not self.original_audio.exists():
+            QMessageBox.warning(self, "Export", "The recording is not there to export.")
+            return None
+        path = path or self._ask_path("WAV audio", "wav")
+        if not path:
+            return None
+        try:
+            if self.bleeped_audio is not None:  # made already: a copy is enough
+                shutil.copyfile(self.bleeped_audio, path)
+            elif self.record.redacted:
+                write_redacted_audio(self.original_audio, self.timeline, path)
+            else:
+                shutil.copyfile(self.original_audio, path)
+        except (OSError, CallAssistError) as exc:
+            QMessageBox.warning(self, "Export", f"cannot write {path}: {exc}")
+            return None
+        return path
+
     def show_alert(self, message: str) -> None:
         self.alert.setText(message)
         self.alert.show()
 
     def closeEvent(self, e):
         self.player.stop()
+        self.player.setSource(QUrl())
+        if self._tmpdir:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
         super().closeEvent(e)
 
 
