@@ -545,13 +545,13 @@ class ReplayWindow(QMainWindow):
 
     def _ask_path(self, kind: str, suffix: str) -> str | None:
         default = str(Path.home() / f"{_safe_name(self.record.title or self.call_id)}.{suffix}")
-        path, _ = QFileDialog.getSaveFileName(self, f"Export {kind} report", default,
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {kind}", default,
                                               f"{kind} (*.{suffix})")
         return path or None
 
     def export_html(self, path: str | None = None) -> str | None:
         from ..report import write_html
-        path = path or self._ask_path("HTML", "html")
+        path = path or self._ask_path("HTML report", "html")
         if path:
             try:
                 write_html(self._report_data(), path)
@@ -562,7 +562,7 @@ class ReplayWindow(QMainWindow):
 
     def export_pdf(self, path: str | None = None) -> str | None:
         from .pdf import write_pdf
-        path = path or self._ask_path("PDF", "pdf")
+        path = path or self._ask_path("PDF report", "pdf")
         if path:
             try:
                 write_pdf(self._report_data(), path)
