@@ -42,6 +42,7 @@ from .events import Event, PartialUtterance, event_from_dict
 from .flags import Flag, FlagSettings, compute_flags, flag_counts, worst_moment
 from .paths import data_dir
 from .recording import AudioRecorder, repair_wav  # noqa: F401  (re-exported)
+from .redact import redact_event
 from .timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -205,6 +206,19 @@ def _db_error(path: Path, exc: sqlite3.Error) -> CallAssistError:
 
 
 # ---- the store ------------------------------------------------------------------------------------
+
+def _parse_events(call_id: str, rows) -> tuple[list[Event], int]:
+    """Events from rows of stored JSON, and how many could not be read (a kind this version does
+    not know); those are skipped with a warning."""
+    events, bad = [], 0
+    for (data,) in rows:
+        try:
+            events.append(event_from_dict(json.loads(data)))
+        except (KeyError, TypeError, ValueError) as exc:
+            bad += 1
+            log.warning("call %s: skipped an unreadable event (%s)", call_id, exc)
+    return events, bad
+
 
 class CallStore:
     """Calls, their events and notes in one SQLite file. Safe to use from several threads."""
@@ -422,7 +436,6 @@ class CallStore:
         rows, originals = [], []
         for seq, event in numbered:
             if self.redact:
-                from .redact import redact_event
                 clean = redact_event(event)
                 if self.keep_original and clean is not event and clean != event:
                     originals.append((call_id, seq, json.dumps(event.to_dict(), ensure_ascii=False)))
@@ -431,13 +444,8 @@ class CallStore:
         return rows, originals
 
     def _flags_json(self, call_id: str, db: sqlite3.Connection, call: dict) -> str:
-        events = []
-        for (data,) in db.execute("SELECT data FROM events WHERE call_id = ? ORDER BY seq",
-                                  (call_id,)):
-            try:
-                events.append(event_from_dict(json.loads(data)))
-            except (KeyError, TypeError, ValueError):
-                continue
+        events, _ = _parse_events(call_id, db.execute(
+            "SELECT data FROM events WHERE call_id = ? ORDER BY seq", (call_id,)))
         flags = compute_flags(Timeline(call=call, events=events), self.flag_settings)
         return json.dumps([f.to_dict() for f in flags], ensure_ascii=False)
 
@@ -547,13 +555,7 @@ class CallStore:
                 (call_id,))
         else:
             rows = self._query("SELECT data FROM events WHERE call_id = ? ORDER BY seq", (call_id,))
-        events, bad = [], 0
-        for (data,) in rows:
-            try:
-                events.append(event_from_dict(json.loads(data)))
-            except (KeyError, TypeError, ValueError) as exc:  # a kind this version does not know
-                bad += 1
-                log.warning("call %s: skipped an unreadable event (%s)", call_id, exc)
+        events, bad = _parse_events(call_id, rows)
         call = dict(rec.call)
         if bad:
             call["unreadable_events"] = bad
