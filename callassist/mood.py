@@ -15,6 +15,8 @@ from typing import Callable, Sequence
 from .events import CallScore, MoodState, Sentiment, Utterance
 
 TREND_DELTA = 0.15  # change of the smoothed score over the window that counts as a trend
+NEGATIVE = -0.2  # at or below: a negative mood (frustrated, upset)
+POSITIVE = 0.15  # at or above: a positive one (calm, pleased); neutral between
 
 
 @dataclass
@@ -61,9 +63,9 @@ class MoodTracker:
             return "worried"
         if score <= -0.55:
             return "upset"
-        if score <= -0.2:
+        if score <= NEGATIVE:
             return "frustrated"
-        if score < 0.15:
+        if score < POSITIVE:
             return "pleased" if "gratitude" in kinds and score > 0 else "neutral"
         if score < 0.45:
             return "pleased" if "gratitude" in kinds else "calm"

@@ -24,12 +24,10 @@ from .events import (AGENT, CUSTOMER, CallerPoint, CallMetrics, CallScore, Check
                      Utterance)
 from .flags import KINDS, SEVERITY_COLOURS, Flag, compute_flags, worst_moment
 from .metrics import call_metrics
+from .mood import NEGATIVE, POSITIVE  # the caller's mood bands, as the tracker labels them
 from .store import CallRecord, CallStore
 from .timeline import Timeline
 
-# the caller's mood bands (the same limits the mood tracker labels by, callassist.mood)
-NEGATIVE = -0.2
-POSITIVE = 0.15
 SEVERITY_TINTS = {1: "#fff8e0", 2: "#fff0e0", 3: "#fde8e8"}
 NOTE_COLOUR = "#2f6fdb"
 CURVE_COLOUR = "#1f4e8c"
