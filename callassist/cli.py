@@ -9,6 +9,7 @@ import argparse
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from . import __version__
@@ -214,7 +215,7 @@ def cmd_import(args) -> int:
                               f"{', '.join(args.paths)}: give recordings or folders that hold them")
     cfg, pipe = _load(args, partials=False)
     failed = 0
-    t0 = __import__("time").perf_counter()
+    t0 = time.perf_counter()
     with cfg.open_store(args.library) as store:
         importer = Importer(store, pipe, jobs=args.jobs or cfg.import_jobs,
                             channels=args.channels or cfg.channels, agent=args.agent)
@@ -234,7 +235,7 @@ def cmd_import(args) -> int:
 
         results = importer.run(files, on_result=said)
     audio = sum(r.duration for r in results if r.ok)
-    wall = __import__("time").perf_counter() - t0
+    wall = time.perf_counter() - t0
     n_ok = sum(r.ok for r in results)
     print(f"imported {n_ok} of {len(results)} recordings ({audio / 60:.1f} min of audio) into "
           f"{store.path} in {wall:.0f} s", file=sys.stderr)

@@ -549,27 +549,24 @@ class ReplayWindow(QMainWindow):
                                               f"{kind} (*.{suffix})")
         return path or None
 
-    def export_html(self, path: str | None = None) -> str | None:
-        from ..report import write_html
-        path = path or self._ask_path("HTML report", "html")
+    def _export_report(self, write, kind: str, suffix: str, path: str | None) -> str | None:
+        """`write(ReportData, path)` to `path`, asked for when None; returns the path written."""
+        path = path or self._ask_path(kind, suffix)
         if path:
             try:
-                write_html(self._report_data(), path)
+                write(self._report_data(), path)
             except CallAssistError as exc:
                 QMessageBox.warning(self, "Export", str(exc))
                 return None
         return path
 
+    def export_html(self, path: str | None = None) -> str | None:
+        from ..report import write_html
+        return self._export_report(write_html, "HTML report", "html", path)
+
     def export_pdf(self, path: str | None = None) -> str | None:
         from .pdf import write_pdf
-        path = path or self._ask_path("PDF report", "pdf")
-        if path:
-            try:
-                write_pdf(self._report_data(), path)
-            except CallAssistError as exc:
-                QMessageBox.warning(self, "Export", str(exc))
-                return None
-        return path
+        return self._export_report(write_pdf, "PDF report", "pdf", path)
 
     def export_audio(self, path: str | None = None) -> str | None:
         """The recording as WAV, personal data bleeped when the library is redacted."""
