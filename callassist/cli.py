@@ -96,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _load(args, partials: bool):
     from .config import Config
-    from .escalation import EscalationSettings
-    from .pipeline import load_pipeline
+    from .assist.escalation import EscalationSettings
+    from .core.pipeline import load_pipeline
 
     cfg = Config.load(args.config)
     pipe = load_pipeline(
@@ -112,7 +112,7 @@ def _load(args, partials: bool):
 
 
 def _printer(stream=sys.stdout):
-    from .events import (CallerPoint, CallMetrics, CallScore, ChecklistItem, CoachingTip,
+    from .core.events import (CallerPoint, CallMetrics, CallScore, ChecklistItem, CoachingTip,
                          EscalationAdvice, KnowledgeMatch, MoodState, PhraseSuggestion, Status,
                          Utterance)
     pad = " " * 19
@@ -161,7 +161,7 @@ def _write_json(timeline, out: str | None) -> None:
 
 
 def cmd_analyze(args) -> int:
-    from .audio import FileSource
+    from .audio.sources import FileSource
 
     source = FileSource(args.call, channels=args.channels, realtime=args.realtime)
     cfg, pipe = _load(args, partials=args.realtime)
@@ -207,7 +207,7 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from .library import Importer, find_recordings
+    from .library.importer import Importer, find_recordings
 
     files = find_recordings(args.paths)
     if not files:
@@ -250,7 +250,7 @@ def cmd_library(args) -> int:
 
 def cmd_report(args) -> int:
     from .config import Config
-    from . import report
+    from .library import report
 
     cfg = Config.load(args.config)
     with cfg.open_store(args.library) as store:
@@ -274,7 +274,7 @@ def cmd_report(args) -> int:
                 write_pdf(data, args.pdf)
                 print(f"report written to {args.pdf}", file=sys.stderr)
             if args.audio:
-                from .redact.audio import write_redacted_audio
+                from .library.redact.audio import write_redacted_audio
                 if not data.record.audio_path:
                     raise CallAssistError(f"call {args.call} has no recording in the library")
                 n = write_redacted_audio(data.record.audio_path, data.timeline, args.audio)
@@ -284,8 +284,8 @@ def cmd_report(args) -> int:
 
 
 def cmd_listen(args) -> int:
-    from .audio import MicSource
-    from .events import AGENT, CUSTOMER
+    from .audio.sources import MicSource
+    from .core.events import AGENT, CUSTOMER
 
     inputs = {CUSTOMER: args.input}
     if args.agent_input is not None:
@@ -306,7 +306,7 @@ def cmd_listen(args) -> int:
 
 
 def cmd_devices(args) -> int:
-    from .audio import list_input_devices
+    from .audio.sources import list_input_devices
 
     devices = list_input_devices()
     if not devices:
@@ -318,7 +318,7 @@ def cmd_devices(args) -> int:
 
 
 def cmd_download(args) -> int:
-    from .vosk_models import SMALL_EN_SHA256, SMALL_EN_URL, download_model
+    from .asr.vosk_models import SMALL_EN_SHA256, SMALL_EN_URL, download_model
 
     url = args.url or SMALL_EN_URL
     sha = args.sha256 if args.sha256 is not None else (SMALL_EN_SHA256 if url == SMALL_EN_URL else None)
@@ -338,7 +338,7 @@ def _need_screen(what: str) -> None:
 def cmd_gui(args) -> int:
     _need_screen("the side panel")
     if args.play:
-        from .audio import probe
+        from .audio.sources import probe
         probe(args.play)  # a bad file is a one-line error before any window opens
     try:
         from .gui.app import run

@@ -73,7 +73,7 @@ class Config:
         return cfg
 
     def flag_settings(self):
-        from .flags import FlagSettings
+        from .library.flags import FlagSettings
         return FlagSettings.from_dict(self.flags)
 
     def library_path(self) -> Path | None:
@@ -81,7 +81,7 @@ class Config:
 
     def open_store(self, path: str | Path | None = None):
         """The call library with this config's privacy and flag settings."""
-        from .store import CallStore
+        from .library.store import CallStore
         return CallStore(path or self.library_path(), redact=self.redact,
                          keep_original=self.keep_original,
                          flag_settings=self.flag_settings() if self.flags else None)

@@ -4,8 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHIPPED_MODELS = REPO_ROOT / "models"
+REPO_ROOT = Path(__file__).resolve().parents[1]  # a checkout; shipped files: callassist.resources
 
 
 def config_dir() -> Path:
@@ -24,5 +23,5 @@ def cache_dir() -> Path:
 
 
 def vosk_model_roots() -> list[Path]:
-    """Folders searched for Vosk models, in order: the repo's models/vosk, then the user's."""
-    return [SHIPPED_MODELS / "vosk", data_dir() / "models" / "vosk"]
+    """Folders searched for Vosk models, in order: models/vosk of a checkout, then the user's."""
+    return [REPO_ROOT / "models" / "vosk", data_dir() / "models" / "vosk"]

@@ -5,7 +5,7 @@
 
 Makes `--calls` distinct recordings from the demo calls (sox: tempo, pitch and level varied),
 loads the models once, then imports them all into a new library for each `--jobs` value:
-headless (callassist.library.Importer) and, for the last value, through the QA window (its
+headless (callassist.library.importer.Importer) and, for the last value, through the QA window (its
 worker thread) while a 20 ms timer on the GUI thread measures how long the window ever went
 without handling events. Prints audio minutes, wall time, throughput and the GUI stalls.
 """
@@ -42,8 +42,8 @@ def make_recordings(n: int, folder: Path) -> list[Path]:
 
 
 def headless(pipe, files, jobs: int, db: Path) -> tuple[float, float, int]:
-    from callassist.library import Importer
-    from callassist.store import CallStore
+    from callassist.library.importer import Importer
+    from callassist.library.store import CallStore
     t0 = time.perf_counter()
     with CallStore(db) as store:
         results = Importer(store, pipe, jobs=jobs).run(files)
@@ -57,7 +57,7 @@ def in_window(pipe, files, jobs: int, db: Path) -> tuple[float, float, int, list
     from PySide6.QtWidgets import QApplication
 
     from callassist.gui.library_view import LibraryWindow
-    from callassist.store import CallStore
+    from callassist.library.store import CallStore
     app = QApplication.instance() or QApplication(sys.argv[:1])
     store = CallStore(db)
     win = LibraryWindow(store, jobs=jobs, loader=lambda: pipe)
@@ -112,7 +112,7 @@ def main() -> None:
         t0 = time.perf_counter()
         files = make_recordings(args.calls, folder)
         print(f"made {len(files)} recordings in {time.perf_counter() - t0:.1f} s")
-        from callassist.pipeline import load_pipeline
+        from callassist.core.pipeline import load_pipeline
         t0 = time.perf_counter()
         pipe = load_pipeline(partials=False)
         print(f"models loaded in {time.perf_counter() - t0:.1f} s (once per import session)")

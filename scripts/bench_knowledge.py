@@ -21,8 +21,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from callassist.embeddings import shared_embedder  # noqa: E402
-from callassist.knowledge import DEFAULT_KB, KnowledgeBase  # noqa: E402
+from callassist.mood.embeddings import shared_embedder  # noqa: E402
+from callassist.assist.knowledge import DEFAULT_KB, KnowledgeBase  # noqa: E402
 
 
 def main() -> None:

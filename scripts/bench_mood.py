@@ -37,7 +37,7 @@ def main() -> None:
 
     rss0 = rss_mb()
     t0 = time.perf_counter()
-    from callassist.sentiment import SentimentModel, normalize_text  # noqa: E402
+    from callassist.mood.sentiment import SentimentModel, normalize_text  # noqa: E402
 
     model = SentimentModel.load(args.model_dir)
     load_total = time.perf_counter() - t0
@@ -63,7 +63,7 @@ def main() -> None:
     times.sort()
     n_tok = [len(model._tok.encode(normalize_text(t)).ids) for t in texts]
 
-    from callassist.cues import detect_cues
+    from callassist.mood.cues import detect_cues
 
     s = time.perf_counter()
     for t in texts:

@@ -35,7 +35,7 @@ def main() -> None:
     from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from callassist.democall import truth_path
+    from democall import truth_path
     from callassist.gui.panel import SidePanel
     from callassist.gui.settings import PanelSettings
 

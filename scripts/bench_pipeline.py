@@ -27,12 +27,12 @@ sys.path.insert(0, str(ROOT))
 
 from callassist.asr.vosk_engine import VoskEngine  # noqa: E402
 from callassist.asr.whisper_engine import WhisperEngine  # noqa: E402
-from callassist.audio import FileSource  # noqa: E402
-from callassist.cues import detect_cues  # noqa: E402
-from callassist.democall import truth_path  # noqa: E402
-from callassist.events import MoodState  # noqa: E402
-from callassist.pipeline import Pipeline  # noqa: E402
-from callassist.sentiment import SentimentModel  # noqa: E402
+from callassist.audio.sources import FileSource  # noqa: E402
+from callassist.mood.cues import detect_cues  # noqa: E402
+from democall import truth_path  # noqa: E402
+from callassist.core.events import MoodState  # noqa: E402
+from callassist.core.pipeline import Pipeline  # noqa: E402
+from callassist.mood.sentiment import SentimentModel  # noqa: E402
 
 
 def peak_mb() -> float:

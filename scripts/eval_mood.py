@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from callassist.sentiment import LABELS, SentimentModel  # noqa: E402
+from callassist.mood.sentiment import LABELS, SentimentModel  # noqa: E402
 from train_mood import corpus_path, ids_hash, load_examples, scores, split, spoken_form  # noqa: E402
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Evaluate personal-data redaction (callassist.redact) on the test set tests/data/redaction.yaml.
+"""Evaluate personal-data redaction (callassist.library.redact) on the test set tests/data/redaction.yaml.
 
 Prints recall over the personal-data items (overall and per category), how often the tag names
 the labelled category, the over-redaction rate on harmless utterances, and every miss.
@@ -22,7 +22,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from callassist.redact import find_personal_data, redact_text  # noqa: E402
+from callassist.library.redact import find_personal_data, redact_text  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "redaction.yaml"
 

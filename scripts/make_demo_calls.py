@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from callassist.democall import make_call  # noqa: E402
+from democall import make_call  # noqa: E402
 
 
 def main() -> None:

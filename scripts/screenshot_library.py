@@ -46,9 +46,9 @@ def main() -> None:
 
     from callassist.gui.library_view import COLUMNS, LibraryWindow
     from callassist.gui.theme import apply_theme
-    from callassist.library import Importer
-    from callassist.pipeline import load_pipeline
-    from callassist.store import CallStore
+    from callassist.library.importer import Importer
+    from callassist.core.pipeline import load_pipeline
+    from callassist.library.store import CallStore
 
     app = QApplication(sys.argv[:1])
     store = CallStore(tmp / "calls.sqlite3")

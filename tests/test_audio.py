@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from callassist.audio import FileSource, parse_channel_map, probe
+from callassist.audio.sources import FileSource, parse_channel_map, probe
 from callassist.errors import AudioError
 from tests.conftest import DEMO_CALLS, write_wav
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from callassist.cues import CUE_KINDS, Cue, detect_cues
+from callassist.mood.cues import CUE_KINDS, Cue, detect_cues
 
 
 def asr(text: str) -> str:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from callassist.asr import load_engine
-from callassist.events import Utterance
-from callassist.vosk_models import DownloadError, download_model, find_vosk_model
+from callassist.core.events import Utterance
+from callassist.asr.vosk_models import DownloadError, download_model, find_vosk_model
 from tests.conftest import run_cli
 
 

@@ -3,10 +3,10 @@ import pytest
 
 from callassist.config import Config
 from callassist.errors import ConfigError
-from callassist.events import (CallerPoint, ChecklistItem, CoachingTip, EscalationAdvice,
+from callassist.core.events import (CallerPoint, ChecklistItem, CoachingTip, EscalationAdvice,
                                MoodState, Utterance, Word)
-from callassist.flags import Flag, FlagSettings, compute_flags, flag_counts, worst_moment
-from callassist.timeline import Timeline
+from callassist.library.flags import Flag, FlagSettings, compute_flags, flag_counts, worst_moment
+from callassist.core.timeline import Timeline
 
 
 def utt(i, speaker, start, end, text):

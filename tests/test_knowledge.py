@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from callassist.errors import ConfigError
-from callassist.knowledge import DEFAULT_KB, KnowledgeBase, parse_article
+from callassist.assist.knowledge import DEFAULT_KB, KnowledgeBase, parse_article
 
 DATA = Path(__file__).parent / "data"
 
@@ -127,9 +127,9 @@ def test_article_parsing(tmp_path):
 
 
 def test_assistant_picks_up_an_article_edited_during_the_call(tmp_path, kb):
-    from callassist.assist import Assistant, AssistSettings
-    from callassist.events import Utterance
-    from callassist.phrases import PhraseLibrary
+    from callassist.assist.assistant import Assistant, AssistSettings
+    from callassist.core.events import Utterance
+    from callassist.assist.phrases import PhraseLibrary
     folder = _copy_kb(tmp_path)
     base = KnowledgeBase(folder, embedder=kb.embedder)
     helper = Assistant(base, PhraseLibrary.load(), AssistSettings(reload_seconds=0.0))

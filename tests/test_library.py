@@ -11,8 +11,8 @@ import pytest
 import soundfile as sf
 import yaml
 
-from callassist.democall import load_dialogue, render
-from callassist.store import CallStore
+from democall import load_dialogue, render
+from callassist.library.store import CallStore
 from tests.conftest import DEMO_CALLS, load_truth, run_cli
 
 pytestmark = pytest.mark.slow
@@ -37,7 +37,7 @@ PII_DIALOGUE = {
 
 @pytest.fixture(scope="session")
 def import_pipeline(_session_cache):
-    from callassist.pipeline import load_pipeline
+    from callassist.core.pipeline import load_pipeline
     with pytest.MonkeyPatch.context() as mp:  # the embedding cache goes to the test cache
         mp.setenv("XDG_CACHE_HOME", str(_session_cache))
         return load_pipeline(partials=False)
@@ -46,7 +46,7 @@ def import_pipeline(_session_cache):
 @pytest.fixture(scope="session")
 def demo_library(tmp_path_factory, import_pipeline):
     """The four demo calls imported once (two at a time) into a library file."""
-    from callassist.library import Importer
+    from callassist.library.importer import Importer
     folder = tmp_path_factory.mktemp("recordings")
     for name in CALLS:  # the recordings a reviewer would point the import at
         shutil.copy(DEMO_CALLS / f"{name}.flac", folder / f"{name}.flac")
@@ -120,7 +120,7 @@ def test_flags_appear_at_the_right_times_on_the_angry_call(library):
 
 
 def test_library_file_is_owner_only_and_reimport_is_skipped(library, demo_library, import_pipeline):
-    from callassist.library import Importer
+    from callassist.library.importer import Importer
     _, folder, _ = demo_library
     assert stat.S_IMODE(os.stat(library.path).st_mode) == 0o600
     results = Importer(library, import_pipeline).run([folder])
@@ -129,7 +129,7 @@ def test_library_file_is_owner_only_and_reimport_is_skipped(library, demo_librar
 
 def test_spoken_personal_data_is_redacted_in_the_library_unless_kept(qtbot, tmp_path,
                                                                      import_pipeline):
-    from callassist.library import Importer
+    from callassist.library.importer import Importer
     path = tmp_path / "dialogue.yaml"
     path.write_text(yaml.safe_dump(PII_DIALOGUE))
     audio, _ = render(load_dialogue(path))
@@ -137,7 +137,7 @@ def test_spoken_personal_data_is_redacted_in_the_library_unless_kept(qtbot, tmp_
     sf.write(call, audio, 16000)
 
     def leaked(text):  # digit runs however Whisper wrote them ("4-1-1-1", "4111", "four one")
-        from callassist.text import spoken_numbers
+        from callassist.core.text import spoken_numbers
         return spoken_numbers(text, min_digits=5)
 
     with CallStore(tmp_path / "private.sqlite3") as store:
@@ -284,7 +284,7 @@ def test_qa_view_lists_sorts_and_filters(qa, qtbot):
 
 
 def test_changing_thresholds_reflags_every_call(qa, library):
-    from callassist.flags import FlagSettings
+    from callassist.library.flags import FlagSettings
     before = len(by_title(library, "angry_calmed").flags)
     qa.set_flag_settings(FlagSettings(kinds=("escalation",)))
     assert [len(r.flags) for r in sorted(library.list_calls(), key=lambda r: r.title)] == \

@@ -29,7 +29,7 @@ def test_devices_lists_the_virtual_microphone(mic):
 def test_mic_source_streams_resampled_blocks(mic, espeak):
     """MicSource in-process: the first callback arrives, then our audio comes back at 16 kHz."""
     import os
-    from callassist.audio import MicSource, rescan_devices
+    from callassist.audio.sources import MicSource, rescan_devices
     old = {k: os.environ.get(k) for k in mic.env}
     os.environ.update(mic.env)
     try:
@@ -95,10 +95,10 @@ def test_listen_transcribes_the_virtual_microphone(mic, espeak, tmp_path):
 @pytest.mark.slow
 def test_panel_live_call_from_the_virtual_microphone(qtbot, mic, espeak, tmp_path, monkeypatch):
     """Start a live call in the panel on the virtual microphone: utterances reach the panel."""
-    from callassist.audio import rescan_devices
+    from callassist.audio.sources import rescan_devices
     from callassist.gui.panel import SidePanel
     from callassist.gui.settings import PanelSettings
-    from callassist.store import CallStore
+    from callassist.library.store import CallStore
     for k in ("PULSE_SERVER", "XDG_RUNTIME_DIR"):
         monkeypatch.setenv(k, mic.env[k])
     rescan_devices()

@@ -3,8 +3,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from callassist.events import Sentiment, Utterance
-from callassist.mood import MoodTracker, call_scores
+from callassist.core.events import Sentiment, Utterance
+from callassist.mood.tracker import MoodTracker, call_scores
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from tests.conftest import DEMO_CALLS
 
 @pytest.fixture
 def store(tmp_path):
-    from callassist.store import CallStore
+    from callassist.library.store import CallStore
     s = CallStore(tmp_path / "calls.sqlite3")
     yield s
     s.close()
@@ -147,7 +147,7 @@ def test_interrupted_call_is_offered_and_opened(qtbot, store, monkeypatch):
     """A call whose recorder died (a crash) is offered at the next start and shown in full."""
     import json
     from PySide6.QtWidgets import QMessageBox
-    from callassist.events import event_from_dict
+    from callassist.core.events import event_from_dict
     from callassist.gui.app import offer_interrupted
     tl = json.loads(run_analyze_json(DEMO_CALLS / "angry_calmed.flac"))
     call_id = store.start_call(tl["call"], title="crashed call")
@@ -156,7 +156,7 @@ def test_interrupted_call_is_offered_and_opened(qtbot, store, monkeypatch):
         rec(event_from_dict(e))
     rec.flush()
     store.close()  # the process "dies" without finishing the call
-    from callassist.store import CallStore
+    from callassist.library.store import CallStore
     again = CallStore(store.path if hasattr(store, "path") else None)
     asked = []
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.Open)

@@ -2,7 +2,7 @@
 import pytest
 
 from callassist.errors import ConfigError
-from callassist.phrases import SITUATIONS, PhraseLibrary, PhraseSuggester
+from callassist.assist.phrases import SITUATIONS, PhraseLibrary, PhraseSuggester
 
 
 @pytest.fixture(scope="module")

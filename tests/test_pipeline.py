@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from callassist.asr.base import SpeechEngine, SpeechStream
-from callassist.audio import AudioBlock, FileSource
+from callassist.audio.sources import AudioBlock, FileSource
 from callassist.errors import AudioError
-from callassist.events import PartialUtterance, Status, Utterance
-from callassist.pipeline import Pipeline
+from callassist.core.events import PartialUtterance, Status, Utterance
+from callassist.core.pipeline import Pipeline
 from tests.conftest import write_wav
 
 

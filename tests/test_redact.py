@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from callassist.events import (CallerPoint, CallMetrics, ChecklistItem, CoachingTip, EscalationAdvice,
+from callassist.core.events import (CallerPoint, CallMetrics, ChecklistItem, CoachingTip, EscalationAdvice,
                                KnowledgeMatch, MoodState, PartialUtterance, PhraseSuggestion, Sentiment,
                                Status, Utterance, Word)
-from callassist.redact import find_personal_data, redact_event, redact_text, redact_timeline, redact_words
-from callassist.timeline import Timeline
+from callassist.library.redact import find_personal_data, redact_event, redact_text, redact_timeline, redact_words
+from callassist.core.timeline import Timeline
 
 ROOT = Path(__file__).resolve().parents[1]
 TAG = re.compile(r"\[(?:card number|account number|phone number|email|number)\]")
@@ -189,7 +189,7 @@ def test_redact_timeline_leaves_the_original_untouched():
 
 
 def test_redact_imports_nothing_heavy():
-    code = ("import sys, callassist.redact\n"
+    code = ("import sys, callassist.library.redact\n"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'numpy', 'PySide6',"
             " 'onnxruntime', 'faster_whisper', 'vosk')]\n"
             "print(bad); sys.exit(1 if bad else 0)\n")
@@ -226,7 +226,7 @@ def test_audio_spans_come_from_the_redacted_words(tmp_path):
     import numpy as np
     import soundfile as sf
 
-    from callassist.redact.audio import TONE_HZ, redacted_spans, write_redacted_audio
+    from callassist.library.redact.audio import TONE_HZ, redacted_spans, write_redacted_audio
     said = Utterance(id=1, speaker="customer", text="my card is 4111 1111 1111 1111 thanks",
                      start=1.0, end=5.0, words=tuple(
                          Word(t, 1.0 + 0.5 * i, 1.4 + 0.5 * i, 0.9) for i, t in enumerate(

@@ -13,16 +13,16 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from callassist import report
+from callassist.library import report
 from callassist.errors import CallAssistError
-from callassist.events import (AGENT, CUSTOMER, CallerPoint, CallScore, ChecklistItem, CoachingTip,
+from callassist.core.events import (AGENT, CUSTOMER, CallerPoint, CallScore, ChecklistItem, CoachingTip,
                                EscalationAdvice, MoodState, Utterance, Word)
-from callassist.flags import KINDS
-from callassist.metrics import call_metrics
-from callassist.store import CallStore
-from callassist.timeline import Timeline
+from callassist.library.flags import KINDS
+from callassist.assist.metrics import call_metrics
+from callassist.library.store import CallStore
+from callassist.core.timeline import Timeline
 
-# The store redacts personal data (callassist.redact); the texts below carry none, so the report
+# The store redacts personal data (callassist.library.redact); the texts below carry none, so the report
 # shows them as written.
 SCRIPT_TEXT = "This is ridiculous & I'm fed up <script>alert('x')</script> with you"
 LINES = [  # (speaker, start, end, text)
@@ -363,7 +363,7 @@ def test_cli_report(library, tmp_path, capsys, qapp):
 
 
 def test_report_module_imports_no_qt():
-    code = ("import sys, callassist.report\n"
+    code = ("import sys, callassist.library.report\n"
             "bad = [m for m in sys.modules if m.startswith(('PySide6', 'PyQt', 'pyqtgraph'))]\n"
             "print(bad); sys.exit(1 if bad else 0)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from callassist.errors import CallAssistError, ModelError
-from callassist.sentiment import DEFAULT_MODEL_DIR, LABELS, SentimentModel, SentimentResult, normalize_text
+from callassist.mood.sentiment import DEFAULT_MODEL_DIR, LABELS, SentimentModel, SentimentResult, normalize_text
 
 HELDOUT = Path(__file__).parent / "data" / "mood_heldout.jsonl"
 ACCURACY_BAR = 0.76
@@ -142,7 +142,7 @@ def test_missing_encoder_package_is_a_clear_error(monkeypatch):
 
 
 def test_importing_does_not_pull_in_torch_or_qt():
-    code = ("import sys, callassist.sentiment, callassist.cues; "
+    code = ("import sys, callassist.mood.sentiment, callassist.mood.cues; "
             "bad = [m for m in ('torch', 'transformers', 'PySide6', 'PyQt6', 'PyQt5') if m in sys.modules]; "
             "sys.exit(str(bad) if bad else 0)")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from callassist.audio import AudioBlock
+from callassist.audio.sources import AudioBlock
 from callassist.errors import CallAssistError
-from callassist.events import (CallerPoint, CallMetrics, CallScore, ChecklistItem, CoachingTip,
+from callassist.core.events import (CallerPoint, CallMetrics, CallScore, ChecklistItem, CoachingTip,
                                EscalationAdvice, KnowledgeMatch, MoodState, PartialUtterance,
                                PhraseSuggestion, Sentiment, Status, Utterance, Word)
-from callassist.recording import AudioRecorder, repair_wav
-from callassist.text import spoken_numbers
-from callassist.store import CallStore, default_db
-from callassist.timeline import Timeline
+from callassist.audio.recording import AudioRecorder, repair_wav
+from callassist.core.text import spoken_numbers
+from callassist.library.store import CallStore, default_db
+from callassist.core.timeline import Timeline
 
 ROOT = Path(__file__).resolve().parents[1]
 TRUTH = ROOT / "demo" / "calls" / "angry_calmed.truth.json"
@@ -233,8 +233,8 @@ def test_locked_file_gives_clear_error(tmp_path):
 
 RECORD_EVENTS = """
 import sys, time
-from callassist.events import PartialUtterance, Utterance
-from callassist.store import CallStore
+from callassist.core.events import PartialUtterance, Utterance
+from callassist.library.store import CallStore
 store = CallStore(sys.argv[1])
 cid = store.start_call({"id": "crash1", "source": "mic", "started": "2024-05-01T10:00:00"})
 rec = store.recorder(cid, flush_seconds=0.2)
@@ -350,8 +350,8 @@ def tone(freq, amp, start, n, rate=16000):
 
 RECORD_AUDIO = """
 import sys, time
-from callassist.audio import AudioBlock
-from callassist.recording import AudioRecorder
+from callassist.audio.sources import AudioBlock
+from callassist.audio.recording import AudioRecorder
 import numpy as np
 def tone(freq, amp, start, n, rate=16000):
     return (amp * np.sin(2 * np.pi * freq * (start + np.arange(n) / rate))).astype(np.float32)

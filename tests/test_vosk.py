@@ -5,7 +5,7 @@ import pytest
 from callassist.asr import load_engine
 from callassist.asr.vosk_engine import VoskEngine
 from callassist.errors import ModelError
-from callassist.events import PartialUtterance, Utterance
+from callassist.core.events import PartialUtterance, Utterance
 
 SENTENCES = ["안녕하세요 주문한 노트북이 아직 도착하지 않았습니다",
              "환불을 받고 싶어요 감사합니다"]

@@ -12,7 +12,7 @@ ENGINES = ("auto", "vosk", "whisper")
 def load_engine(engine: str = "auto", vosk_model: str | Path | None = None,
                 whisper_model: str | Path | None = None) -> SpeechEngine:
     """Vosk when a Vosk model is given or found, else the bundled Whisper; `engine` forces one."""
-    from ..vosk_models import find_vosk_model
+    from .vosk_models import find_vosk_model
 
     engine = (engine or "auto").lower()
     if engine not in ENGINES:

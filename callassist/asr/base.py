@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from ..events import PartialUtterance, Utterance
+from ..core.events import PartialUtterance, Utterance
 
 SAMPLE_RATE = 16000
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
-from ..events import PartialUtterance, Utterance, Word
+from ..core.events import PartialUtterance, Utterance, Word
 from .base import SAMPLE_RATE, SpeechEngine, SpeechStream
 
 

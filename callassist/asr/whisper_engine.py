@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
-from ..events import PartialUtterance, Utterance, Word
-from ..vad import Segment, Segmenter, SegmenterOptions, SileroVad
+from ..core.events import PartialUtterance, Utterance, Word
+from ..audio.vad import Segment, Segmenter, SegmenterOptions, SileroVad
 from .base import SpeechEngine, SpeechStream
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..errors import CallAssistError
-from ..events import Event
+from ..core.events import Event
 
 
 @dataclass
@@ -96,8 +96,8 @@ class CallWorker(QObject):
             self._playing = False
 
     def _load(self):
-        from ..escalation import EscalationSettings
-        from ..pipeline import load_pipeline
+        from ..assist.escalation import EscalationSettings
+        from ..core.pipeline import load_pipeline
 
         s = self.setup
         return load_pipeline(
@@ -108,7 +108,7 @@ class CallWorker(QObject):
             progress=lambda message: self.status.emit("info", message))
 
     def _open_source(self):
-        from ..audio import FileSource, MicSource
+        from ..audio.sources import FileSource, MicSource
 
         s = self.setup
         if s.play:
@@ -147,7 +147,7 @@ class CallWorker(QObject):
             call = pipe.new_call(name, source.speakers)
             if self.store is not None and self.setup.record:
                 from ..paths import data_dir
-                from ..recording import AudioRecorder
+                from ..audio.recording import AudioRecorder
                 audio_path = None
                 if not self.setup.play:  # live audio is recorded as it goes
                     folder = data_dir() / "recordings"

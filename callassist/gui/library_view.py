@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateEdit, QDialog,
                                QPushButton, QTableView, QToolBar, QVBoxLayout, QWidget)
 
 from ..errors import CallAssistError
-from ..flags import KINDS, SEVERITY_COLOURS, FlagSettings
+from ..library.flags import KINDS, SEVERITY_COLOURS, FlagSettings
 from .replay import ReplayWindow, fmt_time
 
 MOOD_FILTERS = {
@@ -184,7 +184,7 @@ class ImportWorker(QObject):
 
     @Slot(list)
     def run(self, paths: list) -> None:
-        from ..library import Importer
+        from ..library.importer import Importer
         self.cancel.clear()
         try:
             if self.pipeline is None:
@@ -207,7 +207,7 @@ class ImportWorker(QObject):
 
 def _load_pipeline():
     from ..config import Config
-    from ..pipeline import load_pipeline
+    from ..core.pipeline import load_pipeline
     cfg = Config.load()
     return load_pipeline(engine=cfg.engine, vosk_model=cfg.vosk_model,
                          whisper_model=cfg.whisper_model, mood_model=cfg.mood_model,
@@ -529,7 +529,7 @@ class LibraryWindow(QMainWindow):
 
     # ---- other actions
     def export_csv(self, path: str | None = None) -> str | None:
-        from ..report import write_csv
+        from ..library.report import write_csv
         if path is None:
             path, _ = QFileDialog.getSaveFileName(self, "Export the calls shown as CSV",
                                                   str(Path.home() / "calls.csv"), "CSV (*.csv)")

@@ -11,8 +11,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QHBoxLayout, QLabel
                                QListWidgetItem, QMainWindow, QProgressBar, QPushButton,
                                QScrollArea, QTextEdit, QToolButton, QVBoxLayout, QWidget)
 
-from ..checklist import ITEMS as CHECKLIST_ITEMS
-from ..events import (CallerPoint, CallMetrics, ChecklistItem, CoachingTip, EscalationAdvice,
+from ..assist.checklist import ITEMS as CHECKLIST_ITEMS
+from ..core.events import (CallerPoint, CallMetrics, ChecklistItem, CoachingTip, EscalationAdvice,
                       KnowledgeMatch, MoodState, PartialUtterance, PhraseSuggestion, Sentiment,
                       Status, Utterance)
 from .bridge import CallSetup, CallWorker, EventBridge, start_worker
@@ -290,7 +290,7 @@ class SidePanel(QMainWindow):
         return self.library
 
     def refresh_devices(self, rescan: bool = False) -> None:
-        from ..audio import list_input_devices, rescan_devices
+        from ..audio.sources import list_input_devices, rescan_devices
         from ..errors import CallAssistError
         try:
             if rescan and self.worker is None:
@@ -452,7 +452,7 @@ class SidePanel(QMainWindow):
                 lab.setVisible(bool(text))
         elif isinstance(ev, KnowledgeMatch):
             self._clear_cards()
-            from ..knowledge import DEFAULT_KB
+            from ..assist.knowledge import DEFAULT_KB
             folder = Path(self.setup.knowledge) if getattr(self, "setup", None) and self.setup.knowledge else DEFAULT_KB
             for card in ev.cards:
                 w = KnowledgeCard(card, folder / f"{card['article']}.md")

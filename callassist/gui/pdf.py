@@ -14,7 +14,7 @@ from PySide6.QtGui import (QColor, QFont, QGuiApplication, QImage, QPageLayout, 
 from PySide6.QtSvg import QSvgRenderer
 
 from ..errors import CallAssistError
-from ..report import ReportData, fmt_time, html_report, mood_svg, write_bytes_atomic
+from ..library.report import ReportData, fmt_time, html_report, mood_svg, write_bytes_atomic
 
 MARGINS_MM = QMarginsF(14, 14, 14, 12)  # left, top, right, bottom (the footer sits inside)
 RESOLUTION = 300  # dpi of the PDF's coordinate system (text and vectors stay sharp anyway)

@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
                                QSlider, QSplitter, QStyle, QToolButton, QVBoxLayout, QWidget)
 
 from ..errors import CallAssistError
-from ..events import CUSTOMER
-from ..flags import SEVERITY_COLOURS, Flag
-from ..report import fmt_time
+from ..core.events import CUSTOMER
+from ..library.flags import SEVERITY_COLOURS, Flag
+from ..library.report import fmt_time
 
 SPEEDS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 NOTE_COLOUR = "#1565c0"
@@ -349,7 +349,7 @@ class ReplayWindow(QMainWindow):
     def _load_audio(self) -> None:
         """Play the recording; in a redacted library, a copy with the personal data bleeped
         (made in a background thread; the original file is never changed)."""
-        from ..redact.audio import redacted_spans
+        from ..library.redact.audio import redacted_spans
         path = self.record.audio_path
         self.original_audio = Path(path).resolve() if path else None
         self.bleeped_audio: Path | None = None
@@ -370,7 +370,7 @@ class ReplayWindow(QMainWindow):
         timeline, source = self.timeline, self.original_audio
 
         def work():
-            from ..redact.audio import write_redacted_audio
+            from ..library.redact.audio import write_redacted_audio
             try:
                 write_redacted_audio(source, timeline, out)
                 done = (str(out), "")
@@ -540,7 +540,7 @@ class ReplayWindow(QMainWindow):
 
     # ---- reports
     def _report_data(self):
-        from ..report import ReportData
+        from ..library.report import ReportData
         return ReportData.from_store(self.store, self.call_id)
 
     def _ask_path(self, kind: str, suffix: str) -> str | None:
@@ -561,7 +561,7 @@ class ReplayWindow(QMainWindow):
         return path
 
     def export_html(self, path: str | None = None) -> str | None:
-        from ..report import write_html
+        from ..library.report import write_html
         return self._export_report(write_html, "HTML report", "html", path)
 
     def export_pdf(self, path: str | None = None) -> str | None:
@@ -570,7 +570,7 @@ class ReplayWindow(QMainWindow):
 
     def export_audio(self, path: str | None = None) -> str | None:
         """The recording as WAV, personal data bleeped when the library is redacted."""
-        from ..redact.audio import write_redacted_audio
+        from ..library.redact.audio import write_redacted_audio
         if self.original_audio is None or not self.original_audio.exists():
             QMessageBox.warning(self, "Export", "The recording is not there to export.")
             return None

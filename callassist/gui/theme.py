@@ -7,9 +7,9 @@ import configparser
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
-from ..paths import REPO_ROOT
+from ..resources import shipped
 
-UI = REPO_ROOT / "ui"
+UI = shipped("ui")
 
 
 def colours(theme: str) -> dict[str, str]:

@@ -216,7 +216,7 @@ class KnowledgeCard(QFrame):
     def toggle(self) -> None:
         self.expanded = not self.expanded
         if self.expanded and not self.full.text():
-            from ..knowledge import article_markdown
+            from ..assist.knowledge import article_markdown
             text = article_markdown(self.article_path) if self.article_path else ""
             self.full.setText(text or self.card["passage"])
         self.full.setVisible(self.expanded)

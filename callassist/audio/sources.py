@@ -15,8 +15,8 @@ from typing import Iterator, Sequence
 import numpy as np
 import soxr
 
-from .errors import AudioError
-from .events import AGENT, CUSTOMER
+from ..errors import AudioError
+from ..core.events import AGENT, CUSTOMER
 
 DEFAULT_RATE = 16000
 MIN_RATE = 8000

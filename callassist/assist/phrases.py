@@ -17,11 +17,11 @@ from typing import Sequence
 
 import yaml
 
-from .errors import ConfigError
-from .paths import REPO_ROOT
-from .text import words
+from ..errors import ConfigError
+from ..resources import shipped
+from ..core.text import words
 
-DEFAULT_PHRASES = REPO_ROOT / "content" / "phrases.yaml"
+DEFAULT_PHRASES = shipped("content", "phrases.yaml")
 SITUATIONS = ("angry", "frustrated", "confused", "worried", "waiting", "bad_news", "thanks",
               "closing", "neutral")
 CUE_KINDS = ("anger", "confusion", "worry", "gratitude")

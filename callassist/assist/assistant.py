@@ -15,13 +15,13 @@ from typing import Sequence
 from .checklist import Checklist
 from .coaching import review
 from .escalation import EscalationAdvisor, EscalationSettings
-from .events import (CallerPoint, ChecklistItem, CoachingTip, EscalationAdvice, Event,
+from ..core.events import (CallerPoint, ChecklistItem, CoachingTip, EscalationAdvice, Event,
                      KnowledgeMatch, MoodState, PhraseSuggestion, Utterance)
 from .knowledge import KnowledgeBase
 from .metrics import call_metrics
 from .phrases import PhraseLibrary, PhraseSuggester
 from .points import Point, PointTracker
-from .text import normalize
+from ..core.text import normalize
 
 MOOD_SITUATION = {"angry": "angry", "upset": "frustrated", "frustrated": "frustrated",
                   "confused": "confused", "worried": "worried"}

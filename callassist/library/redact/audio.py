@@ -13,8 +13,8 @@ import os
 import re
 from pathlib import Path
 
-from ..errors import CallAssistError
-from ..timeline import Timeline
+from ...errors import CallAssistError
+from ...core.timeline import Timeline
 from . import TAGS
 
 TAG = re.compile("|".join(re.escape(tag) for tag in TAGS.values()))

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .audio import FileSource
-from .errors import CallAssistError
+from ..audio.sources import FileSource
+from ..errors import CallAssistError
 from .store import CallStore
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif"}

@@ -9,9 +9,9 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from .asr.vosk_engine import check_vosk_model_dir
-from .errors import CallAssistError, ModelError
-from .paths import vosk_model_roots
+from .vosk_engine import check_vosk_model_dir
+from ..errors import CallAssistError, ModelError
+from ..paths import vosk_model_roots
 
 SMALL_EN_URL = "https://alphacephei.com/vosk/models/vosk-model-small-en-us-0.15.zip"
 SMALL_EN_SHA256 = "30f26242c4eb449f948e42cb302dd7a686cb29a3423a8367f99ff41780942498"

@@ -41,9 +41,9 @@ import copy
 from dataclasses import dataclass, replace
 from typing import Sequence
 
-from ..events import (CallerPoint, ChecklistItem, CoachingTip, EscalationAdvice, Event, KnowledgeMatch,
+from ...core.events import (CallerPoint, ChecklistItem, CoachingTip, EscalationAdvice, Event, KnowledgeMatch,
                       MoodState, PartialUtterance, PhraseSuggestion, Utterance, Word)
-from ..timeline import Timeline
+from ...core.timeline import Timeline
 from ._emails import _emails
 from ._numbers import (_absorb_letters, _context, _followed_by_unit, _rest_of_id, _runs, _shape,
                        _words)

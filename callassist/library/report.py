@@ -18,15 +18,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .checklist import ITEMS as CHECKLIST_ITEMS
-from .errors import CallAssistError
-from .events import (AGENT, CUSTOMER, CallerPoint, CallMetrics, CallScore, ChecklistItem, MoodState,
+from ..assist.checklist import ITEMS as CHECKLIST_ITEMS
+from ..errors import CallAssistError
+from ..core.events import (AGENT, CUSTOMER, CallerPoint, CallMetrics, CallScore, ChecklistItem, MoodState,
                      Utterance)
 from .flags import KINDS, SEVERITY_COLOURS, Flag, compute_flags, worst_moment
-from .metrics import call_metrics
-from .mood import NEGATIVE, POSITIVE  # the caller's mood bands, as the tracker labels them
+from ..assist.metrics import call_metrics
+from ..mood.tracker import NEGATIVE, POSITIVE  # the caller's mood bands, as the tracker labels them
 from .store import CallRecord, CallStore
-from .timeline import Timeline
+from ..core.timeline import Timeline
 
 SEVERITY_TINTS = {1: "#fff8e0", 2: "#fff0e0", 3: "#fde8e8"}
 NOTE_COLOUR = "#2f6fdb"

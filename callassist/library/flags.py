@@ -23,13 +23,13 @@ import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Iterable, Sequence
 
-from .errors import ConfigError
-from .escalation import ASKS_FOR_SENIOR
-from .events import (AGENT, CUSTOMER, CallerPoint, ChecklistItem, CoachingTip, EscalationAdvice,
+from ..errors import ConfigError
+from ..assist.escalation import ASKS_FOR_SENIOR
+from ..core.events import (AGENT, CUSTOMER, CallerPoint, ChecklistItem, CoachingTip, EscalationAdvice,
                      MoodState, Utterance)
-from .metrics import speech_intervals
-from .text import normalize
-from .timeline import Timeline
+from ..assist.metrics import speech_intervals
+from ..core.text import normalize
+from ..core.timeline import Timeline
 
 KINDS: dict[str, str] = {
     "escalation": "Escalation",

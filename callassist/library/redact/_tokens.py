@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from ..text import DIGIT_WORDS
+from ...core.text import DIGIT_WORDS
 
 # ---- tokens ------------------------------------------------------------------------------------
 

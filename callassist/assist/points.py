@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .text import normalize, spoken_numbers, words
+from ..core.text import normalize, spoken_numbers, words
 
 ISSUE = re.compile(
     r"\b(not (arrived|working|work|received|turn|charging|connect\w*)|has ?n[o']t|hasn't|have ?n[o']t|"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from .text import normalize
+from ..core.text import normalize
 
 ITEMS = (
     ("resolved", "Confirm the issue is resolved", re.compile(

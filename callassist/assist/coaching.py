@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .text import normalize
+from ..core.text import normalize
 
 
 @dataclass(frozen=True)

@@ -37,13 +37,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import CallAssistError
-from .events import Event, PartialUtterance, event_from_dict
+from ..errors import CallAssistError
+from ..core.events import Event, PartialUtterance, event_from_dict
 from .flags import Flag, FlagSettings, compute_flags, flag_counts, worst_moment
-from .paths import data_dir
-from .recording import AudioRecorder, repair_wav  # noqa: F401  (re-exported)
+from ..paths import data_dir
+from ..audio.recording import AudioRecorder, repair_wav  # noqa: F401  (re-exported)
 from .redact import redact_event
-from .timeline import Timeline
+from ..core.timeline import Timeline
 
 log = logging.getLogger(__name__)
 

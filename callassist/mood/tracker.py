@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from .events import CallScore, MoodState, Sentiment, Utterance
+from ..core.events import CallScore, MoodState, Sentiment, Utterance
 
 TREND_DELTA = 0.15  # change of the smoothed score over the window that counts as a trend
 NEGATIVE = -0.2  # at or below: a negative mood (frustrated, upset)

@@ -10,7 +10,7 @@ import logging
 
 import numpy as np
 
-from .errors import CallAssistError
+from ..errors import CallAssistError
 
 log = logging.getLogger(__name__)
 _WAV_HEADER = 44

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .events import AGENT, CUSTOMER, CallMetrics, Utterance
+from ..core.events import AGENT, CUSTOMER, CallMetrics, Utterance
 
 WORD_GAP = 0.5  # pauses shorter than this inside speech count as talking
 LONG_SILENCE = 3.0

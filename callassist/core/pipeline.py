@@ -12,11 +12,11 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Callable, Iterable
 
-from .asr import SpeechEngine, SpeechStream
-from .audio import AudioBlock
-from .errors import CallAssistError
+from ..asr import SpeechEngine, SpeechStream
+from ..audio.sources import AudioBlock
+from ..errors import CallAssistError
 from .events import CUSTOMER, Event, MoodState, Sentiment, Status, Utterance
-from .mood import MoodTracker, call_scores
+from ..mood.tracker import MoodTracker, call_scores
 from .timeline import Timeline
 
 LAG_WARN = 2.0  # seconds behind real time before the pipeline says it is falling behind
@@ -173,11 +173,11 @@ def load_pipeline(*, engine: str = "auto", vosk_model=None, whisper_model=None, 
     The command line and the panel's worker both build their pipeline here; `progress` hears
     what is being loaded.
     """
-    from .asr import load_engine
-    from .assist import Assistant, AssistSettings
-    from .cues import detect_cues
-    from .escalation import EscalationSettings
-    from .sentiment import SentimentModel
+    from ..asr import load_engine
+    from ..assist.assistant import Assistant, AssistSettings
+    from ..mood.cues import detect_cues
+    from ..assist.escalation import EscalationSettings
+    from ..mood.sentiment import SentimentModel
 
     say = progress or (lambda message: None)
     say("Loading speech model…")

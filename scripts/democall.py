@@ -19,8 +19,8 @@ import soundfile as sf
 import soxr
 import yaml
 
-from .errors import CallAssistError
-from .events import AGENT, CUSTOMER
+from callassist.errors import CallAssistError
+from callassist.core.events import AGENT, CUSTOMER
 
 WORK_RATE = 16000
 

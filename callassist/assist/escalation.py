@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .text import normalize
+from ..core.text import normalize
 
 ASKS_FOR_SENIOR = re.compile(
     r"\b(speak|talk|put me through|transfer me|escalate( this| it)?|get me|let me speak) (to|with)? ?"
