@@ -19,7 +19,7 @@ from callassist.core.events import (AGENT, CUSTOMER, CallerPoint, CallScore, Che
                                EscalationAdvice, MoodState, Utterance, Word)
 from callassist.library.flags import KINDS
 from callassist.assist.metrics import call_metrics
-from callassist.library.store import CallStore
+from callassist.library.service import Library
 from callassist.core.timeline import Timeline
 
 # The store redacts personal data (callassist.library.redact); the texts below carry none, so the report
@@ -83,7 +83,7 @@ def make_timeline(title="A call") -> Timeline:
 
 @pytest.fixture
 def library(tmp_path):
-    store = CallStore(tmp_path / "calls.sqlite3")
+    store = Library(tmp_path / "calls.sqlite3")
     cid = store.save_timeline(make_timeline(), audio_path=tmp_path / "demo call.wav",
                               title="Angry caller <b>&</b> replacement", agent="Sam")
     store.add_note(cid, 16.0, "Offer the manager call-back <b>earlier</b> & say sorry", "Coach Kim")
@@ -231,7 +231,7 @@ def test_mood_svg_parses_with_one_marker_per_flag(data):
 
 
 def test_mood_svg_of_a_call_without_moods(tmp_path):
-    with CallStore(tmp_path / "c.sqlite3") as store:
+    with Library(tmp_path / "c.sqlite3") as store:
         tl = Timeline(call={"duration": 3.0},
                       events=[_utterance(1, AGENT, 0.0, 2.0, "hello there")])
         cid = store.save_timeline(tl, title="short")

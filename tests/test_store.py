@@ -20,7 +20,8 @@ from callassist.core.events import (CallerPoint, CallMetrics, CallScore, Checkli
                                PhraseSuggestion, Sentiment, Status, Utterance, Word)
 from callassist.audio.recording import AudioRecorder, repair_wav
 from callassist.core.text import spoken_numbers
-from callassist.library.store import CallStore, default_db
+from callassist.library.service import Library
+from callassist.library.store import default_db
 from callassist.core.timeline import Timeline
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,7 +90,7 @@ def kill_after(proc: subprocess.Popen, seconds: float) -> tuple[float, list[tupl
 
 def test_live_recording_round_trip_and_summary(tmp_path):
     tl = demo_timeline()
-    store = CallStore(tmp_path / "calls.sqlite3", keep_original=True)
+    store = Library(tmp_path / "calls.sqlite3", keep_original=True)
     call = {k: v for k, v in tl.call.items() if k != "duration"}
     call_id = store.start_call(call, audio_path=tmp_path / "demo01.wav", title="Late laptop",
                                agent="sam")
@@ -101,7 +102,7 @@ def test_live_recording_round_trip_and_summary(tmp_path):
     store.finish_call(call_id, tl.call["duration"])
     store.close()
 
-    store = CallStore(tmp_path / "calls.sqlite3")
+    store = Library(tmp_path / "calls.sqlite3")
     redacted = " ".join(u.text for u in store.load_timeline(call_id).utterances)
     assert "[" in redacted and not spoken_numbers(redacted, min_digits=5)  # the order number
     assert store.get_call(call_id).redacted
@@ -126,7 +127,7 @@ def test_live_recording_round_trip_and_summary(tmp_path):
 
 
 def test_saved_timelines_listed_newest_first_and_deleted(tmp_path):
-    store = CallStore(tmp_path / "calls.sqlite3", redact=False)  # stored exactly as given
+    store = Library(tmp_path / "calls.sqlite3", redact=False)  # stored exactly as given
     tl = demo_timeline()
     for n, started in enumerate(["2024-05-01T10:00:00", "2024-05-03T09:00:00", "2024-05-02T08:00:00"]):
         tl.call.update(id=f"call{n}", started=started)
@@ -139,8 +140,8 @@ def test_saved_timelines_listed_newest_first_and_deleted(tmp_path):
     store.add_note("call0", 3.0, "good opening")
     store.delete_call("call0")
     assert [c.id for c in store.list_calls()] == ["call1", "call2"]
-    assert store._query("SELECT count(*) FROM events WHERE call_id = 'call0'") == [(0,)]
-    assert store._query("SELECT count(*) FROM notes") == [(0,)]
+    assert store.store._query("SELECT count(*) FROM events WHERE call_id = 'call0'") == [(0,)]
+    assert store.store._query("SELECT count(*) FROM notes") == [(0,)]
     with pytest.raises(CallAssistError, match="no call call0"):
         store.load_timeline("call0")
     store.close()
@@ -148,12 +149,12 @@ def test_saved_timelines_listed_newest_first_and_deleted(tmp_path):
 
 def test_notes_persist_across_reopen(tmp_path):
     path = tmp_path / "lib" / "calls.sqlite3"
-    with CallStore(path) as store:
+    with Library(path) as store:
         store.save_timeline(demo_timeline())
         a = store.add_note("demo01", 12.5, "caller angry here: apologise sooner", author="coach")
         b = store.add_note("demo01", 3.0, "good greeting")
         store.add_note("demo01", 40.0, "to delete")
-    with CallStore(path) as store:
+    with Library(path) as store:
         notes = store.notes("demo01")
         assert [(n["time"], n["text"], n["author"]) for n in notes] == [
             (3.0, "good greeting", ""), (12.5, "caller angry here: apologise sooner", "coach"),
@@ -161,7 +162,7 @@ def test_notes_persist_across_reopen(tmp_path):
         assert [n["id"] for n in notes[:2]] == [b, a]
         store.delete_note(notes[2]["id"])
         store.update_note(a, "apologise at 12 s")
-    with CallStore(path) as store:
+    with Library(path) as store:
         assert [n["text"] for n in store.notes("demo01")] == ["good greeting", "apologise at 12 s"]
         with pytest.raises(CallAssistError, match="no call nope"):
             store.add_note("nope", 1.0, "x")
@@ -173,7 +174,7 @@ def test_default_file_is_owner_only(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     old = os.umask(0o022)
     try:
-        store = CallStore()
+        store = Library()
         store.save_timeline(demo_timeline())
     finally:
         os.umask(old)
@@ -183,10 +184,10 @@ def test_default_file_is_owner_only(tmp_path, monkeypatch):
     assert path.parent.stat().st_mode & 0o777 == 0o700
     for extra in (Path(f"{path}-wal"), Path(f"{path}-shm")):
         assert extra.exists() and extra.stat().st_mode & 0o777 == 0o600
-    assert store._query("PRAGMA journal_mode") == [("wal",)]
+    assert store.store._query("PRAGMA journal_mode") == [("wal",)]
     store.close()
     path.chmod(0o644)  # loosened by someone: tightened again on open
-    CallStore(path).close()
+    Library(path).close()
     assert path.stat().st_mode & 0o777 == 0o600
 
 
@@ -194,7 +195,7 @@ def test_corrupt_file_gives_one_clear_line(tmp_path):
     path = tmp_path / "calls.sqlite3"
     path.write_bytes(os.urandom(4096))
     with pytest.raises(CallAssistError) as info:
-        CallStore(path)
+        Library(path)
     msg = str(info.value)
     assert str(path) in msg and "not a CallAssist database" in msg
     assert "calls.sqlite3.bad" in msg and "\n" not in msg
@@ -202,31 +203,31 @@ def test_corrupt_file_gives_one_clear_line(tmp_path):
 
 def test_newer_or_foreign_database_refused(tmp_path):
     path = tmp_path / "calls.sqlite3"
-    CallStore(path).close()
+    Library(path).close()
     with sqlite3.connect(path) as db:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(CallAssistError, match=r"newer CallAssist .*update CallAssist"):
-        CallStore(path)
+        Library(path)
     other = tmp_path / "other.db"
     with sqlite3.connect(other) as db:
         db.execute("CREATE TABLE photos (id)")
     with pytest.raises(CallAssistError, match="not a CallAssist call library"):
-        CallStore(other)
+        Library(other)
 
 
 def test_locked_file_gives_clear_error(tmp_path):
     path = tmp_path / "calls.sqlite3"
-    CallStore(path).close()
+    Library(path).close()
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("PRAGMA locking_mode = EXCLUSIVE")
     holder.execute("BEGIN EXCLUSIVE")
     holder.execute("INSERT INTO meta VALUES ('x', 'y')")
     try:
         with pytest.raises(CallAssistError, match=r"locked by another program: close"):
-            CallStore(path, timeout=0.1)
+            Library(path, timeout=0.1)
     finally:
         holder.close()
-    CallStore(path, timeout=0.1).close()
+    Library(path, timeout=0.1).close()
 
 
 # ---- crashes ---------------------------------------------------------------------------------------
@@ -234,8 +235,8 @@ def test_locked_file_gives_clear_error(tmp_path):
 RECORD_EVENTS = """
 import sys, time
 from callassist.core.events import PartialUtterance, Utterance
-from callassist.library.store import CallStore
-store = CallStore(sys.argv[1])
+from callassist.library.service import Library
+store = Library(sys.argv[1])
 cid = store.start_call({"id": "crash1", "source": "mic", "started": "2024-05-01T10:00:00"})
 rec = store.recorder(cid, flush_seconds=0.2)
 print("ready", flush=True)
@@ -255,7 +256,7 @@ def test_crash_loses_at_most_the_last_flush(tmp_path):
     t_kill, sent = kill_after(proc, 1.2)
     assert len(sent) > 20
 
-    store = CallStore(path)
+    store = Library(path)
     assert [c.id for c in store.interrupted_calls()] == ["crash1"]
     tl = store.recover("crash1")
     ids = [u.id for u in tl.utterances]
@@ -274,10 +275,10 @@ def test_crash_loses_at_most_the_last_flush(tmp_path):
 
 def test_live_call_in_this_process_is_not_offered(tmp_path):
     path = tmp_path / "calls.sqlite3"
-    store = CallStore(path)
+    store = Library(path)
     cid = store.start_call({"id": "now", "started": "2024-05-01T10:00:00"})
     store.recorder(cid)(Utterance(1, "customer", "hello", 0.0, 1.0))
-    other = CallStore(path)  # e.g. the library window of the same app
+    other = Library(path)  # e.g. the library window of the same app
     assert other.interrupted_calls() == []
     with pytest.raises(CallAssistError, match="still being recorded"):
         other.recover("now")
@@ -291,7 +292,7 @@ def test_live_call_in_this_process_is_not_offered(tmp_path):
 
 def test_concurrent_worker_writes_while_main_thread_reads(tmp_path):
     path = tmp_path / "calls.sqlite3"
-    store = CallStore(path)
+    store = Library(path)
     cid = store.start_call({"id": "busy", "started": "2024-05-01T10:00:00"})
     rec = store.recorder(cid, flush_seconds=0.02)
     n_events, errors = 3000, []
@@ -307,7 +308,7 @@ def test_concurrent_worker_writes_while_main_thread_reads(tmp_path):
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    reader = CallStore(path)
+    reader = Library(path)
     thread = threading.Thread(target=worker)
     thread.start()
     seen, reads = [], 0
@@ -326,12 +327,12 @@ def test_concurrent_worker_writes_while_main_thread_reads(tmp_path):
 
 
 def test_recorder_flushes_when_events_stop(tmp_path):
-    store = CallStore(tmp_path / "calls.sqlite3")
+    store = Library(tmp_path / "calls.sqlite3")
     cid = store.start_call({"id": "quiet"})
     rec = store.recorder(cid, flush_seconds=0.1)
     rec(Utterance(1, "customer", "first", 0.0, 1.0))
     rec(Utterance(2, "customer", "then nothing for a while", 1.0, 2.0))
-    reader = CallStore(tmp_path / "calls.sqlite3")
+    reader = Library(tmp_path / "calls.sqlite3")
     deadline = time.monotonic() + 5
     while len(reader.load_timeline(cid).events) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -407,7 +408,7 @@ def test_audio_channels_follow_time_not_arrival(tmp_path):
 
 
 def test_recover_repairs_call_audio(tmp_path):
-    store = CallStore(tmp_path / "calls.sqlite3")
+    store = Library(tmp_path / "calls.sqlite3")
     wav = tmp_path / "c.wav"
     cid = store.start_call({"id": "a1"}, audio_path=wav)
     rec = AudioRecorder(wav, ("customer",), max_lag=0)
@@ -415,7 +416,7 @@ def test_recover_repairs_call_audio(tmp_path):
     with open(wav, "ab") as f:  # as if killed between writing data and its header
         f.write(np.zeros(16000, "<i2").tobytes())
     store.close()
-    with CallStore(tmp_path / "calls.sqlite3") as again:
+    with Library(tmp_path / "calls.sqlite3") as again:
         again.recover(cid)
         assert again.get_call(cid).duration == pytest.approx(4.0)
     assert sf.info(wav).frames == 64000
@@ -424,7 +425,7 @@ def test_recover_repairs_call_audio(tmp_path):
 # ---- the library format: flags, search, upgrade -----------------------------------------------------
 
 def test_finished_calls_are_flagged_and_transcripts_searchable(tmp_path):
-    with CallStore(tmp_path / "calls.sqlite3") as store:
+    with Library(tmp_path / "calls.sqlite3") as store:
         tl = demo_timeline()
         call_id = store.save_timeline(tl, title="Late laptop")
         rec = store.get_call(call_id)
@@ -436,18 +437,213 @@ def test_finished_calls_are_flagged_and_transcripts_searchable(tmp_path):
         assert store.get_call(live).flags is None  # flagged when it ends
 
 
+def downgrade_to_2(path):
+    """Make a library file what CallAssist wrote before the full-text index (format 2)."""
+    with sqlite3.connect(path) as db:
+        db.executescript("DROP TRIGGER events_fts_insert; DROP TRIGGER events_fts_delete; "
+                         "DROP TRIGGER calls_fts_delete; DROP TABLE utterance_fts; "
+                         "UPDATE meta SET value = '2' WHERE key = 'schema_version';")
+
+
 def test_version_1_library_is_upgraded_and_flagged(tmp_path):
     path = tmp_path / "calls.sqlite3"
-    with CallStore(path, redact=False) as store:
+    with Library(path, redact=False) as store:
         call_id = store.save_timeline(demo_timeline())
+    downgrade_to_2(path)
     with sqlite3.connect(path) as db:  # what session-1 CallAssist wrote
         db.executescript("DROP TABLE originals; ALTER TABLE calls DROP COLUMN flags; "
                          "ALTER TABLE calls DROP COLUMN redacted; "
                          "UPDATE meta SET value = '1' WHERE key = 'schema_version';")
-    with CallStore(path) as store:
+    with Library(path) as store:
         assert store.get_call(call_id).flags is None
         assert store.refresh_flags(only_missing=True) == 1
         assert store.get_call(call_id).flags
         assert not store.get_call(call_id).redacted
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+
+
+def test_version_2_library_gets_a_filled_full_text_index(tmp_path):
+    path = tmp_path / "calls.sqlite3"
+    with Library(path) as store:
+        call_id = store.save_timeline(demo_timeline())
+    downgrade_to_2(path)
+    with Library(path) as store:  # upgraded on open: the index is filled from the stored events
+        assert store.search("warehouse") == {call_id}
+        assert store.store._query("SELECT count(*) FROM utterance_fts") == [(15,)]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+
+
+def searchable_library(tmp_path) -> tuple[Library, str, str]:
+    store = Library(tmp_path / "calls.sqlite3")
+    angry = store.save_timeline(demo_timeline())
+    tl = Timeline(call={"id": "other", "started": "2024-05-02T10:00:00"})
+    tl(Utterance(1, "customer", "I would like a refund for the café order, not a repair", 0.0, 3.0))
+    tl(Utterance(2, "agent", "The laptop AND the charger? 50% off -- \"quoted\" (ok)*", 3.0, 6.0))
+    return store, angry, store.save_timeline(tl)
+
+
+def test_search_words_phrases_and_prefixes(tmp_path):
+    store, angry, other = searchable_library(tmp_path)
+    with store:
+        assert store.search("laptop") == {angry, other}
+        assert store.search("Laptop warehouse") == {angry}  # every word, anywhere in the call's lines
+        assert store.search("warehouse laptop") == {angry}
+        assert store.search("refun") == {other} and store.search("refund") == {other}  # prefix
+        assert store.search("cafe") == {other} and store.search("CAFÉ order") == {other}
+        assert store.search('"address problem"') == {angry}  # a phrase
+        assert store.search('"problem address"') == set()
+        assert store.search('"order number" please') == {angry}
+        assert store.search("zebra") == set() and store.search("laptop zebra") == set()
+        assert store.search("   ") == set()
+
+
+@pytest.mark.parametrize("text", ['"', '""', 'laptop"', '"laptop', "*", "refund*", "AND", "OR NOT",
+                                  "laptop AND", "-laptop", "laptop -charger", "NEAR(a b)",
+                                  "text:laptop", "^laptop", "(laptop", "50%", "it's", "a'b\"c",
+                                  "'; DROP TABLE calls; --", "{text}: x", "\\", "\x00"])
+def test_search_never_fails_on_what_a_user_types(tmp_path, text):
+    store, angry, other = searchable_library(tmp_path)
+    with store:
+        found = store.search(text)
+        assert found <= {angry, other}
+        assert len(store.list_calls()) == 2
+    if text in ("laptop AND", "AND", "-laptop"):  # words, not operators: both calls say "and"
+        assert found == {angry, other}
+
+
+def test_full_text_index_follows_live_writes_and_deletes(tmp_path):
+    store, angry, other = searchable_library(tmp_path)
+    with store:
+        cid = store.start_call({"id": "live1"})
+        rec = store.recorder(cid)
+        rec(Utterance(1, "customer", "my parcel went to Zanzibar", 0.0, 2.0))
+        rec.flush()
+        assert store.search("zanzibar") == {cid}
+        store.finish_call(cid, 2.0)
+        store.delete_call(other)
+        assert store.search("laptop") == {angry} and store.search("refund") == set()
+        assert store.store._query("SELECT count(*) FROM utterance_fts WHERE call_id = ?",
+                                  (other,)) == [(0,)]
+        store.delete_call(cid)
+        assert store.search("zanzibar") == set()
+
+
+def test_store_module_imports_no_domain_code():
+    code = ("import sys\nimport callassist.library.store as s\n"
+            "bad = [m for m in sys.modules if m.startswith(('callassist.library.flags', "
+            "'callassist.library.redact', 'callassist.core.timeline', 'callassist.core.events', "
+            "'callassist.audio'))]\n"
+            "bad += [n for n in ('AudioRecorder', 'repair_wav', 'compute_flags', 'redact_event') "
+            "if hasattr(s, n)]\n"
+            "print(bad); sys.exit(1 if bad else 0)\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_reads_do_not_wait_behind_a_long_write(tmp_path):
+    store, angry, other = searchable_library(tmp_path)
+    outsider = sqlite3.connect(store.path, isolation_level=None)  # e.g. another CallAssist
+    holding, reads_done = threading.Event(), threading.Event()
+    seen: dict = {}
+
+    def long_write():  # the store's own write lock and a write transaction, held until the
+        with store.store._tx() as db:  # reads are done (or 30 s have passed)
+            db.execute("UPDATE calls SET title = 'changing' WHERE id = ?", (angry,))
+            holding.set()
+            seen["reads first"] = reads_done.wait(30)
+
+    def reads():
+        seen["titles"] = sorted(r.title for r in store.list_calls())
+        seen["found"] = store.search("warehouse")
+        seen["events"] = len(store.load_timeline(angry).events)
+        seen["notes"] = store.notes(angry)
+        reads_done.set()
+
+    writer = threading.Thread(target=long_write)
+    writer.start()
+    assert holding.wait(30)
+    reader = threading.Thread(target=reads)
+    reader.start()
+    reader.join(60)
+    writer.join(60)
+    assert seen["reads first"]  # every read finished while the write was still open
+    assert seen["titles"] == ["", ""] and seen["found"] == {angry} and seen["events"] > 15
+    assert seen["notes"] == []
+    assert store.get_call(angry).title == "changing"  # and the write went through after
+
+    outsider.execute("BEGIN IMMEDIATE")  # another process in the middle of a write
+    outsider.execute("UPDATE calls SET title = 'other' WHERE id = ?", (angry,))
+    try:
+        assert store.get_call(angry).title == "changing" and store.search("refund") == {other}
+    finally:
+        outsider.execute("ROLLBACK")
+        outsider.close()
+    store.close()
+
+
+def test_refresh_flags_reports_progress_and_stops_when_cancelled(tmp_path):
+    from callassist.library.flags import FlagSettings
+    store = Library(tmp_path / "calls.sqlite3")
+    tl = demo_timeline()
+    ids = []
+    for n in range(5):
+        tl.call["id"] = f"c{n}"
+        ids.append(store.save_timeline(tl))
+    full = len(store.get_call("c0").flags)
+    seen = []
+    assert store.refresh_flags(progress=lambda done, total: seen.append((done, total))) == 5
+    assert seen == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
+
+    stop = threading.Event()
+    seen.clear()
+
+    def progress(done, total):
+        seen.append((done, total))
+        if done == 2:
+            stop.set()
+    only = FlagSettings(kinds=("escalation",))
+    assert store.refresh_flags(only, progress=progress, cancel=stop) == 2
+    assert seen == [(1, 5), (2, 5)]
+    counts = [len(store.get_call(i).flags) for i in ids]
+    assert counts == [1, 1, full, full, full] and full > 1  # what was done is kept
+    assert store.refresh_flags(cancel=lambda: True) == 0  # a function works too
+    assert store.refresh_flags() == 5
+    assert [len(store.get_call(i).flags) for i in ids] == [1] * 5
+    store.close()
+
+
+def test_summary_and_flags_are_computed_from_the_timeline(tmp_path):
+    from callassist.library.flags import FlagSettings, compute_flags
+    from callassist.library.redact import redact_timeline
+    settings = FlagSettings(silence_seconds=3.0)
+    tl = demo_timeline()
+    moods = [m.score for m in tl.moods]
+    with Library(tmp_path / "plain.sqlite3", redact=False, flag_settings=settings) as store:
+        rec = store.get_call(store.save_timeline(tl))
+        assert rec.flags == compute_flags(tl, settings) and rec.flags
+        assert (rec.utterances, rec.mood_start, rec.mood_end, rec.mood_min) == \
+            (15, moods[0], moods[-1], min(moods))
+        counts = {}
+        for e in tl.events:
+            if not isinstance(e, PartialUtterance):
+                counts[e.kind] = counts.get(e.kind, 0) + 1
+        assert rec.event_counts == counts
+    with Library(tmp_path / "private.sqlite3", flag_settings=settings) as store:
+        call = {k: v for k, v in tl.call.items() if k != "duration"}
+        cid = store.start_call(call)
+        rec = store.recorder(cid)
+        for e in tl.events:
+            rec(e)
+        store.finish_call(cid, tl.call["duration"])  # from the events the recorder saw
+        stored = store.get_call(cid)
+        assert stored.flags == compute_flags(redact_timeline(tl), settings)  # as stored
+        assert stored.flags == compute_flags(store.load_timeline(cid), settings)
+        assert stored.utterances == 15 and stored.mood_min == min(moods)
+        cid2 = store.start_call({**call, "id": "given"})
+        store.finish_call(cid2, 10.0, timeline=tl)  # from the timeline passed in
+        assert store.get_call(cid2).flags == compute_flags(
+            Timeline({**tl.call, "duration": 10.0}, redact_timeline(tl).events), settings)
+        assert store.get_call(cid2).utterances == 15

@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 
 from ..audio.sources import FileSource
 from ..errors import CallAssistError
-from .store import CallStore
+from .service import Library
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif"}
 
@@ -63,18 +63,21 @@ def _cancellable(source: FileSource, cancel: threading.Event | None):
 
 
 class Importer:
-    """Analyse recordings into `store` with `pipeline` (from pipeline.load_pipeline)."""
+    """Analyse recordings into `store` with `models` (core.models, loaded once) and the
+    settings of `config` (channels, escalation and mood thresholds): the same settings as a
+    live call or `analyze`, so a recording is flagged the same whichever way it came in."""
 
-    def __init__(self, store: CallStore, pipeline, *, jobs: int = 2, channels: str | None = None,
+    def __init__(self, store: Library, models, config, *, jobs: int | None = None,
                  agent: str | None = None):
         self.store = store
-        self.pipeline = pipeline
-        self.jobs = max(1, int(jobs))
-        self.channels = channels
+        self.models = models
+        self.config = config
+        self.jobs = max(1, int(jobs or config.import_jobs))
+        self.channels = config.channels
         self.agent = agent or None  # the agent on these calls, when one person took them all
 
     def imported_paths(self) -> set[str]:
-        return {r.audio_path for r in self.store.list_calls() if r.audio_path}
+        return self.store.audio_paths()
 
     def import_one(self, path: Path, cancel: threading.Event | None = None,
                    on_progress: Callable[[Path, float], None] | None = None) -> ImportResult:
@@ -83,7 +86,7 @@ class Importer:
         try:
             source = FileSource(path, channels=self.channels)
             result.duration = source.duration
-            pipe = self.pipeline.fresh(reload_seconds=float("inf"))  # shared base: no reloads
+            pipe = self.models.session(self.config, partials=False, reload_knowledge=False)
             progress = (lambda t: on_progress(path, min(1.0, t / source.duration))) \
                 if on_progress else None
             try:

@@ -24,8 +24,8 @@ from ..core.events import (AGENT, CUSTOMER, CallerPoint, CallMetrics, CallScore,
                      Utterance)
 from .flags import KINDS, SEVERITY_COLOURS, Flag, compute_flags, worst_moment
 from ..assist.metrics import call_metrics
-from ..mood.tracker import NEGATIVE, POSITIVE  # the caller's mood bands, as the tracker labels them
-from .store import CallRecord, CallStore
+from ..core.rules import NEGATIVE, POSITIVE, mood_band  # the caller's mood bands, shared with the tracker
+from .service import CallRecord, Library
 from ..core.timeline import Timeline
 
 SEVERITY_TINTS = {1: "#fff8e0", 2: "#fff0e0", 3: "#fde8e8"}
@@ -44,7 +44,7 @@ class ReportData:
     notes: list[dict]
 
     @classmethod
-    def from_store(cls, store: CallStore, call_id: str) -> ReportData:
+    def from_store(cls, store: Library, call_id: str) -> ReportData:
         record = store.get_call(call_id)
         timeline = store.load_timeline(call_id)
         flags = record.flags
@@ -134,9 +134,7 @@ def _speaker(name: str | None) -> str:
 
 
 def _mood_name(score: float | None) -> str:
-    if score is None:
-        return ""
-    return "negative" if score <= NEGATIVE else "positive" if score >= POSITIVE else "neutral"
+    return mood_band(score) or ""
 
 
 def _fmt_mood(score: float | None) -> str:

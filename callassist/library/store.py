@@ -1,26 +1,19 @@
-"""The call store: every call (live or imported) kept in one SQLite file, saved as it goes.
+"""The call store: calls, their events, summaries and notes in one SQLite file, and nothing else.
 
-A live call is written event by event from the pipeline's worker thread (`CallStore.recorder`),
-committed at least every second, so a crash loses at most the last second or so; the next start
-finds the call still marked "live" with no running recorder and offers it back
-(`interrupted_calls`, `recover`). The same file is the coach/QA library: calls with their audio
-path, timeline, summary columns and notes on moments. Live audio goes to a WAV file that stays
-readable after a crash (`AudioRecorder`).
+The store only stores. It writes the rows and summary values it is given and reads them back;
+what a call means (redaction, its summary, its flagged moments) is worked out by the service,
+`callassist.library.service.Library`, from the timeline in memory before it comes here. So the
+store imports no flags, redaction or timeline code, and no domain work ever runs under its lock.
 
-Privacy: personal data (card, account and phone numbers, e-mail addresses, spoken digit
-sequences) is redacted from every event before it is written (`callassist.redact`), unless the
-store is opened with `redact=False`. The original text is kept only when the user chooses
-(`keep_original=True`), in a separate table, and read back only on request. The file and its
-WAL/SHM companions are readable by their owner only (0600).
+Threads: writes go through one connection under a lock, held for the write only. Reads use a
+connection per thread and never take that lock: with SQLite's WAL journal a reader sees the last
+committed state while a write is under way, so the GUI never waits behind a long write (a
+re-flag of the whole library, an import, a live call being saved).
 
-Schema (version 2; a version 1 file is upgraded in place when opened):
-  meta(key PRIMARY KEY, value)                 -- "schema_version"
-  calls(id PRIMARY KEY, source, started, status, duration, audio_path, title, agent,
-        call_json, utterances, mood_start, mood_end, mood_min, event_counts, owner, updated,
-        flags, redacted)                       -- flags: JSON list of callassist.flags.Flag dicts
-  events(call_id, seq, type, time, data)       -- data = Event.to_dict() as JSON; PK (call_id, seq)
-  originals(call_id, seq, data)                -- unredacted events, only with keep_original
-  notes(id PRIMARY KEY, call_id, time, text, author, created)
+A live call's events are appended by an `EventWriter` (its own connection), committed at least
+every second, so a crash loses at most the last second or so; the next start finds the call
+still "live" with no process recording it (`interrupted_calls`). The file and its WAL/SHM
+companions are readable by their owner only (0600). The format is in `schema`.
 """
 from __future__ import annotations
 
@@ -38,16 +31,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import CallAssistError
-from ..core.events import Event, PartialUtterance, event_from_dict
-from .flags import Flag, FlagSettings, compute_flags, flag_counts, worst_moment
 from ..paths import data_dir
-from ..audio.recording import AudioRecorder, repair_wav  # noqa: F401  (re-exported)
-from .redact import redact_event
-from ..core.timeline import Timeline
+from . import schema
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = schema.SCHEMA_VERSION
 STATUSES = ("live", "done", "interrupted", "failed")
 
 
@@ -58,42 +47,13 @@ def default_db() -> Path:
 
 DEFAULT_DB = default_db()
 
-_SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE calls (
-    id TEXT PRIMARY KEY, source TEXT NOT NULL DEFAULT '', started TEXT NOT NULL DEFAULT '',
-    status TEXT NOT NULL DEFAULT 'live', duration REAL NOT NULL DEFAULT 0, audio_path TEXT,
-    title TEXT NOT NULL DEFAULT '', agent TEXT, call_json TEXT NOT NULL DEFAULT '{}',
-    utterances INTEGER NOT NULL DEFAULT 0, mood_start REAL, mood_end REAL, mood_min REAL,
-    event_counts TEXT NOT NULL DEFAULT '{}', owner TEXT, updated TEXT, flags TEXT,
-    redacted INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX calls_started ON calls (started);
-CREATE TABLE originals (
-    call_id TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE, seq INTEGER NOT NULL,
-    data TEXT NOT NULL, PRIMARY KEY (call_id, seq)) WITHOUT ROWID;
-CREATE TABLE events (
-    call_id TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE, seq INTEGER NOT NULL,
-    type TEXT NOT NULL, time REAL, data TEXT NOT NULL, PRIMARY KEY (call_id, seq)) WITHOUT ROWID;
-CREATE TABLE notes (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    call_id TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
-    time REAL NOT NULL, text TEXT NOT NULL, author TEXT NOT NULL DEFAULT '', created TEXT NOT NULL);
-CREATE INDEX notes_call ON notes (call_id, time);
-"""
-
 _CALL_COLUMNS = ("id, source, started, status, duration, audio_path, title, agent, utterances, "
                  "mood_start, mood_end, mood_min, redacted, event_counts, flags, call_json")
-_UPGRADE_1_TO_2 = """
-ALTER TABLE calls ADD COLUMN flags TEXT;
-ALTER TABLE calls ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0;
-CREATE TABLE originals (
-    call_id TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE, seq INTEGER NOT NULL,
-    data TEXT NOT NULL, PRIMARY KEY (call_id, seq)) WITHOUT ROWID;
-"""
 
 
 @dataclass
-class CallRecord:
+class CallRow:
+    """A row of the calls table, decoded from JSON but not interpreted (flags stay dicts)."""
     id: str
     source: str
     started: str
@@ -102,31 +62,46 @@ class CallRecord:
     audio_path: str | None
     title: str
     agent: str | None
-    # summary columns, filled when the call is finished or recovered (for the library list)
     utterances: int = 0
     mood_start: float | None = None
     mood_end: float | None = None
     mood_min: float | None = None
-    redacted: bool = False  # personal data was removed from the stored events
-    event_counts: dict[str, int] = field(default_factory=dict)  # events per kind, e.g. escalation
-    flags: list[Flag] | None = None  # flagged moments; None until the call is finished
-    call: dict[str, Any] = field(default_factory=dict)  # the timeline's call dict
+    redacted: bool = False
+    event_counts: dict[str, int] = field(default_factory=dict)
+    flags: list[dict] | None = None  # None until the call is finished
+    call: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def _from_row(cls, row) -> CallRecord:
+    def _from_row(cls, row) -> CallRow:
         *cols, redacted, counts, flags, call_json = row
         return cls(*cols, redacted=bool(redacted), event_counts=json.loads(counts or "{}"),
-                   flags=None if flags is None else [Flag.from_dict(f) for f in json.loads(flags)],
+                   flags=None if flags is None else json.loads(flags),
                    call=json.loads(call_json or "{}"))
 
-    @property
-    def worst(self) -> Flag | None:
-        """The moment to open the call at (see flags.worst_moment)."""
-        return worst_moment(self.flags or ())
 
-    @property
-    def flag_counts(self) -> dict[str, int]:
-        return flag_counts(self.flags or ())
+@dataclass
+class Summary:
+    """What the list of calls shows of a finished call, computed by the service."""
+    status: str
+    duration: float
+    call: dict[str, Any]  # the timeline's call dict, duration included
+    utterances: int = 0
+    mood_start: float | None = None
+    mood_end: float | None = None
+    mood_min: float | None = None
+    event_counts: dict[str, int] = field(default_factory=dict)
+    flags: list[dict] | None = None
+
+    def values(self) -> tuple:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}")
+        return (self.status, round(float(self.duration), 3), _dumps(self.call), self.utterances,
+                self.mood_start, self.mood_end, self.mood_min, json.dumps(self.event_counts),
+                _now(), None if self.flags is None else _dumps(self.flags))
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _now() -> str:
@@ -207,54 +182,29 @@ def _db_error(path: Path, exc: sqlite3.Error) -> CallAssistError:
 
 # ---- the store ------------------------------------------------------------------------------------
 
-def _parse_events(call_id: str, rows) -> tuple[list[Event], int]:
-    """Events from rows of stored JSON, and how many could not be read (a kind this version does
-    not know); those are skipped with a warning."""
-    events, bad = [], 0
-    for (data,) in rows:
-        try:
-            events.append(event_from_dict(json.loads(data)))
-        except (KeyError, TypeError, ValueError) as exc:
-            bad += 1
-            log.warning("call %s: skipped an unreadable event (%s)", call_id, exc)
-    return events, bad
-
-
 class CallStore:
     """Calls, their events and notes in one SQLite file. Safe to use from several threads."""
 
-    def __init__(self, path: str | Path | None = None, *, timeout: float = 5.0,
-                 redact: bool = True, keep_original: bool = False,
-                 flag_settings: FlagSettings | None = None):
+    def __init__(self, path: str | Path | None = None, *, timeout: float = 5.0):
         if str(path) == ":memory:":
-            raise ValueError("CallStore keeps calls in a file (recorders use their own connection)")
+            raise ValueError("CallStore keeps calls in a file (readers and writers each have "
+                             "their own connection)")
         self.path = Path(path) if path is not None else default_db()
         self.timeout = timeout
-        self.redact = redact  # remove personal data from what is written
-        self.keep_original = keep_original and redact  # also keep the unredacted events
-        self.flag_settings = flag_settings  # None: the thresholds saved in the library, or defaults
         self._key = str(self.path.resolve())
-        self._lock = threading.RLock()
-        self._recorders: dict[str, _Recorder] = {}
+        self._lock = threading.RLock()  # the write connection; held for writes only
+        self._local = threading.local()  # each thread's read connection
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._writers: dict[str, EventWriter] = {}
         self._mine: set[str] = set()  # live calls started or recorded by this store
         self._prepare_file()
         self._db = self._connect()
         try:
             self._init_schema()
-            if self.flag_settings is None:
-                self.flag_settings = self._saved_flag_settings()
         except BaseException:
             self._db.close()
             raise
-
-    def _saved_flag_settings(self) -> FlagSettings:
-        row = self._query("SELECT value FROM meta WHERE key = 'flag_settings'")
-        if row:
-            try:
-                return FlagSettings.from_dict(json.loads(row[0][0]))
-            except (ValueError, TypeError, CallAssistError) as exc:
-                log.warning("call library %s: saved flag thresholds ignored (%s)", self.path, exc)
-        return FlagSettings()
 
     # -- opening
     def _prepare_file(self) -> None:
@@ -297,45 +247,27 @@ class CallStore:
             mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode != "wal":
                 log.warning("call library %s: WAL journal unavailable (%s)", self.path, mode)
-            with self._tx():
-                tables = {r[0] for r in self._db.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
-                if "meta" not in tables:
-                    if tables - {"sqlite_sequence"}:
-                        raise CallAssistError(
-                            f"{self.path} is an SQLite database but not a CallAssist call library: "
-                            f"choose another file, or move this one aside")
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            self._db.execute(statement)
-                    self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)",
-                                     (str(SCHEMA_VERSION),))
-                    return
-                row = self._db.execute(
-                    "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-                version = int(row[0]) if row else 0
-                if version > SCHEMA_VERSION:
-                    raise CallAssistError(
-                        f"the call library {self.path} was written by a newer CallAssist (format "
-                        f"{version}; this version reads up to {SCHEMA_VERSION}): update CallAssist, "
-                        f"or choose another file")
-                if version < 1:
-                    raise CallAssistError(f"the call library {self.path} has no format version: "
-                                          f"move it aside so a new one is made")
-                if version == 1:  # add flags, the redaction mark and the originals table
-                    for statement in _UPGRADE_1_TO_2.split(";"):
-                        if statement.strip():
-                            self._db.execute(statement)
-                    self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
-                                     (str(SCHEMA_VERSION),))
+            with self._tx() as db:
+                schema.ensure(db)
+        except schema.NotALibrary:
+            raise CallAssistError(f"{self.path} is an SQLite database but not a CallAssist call "
+                                  f"library: choose another file, or move this one aside") from None
+        except schema.TooNew as exc:
+            raise CallAssistError(
+                f"the call library {self.path} was written by a newer CallAssist (format "
+                f"{exc.version}; this version reads up to {SCHEMA_VERSION}): update CallAssist, "
+                f"or choose another file") from None
+        except schema.NoVersion:
+            raise CallAssistError(f"the call library {self.path} has no format version: "
+                                  f"move it aside so a new one is made") from None
         except sqlite3.Error as exc:
             raise _db_error(self.path, exc) from exc
 
     @contextmanager
-    def _tx(self, db: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
-        """One write transaction on the store's connection (or `db`), under the store's lock."""
-        db = db or self._db
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction on the write connection, under the write lock."""
         with self._lock:
+            db = self._db
             try:
                 db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -349,19 +281,46 @@ class CallStore:
                     raise _db_error(self.path, exc) from exc
                 raise
 
-    def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with self._lock:
-            try:
-                return self._db.execute(sql, args).fetchall()
-            except sqlite3.Error as exc:
-                raise _db_error(self.path, exc) from exc
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read connection (made on first use); reads never take the write lock."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._connect()
+            db.execute("PRAGMA query_only = ON")
+            self._local.db = db
+            with self._readers_lock:
+                self._readers.append(db)
+        return db
 
-    # -- calls
-    def start_call(self, call: dict[str, Any], audio_path: str | Path | None = None,
-                   title: str = "", agent: str | None = None) -> str:
-        """Register a live call (a `Timeline.call` dict); returns its id. Status is "live"."""
-        call_id = str(call.get("id") or os.urandom(6).hex())
-        call = {**call, "id": call_id}
+    def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        try:
+            return self._reader().execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise _db_error(self.path, exc) from exc
+
+    # -- live calls in this process
+    def claim(self, call_id: str) -> None:
+        """Mark a live call as recorded by this process (not offered as interrupted)."""
+        with _ACTIVE_LOCK:
+            self._mine.add(call_id)
+            _ACTIVE.add((self._key, call_id))
+
+    def release(self, call_id: str) -> None:
+        with _ACTIVE_LOCK:
+            self._mine.discard(call_id)
+            _ACTIVE.discard((self._key, call_id))
+
+    def is_recording(self, call_id: str) -> bool:
+        with _ACTIVE_LOCK:
+            return (self._key, call_id) in _ACTIVE
+
+    # -- writing calls
+    def add_call(self, call_id: str, call: dict[str, Any], *, audio_path: str | None = None,
+                 title: str = "", agent: str | None = None, redacted: bool = False,
+                 summary: Summary | None = None, events: list[tuple] = (),
+                 originals: list[tuple] = ()) -> None:
+        """Insert a call, in one transaction with its event rows `(seq, type, time, data)` and
+        original rows `(seq, data)`. Without `summary` it is a live call owned by this process."""
         with self._tx() as db:
             if db.execute("SELECT 1 FROM calls WHERE id = ?", (call_id,)).fetchone():
                 raise CallAssistError(f"a call with id {call_id} is already in the call library "
@@ -370,184 +329,116 @@ class CallStore:
                 "INSERT INTO calls (id, source, started, status, audio_path, title, agent, "
                 "call_json, owner, updated, redacted) VALUES (?, ?, ?, 'live', ?, ?, ?, ?, ?, ?, ?)",
                 (call_id, str(call.get("source") or ""), str(call.get("started") or _now()),
-                 str(audio_path) if audio_path else None, title, agent or call.get("agent"),
-                 json.dumps(call, ensure_ascii=False), _owner_token(), _now(), int(self.redact)))
-        self._claim(call_id)
-        return call_id
+                 audio_path, title, agent, _dumps(call), _owner_token(), _now(), int(redacted)))
+            db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)",
+                           [(call_id, *r) for r in events])
+            db.executemany("INSERT INTO originals VALUES (?, ?, ?)",
+                           [(call_id, *r) for r in originals])
+            if summary is not None:
+                self._set_summary(db, call_id, summary)
+        if summary is None:
+            self.claim(call_id)
 
-    def recorder(self, call_id: str, flush_seconds: float = 1.0) -> _Recorder:
-        """A pipeline subscriber that saves the call's events as they come (see `_Recorder`)."""
-        self.get_call(call_id)
-        with self._lock:
-            old = self._recorders.get(call_id)
-            if old is not None and not old.closed:
-                return old
-            rec = _Recorder(self, call_id, flush_seconds)
-            self._recorders[call_id] = rec
-        self._claim(call_id)
-        return rec
-
-    def save_timeline(self, timeline: Timeline, audio_path: str | Path | None = None,
-                      title: str = "", agent: str | None = None, status: str = "done") -> str:
-        """Store a whole timeline at once (an analysed recording); returns the call id."""
-        call_id = self.start_call(timeline.call, audio_path, title, agent)
-        try:
-            rows, originals = self._rows(call_id, enumerate(
-                e for e in timeline.events if not isinstance(e, PartialUtterance)))
-            with self._tx() as db:
-                db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
-                db.executemany("INSERT INTO originals VALUES (?, ?, ?)", originals)
-            self.finish_call(call_id, float(timeline.call.get("duration") or 0.0), status)
-        finally:
-            self._release(call_id)
-        return call_id
-
-    def finish_call(self, call_id: str, duration: float, status: str = "done") -> None:
-        """End a call: save what the recorder holds, fill the summary, set duration and status."""
-        if status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}")
-        with self._lock:
-            rec = self._recorders.pop(call_id, None)
-        error = None
-        try:
-            if rec is not None:
-                try:
-                    rec.close()
-                except CallAssistError as exc:
-                    error = exc
-            self._summarise(call_id, duration, status)
-        finally:
-            self._release(call_id)
-        if error is not None:
-            raise error
-
-    def _claim(self, call_id: str) -> None:
-        with _ACTIVE_LOCK:
-            self._mine.add(call_id)
-            _ACTIVE.add((self._key, call_id))
-
-    def _release(self, call_id: str) -> None:
-        with _ACTIVE_LOCK:
-            self._mine.discard(call_id)
-            _ACTIVE.discard((self._key, call_id))
-
-    def _rows(self, call_id: str, numbered) -> tuple[list[tuple], list[tuple]]:
-        """Rows for the events table (redacted unless the store says not) and for originals."""
-        rows, originals = [], []
-        for seq, event in numbered:
-            if self.redact:
-                clean = redact_event(event)
-                if self.keep_original and clean is not event and clean != event:
-                    originals.append((call_id, seq, json.dumps(event.to_dict(), ensure_ascii=False)))
-                event = clean
-            rows.append(_event_row(call_id, seq, event))
-        return rows, originals
-
-    def _flags_json(self, call_id: str, db: sqlite3.Connection, call: dict) -> str:
-        events, _ = _parse_events(call_id, db.execute(
-            "SELECT data FROM events WHERE call_id = ? ORDER BY seq", (call_id,)))
-        flags = compute_flags(Timeline(call=call, events=events), self.flag_settings)
-        return json.dumps([f.to_dict() for f in flags], ensure_ascii=False)
-
-    def refresh_flags(self, settings: FlagSettings | None = None, *,
-                      only_missing: bool = False) -> int:
-        """Recompute flagged moments (after the thresholds changed); returns calls updated."""
-        if settings is not None:
-            self.flag_settings = settings
-            with self._tx() as db:  # the library remembers its thresholds
-                db.execute("INSERT OR REPLACE INTO meta VALUES ('flag_settings', ?)",
-                           (json.dumps(settings.to_dict()),))
-        where = "status != 'live'" + (" AND flags IS NULL" if only_missing else "")
-        ids = [r[0] for r in self._query(f"SELECT id FROM calls WHERE {where}")]
-        for call_id in ids:
-            with self._tx() as db:
-                row = db.execute("SELECT call_json FROM calls WHERE id = ?", (call_id,)).fetchone()
-                if row is None:
-                    continue
-                db.execute("UPDATE calls SET flags = ? WHERE id = ?",
-                           (self._flags_json(call_id, db, json.loads(row[0] or "{}")), call_id))
-        return len(ids)
-
-    def search(self, text: str) -> set[str]:
-        """Ids of calls whose transcript contains `text` (case-insensitive)."""
-        needle = "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        rows = self._query("SELECT DISTINCT call_id FROM events WHERE type = 'utterance' AND "
-                           "json_extract(data, '$.text') LIKE ? ESCAPE '\\'", (needle,))
-        return {r[0] for r in rows}
-
-    def _summarise(self, call_id: str, duration: float, status: str) -> None:
+    def finish_call(self, call_id: str, summary: Summary) -> None:
+        """Write a call's summary (status, duration, counts, moods, flags)."""
         with self._tx() as db:
-            row = db.execute("SELECT call_json FROM calls WHERE id = ?", (call_id,)).fetchone()
-            if row is None:
-                raise CallAssistError(f"no call {call_id} in the call library {self.path}")
-            call = json.loads(row[0] or "{}")
-            call["duration"] = round(float(duration), 3)
-            counts = dict(db.execute("SELECT type, count(*) FROM events WHERE call_id = ? "
-                                     "GROUP BY type", (call_id,)).fetchall())
-            moods = [json.loads(d).get("score") for (d,) in db.execute(
-                "SELECT data FROM events WHERE call_id = ? AND type = 'mood' ORDER BY seq",
-                (call_id,))]
-            moods = [m for m in moods if isinstance(m, (int, float))]
-            db.execute(
-                "UPDATE calls SET status = ?, duration = ?, call_json = ?, utterances = ?, "
-                "mood_start = ?, mood_end = ?, mood_min = ?, event_counts = ?, updated = ?, "
-                "flags = ? WHERE id = ?",
-                (status, call["duration"], json.dumps(call, ensure_ascii=False),
-                 counts.get("utterance", 0), moods[0] if moods else None,
-                 moods[-1] if moods else None, min(moods) if moods else None,
-                 json.dumps(counts), _now(), self._flags_json(call_id, db, call), call_id))
+            self._set_summary(db, call_id, summary)
 
-    def interrupted_calls(self) -> list[CallRecord]:
-        """Calls left "live" by a process that is no longer recording them (a crash)."""
-        rows = self._query(f"SELECT {_CALL_COLUMNS}, owner FROM calls WHERE status = 'live' "
-                           f"ORDER BY started DESC, rowid DESC")
-        with _ACTIVE_LOCK:
-            mine = {cid for key, cid in _ACTIVE if key == self._key}
-        return [CallRecord._from_row(r[:-1]) for r in rows
-                if r[0] not in mine and not _owner_alive(r[-1])]
+    def _set_summary(self, db: sqlite3.Connection, call_id: str, summary: Summary) -> None:
+        cur = db.execute(
+            "UPDATE calls SET status = ?, duration = ?, call_json = ?, utterances = ?, "
+            "mood_start = ?, mood_end = ?, mood_min = ?, event_counts = ?, updated = ?, "
+            "flags = ? WHERE id = ?", (*summary.values(), call_id))
+        if cur.rowcount == 0:
+            raise CallAssistError(f"no call {call_id} in the call library {self.path}")
 
-    def recover(self, call_id: str) -> Timeline:
-        """Mark an interrupted call as such, fill its summary and duration, return its timeline."""
-        rec = self.get_call(call_id)
-        with _ACTIVE_LOCK:
-            if (self._key, call_id) in _ACTIVE:
-                raise CallAssistError(f"call {call_id} is still being recorded: finish it first")
-        last = self._query("SELECT max(time) FROM events WHERE call_id = ?", (call_id,))[0][0]
-        duration = float(last or 0.0)
-        if rec.audio_path and Path(rec.audio_path).exists() and rec.audio_path.endswith(".wav"):
-            try:
-                frames, rate = repair_wav(rec.audio_path)
-                duration = max(duration, frames / rate)
-            except (OSError, ValueError) as exc:
-                log.warning("could not repair %s: %s", rec.audio_path, exc)
-        self._summarise(call_id, duration, "interrupted")
-        return self.load_timeline(call_id)
+    def set_flags(self, flags: dict[str, list[dict]]) -> int:
+        """Replace the flags of calls (id -> flag dicts) in one transaction; returns rows changed."""
+        with self._tx() as db:
+            return sum(db.execute("UPDATE calls SET flags = ? WHERE id = ?",
+                                  (_dumps(f), call_id)).rowcount for call_id, f in flags.items())
 
-    def get_call(self, call_id: str) -> CallRecord:
-        rows = self._query(f"SELECT {_CALL_COLUMNS} FROM calls WHERE id = ?", (call_id,))
-        if not rows:
-            raise CallAssistError(f"no call {call_id} in the call library {self.path}: "
-                                  f"pick one from the list of calls")
-        return CallRecord._from_row(rows[0])
-
-    def has_originals(self, call_id: str) -> bool:
-        return bool(self._query("SELECT 1 FROM originals WHERE call_id = ? LIMIT 1", (call_id,)))
-
-    def update_call(self, call_id: str, *, title: str | None = None, agent: str | None = None,
-                    audio_path: str | Path | None = None) -> None:
+    def update_call(self, call_id: str, **values) -> None:
+        """Set title, agent or audio_path (None leaves a value as it is)."""
         self.get_call(call_id)
-        sets = {k: v for k, v in (("title", title), ("agent", agent),
-                                  ("audio_path", str(audio_path) if audio_path else None))
-                if v is not None}
+        sets = {k: v for k, v in values.items() if v is not None}
+        if set(sets) - {"title", "agent", "audio_path"}:
+            raise ValueError(f"cannot update {sorted(sets)}")
         if sets:
             with self._tx() as db:
                 db.execute(f"UPDATE calls SET {', '.join(k + ' = ?' for k in sets)}, updated = ? "
                            f"WHERE id = ?", (*sets.values(), _now(), call_id))
 
-    def load_timeline(self, call_id: str, original: bool = False) -> Timeline:
-        """The call's timeline as stored (redacted); `original=True` puts back the unredacted
-        events where they were kept (keep_original)."""
-        rec = self.get_call(call_id)
+    def delete_call(self, call_id: str) -> None:
+        """Remove a call, its events, originals and notes (its audio file stays where it is)."""
+        with self._lock:
+            writer = self._writers.pop(call_id, None)
+        if writer is not None:
+            writer.close(save=False)
+        with self._tx() as db:
+            db.execute("DELETE FROM calls WHERE id = ?", (call_id,))
+        self.release(call_id)
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def writer(self, call_id: str, flush_seconds: float = 1.0) -> EventWriter:
+        """The appender of a live call's events (one per call; see `EventWriter`)."""
+        self.get_call(call_id)
+        with self._lock:
+            old = self._writers.get(call_id)
+            if old is not None and not old.closed:
+                return old
+            writer = EventWriter(self, call_id, flush_seconds)
+            self._writers[call_id] = writer
+        self.claim(call_id)
+        return writer
+
+    def close_writer(self, call_id: str) -> None:
+        """Save what a call's writer holds and close it (raises its last write error)."""
+        with self._lock:
+            writer = self._writers.pop(call_id, None)
+        if writer is not None:
+            writer.close()
+
+    # -- reading
+    def meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def get_call(self, call_id: str) -> CallRow:
+        rows = self._query(f"SELECT {_CALL_COLUMNS} FROM calls WHERE id = ?", (call_id,))
+        if not rows:
+            raise CallAssistError(f"no call {call_id} in the call library {self.path}: "
+                                  f"pick one from the list of calls")
+        return CallRow._from_row(rows[0])
+
+    def list_calls(self, limit: int | None = None) -> list[CallRow]:
+        """Calls, newest first."""
+        rows = self._query(f"SELECT {_CALL_COLUMNS} FROM calls ORDER BY started DESC, rowid DESC "
+                           f"LIMIT ?", (-1 if limit is None else int(limit),))
+        return [CallRow._from_row(r) for r in rows]
+
+    def interrupted_calls(self) -> list[CallRow]:
+        """Calls left "live" by a process that is no longer recording them (a crash)."""
+        rows = self._query(f"SELECT {_CALL_COLUMNS}, owner FROM calls WHERE status = 'live' "
+                           f"ORDER BY started DESC, rowid DESC")
+        with _ACTIVE_LOCK:
+            mine = {cid for key, cid in _ACTIVE if key == self._key}
+        return [CallRow._from_row(r[:-1]) for r in rows
+                if r[0] not in mine and not _owner_alive(r[-1])]
+
+    def call_ids(self, *, finished: bool = True, without_flags: bool = False) -> list[str]:
+        where = ["status != 'live'"] if finished else []
+        if without_flags:
+            where.append("flags IS NULL")
+        sql = "SELECT id FROM calls" + (" WHERE " + " AND ".join(where) if where else "")
+        return [r[0] for r in self._query(sql + " ORDER BY rowid")]
+
+    def event_data(self, call_id: str, original: bool = False) -> list[str]:
+        """The call's events as stored JSON, in order; `original=True` puts back the unredacted
+        ones where they were kept."""
         if original:
             rows = self._query(
                 "SELECT coalesce(o.data, e.data) FROM events e LEFT JOIN originals o "
@@ -555,27 +446,26 @@ class CallStore:
                 (call_id,))
         else:
             rows = self._query("SELECT data FROM events WHERE call_id = ? ORDER BY seq", (call_id,))
-        events, bad = _parse_events(call_id, rows)
-        call = dict(rec.call)
-        if bad:
-            call["unreadable_events"] = bad
-        return Timeline(call=call, events=events)
+        return [r[0] for r in rows]
 
-    def list_calls(self, limit: int | None = None) -> list[CallRecord]:
-        """Calls, newest first."""
-        rows = self._query(f"SELECT {_CALL_COLUMNS} FROM calls ORDER BY started DESC, rowid DESC "
-                           f"LIMIT ?", (-1 if limit is None else int(limit),))
-        return [CallRecord._from_row(r) for r in rows]
+    def last_event_time(self, call_id: str) -> float | None:
+        return self._query("SELECT max(time) FROM events WHERE call_id = ?", (call_id,))[0][0]
 
-    def delete_call(self, call_id: str) -> None:
-        """Remove a call, its events and notes (its audio file is left where it is)."""
-        with self._lock:
-            rec = self._recorders.pop(call_id, None)
-        if rec is not None:
-            rec.close(save=False)
-        with self._tx() as db:
-            db.execute("DELETE FROM calls WHERE id = ?", (call_id,))
-        self._release(call_id)
+    def has_originals(self, call_id: str) -> bool:
+        return bool(self._query("SELECT 1 FROM originals WHERE call_id = ? LIMIT 1", (call_id,)))
+
+    def audio_paths(self) -> set[str]:
+        """The recordings already in the library (one column, nothing else parsed)."""
+        return {r[0] for r in self._query("SELECT audio_path FROM calls WHERE audio_path IS NOT NULL")}
+
+    def search(self, text: str) -> set[str]:
+        """Ids of calls whose transcript has the words of `text` (see schema.fts_query)."""
+        query = schema.fts_query(text)
+        if query is None:
+            return set()
+        rows = self._query("SELECT DISTINCT call_id FROM utterance_fts WHERE utterance_fts "
+                           "MATCH ?", (query,))
+        return {r[0] for r in rows}
 
     # -- notes on moments
     def add_note(self, call_id: str, time: float, text: str, author: str = "") -> int:
@@ -599,15 +489,19 @@ class CallStore:
             db.execute("DELETE FROM notes WHERE id = ?", (note_id,))
 
     def close(self) -> None:
-        """Save what recorders hold and close. Unfinished calls stay "live" (offered next start)."""
+        """Save what writers hold and close. Unfinished calls stay "live" (offered next start)."""
         with self._lock:
-            recorders, self._recorders = list(self._recorders.values()), {}
+            writers, self._writers = list(self._writers.values()), {}
         try:
-            for rec in recorders:
-                rec.close()
+            for writer in writers:
+                writer.close()
         finally:
             for call_id in list(self._mine):
-                self._release(call_id)
+                self.release(call_id)
+            with self._readers_lock:
+                readers, self._readers = self._readers, []
+            for db in readers:
+                db.close()
             with self._lock:
                 self._db.close()
 
@@ -618,20 +512,13 @@ class CallStore:
         self.close()
 
 
-def _event_row(call_id: str, seq: int, event: Event) -> tuple:
-    t = getattr(event, "end", None)
-    if t is None:
-        t = getattr(event, "time", None)
-    return (call_id, seq, event.kind, t, json.dumps(event.to_dict(), ensure_ascii=False))
+class EventWriter:
+    """Appends a live call's event rows to the store, numbering them.
 
-
-class _Recorder:
-    """Pipeline subscriber that appends a call's events (partials skipped) to the store.
-
-    Events are kept in memory and written in one transaction at most every `flush_seconds`:
-    by the calling thread when one is due, or by a small timer thread when events stop coming,
+    Rows are kept in memory and written in one transaction at most every `flush_seconds`:
+    by the calling thread when one is due, or by a small timer thread when rows stop coming,
     so a crash loses at most about `flush_seconds`. A failed write (disk full, file locked) never
-    stops the pipeline: the events stay pending, `error` says why, and the next flush retries;
+    stops the caller: the rows stay pending, `error` says why, and the next flush retries;
     `flush()` and `close()` raise it.
     """
 
@@ -639,7 +526,7 @@ class _Recorder:
         self.store, self.call_id, self.flush_seconds = store, call_id, float(flush_seconds)
         self.error: CallAssistError | None = None
         self.closed = False
-        self.saved = 0  # events committed so far
+        self.saved = 0  # rows committed so far
         self._pending: list[tuple] = []
         self._pending_originals: list[tuple] = []
         self._lock = threading.Lock()
@@ -650,22 +537,21 @@ class _Recorder:
         except sqlite3.Error as exc:
             self._db.close()
             raise _db_error(store.path, exc) from exc
-        self._seq = 0 if last is None else last + 1
+        self.first_seq = self._seq = 0 if last is None else last + 1
         self._last_flush = _time.monotonic()
         self._wake = threading.Event()
         self._timer = threading.Thread(target=self._run_timer, daemon=True,
                                        name=f"callstore-flush-{call_id}")
         self._timer.start()
 
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, PartialUtterance):
-            return
+    def add(self, kind: str, time: float | None, data: str, original: str | None = None) -> None:
+        """Queue one event row (and the unredacted original, when kept)."""
         with self._lock:
             if self.closed:
                 return
-            rows, originals = self.store._rows(self.call_id, [(self._seq, event)])
-            self._pending += rows
-            self._pending_originals += originals
+            self._pending.append((self.call_id, self._seq, kind, time, data))
+            if original is not None:
+                self._pending_originals.append((self.call_id, self._seq, original))
             self._seq += 1
             if _time.monotonic() - self._last_flush >= self.flush_seconds:
                 self._write()
@@ -677,7 +563,7 @@ class _Recorder:
                     self._write()
 
     def _write(self) -> None:
-        """Commit pending events (caller holds the lock). Errors are kept, not raised."""
+        """Commit pending rows (caller holds the lock). Errors are kept, not raised."""
         self._last_flush = _time.monotonic()
         if not self._pending:
             return

@@ -1,0 +1,370 @@
+"""The call library as the app uses it: the store plus what a call means.
+
+`Library` is what the panel, the QA window, the importer and the command line talk to. It works
+out everything derived from a call (personal data redacted from its events, the summary the
+list of calls shows, the flagged moments) from the timeline in memory, before anything is
+written, and hands the store finished rows. So the store never re-reads what it just wrote to
+interpret it, and no flagging or redaction runs under the store's write lock.
+
+Privacy: personal data (card, account and phone numbers, e-mail addresses, spoken digit
+sequences) is redacted from every event before it is written (`callassist.library.redact`),
+unless the library is opened with `redact=False`. The original text is kept only when the user
+chooses (`keep_original=True`), in a separate table, and read back only on request.
+
+Flags are computed on the events as stored (redacted), so re-flagging later with the same
+thresholds gives the same flags. The library remembers the thresholds it last flagged with.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass, fields
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from ..audio.recording import repair_wav
+from ..core.events import Event, PartialUtterance, event_from_dict
+from ..core.timeline import Timeline
+from ..errors import CallAssistError
+from .flags import Flag, FlagSettings, compute_flags, flag_counts, worst_moment
+from .redact import redact_event
+from .store import STATUSES, CallRow, CallStore, EventWriter, Summary
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CallRecord(CallRow):
+    """A call as the list of calls shows it: the stored row, its flags as `Flag`s."""
+    flags: list[Flag] | None = None  # flagged moments; None until the call is finished
+
+    @classmethod
+    def from_row(cls, row: CallRow) -> CallRecord:
+        values = {f.name: getattr(row, f.name) for f in fields(CallRow)}
+        if row.flags is not None:
+            values["flags"] = [Flag.from_dict(f) for f in row.flags]
+        return cls(**values)
+
+    @cached_property  # asked for by every cell of the list: computed once per record read
+    def worst(self) -> Flag | None:
+        """The moment to open the call at (see flags.worst_moment)."""
+        return worst_moment(self.flags or ())
+
+    @cached_property
+    def flag_counts(self) -> dict[str, int]:
+        return flag_counts(self.flags or ())
+
+
+def summarise(call: dict[str, Any], events: Iterable[Event], duration: float, status: str,
+              settings: FlagSettings | None = None) -> Summary:
+    """The summary and flags of a call from its events (as stored: partials left out)."""
+    call = {**call, "duration": round(float(duration), 3)}
+    events = [e for e in events if not isinstance(e, PartialUtterance)]
+    counts: dict[str, int] = {}
+    for e in events:
+        counts[e.kind] = counts.get(e.kind, 0) + 1
+    moods = [getattr(e, "score", None) for e in events if e.kind == "mood"]
+    moods = [m for m in moods if isinstance(m, (int, float))]
+    flags = compute_flags(Timeline(call=call, events=events), settings)
+    return Summary(status=status, duration=call["duration"], call=call,
+                   utterances=counts.get("utterance", 0),
+                   mood_start=moods[0] if moods else None, mood_end=moods[-1] if moods else None,
+                   mood_min=min(moods) if moods else None, event_counts=counts,
+                   flags=[f.to_dict() for f in flags])
+
+
+def _parse_events(call_id: str, rows: Iterable[str]) -> tuple[list[Event], int]:
+    """Events from stored JSON, and how many could not be read (a kind this version does not
+    know); those are skipped with a warning."""
+    events, bad = [], 0
+    for data in rows:
+        try:
+            events.append(event_from_dict(json.loads(data)))
+        except (KeyError, TypeError, ValueError) as exc:
+            bad += 1
+            log.warning("call %s: skipped an unreadable event (%s)", call_id, exc)
+    return events, bad
+
+
+def _event_time(event: Event) -> float | None:
+    t = getattr(event, "end", None)
+    return getattr(event, "time", None) if t is None else t
+
+
+def _cancelled(cancel) -> bool:
+    if cancel is None:
+        return False
+    return cancel.is_set() if hasattr(cancel, "is_set") else bool(cancel())
+
+
+class LiveRecorder:
+    """Pipeline subscriber for a live call: each event is redacted as it comes and handed to the
+    store's writer (committed about every second); the redacted events are kept, so the call is
+    summarised and flagged at its end without reading it back."""
+
+    def __init__(self, library: Library, writer: EventWriter):
+        self.library, self.writer = library, writer
+        self.events: list[Event] = []  # as stored
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, PartialUtterance) or self.writer.closed:
+            return
+        stored, original = self.library._clean(event)
+        self.events.append(stored)
+        self.writer.add(stored.kind, _event_time(stored), json.dumps(stored.to_dict(),
+                        ensure_ascii=False), original)
+
+    @property
+    def complete(self) -> bool:
+        """Whether `events` is the whole call (the writer did not resume a stored call)."""
+        return self.writer.first_seq == 0
+
+    error = property(lambda self: self.writer.error)
+    saved = property(lambda self: self.writer.saved)
+    closed = property(lambda self: self.writer.closed)
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def close(self, save: bool = True) -> None:
+        self.writer.close(save)
+
+
+class Library:
+    """The call library: calls, their timelines, summaries, flags and notes. Thread-safe."""
+
+    def __init__(self, path: str | Path | None = None, *, timeout: float = 5.0,
+                 redact: bool = True, keep_original: bool = False,
+                 flag_settings: FlagSettings | None = None):
+        self.store = CallStore(path, timeout=timeout)
+        self.path = self.store.path
+        self.redact = redact  # remove personal data from what is written
+        self.keep_original = keep_original and redact  # also keep the unredacted events
+        self._recorders: dict[str, LiveRecorder] = {}
+        self._lock = threading.Lock()
+        try:
+            self.flag_settings = flag_settings or self._saved_flag_settings()
+        except BaseException:
+            self.store.close()
+            raise
+
+    def _saved_flag_settings(self) -> FlagSettings:
+        saved = self.store.meta("flag_settings")
+        if saved:
+            try:
+                return FlagSettings.from_dict(json.loads(saved))
+            except (ValueError, TypeError, CallAssistError) as exc:
+                log.warning("call library %s: saved flag thresholds ignored (%s)", self.path, exc)
+        return FlagSettings()
+
+    # -- what is written
+    def _clean(self, event: Event) -> tuple[Event, str | None]:
+        """The event to store (redacted unless the library says not), and the original as JSON
+        when it differs and is to be kept."""
+        if not self.redact:
+            return event, None
+        clean = redact_event(event)
+        if self.keep_original and clean is not event and clean != event:
+            return clean, json.dumps(event.to_dict(), ensure_ascii=False)
+        return clean, None
+
+    def _summary(self, call: dict, events, duration: float, status: str) -> Summary:
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}")
+        return summarise(call, events, duration, status, self.flag_settings)
+
+    # -- calls
+    def start_call(self, call: dict[str, Any], audio_path: str | Path | None = None,
+                   title: str = "", agent: str | None = None) -> str:
+        """Register a live call (a `Timeline.call` dict); returns its id. Status is "live"."""
+        call_id = str(call.get("id") or os.urandom(6).hex())
+        self.store.add_call(call_id, {**call, "id": call_id},
+                            audio_path=str(audio_path) if audio_path else None, title=title,
+                            agent=agent or call.get("agent"), redacted=self.redact)
+        return call_id
+
+    def recorder(self, call_id: str, flush_seconds: float = 1.0) -> LiveRecorder:
+        """A pipeline subscriber that saves the call's events as they come (see LiveRecorder)."""
+        with self._lock:
+            old = self._recorders.get(call_id)
+            if old is not None and not old.closed:
+                return old
+            rec = LiveRecorder(self, self.store.writer(call_id, flush_seconds))
+            self._recorders[call_id] = rec
+        return rec
+
+    def save_timeline(self, timeline: Timeline, audio_path: str | Path | None = None,
+                      title: str = "", agent: str | None = None, status: str = "done") -> str:
+        """Store a whole timeline at once (an analysed recording), summary and flags included,
+        in one transaction; returns the call id."""
+        call_id = str(timeline.call.get("id") or os.urandom(6).hex())
+        call = {**timeline.call, "id": call_id}
+        stored, rows, originals = [], [], []
+        for seq, event in enumerate(e for e in timeline.events
+                                    if not isinstance(e, PartialUtterance)):
+            clean, original = self._clean(event)
+            stored.append(clean)
+            rows.append((seq, clean.kind, _event_time(clean),
+                         json.dumps(clean.to_dict(), ensure_ascii=False)))
+            if original is not None:
+                originals.append((seq, original))
+        summary = self._summary(call, stored, float(timeline.call.get("duration") or 0.0), status)
+        self.store.add_call(call_id, call, audio_path=str(audio_path) if audio_path else None,
+                            title=title, agent=agent or call.get("agent"), redacted=self.redact,
+                            summary=summary, events=rows, originals=originals)
+        return call_id
+
+    def finish_call(self, call_id: str, duration: float, status: str = "done",
+                    timeline: Timeline | None = None) -> None:
+        """End a call: save what its recorder holds, then write the summary and flags, computed
+        from `timeline` when given, else from the events the recorder saw (or, for a call this
+        library did not record, from what is stored)."""
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}")
+        with self._lock:
+            rec = self._recorders.pop(call_id, None)
+        error = None
+        try:
+            try:
+                self.store.close_writer(call_id)
+            except CallAssistError as exc:
+                error = exc
+            if timeline is not None:
+                events = [self._clean(e)[0] for e in timeline.events
+                          if not isinstance(e, PartialUtterance)]
+            elif rec is not None and rec.complete:
+                events = rec.events
+            else:
+                events = self.load_timeline(call_id).events
+            call = self.store.get_call(call_id).call
+            self.store.finish_call(call_id, self._summary(call, events, duration, status))
+        finally:
+            self.store.release(call_id)
+        if error is not None:
+            raise error
+
+    def interrupted_calls(self) -> list[CallRecord]:
+        """Calls left "live" by a process that is no longer recording them (a crash)."""
+        return [CallRecord.from_row(r) for r in self.store.interrupted_calls()]
+
+    def recover(self, call_id: str) -> Timeline:
+        """Mark an interrupted call as such, fill its summary and duration, return its timeline."""
+        rec = self.get_call(call_id)
+        if self.store.is_recording(call_id):
+            raise CallAssistError(f"call {call_id} is still being recorded: finish it first")
+        duration = float(self.store.last_event_time(call_id) or 0.0)
+        if rec.audio_path and Path(rec.audio_path).exists() and rec.audio_path.endswith(".wav"):
+            try:
+                frames, rate = repair_wav(rec.audio_path)
+                duration = max(duration, frames / rate)
+            except (OSError, ValueError) as exc:
+                log.warning("could not repair %s: %s", rec.audio_path, exc)
+        timeline = self.load_timeline(call_id)
+        summary = self._summary(rec.call, timeline.events, duration, "interrupted")
+        self.store.finish_call(call_id, summary)
+        return Timeline(call={**timeline.call, "duration": summary.duration},
+                        events=timeline.events)
+
+    def get_call(self, call_id: str) -> CallRecord:
+        return CallRecord.from_row(self.store.get_call(call_id))
+
+    def list_calls(self, limit: int | None = None) -> list[CallRecord]:
+        """Calls, newest first."""
+        return [CallRecord.from_row(r) for r in self.store.list_calls(limit)]
+
+    def load_timeline(self, call_id: str, original: bool = False) -> Timeline:
+        """The call's timeline as stored (redacted); `original=True` puts back the unredacted
+        events where they were kept (keep_original)."""
+        row = self.store.get_call(call_id)
+        events, bad = _parse_events(call_id, self.store.event_data(call_id, original))
+        call = dict(row.call)
+        if bad:
+            call["unreadable_events"] = bad
+        return Timeline(call=call, events=events)
+
+    def has_originals(self, call_id: str) -> bool:
+        return self.store.has_originals(call_id)
+
+    def update_call(self, call_id: str, *, title: str | None = None, agent: str | None = None,
+                    audio_path: str | Path | None = None) -> None:
+        self.store.update_call(call_id, title=title, agent=agent,
+                               audio_path=str(audio_path) if audio_path else None)
+
+    def delete_call(self, call_id: str) -> None:
+        """Remove a call, its events and notes (its audio file is left where it is)."""
+        with self._lock:
+            self._recorders.pop(call_id, None)
+        self.store.delete_call(call_id)  # closes its writer without saving
+
+    def audio_paths(self) -> set[str]:
+        """The recordings already in the library."""
+        return self.store.audio_paths()
+
+    def search(self, text: str) -> set[str]:
+        """Ids of calls whose transcript has the words of `text`, in any order, the last one as a
+        prefix ("refun" finds "refund"); words in double quotes are a phrase. Any text is safe."""
+        return self.store.search(text)
+
+    # -- flags
+    def refresh_flags(self, settings: FlagSettings | None = None, *, only_missing: bool = False,
+                      progress: Callable[[int, int], None] | None = None, cancel=None) -> int:
+        """Recompute flagged moments call by call (after the thresholds changed; `only_missing`:
+        calls stored before flags existed). `progress(done, total)` is called after each call;
+        `cancel` (a threading.Event, or a function returning True) stops between calls, keeping
+        what was done. Returns the number of calls re-flagged. Reads never block other readers,
+        and each batch of results is written in one short transaction."""
+        if settings is not None:
+            self.flag_settings = settings
+            self.store.set_meta("flag_settings", json.dumps(settings.to_dict()))
+        settings = self.flag_settings
+        ids = self.store.call_ids(without_flags=only_missing)
+        done, batch = 0, {}
+        try:
+            for call_id in ids:
+                if _cancelled(cancel):
+                    break
+                try:
+                    timeline = self.load_timeline(call_id)
+                except CallAssistError:
+                    if call_id in self.store.call_ids(finished=False):
+                        raise
+                    continue  # deleted meanwhile
+                batch[call_id] = [f.to_dict() for f in compute_flags(timeline, settings)]
+                done += 1
+                if len(batch) >= 50:
+                    self.store.set_flags(batch)
+                    batch = {}
+                if progress is not None:
+                    progress(done, len(ids))
+        finally:
+            if batch:
+                self.store.set_flags(batch)
+        return done
+
+    # -- notes on moments
+    def add_note(self, call_id: str, time: float, text: str, author: str = "") -> int:
+        return self.store.add_note(call_id, time, text, author)
+
+    def notes(self, call_id: str) -> list[dict[str, Any]]:
+        return self.store.notes(call_id)
+
+    def update_note(self, note_id: int, text: str) -> None:
+        self.store.update_note(note_id, text)
+
+    def delete_note(self, note_id: int) -> None:
+        self.store.delete_note(note_id)
+
+    def close(self) -> None:
+        """Save what recorders hold and close. Unfinished calls stay "live" (offered next start)."""
+        with self._lock:
+            self._recorders.clear()
+        self.store.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
