@@ -6,22 +6,23 @@ no match in the knowledge base several times in a row.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from ..core.text import normalize
+from ..core.rules import ASKS_FOR_SENIOR, ESCALATE_MOOD
 
-ASKS_FOR_SENIOR = re.compile(
-    r"\b(speak|talk|put me through|transfer me|escalate( this| it)?|get me|let me speak) (to|with)? ?"
-    r"(a |your |the |someone |somebody )?(manager|supervisor|senior|boss|someone (else|senior|in charge)|"
-    r"somebody (else|senior)|person in charge|higher up)|\b(manager|supervisor) (please|now)\b|"
-    r"\bescalate (this|it|my)\b")
+# ASKS_FOR_SENIOR lives in core.rules: the anger cue and the escalation flag read the same pattern,
+# so a caller who asks for a manager gets the cue, this advice and the flag, or none of them.
+
+
+def request_reason(asked: str) -> str:
+    """Why a transfer is advised when the caller asked for someone senior (``asked``: their words)."""
+    return f"the caller asked for a senior person (“{asked}”)"
 
 
 @dataclass
 class EscalationSettings:
     negative_seconds: float = 120.0  # mood below the threshold this long -> advise transfer
-    negative_threshold: float = -0.3
+    negative_threshold: float = ESCALATE_MOOD  # mood at or below this counts as upset
     unanswered_problems: int = 2  # consecutive caller problems the knowledge base cannot answer
 
 
@@ -41,9 +42,9 @@ class EscalationAdvisor:
     def caller_said(self, text: str, time: float, mood_score: float | None,
                     problem: bool, answered: bool | None) -> list[tuple[str, str]]:
         out = []
-        m = ASKS_FOR_SENIOR.search(normalize(text))
-        if m:
-            out += self._once("requested", f"the caller asked for a senior person (“{m.group(0)}”)")
+        asked = ASKS_FOR_SENIOR.find(text)
+        if asked:
+            out += self._once("requested", request_reason(asked))
         if mood_score is not None:
             if mood_score <= self.s.negative_threshold:
                 if self._negative_since is None:

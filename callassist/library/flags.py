@@ -19,16 +19,15 @@ Kinds:
 from __future__ import annotations
 
 import bisect
-import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Iterable, Sequence
 
 from ..errors import ConfigError
-from ..assist.escalation import ASKS_FOR_SENIOR
+from ..assist.escalation import request_reason
 from ..core.events import (AGENT, CUSTOMER, CallerPoint, ChecklistItem, CoachingTip, EscalationAdvice,
                      MoodState, Utterance)
 from ..assist.metrics import speech_intervals
-from ..core.text import normalize
+from ..core.rules import ASKS_FOR_SENIOR, HOLD, NEGATIVE, POSITIVE, VERY_NEGATIVE
 from ..core.timeline import Timeline
 
 KINDS: dict[str, str] = {
@@ -44,8 +43,6 @@ KINDS: dict[str, str] = {
 _RANK = {kind: len(KINDS) - i for i, kind in enumerate(KINDS)}  # tie-break for the worst moment
 SEVERITY = {1: "low", 2: "medium", 3: "high"}
 SEVERITY_COLOURS = {1: "#f9a825", 2: "#ef6c00", 3: "#c62828"}  # amber, orange, red
-HOLD_WORDS = re.compile(r"\b(hold|one moment|bear with me|just a (moment|minute|second)|"
-                        r"give me a (moment|minute|second)|let me (check|look|find))\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -80,12 +77,12 @@ class FlagSettings:
     """Thresholds; set them in config.toml under [flags], e.g. `silence_seconds = 15`."""
 
     mood_drop: float = 0.45  # fall of the caller's mood score between two utterances
-    negative_mood: float = -0.3  # mood at or below this counts as negative
+    negative_mood: float = NEGATIVE  # mood at or below this counts as negative
     negative_seconds: float = 30.0  # ... for at least this long -> negative_mood flag
     anger_strength: float = 0.6  # weakest anger cue that is flagged
     silence_seconds: float = 8.0  # nobody speaking this long -> silence/hold flag
     interruption_seconds: float = 0.8  # overlap that counts as talking over someone
-    resolved_mood: float = 0.2  # a call ending at or above this mood counts as resolved
+    resolved_mood: float = POSITIVE  # a call ending at or above this mood counts as resolved
     kinds: tuple[str, ...] = tuple(KINDS)  # which kinds to flag
 
     def __post_init__(self):
@@ -168,16 +165,25 @@ def _anger_flags(moods: Sequence[MoodState], escalations: Sequence[EscalationAdv
         escalated[e.utterance_id] = sev
         out.append(Flag("escalation", u.start if u else e.time, u.end if u else e.time, sev,
                         e.reason, u.speaker if u else None, e.utterance_id))
+    if not any(e.trigger == "requested" for e in escalations):
+        # No advice for a request (a call analysed before the rule knew this phrasing): the flag
+        # follows the rule, not the advice recorded then, so re-flagging the call finds it.
+        for u in sorted(utts.values(), key=lambda u: u.start):
+            asked = u.speaker == CUSTOMER and u.id not in escalated and ASKS_FOR_SENIOR.find(u.text)
+            if asked:
+                escalated[u.id] = 3
+                out.append(Flag("escalation", u.start, u.end, 3, request_reason(asked), u.speaker, u.id))
+                break
     for m in moods:
         cues = [c for c in m.cues if c.get("kind") == "anger"
                 and float(c.get("strength", 0)) >= s.anger_strength]
         if m.utterance_id in escalated:  # the request for a manager is the escalation flag
-            cues = [c for c in cues if not ASKS_FOR_SENIOR.search(normalize(str(c.get("trigger"))))]
+            cues = [c for c in cues if not ASKS_FOR_SENIOR.find(str(c.get("trigger")))]
         if not cues:
             continue
         u = utts.get(m.utterance_id)
         strongest = max(float(c.get("strength", 0)) for c in cues)
-        sev = 3 if strongest >= 0.85 else 2 if strongest >= 0.7 or m.score <= -0.5 else 1
+        sev = 3 if strongest >= 0.85 else 2 if strongest >= 0.7 or m.score <= VERY_NEGATIVE else 1
         why = "; ".join(f"{c.get('reason', 'anger')}: “{c.get('trigger', '')}”" for c in cues)
         out.append(Flag("anger", u.start if u else m.time, m.time, sev, why, m.speaker,
                         m.utterance_id))
@@ -198,7 +204,7 @@ def _silence_flags(utts: Sequence[Utterance], s: FlagSettings, duration: float) 
         if gap < s.silence_seconds:
             continue
         before = [u for u in utts if u.end <= gap_start + 0.05 and u.end >= gap_start - 15]
-        hold = any(u.speaker == AGENT and HOLD_WORDS.search(u.text) for u in before)
+        hold = any(u.speaker == AGENT and HOLD.find(u.text) for u in before)
         sev = 3 if gap >= 6 * s.silence_seconds else 2 if gap >= 2 * s.silence_seconds else 1
         what = "hold" if hold else "silence"
         out.append(Flag("silence", round(gap_start, 3), round(gap_end, 3), sev,

@@ -17,6 +17,9 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from ..core import rules
+from ..core.rules import TOKEN as _TOKEN, negated as _negated
+
 CUE_KINDS = ("anger", "confusion", "worry", "gratitude")
 
 
@@ -28,16 +31,10 @@ class Cue:
     strength: float  # 0..1
 
 
-# Words are matched lower-case with apostrophes removed ("don't" and "dont" are both "dont").
-_NEGATORS = {"not", "dont", "never", "no", "didnt", "doesnt", "isnt", "wont", "wouldnt", "cant",
-             "cannot", "wasnt", "arent", "without", "hardly", "nothing", "neither", "nor"}
-_CLAUSE_START = {"i", "im", "ill", "ive", "id", "we", "were", "well", "you", "youre", "he", "she", "they",
-                 "if", "and", "but", "or", "so", "because", "when", "then", "unless", "otherwise", "else"}
-_MANAGER = r"(?:manager|supervisor|superior|boss|team leader|team lead|someone senior|somebody senior|someone higher up|somebody higher up|someone in charge|somebody in charge|person in charge)"
-_DET = r"(?:a |an |the |your |my |some |to )?"
+# Words are matched lower-case with apostrophes removed ("don't" and "dont" are both "dont"), as
+# in core.rules; the rules other stages read too (asks for a manager, threatens to cancel) live there.
 _ORDINAL = r"(?:second|third|fourth|fifth|sixth|seventh|tenth|2nd|3rd|4th|5th|6th|7th|10th|umpteenth|hundredth|\w+th)"
 _NUM_TIMES = r"(?:twice|three times|four times|five times|six times|\d+ times|several times|many times|multiple times|so many times|a few times|a dozen times|a million times|a hundred times|over and over|again and again|a couple of times|times)"
-_THING = r"(?:account|subscription|service|services|contract|membership|card|policy|plan|order|booking|reservation|internet|line|phone|insurance)"
 _QUESTION_START = re.compile(
     r"^(?:(?:so|ok|okay|um|uh|and|but|sorry|wait|right|well|then) )*"
     r"(?:how|what|where|which|why|when)\b|\b(?:how|what) (?:do|does|can|should|would|will|is|are|was|am|did) (?:i|you|we|it|that|this|they)\b"
@@ -61,21 +58,15 @@ def _rule(kind: str, reason: str, strength: float, pattern: str, negatable: bool
     return _Rule(kind, reason, strength, re.compile(r"\b(?:" + pattern.replace("'", "") + r")\b"), negatable)
 
 
+def _shared(kind: str, strength: float, phrases: rules.Phrases) -> _Rule:
+    """A cue from a rule in core.rules, which other stages read too (its name is the reason)."""
+    return _Rule(kind, phrases.name, strength, phrases.regex, phrases.negatable)
+
+
 _RULES: tuple[_Rule, ...] = (
     # -- anger / escalation --------------------------------------------------------------------
-    _rule("anger", "asks for a manager", 0.9,
-          rf"(?:speak|talk|speaking|talking|put me through|get me through|transfer me|connect me|escalate (?:this|it|me|my \w+)) (?:to|with) {_DET}{_MANAGER}"
-          rf"|(?:want|need|demand|have|get|see|give me|let me have) {_DET}{_MANAGER}"
-          rf"|(?:get|put|fetch|find|call|give)(?: me)?(?: through to| over to| on to)? {_DET}{_MANAGER}"
-          rf"|escalate (?:this|it|my complaint|my case|the matter|this call)|(?:who is|whos|wheres) your {_MANAGER}"
-          rf"|(?:your|a|the) {_MANAGER} (?:please|now|right now)"),
-    _rule("anger", "threatens to cancel", 0.85,
-          rf"(?:cancel|close|terminate|end|quit) (?:my|our|the|this) (?:\w+ )?{_THING}"
-          rf"|(?:im|i am|ill|i will|gonna|going to|want to|about to|ready to|thinking of|thinking about) (?:cancel|cancelling|canceling|leave|leaving|switch|switching|quit|quitting)\b(?! (?:the )?(?:call|line|hold))"
-          rf"|(?:switch|switching|move|moving|go|going) (?:over )?to (?:a |another |your )?(?:competitor|different (?:company|provider|bank|airline)|another (?:company|provider|bank|airline))"
-          rf"|take (?:my|our) business (?:elsewhere|somewhere else)"
-          rf"|(?:never|not) (?:going to |gonna )?(?:use|buy from|fly with|fly|shop with|shop at|deal with|do business with) (?:you|your company|you guys|you people|this company) (?:ever )?again",
-          negatable=True),
+    _shared("anger", 0.9, rules.ASKS_FOR_SENIOR),
+    _shared("anger", 0.85, rules.CANCEL_THREAT),
     _rule("anger", "threatens to complain", 0.85,
           r"(?:file|make|lodge|submit|raise|put in|write) (?:a |an )?(?:formal |official )?complaint"
           r"|report (?:you|this|your company|it) to"
@@ -145,14 +136,13 @@ _RULES: tuple[_Rule, ...] = (
 )
 # A gratitude phrase that is really a refusal or sarcasm: not gratitude.
 _NOT_GRATITUDE = re.compile(r"\b(?:no (?:thanks|thank you)|thanks but no|thanks for nothing|thanks a lot for nothing)\b")
-_TOKEN = re.compile(r"[A-Za-z0-9]+(?:['\u2019][A-Za-z0-9]+)*")
 
 
 def _words(text: str) -> tuple[str, list[tuple[int, int]], list[int]]:
     """(joined lower-case words, their spans in text, their start offsets in the joined string)."""
     spans, words, offsets, pos = [], [], [], 0
     for m in _TOKEN.finditer(text):
-        w = m.group().lower().replace("'", "").replace("\u2019", "")
+        w = rules.plain(m.group())
         spans.append((m.start(), m.end()))
         offsets.append(pos)
         words.append(w)
@@ -164,16 +154,6 @@ def _token_range(offsets: list[int], start: int, end: int) -> tuple[int, int]:
     first = max(i for i, o in enumerate(offsets) if o <= start)
     last = max(i for i, o in enumerate(offsets) if o < end)
     return first, last
-
-
-def _negated(words: list[str], first: int) -> bool:
-    """A negation word among the 4 words before, in the same clause ("i don't want to cancel")."""
-    for w in reversed(words[max(0, first - 4) : first]):
-        if w in _NEGATORS:
-            return True
-        if w in _CLAUSE_START:
-            return False
-    return False
 
 
 def _is_question(joined: str) -> bool:

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from ..core.events import CallScore, MoodState, Sentiment, Utterance
+# The mood bands (negative <= NEGATIVE < neutral < POSITIVE <= positive) and the change that counts
+# as a trend are shared with the report and the call library: defined once, in core.rules.
+from ..core.rules import NEGATIVE, POSITIVE, mood_change
 
-TREND_DELTA = 0.15  # change of the smoothed score over the window that counts as a trend
-NEGATIVE = -0.2  # at or below: a negative mood (frustrated, upset)
-POSITIVE = 0.15  # at or above: a positive one (calm, pleased); neutral between
+_TREND = {"better": "improving", "worse": "worsening", "same": "steady"}
 
 
 @dataclass
@@ -55,7 +56,7 @@ class MoodTracker:
 
     def _label(self, score: float, cues: list) -> str:
         kinds = {c.kind for cs in self._recent_cues for c in cs} | {c.kind for c in cues}
-        if "anger" in kinds and score < -0.2:
+        if "anger" in kinds and score <= NEGATIVE:
             return "angry"
         if "confusion" in {c.kind for c in cues} and score < 0.45:
             return "confused"
@@ -88,8 +89,7 @@ class MoodTracker:
         recent = self.points[-self.window:]
         confidence = min(1.0, len(self.points) / self.window) * sum(p.max_prob for p in recent) / len(recent)
         base = self.points[-self.window - 1].smoothed if len(self.points) > self.window else self.points[0].smoothed
-        delta = smoothed - base if len(self.points) > 1 else 0.0
-        trend = "improving" if delta > TREND_DELTA else "worsening" if delta < -TREND_DELTA else "steady"
+        trend = _TREND[mood_change(base, smoothed)] if len(self.points) > 1 else "steady"
 
         change = smoothed - prev if len(self.points) > 1 else smoothed
         reason = f"“{_short(utt.text)}” ({sent.label}) moved the mood {change:+.2f}"
