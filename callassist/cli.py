@@ -6,6 +6,7 @@ Errors the user can fix are printed as one line (`callassist: error: …`) with 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -94,21 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _load(args, partials: bool):
+def _load(args):
+    """The settings (config.toml with the command line's options on top) and the models."""
     from .config import Config
-    from .assist.escalation import EscalationSettings
-    from .core.pipeline import load_pipeline
+    from .core.models import shared_models
 
-    cfg = Config.load(args.config)
-    pipe = load_pipeline(
-        engine=args.engine or cfg.engine, vosk_model=args.vosk_model or cfg.vosk_model,
-        whisper_model=args.whisper_model or cfg.whisper_model,
-        mood_model=args.mood_model or cfg.mood_model, knowledge=args.knowledge or cfg.knowledge,
-        phrases=args.phrases or cfg.phrases, partials=partials, mood_window=cfg.mood_window,
-        escalation=EscalationSettings(negative_seconds=cfg.escalate_after,
-                                      negative_threshold=cfg.escalate_mood,
-                                      unanswered_problems=cfg.escalate_unanswered))
-    return cfg, pipe
+    cfg = Config.load(args.config, engine=args.engine, vosk_model=args.vosk_model,
+                      whisper_model=args.whisper_model, mood_model=args.mood_model,
+                      knowledge=args.knowledge, phrases=args.phrases,
+                      channels=getattr(args, "channels", None))
+    return cfg, shared_models(cfg)
 
 
 def _printer(stream=sys.stdout):
@@ -164,9 +160,10 @@ def cmd_analyze(args) -> int:
     from .audio.sources import FileSource
 
     source = FileSource(args.call, channels=args.channels, realtime=args.realtime)
-    cfg, pipe = _load(args, partials=args.realtime)
+    cfg, models = _load(args)
     if args.channels is None and cfg.channels and source.info.channels > 1:
         source = FileSource(args.call, channels=cfg.channels, realtime=args.realtime)
+    pipe = models.session(cfg, partials=args.realtime)
     if args.save:  # a library that cannot be opened is said before the analysis, not after
         cfg.open_store(args.library).close()
     to_stdout = args.json == "-"
@@ -213,12 +210,12 @@ def cmd_import(args) -> int:
     if not files:
         raise CallAssistError(f"no recordings (.wav, .flac, .ogg, .mp3…) found in "
                               f"{', '.join(args.paths)}: give recordings or folders that hold them")
-    cfg, pipe = _load(args, partials=False)
+    cfg, models = _load(args)
     failed = 0
     t0 = time.perf_counter()
     with cfg.open_store(args.library) as store:
-        importer = Importer(store, pipe, jobs=args.jobs or cfg.import_jobs,
-                            channels=args.channels or cfg.channels, agent=args.agent)
+        importer = Importer(store, models, cfg, jobs=args.jobs or cfg.import_jobs,
+                            agent=args.agent)
 
         def said(res, done, total):
             nonlocal failed
@@ -291,7 +288,8 @@ def cmd_listen(args) -> int:
     if args.agent_input is not None:
         inputs[AGENT] = args.agent_input
     source = MicSource(inputs)
-    cfg, pipe = _load(args, partials=False)
+    cfg, models = _load(args)
+    pipe = models.session(cfg, partials=False)
     source.open()
     pipe.subscribe(_printer())
     signal.signal(signal.SIGINT, lambda *a: source.stop())
@@ -337,6 +335,8 @@ def _need_screen(what: str) -> None:
 
 def cmd_gui(args) -> int:
     _need_screen("the side panel")
+    from .config import Config
+    config = Config.load()  # a broken config.toml is one line here, before any window opens
     if args.play:
         from .audio.sources import probe
         probe(args.play)  # a bad file is a one-line error before any window opens
@@ -344,7 +344,7 @@ def cmd_gui(args) -> int:
         from .gui.app import run
     except ImportError as exc:
         raise CallAssistError(f"the side panel needs PySide6 ({exc}): run scripts/setup.sh") from None
-    return run(args.play, args.speed, playback=not args.mute)
+    return run(args.play, args.speed, playback=not args.mute, config=config)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -352,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .logs import setup_logging
+    setup_logging()
     commands = {"analyze": cmd_analyze, "listen": cmd_listen, "devices": cmd_devices,
                 "download-model": cmd_download, "import": cmd_import, "library": cmd_library,
                 "report": cmd_report}
@@ -359,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(args)
     except CallAssistError as exc:
+        logging.getLogger("callassist").warning("%s: %s", args.command or "panel", exc)
         print(f"callassist: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -41,12 +41,15 @@ def make_recordings(n: int, folder: Path) -> list[Path]:
     return out
 
 
+from callassist.config import Config  # noqa: E402
+
+
 def headless(pipe, files, jobs: int, db: Path) -> tuple[float, float, int]:
     from callassist.library.importer import Importer
-    from callassist.library.store import CallStore
+    from callassist.library.service import Library
     t0 = time.perf_counter()
-    with CallStore(db) as store:
-        results = Importer(store, pipe, jobs=jobs).run(files)
+    with Library(db) as store:
+        results = Importer(store, pipe, Config(), jobs=jobs).run(files)
     wall = time.perf_counter() - t0
     ok = [r for r in results if r.ok]
     return wall, sum(r.duration for r in ok), len(ok)
@@ -57,10 +60,10 @@ def in_window(pipe, files, jobs: int, db: Path) -> tuple[float, float, int, list
     from PySide6.QtWidgets import QApplication
 
     from callassist.gui.library_view import LibraryWindow
-    from callassist.library.store import CallStore
+    from callassist.library.service import Library
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    store = CallStore(db)
-    win = LibraryWindow(store, jobs=jobs, loader=lambda: pipe)
+    store = Library(db)
+    win = LibraryWindow(store, config=Config(import_jobs=jobs), models=pipe)
     win.show()
     ticks: list[float] = []
     timer = QTimer()
@@ -112,9 +115,9 @@ def main() -> None:
         t0 = time.perf_counter()
         files = make_recordings(args.calls, folder)
         print(f"made {len(files)} recordings in {time.perf_counter() - t0:.1f} s")
-        from callassist.core.pipeline import load_pipeline
+        from callassist.core.models import Models
         t0 = time.perf_counter()
-        pipe = load_pipeline(partials=False)
+        pipe = Models.load(Config())
         print(f"models loaded in {time.perf_counter() - t0:.1f} s (once per import session)")
         jobs = [int(j) for j in args.jobs.split(",")]
         for j in jobs[:-1]:

@@ -47,13 +47,14 @@ def main() -> None:
     from callassist.gui.library_view import COLUMNS, LibraryWindow
     from callassist.gui.theme import apply_theme
     from callassist.library.importer import Importer
-    from callassist.core.pipeline import load_pipeline
-    from callassist.library.store import CallStore
+    from callassist.config import Config
+    from callassist.core.models import Models
+    from callassist.library.service import Library
 
     app = QApplication(sys.argv[:1])
-    store = CallStore(tmp / "calls.sqlite3")
+    store = Library(tmp / "calls.sqlite3")
     print("importing the demo calls…")
-    results = Importer(store, load_pipeline(partials=False), jobs=2).run([ROOT / "demo" / "calls"])
+    results = Importer(store, Models.load(Config()), Config(), jobs=2).run([ROOT / "demo" / "calls"])
     assert all(r.ok for r in results), [r.error for r in results]
     angry = next(r for r in store.list_calls() if r.title == "angry_calmed")
     store.add_note(angry.id, angry.worst.time, "Good: stayed calm and offered the supervisor.")

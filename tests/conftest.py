@@ -40,6 +40,16 @@ def whisper_engine():
 
 
 @pytest.fixture(scope="session")
+def models(_session_cache):
+    """The models loaded once for the test session, as a process loads them (default settings)."""
+    from callassist.config import Config
+    from callassist.core.models import Models
+    with pytest.MonkeyPatch.context() as mp:  # the embedding cache goes to the test cache
+        mp.setenv("XDG_CACHE_HOME", str(_session_cache))
+        return Models.load(Config())
+
+
+@pytest.fixture(scope="session")
 def sentiment_model():
     from callassist.mood.sentiment import SentimentModel
     return SentimentModel.load()
@@ -70,6 +80,24 @@ def run_cli(*args: str, timeout: float = 600, env: dict | None = None) -> subpro
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=timeout,
                           env=full_env, cwd=str(ROOT))
+
+
+DEMO_NAMES = ("angry_calmed", "billing_escalation", "confused_caller", "satisfied_caller")
+
+
+@pytest.fixture(scope="session")
+def demo_analyses(tmp_path_factory, _session_cache):
+    """The four demo calls through `callassist analyze`, as a user runs it, ONCE per test
+    session: name -> the timeline JSON with the printed transcript under "stdout". Tests read
+    it; a test that needs to change it takes a copy."""
+    out = {}
+    d = tmp_path_factory.mktemp("analyses")
+    for name in DEMO_NAMES:
+        r = run_cli("analyze", str(DEMO_CALLS / f"{name}.flac"), "--json", str(d / f"{name}.json"),
+                    env={"XDG_CACHE_HOME": str(_session_cache)})
+        assert r.returncode == 0, r.stderr
+        out[name] = {**json.loads((d / f"{name}.json").read_text()), "stdout": r.stdout}
+    return out
 
 
 def load_truth(call: Path) -> dict:

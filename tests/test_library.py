@@ -12,7 +12,8 @@ import soundfile as sf
 import yaml
 
 from democall import load_dialogue, render
-from callassist.library.store import CallStore
+from callassist.config import Config
+from callassist.library.service import Library
 from tests.conftest import DEMO_CALLS, load_truth, run_cli
 
 pytestmark = pytest.mark.slow
@@ -36,15 +37,7 @@ PII_DIALOGUE = {
 
 
 @pytest.fixture(scope="session")
-def import_pipeline(_session_cache):
-    from callassist.core.pipeline import load_pipeline
-    with pytest.MonkeyPatch.context() as mp:  # the embedding cache goes to the test cache
-        mp.setenv("XDG_CACHE_HOME", str(_session_cache))
-        return load_pipeline(partials=False)
-
-
-@pytest.fixture(scope="session")
-def demo_library(tmp_path_factory, import_pipeline):
+def demo_library(tmp_path_factory, models):
     """The four demo calls imported once (two at a time) into a library file."""
     from callassist.library.importer import Importer
     folder = tmp_path_factory.mktemp("recordings")
@@ -52,8 +45,8 @@ def demo_library(tmp_path_factory, import_pipeline):
         shutil.copy(DEMO_CALLS / f"{name}.flac", folder / f"{name}.flac")
     db = tmp_path_factory.mktemp("library") / "calls.sqlite3"
     seen = []
-    with CallStore(db) as store:
-        results = Importer(store, import_pipeline, jobs=2).run(
+    with Library(db) as store:
+        results = Importer(store, models, Config(), jobs=2).run(
             [folder], on_result=lambda r, done, total: seen.append((done, total)))
     assert [r.error for r in results] == [None] * 4
     assert sorted(seen) == [(i, 4) for i in range(1, 5)]
@@ -68,7 +61,7 @@ def library(demo_library, tmp_path):
     with sqlite3.connect(db) as src, sqlite3.connect(copy) as dst:
         src.backup(dst)
     os.chmod(copy, 0o600)
-    store = CallStore(copy)
+    store = Library(copy)
     yield store
     store.close()
 
@@ -119,16 +112,16 @@ def test_flags_appear_at_the_right_times_on_the_angry_call(library):
     assert "unresolved" not in {f.kind for f in flags}
 
 
-def test_library_file_is_owner_only_and_reimport_is_skipped(library, demo_library, import_pipeline):
+def test_library_file_is_owner_only_and_reimport_is_skipped(library, demo_library, models):
     from callassist.library.importer import Importer
     _, folder, _ = demo_library
     assert stat.S_IMODE(os.stat(library.path).st_mode) == 0o600
-    results = Importer(library, import_pipeline).run([folder])
+    results = Importer(library, models, Config()).run([folder])
     assert all(r.skipped for r in results) and len(library.list_calls()) == 4
 
 
 def test_spoken_personal_data_is_redacted_in_the_library_unless_kept(qtbot, tmp_path,
-                                                                     import_pipeline):
+                                                                     models):
     from callassist.library.importer import Importer
     path = tmp_path / "dialogue.yaml"
     path.write_text(yaml.safe_dump(PII_DIALOGUE))
@@ -140,8 +133,8 @@ def test_spoken_personal_data_is_redacted_in_the_library_unless_kept(qtbot, tmp_
         from callassist.core.text import spoken_numbers
         return spoken_numbers(text, min_digits=5)
 
-    with CallStore(tmp_path / "private.sqlite3") as store:
-        [res] = Importer(store, import_pipeline).run([call])
+    with Library(tmp_path / "private.sqlite3") as store:
+        [res] = Importer(store, models, Config()).run([call])
         text = " ".join(u.text for u in store.load_timeline(res.call_id).utterances)
         assert "[card number]" in text or "[number]" in text
         assert not leaked(text), text
@@ -156,13 +149,13 @@ def test_spoken_personal_data_is_redacted_in_the_library_unless_kept(qtbot, tmp_
         out = Path(win.export_audio(str(tmp_path / "bleeped.wav")))
         win.close()
         assert not win.bleeped_audio.exists()  # the temporary copy goes with the window
-    with CallStore(tmp_path / "heard.sqlite3", redact=False) as heard:  # what is left to hear
-        [again] = Importer(heard, import_pipeline).run([out])
+    with Library(tmp_path / "heard.sqlite3", redact=False) as heard:  # what is left to hear
+        [again] = Importer(heard, models, Config()).run([out])
         text = " ".join(u.text for u in heard.load_timeline(again.call_id).utterances)
         assert not leaked(text), text
         assert "forty" in text.lower() or "40" in text  # the rest of the call is still there
-    with CallStore(tmp_path / "kept.sqlite3", keep_original=True) as store:
-        [res] = Importer(store, import_pipeline).run([call])
+    with Library(tmp_path / "kept.sqlite3", keep_original=True) as store:
+        [res] = Importer(store, models, Config()).run([call])
         assert not leaked(" ".join(u.text for u in store.load_timeline(res.call_id).utterances))
         original = " ".join(u.text for u in store.load_timeline(res.call_id, original=True).utterances)
         assert leaked(original)  # the user chose to keep the original
@@ -178,8 +171,8 @@ def test_spoken_personal_data_is_redacted_in_the_library_unless_kept(qtbot, tmp_
         win.show_original.setChecked(False)
         assert not leaked(shown()) and win.playing_file == win.bleeped_audio
         win.close()
-    with CallStore(tmp_path / "plain.sqlite3", redact=False) as store:
-        [res] = Importer(store, import_pipeline).run([call])
+    with Library(tmp_path / "plain.sqlite3", redact=False) as store:
+        [res] = Importer(store, models, Config()).run([call])
         assert not store.get_call(res.call_id).redacted
 
 
@@ -219,7 +212,7 @@ def test_analyze_saves_into_the_same_library(tmp_path, demo_library):
     assert r.returncode == 0, r.stderr
     assert "saved to the call library" in r.stderr and "flagged moments" in r.stderr
     printed = json.loads(out.read_text())
-    with CallStore(db) as store:
+    with Library(db) as store:
         (rec,) = store.list_calls()
         assert rec.agent == "Sam" and rec.title == "angry_calmed" and rec.status == "done"
         assert rec.worst.kind == "escalation"
@@ -283,13 +276,16 @@ def test_qa_view_lists_sorts_and_filters(qa, qtbot):
     assert len(titles(qa)) == 4
 
 
-def test_changing_thresholds_reflags_every_call(qa, library):
+def test_changing_thresholds_reflags_every_call(qa, library, qtbot):
     from callassist.library.flags import FlagSettings
     before = len(by_title(library, "angry_calmed").flags)
-    qa.set_flag_settings(FlagSettings(kinds=("escalation",)))
+    qa.set_flag_settings(FlagSettings(kinds=("escalation",)))  # in the window's worker thread
+    assert qa.reflagging and not qa.flag_progress.isHidden()
+    qtbot.waitUntil(lambda: not qa.reflagging, timeout=60000)
+    assert qa.flag_progress.isHidden() and "Re-flagged 4 calls" in qa.statusBar().currentMessage()
     assert [len(r.flags) for r in sorted(library.list_calls(), key=lambda r: r.title)] == \
         [1, 1, 0, 0]  # angry, billing: the manager request; confused, satisfied: none
-    again = CallStore(library.path)  # the library remembers the thresholds
+    again = Library(library.path)  # the library remembers the thresholds
     assert again.flag_settings.kinds == ("escalation",)
     again.refresh_flags(FlagSettings())
     assert len(by_title(again, "angry_calmed").flags) == before
@@ -370,7 +366,7 @@ def test_notes_persist_across_restarts(qa, qtbot, library):
     library.close()
 
     from callassist.gui.library_view import LibraryWindow
-    store = CallStore(library.path)  # a new start of the app
+    store = Library(library.path)  # a new start of the app
     qa2 = LibraryWindow(store)
     qtbot.addWidget(qa2)
     win2 = qa2.open_call(rec.id)
@@ -405,7 +401,7 @@ def test_exported_reports_contain_transcript_and_flags(qa, tmp_path):
 
 # ---- import from the window ------------------------------------------------------------------------
 
-def test_import_from_the_window_keeps_it_responsive(qtbot, tmp_path, demo_library, import_pipeline):
+def test_import_from_the_window_keeps_it_responsive(qtbot, tmp_path, demo_library, models):
     from PySide6.QtCore import QTimer
 
     from callassist.gui.library_view import LibraryWindow
@@ -416,8 +412,8 @@ def test_import_from_the_window_keeps_it_responsive(qtbot, tmp_path, demo_librar
         shutil.copy(folder / f"{name}.flac", rec / f"{name}.flac")
     (rec / "notes.txt").write_text("not audio")  # ignored
     (rec / "empty.wav").write_bytes(b"")  # reported, does not stop the import
-    store = CallStore(tmp_path / "gui.sqlite3")
-    win = LibraryWindow(store, jobs=2, loader=lambda: import_pipeline)
+    store = Library(tmp_path / "gui.sqlite3")
+    win = LibraryWindow(store, config=Config(), models=models)
     qtbot.addWidget(win)
     win.show()
     import threading

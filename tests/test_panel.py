@@ -4,6 +4,7 @@ import os
 import pytest
 from PySide6.QtCore import Qt
 
+from callassist.config import Config, config_path
 from callassist.gui.panel import SidePanel
 from callassist.gui.settings import PanelSettings, SettingsDialog
 from tests.conftest import DEMO_CALLS
@@ -11,8 +12,8 @@ from tests.conftest import DEMO_CALLS
 
 @pytest.fixture
 def store(tmp_path):
-    from callassist.library.store import CallStore
-    s = CallStore(tmp_path / "calls.sqlite3")
+    from callassist.library.service import Library
+    s = Library(tmp_path / "calls.sqlite3")
     yield s
     s.close()
 
@@ -35,6 +36,7 @@ def play(qtbot, p, call, speed=4.0, timeout=180):
     return moods
 
 
+@pytest.mark.slow  # a whole call, real time or real models
 def test_playing_the_angry_call_updates_every_part_of_the_panel(qtbot, panel):
     moods = play(qtbot, panel, DEMO_CALLS / "angry_calmed.flac")
     assert not panel.alert.isVisible(), panel.alert.text()
@@ -57,6 +59,7 @@ def test_playing_the_angry_call_updates_every_part_of_the_panel(qtbot, panel):
     assert panel.start_button.text() == "Start call" and panel.status.text() == "Call ended"
 
 
+@pytest.mark.slow  # a whole call, real time or real models
 def test_cards_expand_and_phrases_copy(qtbot, panel):
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QGuiApplication
@@ -68,14 +71,15 @@ def test_cards_expand_and_phrases_copy(qtbot, panel):
     first = panel.phrase_labels[0].text()
     qtbot.mouseClick(panel.phrase_labels[0], Qt.LeftButton)
     assert QGuiApplication.clipboard().text() == first
+    assert not panel.phrase_labels[1].isHidden()  # two phrases to choose from
     qtbot.keyClick(panel, Qt.Key_2, Qt.ControlModifier)
-    if not panel.phrase_labels[1].isHidden():
-        assert QGuiApplication.clipboard().text() == panel.phrase_labels[1].text()
+    assert QGuiApplication.clipboard().text() == panel.phrase_labels[1].text()
     assert any(panel.points.item(i).text().startswith("✓") for i in range(panel.points.count()))
 
 
 def test_bad_model_folder_is_a_message_in_the_panel(qtbot, tmp_path):
-    p = SidePanel(PanelSettings(vosk_model=str(tmp_path / "no-such-model")), store=None)
+    p = SidePanel(PanelSettings(), store=None,
+                  config=Config(vosk_model=str(tmp_path / "no-such-model")))
     qtbot.addWidget(p)
     p.show()
     p.play(str(DEMO_CALLS / "satisfied_caller.flac"), speed=4.0)
@@ -98,9 +102,15 @@ def test_settings_persist_and_bad_paths_are_refused(qtbot, tmp_path, korean_mode
     dlg.on_top.setChecked(True)
     dlg.accept()
     assert dlg.result() == SettingsDialog.Accepted
+    # models, channels and thresholds go to the one settings source; window state to panel.ini
+    cfg = Config.load()
+    assert (cfg.engine, cfg.vosk_model, cfg.channels, cfg.escalate_after) == (
+        "vosk", str(korean_model_dir), "customer,agent", 90)
+    assert os.stat(config_path()).st_mode & 0o777 == 0o600
     again = PanelSettings.load()
-    assert (again.engine, again.vosk_model, again.channels, again.escalate_after, again.theme,
-            again.on_top) == ("vosk", str(korean_model_dir), "customer,agent", 90, "dark", True)
+    assert (again.theme, again.on_top) == ("dark", True)
+    ini = (config_path().parent / "panel.ini").read_text()
+    assert "vosk" not in ini and "escalate" not in ini and "channel" not in ini
     bad = SettingsDialog(again)
     qtbot.addWidget(bad)
     bad.vosk.edit.setText(str(tmp_path))
@@ -108,7 +118,8 @@ def test_settings_persist_and_bad_paths_are_refused(qtbot, tmp_path, korean_mode
     bad.accept()
     assert bad.result() != SettingsDialog.Accepted
     assert "not a Vosk model folder" in bad.error.text() and "knowledge-base folder" in bad.error.text()
-    assert PanelSettings.load().vosk_model == str(korean_model_dir)  # nothing saved
+    assert Config.load().vosk_model == str(korean_model_dir)  # nothing saved
+    assert Config.load().knowledge is None
 
 
 def test_theme_shortcut_and_narrow_width(qtbot, panel):
@@ -121,6 +132,7 @@ def test_theme_shortcut_and_narrow_width(qtbot, panel):
     assert panel.width() <= 370 and panel.centralWidget().minimumSizeHint().width() <= 360
 
 
+@pytest.mark.slow  # a whole call, real time or real models
 def test_played_call_is_saved_as_it_goes(qtbot, panel, store):
     panel.settings.agent_name = "Sam"
     play(qtbot, panel, DEMO_CALLS / "satisfied_caller.flac")
@@ -143,6 +155,7 @@ def test_played_call_is_saved_as_it_goes(qtbot, panel, store):
     assert store.list_calls() == [] and lib.visible_records() == []
 
 
+@pytest.mark.slow  # a whole call, real time or real models
 def test_interrupted_call_is_offered_and_opened(qtbot, store, monkeypatch):
     """A call whose recorder died (a crash) is offered at the next start and shown in full."""
     import json
@@ -156,8 +169,8 @@ def test_interrupted_call_is_offered_and_opened(qtbot, store, monkeypatch):
         rec(event_from_dict(e))
     rec.flush()
     store.close()  # the process "dies" without finishing the call
-    from callassist.library.store import CallStore
-    again = CallStore(store.path if hasattr(store, "path") else None)
+    from callassist.library.service import Library
+    again = Library(store.path if hasattr(store, "path") else None)
     asked = []
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.Open)
     p = SidePanel(PanelSettings(), store=again)

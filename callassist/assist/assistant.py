@@ -6,10 +6,9 @@ caller's points addressed. At the end, the call metrics. Everything comes out as
 """
 from __future__ import annotations
 
-import re
+import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Sequence
 
 from .checklist import Checklist
@@ -21,16 +20,12 @@ from .knowledge import KnowledgeBase
 from .metrics import call_metrics
 from .phrases import PhraseLibrary, PhraseSuggester
 from .points import Point, PointTracker
-from ..core.text import normalize
+from ..core.rules import BAD_NEWS, CLOSING, HOLD  # phrases other stages read too, defined once
 
+log = logging.getLogger(__name__)
 MOOD_SITUATION = {"angry": "angry", "upset": "frustrated", "frustrated": "frustrated",
                   "confused": "confused", "worried": "worried"}
-CLOSING = re.compile(r"\b(that's (all|everything|it)|that is (all|everything|it)|nothing else|"
-                     r"no that's|have a (nice|good|great) (day|evening|one)|bye|goodbye)\b")
-HOLD = re.compile(r"\b(let me (check|look|find|see|pull)|one moment|bear with me|put you on hold|"
-                  r"hold on|give me a (moment|minute|second)|just a (moment|minute|second))\b")
 TOPIC_BONUS = 0.05
-BAD_NEWS = re.compile(r"\b(unfortunately|i'm afraid|i am afraid|i'm sorry but|sadly)\b")
 
 
 @dataclass
@@ -60,18 +55,6 @@ class Assistant:
         self._last_reload = time.monotonic()
         self.reload_problems: list[str] = []
 
-    @classmethod
-    def load(cls, knowledge_dir: str | Path | None = None, phrases_path: str | Path | None = None,
-             settings: AssistSettings | None = None) -> "Assistant":
-        return cls(KnowledgeBase(knowledge_dir), PhraseLibrary.load(phrases_path), settings)
-
-    def fresh(self, **changes) -> "Assistant":
-        """A new assistant for another call, sharing the loaded knowledge base and phrases.
-        `changes` override settings (e.g. reload_seconds=inf when several calls share the base)."""
-        from dataclasses import replace
-        return Assistant(self.knowledge, self.phrases, replace(self.settings, **changes),
-                         embedder=self.points.embedder)
-
     @property
     def problems(self) -> list[str]:
         return (self.knowledge.problems if self.knowledge else []) + \
@@ -84,9 +67,8 @@ class Assistant:
 
     def _situation(self, utt: Utterance, mood: MoodState | None) -> tuple[str, str]:
         cues = {c["kind"] for c in (mood.cues if mood else ())}
-        text = normalize(utt.text)
         label = mood.label if mood else "neutral"
-        if CLOSING.search(text) and label not in ("angry", "upset", "frustrated"):
+        if CLOSING.find(utt.text) and label not in ("angry", "upset", "frustrated"):
             return "closing", "the caller is wrapping up"
         if "gratitude" in cues and label not in ("angry", "upset"):
             return "thanks", "the caller thanked you"
@@ -107,7 +89,9 @@ class Assistant:
         if self.knowledge is not None:
             self._reload_knowledge()
             query = " ".join(self._caller_texts[-self.settings.context_utterances:])
-            cards = self.knowledge.search(query, self.settings.card_count + 3)
+            # the context window and the newest utterance alone, embedded in one batch
+            cards, latest = self.knowledge.search_many([query, utt.text],
+                                                       self.settings.card_count + 3)
             # A call usually stays on one topic: articles already on screen get a small lift.
             for c in cards:
                 if c.article in self._last_cards:
@@ -115,7 +99,7 @@ class Assistant:
             cards = sorted(cards, key=lambda c: -c.score)[: self.settings.card_count]
             # The newest utterance alone decides whether the caller brought up something the
             # base answers; filler ("okay, what do I do now?") keeps the cards on screen as they are.
-            answered = self.knowledge.answers(self.knowledge.search(utt.text, 1))
+            answered = self.knowledge.answers(latest[:1])
             if answered and self.knowledge.answers(cards):
                 key = tuple(c.article for c in cards)
                 if key != self._last_cards:
@@ -150,6 +134,7 @@ class Assistant:
             self.knowledge.refresh()
         except Exception as exc:  # the folder went away mid-call: keep the index we have
             self.reload_problems.append(str(exc))
+            log.warning("knowledge base not reloaded: %s", exc)
 
     def on_agent(self, utt: Utterance) -> list[Event]:
         out: list[Event] = []
@@ -163,8 +148,7 @@ class Assistant:
         out += [self._point_event(p, t) for p in self.points.agent_said(utt.id, utt.text)]
         if self.suggester is not None:
             self.suggester.agent_said(utt.text)
-            text = normalize(utt.text)
-            situation = ("waiting" if HOLD.search(text) else "bad_news" if BAD_NEWS.search(text)
+            situation = ("waiting" if HOLD.find(utt.text) else "bad_news" if BAD_NEWS.find(utt.text)
                          else None)
             if situation:
                 chosen = self.suggester.suggest(situation, [], "")

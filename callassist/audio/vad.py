@@ -8,6 +8,7 @@ closes it after a stretch of silence, with a little padding on both sides.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,18 +18,33 @@ CONTEXT = 64
 RATE = 16000
 
 
+_SESSION = None
+_SESSION_LOCK = threading.Lock()
+
+
+def _shared_session():
+    """One ONNX session per process (loaded once; its run() is thread-safe): every stream of
+    every call keeps only its own recurrent state."""
+    global _SESSION
+    with _SESSION_LOCK:
+        if _SESSION is None:
+            os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime loads
+            import onnxruntime
+            from faster_whisper.utils import get_assets_path
+
+            opts = onnxruntime.SessionOptions()
+            opts.inter_op_num_threads = 1
+            opts.intra_op_num_threads = 1
+            opts.log_severity_level = 4
+            path = os.path.join(get_assets_path(), "silero_vad_v6.onnx")
+            _SESSION = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"],
+                                                    sess_options=opts)
+        return _SESSION
+
+
 class SileroVad:
     def __init__(self):
-        import onnxruntime
-        from faster_whisper.utils import get_assets_path
-
-        opts = onnxruntime.SessionOptions()
-        opts.inter_op_num_threads = 1
-        opts.intra_op_num_threads = 1
-        opts.log_severity_level = 4
-        path = os.path.join(get_assets_path(), "silero_vad_v6.onnx")
-        self._session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"],
-                                                     sess_options=opts)
+        self._session = _shared_session()
         self.reset()
 
     def reset(self) -> None:

@@ -1,6 +1,9 @@
-"""The engine: audio blocks -> per-speaker recognisers -> sentiment -> mood -> subscribers.
+"""The engine for one call: audio blocks -> per-speaker recognisers -> sentiment -> mood ->
+assistant -> subscribers.
 
 One pipeline serves live calls, replays and batch analysis; only the audio source differs.
+A pipeline is ONE call's session (recogniser streams, mood tracker, assistant state) over models
+loaded once per process: take a new one for every call from `core.models.Models.session`.
 Processing is synchronous in the thread that calls `run` (never the GUI thread); subscribers
 receive events in order, in that thread.
 """
@@ -38,14 +41,7 @@ class Pipeline:
         self._utterances: list[Utterance] = []
         self.assistant = assistant
         self.behind = False
-
-    def fresh(self, **assistant_changes) -> "Pipeline":
-        """A pipeline for another call that shares this one's loaded models (thread-safe to run
-        beside it: recognisers, mood tracker and assistant state are per pipeline)."""
-        return Pipeline(self.engine, self.sentiment_model, caller=self.caller,
-                        partials=self.partials, cue_detector=self.tracker.cue_detector,
-                        mood_window=self.tracker.window,
-                        assistant=self.assistant.fresh(**assistant_changes) if self.assistant else None)
+        self._ran = False
 
     def subscribe(self, fn: Callable[[Event], None]) -> None:
         self.subscribers.append(fn)
@@ -136,6 +132,9 @@ class Pipeline:
         so far is kept: the timeline is finished and returned with an error status, then the
         error is raised again with the timeline attached (`exc.timeline`).
         """
+        if self._ran:  # its streams, mood and assistant state belong to the call it ran
+            raise RuntimeError("a pipeline runs one call: take a new session from Models.session")
+        self._ran = True
         timeline = Timeline(call=dict(call) if call is not None else
                             self.new_call(source_name, getattr(source, "speakers", ())))
         self.subscribe(timeline)
@@ -163,29 +162,3 @@ class Pipeline:
             error.timeline = timeline
             raise error
         return timeline
-
-
-def load_pipeline(*, engine: str = "auto", vosk_model=None, whisper_model=None, mood_model=None,
-                  knowledge=None, phrases=None, escalation=None, partials: bool = True,
-                  mood_window: int = 3, progress: Callable[[str], None] | None = None) -> Pipeline:
-    """Load the speech engine, the mood model and the assistant, and wire them into a pipeline.
-
-    The command line and the panel's worker both build their pipeline here; `progress` hears
-    what is being loaded.
-    """
-    from ..asr import load_engine
-    from ..assist.assistant import Assistant, AssistSettings
-    from ..mood.cues import detect_cues
-    from ..assist.escalation import EscalationSettings
-    from ..mood.sentiment import SentimentModel
-
-    say = progress or (lambda message: None)
-    say("Loading speech model…")
-    speech = load_engine(engine, vosk_model, whisper_model)
-    say("Loading mood model…")
-    mood = SentimentModel.load(mood_model)
-    say("Loading knowledge base…")
-    assistant = Assistant.load(knowledge, phrases,
-                               AssistSettings(escalation=escalation or EscalationSettings()))
-    return Pipeline(speech, mood, partials=partials, cue_detector=detect_cues,
-                    mood_window=mood_window, assistant=assistant)

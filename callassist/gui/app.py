@@ -4,21 +4,22 @@ from __future__ import annotations
 import sys
 
 
-def run(play: str | None = None, speed: float = 1.0, playback: bool = True) -> int:
+def run(play: str | None = None, speed: float = 1.0, playback: bool = True, config=None) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
+    from ..config import Config
     from ..errors import CallAssistError
     from .panel import SidePanel
 
+    config = config if config is not None else Config.load()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("CallAssist")
     store = None
     try:
-        from ..config import Config
-        store = Config.load().open_store()
+        store = config.open_store()
     except CallAssistError as exc:
         QMessageBox.warning(None, "CallAssist", f"Calls will not be saved: {exc}")
-    panel = SidePanel(store=store)
+    panel = SidePanel(store=store, config=config)  # starts loading the models at once
     panel.dock_right()
     panel.show()
     if store is not None and not play:
@@ -42,7 +43,7 @@ def run_library(library: str | None = None, config: str | None = None,
     store = cfg.open_store(library)  # errors here are one line on the terminal
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("CallAssist")
-    win = LibraryWindow(store, jobs=cfg.import_jobs, channels=cfg.channels)
+    win = LibraryWindow(store, config=cfg)
     apply_theme(win, PanelSettings.load().theme)
     win.show()
     if call_id:

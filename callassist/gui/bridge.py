@@ -6,9 +6,9 @@ so widgets only ever change on the GUI thread and the GUI never waits for audio 
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,24 +18,18 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from ..errors import CallAssistError
 from ..core.events import Event
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class CallSetup:
-    """What a call needs: where the audio comes from and which models and files to use."""
+    """Where a call's audio comes from and who takes it. Models and thresholds come from the
+    one settings source (config.toml, `callassist.config.Config`)."""
 
     play: str | None = None  # recorded call to play through the panel
     inputs: dict[str, str | None] = field(default_factory=dict)  # live: speaker -> device
     speed: float = 1.0  # pacing of a played call (1 = real time)
     playback: bool = False  # play the recorded call out loud too
-    engine: str = "auto"
-    vosk_model: str | None = None
-    whisper_model: str | None = None
-    mood_model: str | None = None
-    knowledge: str | None = None
-    phrases: str | None = None
-    channels: str | None = None
-    escalate_after: float = 120.0
-    escalate_mood: float = -0.3
     record: bool = True  # save the call to the call store as it goes
     agent: str | None = None  # the agent's name, saved with the call
 
@@ -56,10 +50,13 @@ class CallWorker(QObject):
     finished = Signal(object)  # the Timeline (also after an error: nothing is lost)
     failed = Signal(str)  # one-line message for the user
 
-    def __init__(self, setup: CallSetup, bridge: EventBridge, store=None):
+    def __init__(self, setup: CallSetup, bridge: EventBridge, config, models, store=None):
+        """`models`: a Future of the loaded Models (core.models.preload), or the Models."""
         super().__init__()
         self.setup = setup
         self.bridge = bridge
+        self.config = config
+        self.models = models
         self.store = store
         self._source = None
         self._stop = threading.Event()
@@ -95,24 +92,21 @@ class CallWorker(QObject):
                 pass
             self._playing = False
 
-    def _load(self):
-        from ..assist.escalation import EscalationSettings
-        from ..core.pipeline import load_pipeline
-
-        s = self.setup
-        return load_pipeline(
-            engine=s.engine, vosk_model=s.vosk_model, whisper_model=s.whisper_model,
-            mood_model=s.mood_model, knowledge=s.knowledge, phrases=s.phrases, partials=True,
-            escalation=EscalationSettings(negative_seconds=s.escalate_after,
-                                          negative_threshold=s.escalate_mood),
-            progress=lambda message: self.status.emit("info", message))
+    def _session(self):
+        """A new call session over the models loaded once (waiting for them if they still load)."""
+        models = self.models
+        if hasattr(models, "result"):
+            if not models.done():
+                self.status.emit("info", "Loading models…")
+            models = models.result()
+        return models.session(self.config, partials=True)
 
     def _open_source(self):
         from ..audio.sources import FileSource, MicSource
 
         s = self.setup
         if s.play:
-            return FileSource(s.play, channels=s.channels, realtime=True, speed=s.speed)
+            return FileSource(s.play, channels=self.config.channels, realtime=True, speed=s.speed)
         src = MicSource(s.inputs or {"customer": None})
         src.open()
         return src
@@ -122,7 +116,7 @@ class CallWorker(QObject):
         timeline = None
         recorder = audio_rec = None
         try:
-            pipe = self._load()
+            pipe = self._session()
             if self._stop.is_set():
                 return
             self._source = source = self._open_source()
@@ -172,7 +166,7 @@ class CallWorker(QObject):
         except CallAssistError as exc:
             self.failed.emit(str(exc))
         except Exception as exc:  # never let the worker die silently
-            traceback.print_exc()
+            log.exception("call worker failed")
             self.failed.emit(f"unexpected error: {exc.__class__.__name__}: {exc}")
         finally:
             self._stop_playback()

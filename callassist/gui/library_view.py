@@ -7,6 +7,7 @@ in the replay view at its worst moment, export the list as CSV.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date, datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateEdit, QDialog,
                                QInputDialog, QLabel, QLineEdit, QMainWindow, QMessageBox, QProgressBar,
                                QPushButton, QTableView, QToolBar, QVBoxLayout, QWidget)
 
+from ..core.rules import VERY_NEGATIVE, mood_band, mood_change  # the mood bands, shared with the report
 from ..errors import CallAssistError
 from ..library.flags import KINDS, SEVERITY_COLOURS, FlagSettings
 from .replay import ReplayWindow, fmt_time
@@ -28,7 +30,7 @@ MOOD_FILTERS = {
     "ended_positive": "Ended positive",
     "worsened": "Got worse",
     "improved": "Got better",
-    "low": "Dropped below −0.5",
+    "low": f"Dropped to {VERY_NEGATIVE:+.1f} or below".replace("-", "−"),
 }
 COLUMNS = ("Started", "Title", "Agent", "Duration", "Mood start", "Mood end", "Worst moment",
            "Flags", "High", "Status")
@@ -47,6 +49,18 @@ class CallTableModel(QAbstractTableModel):
         self.beginResetModel()
         self.records = list(records)
         self.endResetModel()
+
+    def update_rows(self, records, start: int, end: int) -> bool:
+        """Put in new versions of the same calls (rows start..end-1, after a re-flag) without a
+        reset: the view keeps its sort and selection and does not measure every row again.
+        False (nothing done) when those rows hold other calls now."""
+        if [r.id for r in records[start:end]] != [r.id for r in self.records[start:end]]:
+            return False
+        self.records[start:end] = records[start:end]
+        if end > start:  # the flag columns: the proxy re-sorts only when sorted by one of them
+            self.dataChanged.emit(self.index(start, COLUMNS.index("Worst moment")),
+                                  self.index(end - 1, COLUMNS.index("High")))
+        return True
 
     def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.records)
@@ -102,9 +116,10 @@ class CallTableModel(QAbstractTableModel):
                 return QBrush(QColor(SEVERITY_COLOURS[worst.severity]))
             if col in ("Mood start", "Mood end"):
                 v = rec.mood_start if col == "Mood start" else rec.mood_end
-                if v is not None and v <= -0.3:
+                band = mood_band(v)
+                if band == "negative":
                     return QBrush(QColor("#c62828"))
-                if v is not None and v >= 0.3:
+                if band == "positive":
                     return QBrush(QColor("#2e7d32"))
         if role == Qt.TextAlignmentRole and col in ("Duration", "Mood start", "Mood end", "Flags",
                                                       "High"):
@@ -143,15 +158,15 @@ class CallFilter(QSortFilterProxyModel):
         if self.flag_kind not in ("any", "none") and not counts.get(self.flag_kind):
             return False
         s, e = rec.mood_start, rec.mood_end
-        if self.mood == "ended_negative" and not (e is not None and e <= -0.3):
+        if self.mood == "ended_negative" and mood_band(e) != "negative":
             return False
-        if self.mood == "ended_positive" and not (e is not None and e >= 0.3):
+        if self.mood == "ended_positive" and mood_band(e) != "positive":
             return False
-        if self.mood == "worsened" and not (s is not None and e is not None and e < s - 0.2):
+        if self.mood == "worsened" and mood_change(s, e) != "worse":
             return False
-        if self.mood == "improved" and not (s is not None and e is not None and e > s + 0.2):
+        if self.mood == "improved" and mood_change(s, e) != "better":
             return False
-        if self.mood == "low" and not (rec.mood_min is not None and rec.mood_min <= -0.5):
+        if self.mood == "low" and not (rec.mood_min is not None and rec.mood_min <= VERY_NEGATIVE):
             return False
         if self.date_from or self.date_to:
             try:
@@ -168,29 +183,36 @@ class CallFilter(QSortFilterProxyModel):
 
 
 class ImportWorker(QObject):
-    """Loads the models once (in its thread) and imports recordings into the library."""
+    """Imports recordings into the library in its thread, with the process's models (loaded
+    once: the panel's, when the panel opened this window) and the settings of config.toml."""
 
     progress = Signal(int, int, str)  # done, total, message
     imported = Signal(object)  # ImportResult
     finished = Signal(list)
     failed = Signal(str)
 
-    def __init__(self, store, jobs: int, channels: str | None, loader=None):
+    def __init__(self, store, config, models=None):
         super().__init__()
-        self.store, self.jobs, self.channels = store, jobs, channels
-        self.loader = loader  # () -> Pipeline; default: the user's config
-        self.pipeline = None
+        self.store, self.config = store, config
+        self.models = models  # Models, a Future of them (core.models.preload), or None: load
         self.cancel = threading.Event()
+
+    def _models(self):
+        from ..core.models import preload
+        if self.models is None:
+            self.models = preload(self.config)
+        if hasattr(self.models, "result"):
+            if not self.models.done():
+                self.progress.emit(0, 0, "Loading speech and mood models…")
+            self.models = self.models.result()
+        return self.models
 
     @Slot(list)
     def run(self, paths: list) -> None:
         from ..library.importer import Importer
         self.cancel.clear()
         try:
-            if self.pipeline is None:
-                self.progress.emit(0, 0, "Loading speech and mood models…")
-                self.pipeline = (self.loader or _load_pipeline)()
-            importer = Importer(self.store, self.pipeline, jobs=self.jobs, channels=self.channels)
+            importer = Importer(self.store, self._models(), self.config)
 
             def on_result(res, done, total):
                 self.imported.emit(res)
@@ -203,16 +225,6 @@ class ImportWorker(QObject):
             self.failed.emit(str(exc))
             return
         self.finished.emit(results)
-
-
-def _load_pipeline():
-    from ..config import Config
-    from ..core.pipeline import load_pipeline
-    cfg = Config.load()
-    return load_pipeline(engine=cfg.engine, vosk_model=cfg.vosk_model,
-                         whisper_model=cfg.whisper_model, mood_model=cfg.mood_model,
-                         knowledge=cfg.knowledge, phrases=cfg.phrases, partials=False,
-                         mood_window=cfg.mood_window)
 
 
 class FlagSettingsDialog(QDialog):
@@ -248,21 +260,64 @@ class FlagSettingsDialog(QDialog):
         return FlagSettings(**{k: b.value() for k, b in self.fields.items()}, kinds=self.kinds)
 
 
+class FlagWorker(QObject):
+    """Re-flags the library in its own thread: flagging every call takes seconds, and the window
+    must keep answering meanwhile. Results go to the library; the window is told by signals
+    (queued to the GUI thread) and reloads the list itself."""
+
+    progress = Signal(int, int)  # calls done, total
+    finished = Signal(int, bool, object)  # calls re-flagged, cancelled?, the calls re-read
+    failed = Signal(str)
+
+    def __init__(self, store):
+        super().__init__()
+        self.store = store
+        self.cancel = threading.Event()
+
+    @Slot(object, bool)
+    def run(self, settings, only_missing: bool) -> None:
+        self.cancel.clear()
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:  # at most ~20 updates a second
+            now = time.monotonic()
+            if done == total or now - last[0] >= 0.05:
+                last[0] = now
+                self.progress.emit(done, total)
+        try:
+            n = self.store.refresh_flags(settings, only_missing=only_missing, progress=progress,
+                                         cancel=self.cancel)
+        except CallAssistError as exc:
+            self.failed.emit(str(exc))
+            return
+        try:  # read here, not on the GUI thread: decoding a big library's flags takes a while
+            records = self.store.list_calls() if n else None
+        except CallAssistError:
+            records = None
+        self.finished.emit(n, self.cancel.is_set(), records)
+
+
 class LibraryWindow(QMainWindow):
     """Calls in the library for QA review; double-click opens the replay view at the worst moment."""
 
     start_import = Signal(list)
+    start_reflag = Signal(object, bool)  # FlagSettings or None, only calls without flags
 
-    def __init__(self, store, *, jobs: int = 2, channels: str | None = None, loader=None,
-                 parent=None):
+    def __init__(self, store, *, config=None, models=None, parent=None):
+        """`config`: the settings (default: config.toml); `models`: the loaded models or a
+        Future of them, shared with the panel (default: the process's, loaded at first import)."""
         super().__init__(parent)
         self.store = store
+        if config is None:
+            from ..config import Config
+            config = Config.load()
+        self.config = config
         self.replays: dict[str, ReplayWindow] = {}
         self.setWindowTitle(f"CallAssist — call library ({store.path})")
         self.resize(1200, 700)
         self._build()
         self.thread = QThread(self)
-        self.worker = ImportWorker(store, jobs, channels, loader)
+        self.worker = ImportWorker(store, config, models)
         self.worker.moveToThread(self.thread)
         self.start_import.connect(self.worker.run)
         self.worker.progress.connect(self._import_progress)
@@ -277,11 +332,9 @@ class LibraryWindow(QMainWindow):
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(300)
         self._reload_timer.timeout.connect(self.reload)
-        try:
-            store.refresh_flags(only_missing=True)  # calls stored before flags existed
-        except CallAssistError as exc:
-            self.show_message(str(exc))
+        self._start_reflagger()
         self.reload()
+        self.reflag(only_missing=True)  # calls stored before flags existed, in the worker
 
     def _build(self) -> None:
         bar = QToolBar("Library")
@@ -350,6 +403,7 @@ class LibraryWindow(QMainWindow):
         self.table.verticalHeader().hide()
         head = self.table.horizontalHeader()
         head.setSectionResizeMode(QHeaderView.ResizeToContents)
+        head.setResizeContentsPrecision(0)  # fit the rows shown, not thousands of calls each update
         head.setSectionResizeMode(COLUMNS.index("Title"), QHeaderView.Stretch)
         self.table.doubleClicked.connect(lambda idx: self.open_call(self._record_at(idx).id))
         outer.addWidget(self.table, 1)
@@ -592,13 +646,93 @@ class LibraryWindow(QMainWindow):
             self.set_flag_settings(dlg.settings())
 
     def set_flag_settings(self, settings: FlagSettings) -> None:
-        try:
-            n = self.store.refresh_flags(settings)
-        except CallAssistError as exc:
-            self.show_message(str(exc))
-            return
-        self.statusBar().showMessage(f"Re-flagged {n} calls with the new thresholds")
-        self.reload()
+        """Save the thresholds and re-flag every call, in the worker (see `reflag`)."""
+        self.reflag(settings)
+
+    # ---- re-flagging, in its own thread
+    def _start_reflagger(self) -> None:
+        self.reflagging = 0  # runs asked for and not finished
+        self.flag_progress = QProgressBar()
+        self.flag_progress.setMaximumWidth(200)
+        self.flag_progress.hide()
+        self.flag_cancel = QPushButton("Stop re-flagging")
+        self.flag_cancel.clicked.connect(self.cancel_reflag)
+        self.flag_cancel.hide()
+        self.statusBar().addPermanentWidget(self.flag_progress)
+        self.statusBar().addPermanentWidget(self.flag_cancel)
+        self.flag_thread = QThread(self)
+        self.flag_worker = FlagWorker(self.store)
+        self.flag_worker.moveToThread(self.flag_thread)
+        self.start_reflag.connect(self.flag_worker.run)
+        self.flag_worker.progress.connect(self._reflag_progress)
+        self.flag_worker.finished.connect(self._reflag_done)
+        self.flag_worker.failed.connect(self._reflag_failed)
+        self.flag_thread.start()
+
+    def reflag(self, settings: FlagSettings | None = None, only_missing: bool = False) -> None:
+        """Recompute flags in the worker thread (with `settings`, saved in the library), showing
+        progress and a stop button; the list is reloaded when it is done."""
+        if self.reflagging and not only_missing:
+            self.flag_worker.cancel.set()  # the run asked for now re-flags every call anyway
+        self.reflagging += 1
+        if not only_missing:
+            self.flag_progress.setRange(0, 0)
+            self.flag_progress.show()
+            self.flag_cancel.show()
+            self.statusBar().showMessage("Re-flagging the calls with the new thresholds…")
+        self.start_reflag.emit(settings, only_missing)
+
+    def cancel_reflag(self) -> None:
+        self.flag_worker.cancel.set()
+
+    @Slot(int, int)
+    def _reflag_progress(self, done: int, total: int) -> None:
+        self.flag_progress.setRange(0, total)
+        self.flag_progress.setValue(done)
+        self.flag_progress.setFormat(f"flags {done}/{total}")
+        if total and not self.flag_progress.isVisible():
+            self.flag_progress.show()
+            self.flag_cancel.show()
+
+    def _reflag_over(self) -> None:
+        self.reflagging = max(0, self.reflagging - 1)
+        if not self.reflagging:
+            self.flag_progress.hide()
+            self.flag_cancel.hide()
+
+    @Slot(int, bool, object)
+    def _reflag_done(self, n: int, cancelled: bool, records) -> None:
+        self._reflag_over()
+        if cancelled and not self.reflagging:
+            self.statusBar().showMessage(f"Re-flagging stopped after {n} calls; the others keep "
+                                         f"their flags (Flag thresholds… to run it again)")
+        elif n and not self.reflagging:
+            self.statusBar().showMessage(f"Re-flagged {n} calls")
+        if records is not None and len(records) == len(self.model.records):
+            self._apply_records(records)
+        elif n:
+            self.reload()
+
+    def _apply_records(self, records: list, start: int = 0) -> None:
+        """Show re-flagged calls a few hundred rows at a time, letting the event loop run in
+        between, so a big library never freezes the window; reloads if the list changed."""
+        end = min(start + 200, len(records))
+        if not self.model.update_rows(records, start, end):
+            self.reload()
+        elif end < len(records):
+            QTimer.singleShot(0, self, lambda: self._apply_records(records, end))
+        else:
+            self.apply_filters()  # the flag filters and the summary line
+
+    @Slot(str)
+    def _reflag_failed(self, message: str) -> None:
+        self._reflag_over()
+        self.show_message(message)
+
+    def _stop_reflagger(self) -> None:
+        self.flag_worker.cancel.set()
+        self.flag_thread.quit()
+        self.flag_thread.wait(60000)
 
     def show_message(self, message: str) -> None:
         """Shown in the status bar and in a box that does not block the window (this is also
@@ -610,6 +744,7 @@ class LibraryWindow(QMainWindow):
         self.message_box = box
 
     def closeEvent(self, e):
+        self._stop_reflagger()
         self._reload_timer.stop()  # nothing may read the library after the window has gone
         self._search_timer.stop()
         if self.importing:

@@ -26,10 +26,15 @@ SPEAKER_NAMES = {"agent": "You", "customer": "Caller"}
 class SidePanel(QMainWindow):
     mood_shown = Signal(object)  # MoodState, after the gauge shows it (for benchmarks and tests)
 
-    def __init__(self, settings: PanelSettings | None = None, store=None):
+    models_progress = Signal(str)  # what the background model load is doing (any thread)
+    models_ready = Signal(str)  # "" when loaded, else the one-line error (any thread)
+
+    def __init__(self, settings: PanelSettings | None = None, store=None, config=None):
         super().__init__()
         self.settings = settings or PanelSettings.load()
+        self.config = config
         self.store = store
+        self.models = None  # Future of the models (core.models.preload), started when shown
         self.bridge = EventBridge()
         self.bridge.event.connect(self.on_event)
         self.worker: CallWorker | None = None
@@ -49,6 +54,38 @@ class SidePanel(QMainWindow):
         apply_theme(self, self.settings.theme)
         self.chart.set_theme(self.settings.theme == "dark")
         self.set_on_top(self.settings.on_top)
+        self.models_progress.connect(self._models_progress)
+        self.models_ready.connect(self._models_loaded)
+        self.preload_models()
+
+    # ---- models, loaded once in the background -----------------------------------------------
+    def preload_models(self) -> None:
+        """Start loading the models the settings name, so that Start finds them ready."""
+        from ..config import Config
+        from ..core.models import preload
+        from ..errors import CallAssistError
+        try:
+            if self.config is None:
+                self.config = Config.load()
+        except CallAssistError as exc:
+            self.show_error(str(exc))
+            return
+        self.models = preload(self.config, progress=self.models_progress.emit)
+        if not self.models.done():
+            self.status.setText("Loading models…")
+        self.models.add_done_callback(
+            lambda fut: self.models_ready.emit("" if fut.exception() is None
+                                               else str(fut.exception())))
+
+    def _models_progress(self, message: str) -> None:
+        if self.worker is None:
+            self.status.setText(message)
+
+    def _models_loaded(self, error: str) -> None:
+        if error:
+            self.show_error(error)
+        elif self.worker is None and self.status.text().startswith("Loading"):
+            self.status.setText("Ready")
 
     # ---- layout --------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -260,9 +297,13 @@ class SidePanel(QMainWindow):
         self.chart.set_theme(self.settings.theme == "dark")
 
     def open_settings(self) -> None:
-        dlg = SettingsDialog(self.settings, self)
+        dlg = SettingsDialog(self.settings, self.config, self)
         if dlg.exec():
             self.settings = dlg.settings
+            reload = self.config is None or dlg.config.model_key() != self.config.model_key()
+            self.config = dlg.config
+            if reload:  # other models or files: load them now, not at the next Start
+                self.preload_models()
             apply_theme(self, self.settings.theme)
             self.chart.set_theme(self.settings.theme == "dark")
             self.set_on_top(self.settings.on_top)
@@ -272,15 +313,10 @@ class SidePanel(QMainWindow):
         if self.store is None:
             return None
         if self.library is None or not self.library.isVisible():
-            from ..config import Config
-            from ..errors import CallAssistError
             from .library_view import LibraryWindow
-            try:
-                cfg = Config.load()
-            except CallAssistError as exc:
-                self.show_error(str(exc))
+            if self.config is None:
                 return None
-            self.library = LibraryWindow(self.store, jobs=cfg.import_jobs, channels=cfg.channels)
+            self.library = LibraryWindow(self.store, config=self.config, models=self.models)
             apply_theme(self.library, self.settings.theme)
         else:
             self.library.reload()
@@ -309,15 +345,11 @@ class SidePanel(QMainWindow):
 
     # ---- calls ---------------------------------------------------------------------------------
     def _setup(self, play: str | None = None, speed: float = 1.0, playback: bool = False) -> CallSetup:
-        s = self.settings
         inputs = {"customer": self.caller_input.currentData() or None}
         if self.agent_input.currentData():
             inputs["agent"] = self.agent_input.currentData()
-        return CallSetup(play=play, inputs=inputs, speed=speed, playback=playback, engine=s.engine,
-                         vosk_model=s.vosk_model or None, whisper_model=s.whisper_model or None,
-                         knowledge=s.knowledge or None, phrases=s.phrases or None,
-                         channels=s.channels, escalate_after=s.escalate_after,
-                         escalate_mood=s.escalate_mood, agent=s.agent_name or None)
+        return CallSetup(play=play, inputs=inputs, speed=speed, playback=playback,
+                         agent=self.settings.agent_name or None)
 
     def toggle_call(self) -> None:
         if self.worker is not None:
@@ -334,9 +366,13 @@ class SidePanel(QMainWindow):
     def start_call(self, setup: CallSetup) -> None:
         if self.worker is not None:
             return
+        if self.models is None:  # the settings could not be read: said in the panel already
+            self.preload_models()
+            if self.models is None:
+                return
         self._reset_call_view()
         self.setup = setup
-        self.worker = CallWorker(setup, self.bridge, self.store)
+        self.worker = CallWorker(setup, self.bridge, self.config, self.models, self.store)
         self.worker.status.connect(self.show_status)
         self.worker.level.connect(self.show_level)
         self.worker.started.connect(self._call_running)
@@ -453,7 +489,8 @@ class SidePanel(QMainWindow):
         elif isinstance(ev, KnowledgeMatch):
             self._clear_cards()
             from ..assist.knowledge import DEFAULT_KB
-            folder = Path(self.setup.knowledge) if getattr(self, "setup", None) and self.setup.knowledge else DEFAULT_KB
+            folder = (Path(self.config.knowledge).expanduser()
+                      if self.config is not None and self.config.knowledge else DEFAULT_KB)
             for card in ev.cards:
                 w = KnowledgeCard(card, folder / f"{card['article']}.md")
                 self.cards.append(w)

@@ -1,5 +1,6 @@
-"""Panel settings: stored with QSettings in an INI file in the user's config folder, edited in a
-dialog. Paths are checked when saved so a bad model folder is caught before a call starts."""
+"""Settings: the panel's window state in panel.ini (QSettings), everything else in the one
+settings source, config.toml (callassist.config), which the dialog edits. Paths are checked when
+saved so a bad model folder is caught before a call starts."""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -10,29 +11,21 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QSpinBox, QWidget)
 
+from ..config import Config
+from ..errors import CallAssistError
 from ..paths import config_dir
 
 
 @dataclass
 class PanelSettings:
-    engine: str = "auto"
-    vosk_model: str = ""
-    whisper_model: str = ""
-    knowledge: str = ""
-    phrases: str = ""
-    left_channel: str = "agent"
-    right_channel: str = "customer"
-    escalate_after: int = 120
-    escalate_mood: float = -0.3
+    """Window state only: how this desk's panel looks and which devices it listens to."""
+
     theme: str = "light"
     on_top: bool = False
     caller_input: str = ""
     agent_input: str = ""
     agent_name: str = ""  # saved with every call, for the QA library's Agent column
-
-    @property
-    def channels(self) -> str:
-        return f"{self.left_channel},{self.right_channel}"
+    geometry: str = ""  # the window's place and size (Qt's saveGeometry, base64)
 
     @staticmethod
     def qsettings() -> QSettings:
@@ -62,24 +55,25 @@ class PanelSettings:
             qs.setValue(f.name, getattr(self, f.name))
         qs.sync()
 
-    def problems(self) -> list[str]:
-        """One line per setting that cannot work, saying what to do."""
-        from ..asr.vosk_engine import check_vosk_model_dir
-        from ..errors import ModelError
-        out = []
-        if self.vosk_model:
-            try:
-                check_vosk_model_dir(Path(self.vosk_model))
-            except ModelError as exc:
-                out.append(str(exc))
-        if self.whisper_model and not (Path(self.whisper_model).expanduser() / "model.bin").exists():
-            out.append(f"no Whisper model in {self.whisper_model} (model.bin missing): choose a "
-                       f"CTranslate2 Whisper folder or leave it empty for the bundled one")
-        if self.knowledge and not Path(self.knowledge).expanduser().is_dir():
-            out.append(f"knowledge-base folder not found: {self.knowledge}")
-        if self.phrases and not Path(self.phrases).expanduser().is_file():
-            out.append(f"phrase file not found: {self.phrases}")
-        return out
+
+def config_problems(cfg: Config) -> list[str]:
+    """One line per setting that cannot work, saying what to do."""
+    from ..asr.vosk_engine import check_vosk_model_dir
+    from ..errors import ModelError
+    out = []
+    if cfg.vosk_model:
+        try:
+            check_vosk_model_dir(Path(cfg.vosk_model))
+        except ModelError as exc:
+            out.append(str(exc))
+    if cfg.whisper_model and not (Path(cfg.whisper_model).expanduser() / "model.bin").exists():
+        out.append(f"no Whisper model in {cfg.whisper_model} (model.bin missing): choose a "
+                   f"CTranslate2 Whisper folder or leave it empty for the bundled one")
+    if cfg.knowledge and not Path(cfg.knowledge).expanduser().is_dir():
+        out.append(f"knowledge-base folder not found: {cfg.knowledge}")
+    if cfg.phrases and not Path(cfg.phrases).expanduser().is_file():
+        out.append(f"phrase file not found: {cfg.phrases}")
+    return out
 
 
 class _PathEdit(QWidget):
@@ -106,29 +100,36 @@ class _PathEdit(QWidget):
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, settings: PanelSettings, parent=None):
+    """Edits config.toml (engine, models, knowledge base, channels, escalation) and the panel's
+    window state (name, theme, stay on top)."""
+
+    def __init__(self, settings: PanelSettings, config: Config | None = None, parent=None):
         super().__init__(parent)
         self.setWindowTitle("CallAssist settings")
         self.settings = settings
+        self.config = config if config is not None else Config.load()
+        c = self.config
         form = QFormLayout(self)
         self.agent_name = QLineEdit(settings.agent_name)
         self.agent_name.setPlaceholderText("saved with your calls, for QA review")
         form.addRow("Your name", self.agent_name)
         self.engine = QComboBox()
         self.engine.addItems(["auto", "vosk", "whisper"])
-        self.engine.setCurrentText(settings.engine)
+        self.engine.setCurrentText(c.engine)
         form.addRow("Speech engine", self.engine)
-        self.vosk = _PathEdit(settings.vosk_model, True, "found automatically in models/vosk")
+        self.vosk = _PathEdit(c.vosk_model or "", True, "found automatically in models/vosk")
         form.addRow("Vosk model folder", self.vosk)
-        self.whisper = _PathEdit(settings.whisper_model, True, "bundled Whisper tiny.en")
+        self.whisper = _PathEdit(c.whisper_model or "", True, "bundled Whisper tiny.en")
         form.addRow("Whisper model folder", self.whisper)
-        self.knowledge = _PathEdit(settings.knowledge, True, "content/knowledge")
+        self.knowledge = _PathEdit(c.knowledge or "", True, "the bundled demo knowledge base")
         form.addRow("Knowledge base", self.knowledge)
-        self.phrases = _PathEdit(settings.phrases, False, "content/phrases.yaml")
+        self.phrases = _PathEdit(c.phrases or "", False, "the bundled phrase library")
         form.addRow("Phrase file", self.phrases)
+        names = (c.channels or "agent,customer").split(",")
+        left, right = names[0], names[1] if len(names) > 1 else "ignore"
         self.left = QComboBox()
         self.right = QComboBox()
-        for combo, value in ((self.left, settings.left_channel), (self.right, settings.right_channel)):
+        for combo, value in ((self.left, left), (self.right, right)):
             combo.addItems(["agent", "customer", "ignore"])
             combo.setCurrentText(value)
         form.addRow("Left channel (stereo calls)", self.left)
@@ -136,12 +137,12 @@ class SettingsDialog(QDialog):
         self.after = QSpinBox()
         self.after.setRange(10, 3600)
         self.after.setSuffix(" s")
-        self.after.setValue(settings.escalate_after)
+        self.after.setValue(int(c.escalate_after))
         form.addRow("Suggest transfer after upset for", self.after)
         self.mood = QDoubleSpinBox()
         self.mood.setRange(-1.0, 0.0)
         self.mood.setSingleStep(0.05)
-        self.mood.setValue(settings.escalate_mood)
+        self.mood.setValue(c.escalate_mood)
         form.addRow("…with the mood below", self.mood)
         self.theme = QComboBox()
         self.theme.addItems(["light", "dark"])
@@ -159,23 +160,35 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
 
+    def config_changes(self) -> dict:
+        """The config.toml settings as the dialog shows them (None: the default)."""
+        channels = f"{self.left.currentText()},{self.right.currentText()}"
+        return {"engine": self.engine.currentText(), "vosk_model": self.vosk.text() or None,
+                "whisper_model": self.whisper.text() or None,
+                "knowledge": self.knowledge.text() or None, "phrases": self.phrases.text() or None,
+                "channels": None if channels == "agent,customer" else channels,
+                "escalate_after": float(self.after.value()),
+                "escalate_mood": round(self.mood.value(), 2)}
+
     def values(self) -> PanelSettings:
         s = PanelSettings(**{f.name: getattr(self.settings, f.name) for f in fields(PanelSettings)})
         s.agent_name = self.agent_name.text().strip()
-        s.engine = self.engine.currentText()
-        s.vosk_model, s.whisper_model = self.vosk.text(), self.whisper.text()
-        s.knowledge, s.phrases = self.knowledge.text(), self.phrases.text()
-        s.left_channel, s.right_channel = self.left.currentText(), self.right.currentText()
-        s.escalate_after, s.escalate_mood = self.after.value(), round(self.mood.value(), 2)
         s.theme, s.on_top = self.theme.currentText(), self.on_top.isChecked()
         return s
 
     def accept(self) -> None:
-        new = self.values()
-        problems = new.problems()
+        changes = {k: v for k, v in self.config_changes().items() if getattr(self.config, k) != v}
+        try:
+            new_config = self.config.with_changes(**changes)
+            problems = config_problems(new_config)
+            if not problems and changes:
+                new_config = self.config.save(**changes)
+        except CallAssistError as exc:
+            problems = [str(exc)]
         if problems:
             self.error.setText("\n".join(problems))
             return
-        new.save()
-        self.settings = new
+        self.config = new_config
+        self.settings = self.values()
+        self.settings.save()
         super().accept()

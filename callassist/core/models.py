@@ -1,0 +1,124 @@
+"""What is loaded once per process, apart from what lives for one call.
+
+`Models` holds the speech engine, the mood model, the one shared sentence encoder, the knowledge
+index and the phrase library. They are loaded once (`shared_models`, in the background with
+`preload`) and shared: every call of the panel, the QA window's imports and `analyze` take a
+fresh per-call session from them (`Models.session`: recogniser streams, mood tracker and assistant
+state), so a call starts at once and no state carries over from one call to the next.
+
+Thread safety: sessions run in their own threads side by side. The speech engines make one
+recogniser per stream; the mood model and the encoder only read their weights (the encoder
+serialises its calls); the knowledge base guards its index with a lock.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import CallAssistError
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Models:
+    speech: object  # asr.SpeechEngine
+    mood: object  # mood.sentiment.SentimentModel
+    knowledge: object | None  # assist.knowledge.KnowledgeBase
+    phrases: object | None  # assist.phrases.PhraseLibrary
+    key: tuple = ()  # Config.model_key() of the settings they were loaded with
+    load_seconds: float = 0.0
+
+    @classmethod
+    def load(cls, config, progress: Progress | None = None) -> "Models":
+        """Load everything `config` names; errors are CallAssistErrors that say what to do."""
+        from ..asr import load_engine
+        from ..assist.knowledge import KnowledgeBase
+        from ..assist.phrases import PhraseLibrary
+        from ..mood.sentiment import SentimentModel
+
+        say = progress or (lambda message: None)
+        t0 = time.perf_counter()
+        say("Loading speech model…")
+        speech = load_engine(config.engine, config.vosk_model, config.whisper_model)
+        say("Loading mood model…")
+        mood = SentimentModel.load(config.mood_model)
+        say("Loading knowledge base…")
+        knowledge = KnowledgeBase(config.knowledge)
+        phrases = PhraseLibrary.load(config.phrases)
+        for problem in knowledge.problems + phrases.problems:
+            log.warning("%s", problem)
+        return cls(speech, mood, knowledge, phrases, key=config.model_key(),
+                   load_seconds=time.perf_counter() - t0)
+
+    @property
+    def problems(self) -> list[str]:
+        """Files of the knowledge base or phrase library that were skipped, one line each."""
+        return ((self.knowledge.problems if self.knowledge else [])
+                + (self.phrases.problems if self.phrases else []))
+
+    def session(self, config, *, partials: bool = True, reload_knowledge: bool = True):
+        """A pipeline for ONE call with these models and `config`'s thresholds. Run it once.
+
+        `reload_knowledge=False` for batch imports: several calls share the index, and edits
+        to the articles are picked up by the next import rather than mid-batch.
+        """
+        from ..assist.assistant import Assistant, AssistSettings
+        from ..mood.cues import detect_cues
+        from .pipeline import Pipeline
+
+        settings = AssistSettings(escalation=config.escalation())
+        if not reload_knowledge:
+            settings.reload_seconds = float("inf")
+        assistant = Assistant(self.knowledge, self.phrases, settings,
+                              embedder=self.knowledge.embedder if self.knowledge else None)
+        return Pipeline(self.speech, self.mood, partials=partials, cue_detector=detect_cues,
+                        mood_window=config.mood_window, assistant=assistant)
+
+
+# ---- one set per process ----------------------------------------------------------------------
+
+_LOCK = threading.Lock()
+_LOADED: dict[tuple, Future] = {}
+
+
+def preload(config, progress: Progress | None = None) -> Future:
+    """Start loading the models `config` names in a background thread (once per process: a
+    second call with the same model settings returns the same future). The future's result is
+    the `Models`, or it raises the CallAssistError that stopped the load."""
+    key = config.model_key()
+    with _LOCK:
+        fut = _LOADED.get(key)
+        if fut is not None and not (fut.done() and fut.exception() is not None):
+            return fut  # loaded, or loading: share it (a failed load is tried again)
+        fut = _LOADED[key] = Future()
+
+    def load():
+        try:
+            fut.set_result(Models.load(config, progress))
+        except CallAssistError as exc:
+            fut.set_exception(exc)
+        except Exception as exc:  # an unexpected failure still ends the wait with a message
+            log.exception("loading the models failed")
+            fut.set_exception(CallAssistError(f"the models could not be loaded "
+                                              f"({exc.__class__.__name__}: {exc}); see the log"))
+
+    threading.Thread(target=load, name="callassist-models", daemon=True).start()
+    return fut
+
+
+def shared_models(config, progress: Progress | None = None) -> Models:
+    """The process's models for `config` (loaded now if nobody has started them)."""
+    return preload(config, progress).result()
+
+
+def forget_models() -> None:
+    """Drop the process's loaded models (tests that change model files; settings changes load a
+    new set under its own key)."""
+    with _LOCK:
+        _LOADED.clear()
