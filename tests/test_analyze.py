@@ -12,17 +12,16 @@ WER_BOUND = 0.25  # measured ~0.10-0.15 on espeak-ng voices; Whisper tiny.en, te
 
 
 @pytest.fixture(scope="module")
-def angry(tmp_path_factory):
-    out = tmp_path_factory.mktemp("analyze") / "angry.json"
-    r = run_cli("analyze", str(ANGRY), "--json", str(out))
-    assert r.returncode == 0, r.stderr
-    return json.loads(out.read_text()), r.stdout
+def angry(demo_analyses):
+    timeline = demo_analyses["angry_calmed"]
+    return timeline, timeline["stdout"]
 
 
 def events(timeline, kind):
     return [e for e in timeline["events"] if e["type"] == kind]
 
 
+@pytest.mark.slow  # a whole call, real time or real models
 def test_transcript_matches_the_dialogue(angry):
     timeline, stdout = angry
     truth = load_truth(ANGRY)
@@ -37,6 +36,7 @@ def test_transcript_matches_the_dialogue(angry):
     assert "customer:" in stdout and "mood:" in stdout  # the transcript is printed too
 
 
+@pytest.mark.slow  # a whole call, real time or real models
 def test_utterances_have_speakers_times_and_order(angry):
     timeline, _ = angry
     truth = load_truth(ANGRY)["turns"]
@@ -58,6 +58,7 @@ def test_utterances_have_speakers_times_and_order(angry):
     assert utts[0]["speaker"] == "agent" and utts[1]["speaker"] == "customer"
 
 
+@pytest.mark.slow  # a whole call, real time or real models
 def test_caller_mood_goes_from_negative_to_positive(angry):
     timeline, _ = angry
     moods = events(timeline, "mood")
@@ -76,6 +77,7 @@ def test_caller_mood_goes_from_negative_to_positive(angry):
     assert q[0] < 0 < q[-1]
 
 
+@pytest.mark.slow  # a whole call, real time or real models
 def test_same_timeline_paced_as_live_and_as_fast_as_possible(tmp_path, espeak):
     """The live app (real-time pacing, partial results) and analyze give the same timeline."""
     import numpy as np
@@ -96,6 +98,7 @@ def test_same_timeline_paced_as_live_and_as_fast_as_possible(tmp_path, espeak):
     assert len([e for e in core(fast) if e["type"] == "utterance"]) == 2
 
 
+@pytest.mark.slow  # a whole call, real time or real models
 def test_json_to_stdout(tmp_path):
     r = run_cli("analyze", str(DEMO_CALLS / "satisfied_caller.flac"), "--json", "-")
     assert r.returncode == 0, r.stderr
@@ -147,6 +150,7 @@ def test_no_input_device(tmp_path):
     assert "listening" not in r.stderr
 
 
+@pytest.mark.slow  # a whole call, real time or real models
 def test_damaged_recording_keeps_what_was_analysed(tmp_path):
     """A recording cut off mid-stream: one line error, and the timeline up to the damage saved."""
     cut = tmp_path / "cut.flac"

@@ -1,21 +1,12 @@
 """The assist stages on real transcripts: the demo calls through `callassist analyze`."""
-import json
-
 import pytest
 
-from tests.conftest import DEMO_CALLS, run_cli
+pytestmark = pytest.mark.slow  # whole calls (analysed once per session, shared)
 
 
 @pytest.fixture(scope="module")
-def calls(tmp_path_factory):
-    out = {}
-    d = tmp_path_factory.mktemp("assist")
-    for name in ("angry_calmed", "billing_escalation", "confused_caller", "satisfied_caller"):
-        r = run_cli("analyze", str(DEMO_CALLS / f"{name}.flac"), "--json", str(d / f"{name}.json"))
-        assert r.returncode == 0, r.stderr
-        out[name] = json.loads((d / f"{name}.json").read_text())
-        out[name]["stdout"] = r.stdout
-    return out
+def calls(demo_analyses):
+    return demo_analyses
 
 
 def ev(tl, kind):

@@ -41,6 +41,7 @@ def paced(n, speed=1.0):
         yield AudioBlock("customer", i * 0.1, np.zeros(1600, np.float32))
 
 
+@pytest.mark.slow  # paced in real time on purpose
 def test_falling_behind_is_reported_then_caught_up():
     pipe = Pipeline(SlowEngine(0.25), None)  # 2.5x slower than real time: 3 s behind after 20 blocks
     seen = []

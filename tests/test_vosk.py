@@ -11,6 +11,9 @@ SENTENCES = ["안녕하세요 주문한 노트북이 아직 도착하지 않았�
              "환불을 받고 싶어요 감사합니다"]
 
 
+pytestmark = pytest.mark.slow  # the real Korean Vosk model on spoken calls
+
+
 @pytest.fixture(scope="module")
 def vosk_engine(korean_model_dir):
     return VoskEngine(korean_model_dir)
