@@ -440,7 +440,8 @@ def test_finished_calls_are_flagged_and_transcripts_searchable(tmp_path):
 def downgrade_to_2(path):
     """Make a library file what CallAssist wrote before the full-text index (format 2)."""
     with sqlite3.connect(path) as db:
-        db.executescript("DROP TRIGGER events_fts_insert; DROP TRIGGER events_fts_delete; "
+        db.executescript("DROP INDEX calls_content_key; ALTER TABLE calls DROP COLUMN content_key; "
+                         "DROP TRIGGER events_fts_insert; DROP TRIGGER events_fts_delete; "
                          "DROP TRIGGER calls_fts_delete; DROP TABLE utterance_fts; "
                          "UPDATE meta SET value = '2' WHERE key = 'schema_version';")
 
@@ -460,7 +461,7 @@ def test_version_1_library_is_upgraded_and_flagged(tmp_path):
         assert store.get_call(call_id).flags
         assert not store.get_call(call_id).redacted
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
 
 
 def test_version_2_library_gets_a_filled_full_text_index(tmp_path):
@@ -472,7 +473,7 @@ def test_version_2_library_gets_a_filled_full_text_index(tmp_path):
         assert store.search("warehouse") == {call_id}
         assert store.store._query("SELECT count(*) FROM utterance_fts") == [(15,)]
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
 
 
 def searchable_library(tmp_path) -> tuple[Library, str, str]:

@@ -2,7 +2,10 @@
 
 Several recordings are analysed at once (`jobs`), each by its own pipeline sharing one set of
 loaded models, so an import of many calls pays for the models once. A recording that cannot be
-read is reported and skipped; one already in the library is not analysed twice. Used by
+read is reported and skipped; one already in the library is not analysed twice: known by its
+path, or by its content (audio.provenance.content_key: a renamed copy, a WAV re-saved as FLAC),
+and when two imports race past that check, the library's UNIQUE content key stores it once and
+the loser reports it as already there. A call's start time is the recording's own. Used by
 `callassist import`, `callassist analyze --save` and the QA window (in a worker thread).
 """
 from __future__ import annotations
@@ -16,7 +19,9 @@ from typing import Callable, Iterable
 
 from ..audio.sources import FileSource
 from ..errors import CallAssistError
+from ..audio.provenance import content_key
 from .service import Library
+from .store import AlreadyStored
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif"}
 
@@ -29,6 +34,11 @@ class ImportResult:
     skipped: bool = False  # already in the library
     duration: float = 0.0  # seconds of audio
     seconds: float = 0.0  # wall-clock seconds spent analysing
+    duplicate_of: str | None = None  # title of the call already holding this audio
+
+    @property
+    def skip_reason(self) -> str:
+        return "already in the library" + (f" as {self.duplicate_of}" if self.duplicate_of else "")
 
     @property
     def ok(self) -> bool:
@@ -86,6 +96,11 @@ class Importer:
         try:
             source = FileSource(path, channels=self.channels)
             result.duration = source.duration
+            key = content_key(path)
+            found = self.store.find_recording(path, key, source.duration)
+            if found is not None:
+                result.skipped, result.duplicate_of = True, found[1] or found[0]
+                return result
             pipe = self.models.session(self.config, partials=False, reload_knowledge=False)
             progress = (lambda t: on_progress(path, min(1.0, t / source.duration))) \
                 if on_progress else None
@@ -100,12 +115,17 @@ class Importer:
                 status = "failed"
             else:
                 status = "done"
-            result.call_id = self.store.save_timeline(timeline, audio_path=path, title=path.stem,
-                                                      agent=self.agent, status=status)
+            result.call_id = self.store.save_recording(timeline, path, title=path.stem,
+                                                       agent=self.agent, status=status, key=key)
+        except AlreadyStored as exc:  # another import stored it meanwhile
+            result.error, result.skipped, result.duplicate_of = None, True, exc.title or exc.call_id
         except Cancelled:
             result.error = "cancelled"
         except CallAssistError as exc:
             result.error = str(exc)
+        except OSError as exc:  # gone or unreadable while it was being hashed
+            result.error = (f"cannot read {path.name} ({exc.strerror}): check the file and "
+                            f"import it again")
         finally:
             result.seconds = time.perf_counter() - t0
         return result
@@ -143,5 +163,7 @@ class Importer:
         with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="import") as pool:
             for fut in [pool.submit(work, f) for f in todo]:
                 fut.result()
+        from ..core.models import trim_memory
+        trim_memory()
         order = {f: i for i, f in enumerate(files)}
         return sorted(results, key=lambda r: order.get(r.path, 0))

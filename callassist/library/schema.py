@@ -3,11 +3,13 @@
 Kept apart from the store so the format can be read in one place, and so an upgrade is a list of
 statements rather than code spread through the queries.
 
-Version 3:
+Version 4:
   meta(key PRIMARY KEY, value)                 -- "schema_version", "flag_settings"
   calls(id PRIMARY KEY, source, started, status, duration, audio_path, title, agent,
         call_json, utterances, mood_start, mood_end, mood_min, event_counts, owner, updated,
-        flags, redacted)                       -- flags: JSON list of flag dicts, NULL until known
+        flags, redacted, content_key)          -- flags: JSON list of flag dicts, NULL until known;
+                                               -- content_key: UNIQUE (version 4), NULL for live
+                                               -- calls and calls imported before version 4
   events(call_id, seq, type, time, data)       -- data = Event.to_dict() as JSON; PK (call_id, seq)
   originals(call_id, seq, data)                -- unredacted events, only with keep_original
   notes(id PRIMARY KEY, call_id, time, text, author, created)
@@ -17,12 +19,18 @@ The full-text rows are kept in step with `events` by triggers, so every writer (
 call, a live recorder, a deleted call) keeps the index right without knowing it exists. An FTS
 row's rowid is `calls.rowid * 2**20 + seq`: deleting one event, or a whole call (a rowid range),
 finds its rows by rowid instead of scanning the index.
+
+The UNIQUE index on `content_key` (audio.provenance.content_key of an imported recording) is what
+keeps two imports running at once from storing a call twice: the insert relies on it, so the
+check and the insert cannot be separated by another writer. Version 3 files get the column empty
+(several NULLs never conflict, so old duplicates cannot fail the upgrade); the service
+(`Library.find_recording`) keys old calls lazily, when a recording of the same length comes in.
 """
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 FTS_SPAN = 1 << 20  # events per call addressable in the full-text rowids
 
 _TABLES = """
@@ -78,7 +86,12 @@ INSERT INTO utterance_fts (rowid, text, call_id, seq)
     FROM events e JOIN calls c ON c.id = e.call_id WHERE e.type = 'utterance';
 """
 
-UPGRADES = {1: _UPGRADE_1_TO_2, 2: _UPGRADE_2_TO_3}  # from version N to N + 1
+_UPGRADE_3_TO_4 = """
+ALTER TABLE calls ADD COLUMN content_key TEXT;
+CREATE UNIQUE INDEX calls_content_key ON calls (content_key);
+"""
+
+UPGRADES = {1: _UPGRADE_1_TO_2, 2: _UPGRADE_2_TO_3, 3: _UPGRADE_3_TO_4}  # from version N to N + 1
 
 
 class NotALibrary(Exception):
@@ -119,7 +132,8 @@ def ensure(db: sqlite3.Connection) -> None:
         if tables - {"sqlite_sequence"}:
             raise NotALibrary()
         _run(db, _TABLES)
-        _run(db, _UPGRADE_2_TO_3)
+        for v in range(2, SCHEMA_VERSION):  # _TABLES is the version 2 format
+            _run(db, UPGRADES[v])
         db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         return
     row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()

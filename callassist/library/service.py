@@ -25,6 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from ..audio import provenance
 from ..audio.recording import repair_wav
 from ..core.events import Event, PartialUtterance, event_from_dict
 from ..core.timeline import Timeline
@@ -144,6 +145,7 @@ class Library:
         self.redact = redact  # remove personal data from what is written
         self.keep_original = keep_original and redact  # also keep the unredacted events
         self._recorders: dict[str, LiveRecorder] = {}
+        self._own_audio: dict[str, Path] = {}  # live calls' recordings made by the app
         self._lock = threading.Lock()
         try:
             self.flag_settings = flag_settings or self._saved_flag_settings()
@@ -178,12 +180,17 @@ class Library:
 
     # -- calls
     def start_call(self, call: dict[str, Any], audio_path: str | Path | None = None,
-                   title: str = "", agent: str | None = None) -> str:
-        """Register a live call (a `Timeline.call` dict); returns its id. Status is "live"."""
+                   title: str = "", agent: str | None = None, own_audio: bool = False) -> str:
+        """Register a live call (a `Timeline.call` dict); returns its id. Status is "live".
+        `own_audio`: `audio_path` is a recording the app makes of this call, deleted with the
+        call if nothing is said in it (see finish_call); a played recording is never deleted."""
         call_id = str(call.get("id") or os.urandom(6).hex())
         self.store.add_call(call_id, {**call, "id": call_id},
                             audio_path=str(audio_path) if audio_path else None, title=title,
                             agent=agent or call.get("agent"), redacted=self.redact)
+        if own_audio and audio_path:
+            with self._lock:
+                self._own_audio[call_id] = Path(audio_path)
         return call_id
 
     def recorder(self, call_id: str, flush_seconds: float = 1.0) -> LiveRecorder:
@@ -196,10 +203,42 @@ class Library:
             self._recorders[call_id] = rec
         return rec
 
+    def find_recording(self, path: str | Path, key: str, duration: float) -> tuple[str, str] | None:
+        """(id, title) of the call already holding this recording's audio (`key`, from
+        audio.provenance.content_key), or None. Calls imported before keys existed (format 3)
+        are keyed here, lazily: only those of about the same `duration`, so an import decodes
+        a few old files, not the whole library. An old duplicate keeps no key (no error)."""
+        found = self.store.by_content(key)
+        if found is not None:
+            return found
+        for call_id, old_path in self.store.keyless_recordings(float(duration), 0.5):
+            try:
+                old_key = provenance.content_key(old_path)
+            except OSError:
+                continue  # moved or deleted since: cannot be keyed
+            self.store.set_content_key(call_id, old_key)
+            if old_key == key:
+                return self.store.by_content(key) or (call_id, self.get_call(call_id).title)
+        return None
+
+    def save_recording(self, timeline: Timeline, path: str | Path, title: str = "",
+                       agent: str | None = None, status: str = "done",
+                       key: str | None = None) -> str:
+        """Store an analysed recording: started at the recording's own time (its metadata, else
+        its modification time) and under its content key, so the same audio is stored once even
+        by two imports at once. Raises AlreadyStored ("already in the library as …")."""
+        path = Path(path)
+        timeline.call["started"] = provenance.recorded_at(path)
+        return self.save_timeline(timeline, audio_path=path, title=title or path.stem,
+                                  agent=agent, status=status,
+                                  content_key=key or provenance.content_key(path))
+
     def save_timeline(self, timeline: Timeline, audio_path: str | Path | None = None,
-                      title: str = "", agent: str | None = None, status: str = "done") -> str:
+                      title: str = "", agent: str | None = None, status: str = "done",
+                      content_key: str | None = None) -> str:
         """Store a whole timeline at once (an analysed recording), summary and flags included,
-        in one transaction; returns the call id."""
+        in one transaction; returns the call id. A `content_key` already stored raises
+        AlreadyStored and stores nothing."""
         call_id = str(timeline.call.get("id") or os.urandom(6).hex())
         call = {**timeline.call, "id": call_id}
         stored, rows, originals = [], [], []
@@ -214,18 +253,22 @@ class Library:
         summary = self._summary(call, stored, float(timeline.call.get("duration") or 0.0), status)
         self.store.add_call(call_id, call, audio_path=str(audio_path) if audio_path else None,
                             title=title, agent=agent or call.get("agent"), redacted=self.redact,
-                            summary=summary, events=rows, originals=originals)
+                            summary=summary, events=rows, originals=originals,
+                            content_key=content_key)
         return call_id
 
     def finish_call(self, call_id: str, duration: float, status: str = "done",
-                    timeline: Timeline | None = None) -> None:
+                    timeline: Timeline | None = None) -> bool:
         """End a call: save what its recorder holds, then write the summary and flags, computed
         from `timeline` when given, else from the events the recorder saw (or, for a call this
-        library did not record, from what is stored)."""
+        library did not record, from what is stored). Returns whether the call was kept: one in
+        which nothing was said (no utterance) is deleted, with the recording the app made of it
+        (a silent line, a call started by mistake: nothing for QA, and audio nobody needs)."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}")
         with self._lock:
             rec = self._recorders.pop(call_id, None)
+            own_audio = self._own_audio.pop(call_id, None)
         error = None
         try:
             try:
@@ -239,12 +282,18 @@ class Library:
                 events = rec.events
             else:
                 events = self.load_timeline(call_id).events
+            if error is None and not any(e.kind == "utterance" for e in events):
+                self.store.delete_call(call_id)
+                if own_audio is not None:
+                    own_audio.unlink(missing_ok=True)
+                return False
             call = self.store.get_call(call_id).call
             self.store.finish_call(call_id, self._summary(call, events, duration, status))
         finally:
             self.store.release(call_id)
         if error is not None:
             raise error
+        return True
 
     def interrupted_calls(self) -> list[CallRecord]:
         """Calls left "live" by a process that is no longer recording them (a crash)."""

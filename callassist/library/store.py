@@ -180,6 +180,14 @@ def _db_error(path: Path, exc: sqlite3.Error) -> CallAssistError:
                            f"or choose another file")
 
 
+class AlreadyStored(CallAssistError):
+    """The recording is in the library already (same content key); `call_id`, `title`: that call."""
+
+    def __init__(self, call_id: str, title: str):
+        super().__init__(f"already in the library as {title or call_id}")
+        self.call_id, self.title = call_id, title
+
+
 # ---- the store ------------------------------------------------------------------------------------
 
 class CallStore:
@@ -318,18 +326,27 @@ class CallStore:
     def add_call(self, call_id: str, call: dict[str, Any], *, audio_path: str | None = None,
                  title: str = "", agent: str | None = None, redacted: bool = False,
                  summary: Summary | None = None, events: list[tuple] = (),
-                 originals: list[tuple] = ()) -> None:
+                 originals: list[tuple] = (), content_key: str | None = None) -> None:
         """Insert a call, in one transaction with its event rows `(seq, type, time, data)` and
-        original rows `(seq, data)`. Without `summary` it is a live call owned by this process."""
+        original rows `(seq, data)`. Without `summary` it is a live call owned by this process.
+        A `content_key` already stored raises AlreadyStored: the UNIQUE index decides, inside
+        the transaction, so two processes importing the same file store it once."""
         with self._tx() as db:
             if db.execute("SELECT 1 FROM calls WHERE id = ?", (call_id,)).fetchone():
                 raise CallAssistError(f"a call with id {call_id} is already in the call library "
                                       f"{self.path}: give this call a new id, or delete the old one")
-            db.execute(
+            cur = db.execute(
                 "INSERT INTO calls (id, source, started, status, audio_path, title, agent, "
-                "call_json, owner, updated, redacted) VALUES (?, ?, ?, 'live', ?, ?, ?, ?, ?, ?, ?)",
+                "call_json, owner, updated, redacted, content_key) "
+                "VALUES (?, ?, ?, 'live', ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (content_key) DO NOTHING",
                 (call_id, str(call.get("source") or ""), str(call.get("started") or _now()),
-                 audio_path, title, agent, _dumps(call), _owner_token(), _now(), int(redacted)))
+                 audio_path, title, agent, _dumps(call), _owner_token(), _now(), int(redacted),
+                 content_key))
+            if cur.rowcount == 0:
+                other = db.execute("SELECT id, title FROM calls WHERE content_key = ?",
+                                   (content_key,)).fetchone()
+                raise AlreadyStored(*other)
             db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)",
                            [(call_id, *r) for r in events])
             db.executemany("INSERT INTO originals VALUES (?, ?, ?)",
@@ -457,6 +474,24 @@ class CallStore:
     def audio_paths(self) -> set[str]:
         """The recordings already in the library (one column, nothing else parsed)."""
         return {r[0] for r in self._query("SELECT audio_path FROM calls WHERE audio_path IS NOT NULL")}
+
+    def by_content(self, key: str) -> tuple[str, str] | None:
+        """(id, title) of the call stored with this content key, if any."""
+        rows = self._query("SELECT id, title FROM calls WHERE content_key = ?", (key,))
+        return rows[0] if rows else None
+
+    def keyless_recordings(self, duration: float, within: float) -> list[tuple[str, str]]:
+        """(id, audio_path) of finished calls with audio but no content key (imported before
+        format 4) lasting `duration` ± `within` seconds: the candidates to key lazily."""
+        return self._query("SELECT id, audio_path FROM calls WHERE content_key IS NULL AND "
+                           "audio_path IS NOT NULL AND status != 'live' AND duration BETWEEN ? "
+                           "AND ?", (duration - within, duration + within))
+
+    def set_content_key(self, call_id: str, key: str) -> bool:
+        """Give an old call its key; False when another call holds it (an old duplicate)."""
+        with self._tx() as db:
+            return db.execute("UPDATE OR IGNORE calls SET content_key = ? WHERE id = ? AND "
+                              "content_key IS NULL", (key, call_id)).rowcount == 1
 
     def search(self, text: str) -> set[str]:
         """Ids of calls whose transcript has the words of `text` (see schema.fts_query)."""
