@@ -80,13 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--config", metavar="FILE", help="config file")
 
     li = sub.add_parser("listen", help="transcribe a live call from input devices")
-    li.add_argument("--input", metavar="DEV", help="caller's input device (index or name)")
-    li.add_argument("--agent-input", metavar="DEV", help="agent's microphone (optional second device)")
+    li.add_argument("--input", metavar="DEV", help="caller's audio: a source name or description "
+                    "from `callassist devices` (e.g. the monitor of the softphone's output)")
+    li.add_argument("--agent-input", metavar="DEV", help="your microphone (optional second input, "
+                    "named the same way)")
     li.add_argument("--seconds", type=float, help="stop after this many seconds (default: Ctrl-C)")
     li.add_argument("--json", metavar="OUT", help="write the timeline as JSON to OUT when done")
     _engine_options(li)
 
-    sub.add_parser("devices", help="list audio input devices")
+    sub.add_parser("devices", help="list audio inputs (PulseAudio/PipeWire sources and monitors "
+                   "by name and description) and the softphone choice")
 
     d = sub.add_parser("download-model", help="download the official small English Vosk model")
     d.add_argument("--url", help="model zip URL (default: vosk-model-small-en-us-0.15)")
@@ -195,8 +198,8 @@ def cmd_analyze(args) -> int:
     _write_json(timeline, args.json)
     if args.save:
         with cfg.open_store(args.library) as store:
-            call_id = store.save_timeline(timeline, audio_path=Path(args.call).resolve(),
-                                          title=Path(args.call).stem, agent=args.agent)
+            call_id = store.save_recording(timeline, Path(args.call).resolve(),
+                                           title=Path(args.call).stem, agent=args.agent)
             rec = store.get_call(call_id)
         print(f"saved to the call library {store.path} as call {call_id} "
               f"({len(rec.flags or [])} flagged moments)", file=sys.stderr)
@@ -220,7 +223,7 @@ def cmd_import(args) -> int:
         def said(res, done, total):
             nonlocal failed
             if res.skipped:
-                what = "already in the library"
+                what = res.skip_reason
             elif res.error:
                 failed += 1
                 what = f"error: {res.error}" + (" (partly saved)" if res.call_id else "")
@@ -288,6 +291,8 @@ def cmd_listen(args) -> int:
     if args.agent_input is not None:
         inputs[AGENT] = args.agent_input
     source = MicSource(inputs)
+    source.on_lost = lambda speaker, message: print(f"callassist: warning: {message}",
+                                                    file=sys.stderr)
     cfg, models = _load(args)
     pipe = models.session(cfg, partials=False)
     source.open()
@@ -304,14 +309,19 @@ def cmd_listen(args) -> int:
 
 
 def cmd_devices(args) -> int:
-    from .audio.sources import list_input_devices
+    from .audio.devices import MONITOR, list_devices
 
-    devices = list_input_devices()
-    if not devices:
-        print("no input devices found", file=sys.stderr)
+    listed = list_devices()
+    if not listed.devices:
+        print(listed.error or "no input devices found", file=sys.stderr)
         return 1
-    for d in devices:
-        print(f"{d['index']:3}  {d['name']}  ({d['channels']} ch, {d['rate']} Hz)")
+    width = max(len(d.name) for d in listed.devices)
+    for d in listed.devices:
+        kind = f"monitor of {d.monitor_of or 'an output'}" if d.kind == MONITOR else "microphone"
+        print(f"{d.name:<{width}}  {d.description}  [{kind}{', default' if d.default else ''}]")
+    if listed.caller:
+        agent = f" --agent-input {listed.agent}" if listed.agent else ""
+        print(f"\nsoftphone: --input {listed.caller}{agent}  ({listed.reason})")
     return 0
 
 

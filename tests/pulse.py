@@ -11,6 +11,7 @@ from pathlib import Path
 
 SINK = "callassist_sink"
 SOURCE = "callassist_mic"
+SINK_DESCRIPTION = "Softphone"  # its monitor reads "Monitor of Softphone"
 
 
 class VirtualMic:
@@ -26,7 +27,8 @@ class VirtualMic:
         conf = self.dir / "default.pa"
         conf.write_text(
             "load-module module-native-protocol-unix\n"
-            f"load-module module-null-sink sink_name={SINK} rate=16000 channels=1\n"
+            f"load-module module-null-sink sink_name={SINK} rate=16000 channels=1 "
+            f"sink_properties=device.description={SINK_DESCRIPTION}\n"
             f"load-module module-remap-source source_name={SOURCE} master={SINK}.monitor\n"
             f"set-default-source {SOURCE}\n"
             f"set-default-sink {SINK}\n")
@@ -42,6 +44,23 @@ class VirtualMic:
 
     def play(self, wav: str | Path) -> subprocess.Popen:
         return subprocess.Popen(["paplay", "-d", SINK, str(wav)], env=self.env)
+
+    def pactl(self, *args: str) -> str:
+        return subprocess.run(["pactl", *args], env=self.env, check=True, capture_output=True,
+                              text=True, timeout=30).stdout.strip()
+
+    def add_sink(self, name: str, description: str) -> str:
+        """Another null sink (another program's output): its monitor is `NAME.monitor`.
+        Returns the module id for `remove`."""
+        return self.pactl("load-module", "module-null-sink", f"sink_name={name}", "rate=16000",
+                          "channels=1", f"sink_properties='device.description=\"{description}\"'")
+
+    def remove(self, module: str) -> None:
+        """Unplug: unload the module (its sink and monitor source go away)."""
+        self.pactl("unload-module", module)
+
+    def play_to(self, sink: str, wav: str | Path) -> subprocess.Popen:
+        return subprocess.Popen(["paplay", "-d", sink, str(wav)], env=self.env)
 
     def close(self) -> None:
         subprocess.run(["pulseaudio", "--kill"], env=self.env, capture_output=True, timeout=30)

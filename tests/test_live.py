@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT, write_wav
-from tests.pulse import VirtualMic
+from tests.pulse import SOURCE, VirtualMic
 from tests.wer import wer
 
 
@@ -107,9 +107,9 @@ def test_panel_live_call_from_the_virtual_microphone(qtbot, mic, espeak, tmp_pat
     p = SidePanel(PanelSettings(), store=store)
     qtbot.addWidget(p)
     p.show()
-    p.refresh_devices(rescan=True)
-    idx = next(i for i in range(p.caller_input.count()) if "pulse" in p.caller_input.itemText(i).lower())
-    p.caller_input.setCurrentIndex(idx)
+    p.refresh_devices(rescan=True)  # listed off the GUI thread: the virtual mic by its name
+    qtbot.waitUntil(lambda: p.caller_input.findData(SOURCE) > 0, timeout=20000)
+    p.caller_input.setCurrentIndex(p.caller_input.findData(SOURCE))
     p.toggle_call()
     levels = []
     p.worker.level.connect(lambda speaker, value: levels.append((speaker, value)))

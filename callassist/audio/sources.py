@@ -222,8 +222,12 @@ def resolve_device(spec: str | int | None) -> int:
 class MicSource:
     """Live capture from one or two input devices (agent headset, customer audio).
 
-    The PortAudio callback only copies samples into a queue; resampling and recognition happen on
-    the consumer's thread, so capture never waits for a model.
+    A Pulse source named by the user is recorded with parec (`pulsecapture`: two named sources
+    at once), anything else with PortAudio. Either way capture only copies samples into a queue;
+    resampling and recognition happen on the consumer's thread, so capture never waits for a
+    model. A device that goes away mid-call ends only its own stream: `on_lost(speaker, message)`
+    says so and the call goes on with the other input; only when every input is gone does
+    iteration end with an AudioError (the pipeline keeps what it analysed).
     """
 
     def __init__(self, inputs: dict[str, str | int | None] | None = None, rate: int = DEFAULT_RATE,
@@ -233,10 +237,15 @@ class MicSource:
         self.block_seconds = block_seconds
         self.speakers = tuple(self.inputs)
         self._queue: queue.Queue = queue.Queue()
-        self._streams: list = []
+        self._streams: list = []  # (speaker or "pulse", stream)
+        self._rates: dict[str, int] = {}  # speaker -> rate of the samples it delivers
         self._stop = threading.Event()
         self.overflows = 0
         self.started = threading.Event()  # set when the first audio arrives
+        self.on_lost = None  # callable(speaker, message) when one input goes away mid-call
+        self.lost: dict[str, str] = {}  # speaker -> message
+        self.devices: dict[str, object] = {}  # speaker -> devices.AudioDevice it records
+        self._pulse = None  # pulsecapture.PulseCapture, when a Pulse source is recorded
 
     def open(self) -> None:
         """Open the devices now (errors surface here), before iterating."""
@@ -244,9 +253,15 @@ class MicSource:
             self._open_streams()
 
     def _open_streams(self) -> None:
-        sd = _sounddevice()
+        from .devices import list_devices, resolve_input
+        listed = list_devices()
         for speaker, spec in self.inputs.items():
-            idx = resolve_device(spec)
+            dev = self.devices[speaker] = resolve_input(spec, listed)
+            if dev.backend == "pulse":
+                self._open_pulse(speaker, dev.name)
+                continue
+            sd = _sounddevice()
+            idx = dev.index
             dev_rate = int(sd.query_devices(idx)["default_samplerate"]) or self.rate
 
             def callback(indata, frames, time_info, status, speaker=speaker):
@@ -255,10 +270,14 @@ class MicSource:
                 self._queue.put((speaker, indata[:, 0].copy()))
                 self.started.set()
 
+            def finished(speaker=speaker):  # PortAudio ended the stream: the device is gone
+                if not self._stop.is_set():
+                    self._queue.put((speaker, "was disconnected"))
+
             try:
                 stream = sd.InputStream(device=idx, channels=1, samplerate=dev_rate, dtype="float32",
                                         blocksize=int(dev_rate * self.block_seconds),
-                                        callback=callback)
+                                        callback=callback, finished_callback=finished)
                 stream.start()
             except Exception as exc:
                 self.close()
@@ -267,10 +286,42 @@ class MicSource:
             stream.dev_rate = dev_rate
             self._streams.append((speaker, stream))
 
+    def _open_pulse(self, speaker: str, name: str) -> None:
+        from .pulsecapture import PulseCapture
+
+        def data(speaker, samples):
+            self._queue.put((speaker, samples))
+            self.started.set()
+
+        if self._pulse is None:
+            self._pulse = PulseCapture(self.rate, self.block_seconds, data,
+                                       lambda sp, reason: self._queue.put((sp, reason)))
+            self._streams.append(("pulse", self._pulse))
+        self._pulse.add(speaker, name)
+        self._rates[speaker] = self.rate
+
+    def _lose(self, speaker: str, reason: str) -> None:
+        """One input went away: say so; end the call only when none is left."""
+        dev = self.devices.get(speaker)
+        who = {CUSTOMER: "caller's audio", AGENT: "your microphone"}.get(speaker, speaker)
+        rest = [sp for sp in self.speakers if sp != speaker and sp not in self.lost]
+        name = f"“{dev.description}”" if dev is not None else "the input"
+        message = (f"{name} ({who}) {reason}: "
+                   + ("the call goes on with the " + " and ".join(
+                       {CUSTOMER: "caller", AGENT: "your microphone"}.get(sp, sp) for sp in rest)
+                      + "; reconnect it and choose it again for the next call" if rest else
+                      "no audio input is left; reconnect a device and start a new call"))
+        self.lost[speaker] = message
+        if not rest:
+            raise AudioError(message)
+        if self.on_lost is not None:
+            self.on_lost(speaker, message)
+
     def stop(self) -> None:
         self._stop.set()
 
     def close(self) -> None:
+        self._stop.set()
         for _, s in self._streams:
             try:
                 s.stop()
@@ -281,7 +332,7 @@ class MicSource:
 
     def __iter__(self) -> Iterator[AudioBlock]:
         self.open()
-        rates = {sp: s.dev_rate for sp, s in self._streams}
+        rates = {**self._rates, **{sp: s.dev_rate for sp, s in self._streams if sp != "pulse"}}
         resamplers = {sp: soxr.ResampleStream(r, self.rate, 1, dtype="float32")
                       for sp, r in rates.items() if r != self.rate}
         rebuffers = {sp: _Rebuffer(int(round(self.block_seconds * self.rate)), 1) for sp in rates}
@@ -291,6 +342,11 @@ class MicSource:
                 try:
                     speaker, data = self._queue.get(timeout=0.1)
                 except queue.Empty:
+                    continue
+                if isinstance(data, str):
+                    self._lose(speaker, data)
+                    continue
+                if speaker in self.lost:
                     continue
                 if speaker in resamplers:
                     data = resamplers[speaker].resample_chunk(data)
