@@ -86,3 +86,22 @@ def test_call_score_per_quarter():
     assert cust.quarters == pytest.approx((-3.5, 0.0, 2.0, 4.5))
     assert cust.overall == pytest.approx(5 * sum(s.score for s in sents[:6]) / 6, abs=0.01)
     assert scores["agent"].quarters == (None, None, 2.5, None)
+
+
+def test_the_reason_reads_as_a_person_would_say_it():
+    """The words, the number and the sentiment label of the utterance never point different ways:
+    a complaint milder than the mood so far lifts the smoothed mood, and the reason says so
+    instead of "(negative) moved the mood +0.04"."""
+    from callassist.mood.cues import detect_cues
+    states = feed(MoodTracker(cue_detector=detect_cues), [
+        ("this is ridiculous i have waited three weeks for my laptop", (0.95, 0.04, 0.01)),
+        ("the wait is a bit long to be honest", (0.6, 0.3, 0.1)),
+        ("oh that is really kind of you thank you", (0.02, 0.08, 0.9)),
+    ])
+    fed_up, milder, thanks = (s.reason for s in states)
+    assert states[1].change > 0  # the mood rose on a negative utterance
+    assert milder.startswith("sounds unhappy: −0.5") and "milder than before" in milder
+    assert "+" not in milder and "moved the mood" not in milder
+    assert fed_up.startswith("sounds fed up: −0.9") and "ridiculous" in fed_up
+    assert thanks.startswith("thanks the agent: +0.9") and "−" not in thanks
+    assert "kind of you" in thanks  # the utterance is still quoted

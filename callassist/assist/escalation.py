@@ -58,6 +58,7 @@ class EscalationAdvisor:
         if problem and answered is not None:
             self._unanswered = 0 if answered else self._unanswered + 1
             if self._unanswered >= self.s.unanswered_problems:
-                out += self._once("no_knowledge", f"nothing in the knowledge base matches the last "
+                # Said of these problems only: cards for an earlier topic may still be on screen.
+                out += self._once("no_knowledge", f"the knowledge base has no answer to the last "
                                                   f"{self._unanswered} problems the caller raised")
         return out

@@ -20,6 +20,7 @@ A malformed file is reported (file and line) and skipped; the others load.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
@@ -386,3 +387,39 @@ class KnowledgeBase:
     def answers(self, cards: list[Card]) -> bool:
         """Whether the best card is good enough to count as the base knowing the answer."""
         return bool(cards) and cards[0].score >= MIN_SCORE
+
+
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+(?=[\"“(\[A-Z0-9$])")
+
+
+def passage_sentences(passage: str) -> list[str]:
+    """The sentences of a passage (a numbered or bulleted step is one sentence)."""
+    out = []
+    for line in passage.splitlines():
+        line = re.sub(r"^\s*(?:\d+[.)]|[-*•])\s+", "", line).strip()
+        out += [s.strip() for s in _SENTENCE_END.split(line) if s.strip()]
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _shared_tokenizer():
+    return _tokenizer()
+
+
+def answer_sentence(passage: str, query: str) -> str:
+    """The one sentence of a matched passage that answers the query best: the most query words
+    (stemmed, rare-in-the-passage words count more), the earliest on a tie, the first sentence
+    when no word is shared. Cheap enough for every card (no encoder pass)."""
+    sentences = passage_sentences(passage)
+    if len(sentences) <= 1:
+        return sentences[0] if sentences else passage.strip()
+    tokens = _shared_tokenizer()
+    wanted = set(tokens(query or ""))
+    per = [set(tokens(s)) for s in sentences]
+    df = {t: sum(t in p for p in per) for t in wanted}
+    best, best_score = 0, 0.0
+    for i, terms in enumerate(per):
+        score = sum(1.0 / df[t] for t in terms & wanted)
+        if score > best_score + 1e-9:
+            best, best_score = i, score
+    return sentences[best]

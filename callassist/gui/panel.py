@@ -3,24 +3,33 @@ caller's points, escalation, the close-the-call checklist and a live transcript.
 from __future__ import annotations
 
 import time
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QIcon, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QHBoxLayout, QLabel, QListWidget,
-                               QListWidgetItem, QMainWindow, QProgressBar, QPushButton,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel,
+                               QListWidget, QListWidgetItem, QMainWindow, QProgressBar, QPushButton,
                                QScrollArea, QTextEdit, QToolButton, QVBoxLayout, QWidget)
 
 from ..assist.checklist import ITEMS as CHECKLIST_ITEMS
 from ..core.events import (CallerPoint, CallMetrics, ChecklistItem, CoachingTip, EscalationAdvice,
                       KnowledgeMatch, MoodState, PartialUtterance, PhraseSuggestion, Sentiment,
                       Status, Utterance)
-from .bridge import CallSetup, CallWorker, EventBridge, start_worker
+from .bridge import NOT_KEPT, CallSetup, CallWorker, EventBridge, start_worker
 from .settings import PanelSettings, SettingsDialog
-from .theme import UI, apply_theme
-from .widgets import ClickLabel, KnowledgeCard, MoodGauge, Section, TrendChart
+from .theme import UI, apply_theme, colours
+from .widgets import ClickLabel, ElidedLabel, KnowledgeCard, MoodGauge, Section, TrendChart
 
 SPEAKER_NAMES = {"agent": "You", "customer": "Caller"}
+
+
+def _recording_seconds(path: str) -> float | None:
+    try:
+        import soundfile
+        return float(soundfile.info(path).duration)
+    except Exception:  # unreadable: the worker says so; the clock then stops at the end
+        return None
 
 
 class SidePanel(QMainWindow):
@@ -28,6 +37,7 @@ class SidePanel(QMainWindow):
 
     models_progress = Signal(str)  # what the background model load is doing (any thread)
     models_ready = Signal(str)  # "" when loaded, else the one-line error (any thread)
+    devices_listed = Signal(object)  # audio.devices.DeviceList from the device watcher (any thread)
 
     def __init__(self, settings: PanelSettings | None = None, store=None, config=None):
         super().__init__()
@@ -40,8 +50,18 @@ class SidePanel(QMainWindow):
         self.worker: CallWorker | None = None
         self.thread = None
         self.call_started: float | None = None
+        self._clock_stopped = False
+        self._clock_limit: float | None = None  # a recording's length: the clock stops there
+        self._escalations: dict[str, str] = {}  # transfer advice shown: trigger -> reason
+        self._flash: str | None = None  # a transient header message, and what it covers
+        self._status_under = ""
+        self._flash_timer = QTimer(self)
+        self._flash_timer.setSingleShot(True)
+        self._flash_timer.timeout.connect(self._end_flash)
         self.last_timeline = None
         self.library = None  # the QA / coach window, opened from the panel
+        self.device_watch = None  # audio.devices.DeviceWatcher: lists inputs off the GUI thread
+        self.device_list = None  # the last audio.devices.DeviceList it sent
         self.setWindowTitle("CallAssist")
         self.setWindowIcon(QIcon(str(UI / "icons" / "app.svg")))
         self.setMinimumWidth(340)
@@ -82,6 +102,8 @@ class SidePanel(QMainWindow):
             self.status.setText(message)
 
     def _models_loaded(self, error: str) -> None:
+        import gc
+        gc.freeze()  # the models live as long as the process: the collector stops walking them
         if error:
             self.show_error(error)
         elif self.worker is None and self.status.text().startswith("Loading"):
@@ -98,9 +120,8 @@ class SidePanel(QMainWindow):
         self.clock = QLabel("00:00")
         self.clock.setObjectName("clock")
         head.addWidget(self.clock)
-        self.status = QLabel("Ready")
+        self.status = ElidedLabel("Ready")  # one line, elided: the header never wraps or jumps
         self.status.setObjectName("status")
-        self.status.setWordWrap(True)
         head.addWidget(self.status, 1)
         self.start_button = QPushButton("Start call")
         self.start_button.setObjectName("primary")
@@ -121,14 +142,16 @@ class SidePanel(QMainWindow):
         self.library_button.setEnabled(self.store is not None)
         self.library_button.clicked.connect(self.open_library)
         head.addWidget(self.library_button)
-        gear = QToolButton()
+        gear = self.settings_button = QToolButton()
         gear.setIcon(QIcon(str(UI / "icons" / "settings.svg")))
         gear.setToolTip("Settings (Ctrl+,)")
         gear.clicked.connect(self.open_settings)
         head.addWidget(gear)
         outer.addLayout(head)
 
-        audio = QHBoxLayout()
+        # caller over you, a row each: at 360 px the device names stay readable
+        audio = QGridLayout()
+        audio.setColumnStretch(1, 1)
         self.caller_input = QComboBox()
         self.caller_input.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.caller_input.setMinimumContentsLength(6)
@@ -137,16 +160,28 @@ class SidePanel(QMainWindow):
         self.agent_input.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.agent_input.setMinimumContentsLength(6)
         self.agent_input.setToolTip("Your headset microphone (optional)")
-        audio.addWidget(QLabel("Caller"))
-        audio.addWidget(self.caller_input, 1)
-        audio.addWidget(QLabel("You"))
-        audio.addWidget(self.agent_input, 1)
+        audio.addWidget(QLabel("Caller"), 0, 0)
+        audio.addWidget(self.caller_input, 0, 1)
+        audio.addWidget(QLabel("You"), 1, 0)
+        audio.addWidget(self.agent_input, 1, 1)
+        self.softphone_button = QToolButton()
+        self.softphone_button.setText("☎")
+        self.softphone_button.setToolTip("Softphone: caller = the output a program is playing to, "
+                                         "you = your headset microphone")
+        self.softphone_button.setAccessibleName("Choose the softphone's audio and your microphone")
+        self.softphone_button.clicked.connect(self.choose_softphone)
+        audio.addWidget(self.softphone_button, 0, 2)
         rescan = QToolButton()
         rescan.setText("⟳")
         rescan.setToolTip("Look for audio devices again")
         rescan.clicked.connect(lambda: self.refresh_devices(rescan=True))
-        audio.addWidget(rescan)
+        audio.addWidget(rescan, 1, 2)
         outer.addLayout(audio)
+        self.device_note = QLabel("")  # a device gone mid-call; the softphone choice made
+        self.device_note.setObjectName("error")
+        self.device_note.setWordWrap(True)
+        self.device_note.hide()
+        outer.addWidget(self.device_note)
         meters = QHBoxLayout()
         self.meters = {}
         for speaker in ("customer", "agent"):
@@ -171,7 +206,7 @@ class SidePanel(QMainWindow):
         self.escalation_text = QLabel("")
         self.escalation_text.setWordWrap(True)
         esc.addWidget(self.escalation_text, 1)
-        dismiss = QToolButton()
+        dismiss = self.dismiss_escalation = QToolButton()
         dismiss.setText("✕")
         dismiss.setToolTip("Dismiss")
         dismiss.clicked.connect(self.escalation.hide)
@@ -245,6 +280,10 @@ class SidePanel(QMainWindow):
         self.transcript.setReadOnly(True)
         self.transcript.setObjectName("transcript")
         self.transcript.setMinimumHeight(140)
+        self._follow = True  # the transcript follows new lines unless the user scrolled up
+        bar = self.transcript.verticalScrollBar()
+        bar.valueChanged.connect(lambda v: setattr(self, "_follow", v >= bar.maximum() - 2))
+        bar.rangeChanged.connect(lambda _lo, hi: self._follow and bar.setValue(hi))
         self.transcript_section.body_layout.addWidget(self.transcript)
         self.partials = QLabel("")
         self.partials.setObjectName("partial")
@@ -262,6 +301,7 @@ class SidePanel(QMainWindow):
         self.setCentralWidget(root)
         self.refresh_devices()
         self._reset_call_view()
+        self._name_controls()
 
     def _shortcuts(self) -> None:
         QShortcut(QKeySequence("Ctrl+Return"), self, self.toggle_call)
@@ -272,6 +312,53 @@ class SidePanel(QMainWindow):
         QShortcut(QKeySequence("Ctrl+,"), self, self.open_settings)
         QShortcut(QKeySequence("Ctrl+D"), self, self.toggle_theme)
         QShortcut(QKeySequence("Ctrl+L"), self, self.open_library)
+
+    def _name_controls(self) -> None:
+        """Screen-reader names and descriptions for the panel's controls; the keyboard reaches
+        every control and nothing that is not one."""
+        named = (
+            (self.start_button, "Start or stop the call", "Ctrl+Enter"),
+            (self.pin, "Keep the panel on top", "Keeps the panel above other windows"),
+            (self.library_button, "Call library", self.library_button.toolTip()),
+            (self.settings_button, "Settings", "Ctrl+comma"),
+            (self.caller_input, "Caller's audio input",
+             "For a softphone, the monitor of its output"),
+            (self.agent_input, "Your microphone", "Your headset microphone, optional"),
+            (self.dismiss_escalation, "Dismiss the transfer advice", ""),
+            (self.points, "Caller's points", "Issues, requests and questions the caller raised; "
+                                             "ticked when answered"),
+            (self.transcript, "Transcript", "Both speakers; follows new lines unless you "
+                                            "scroll up"),
+            (self.status, "Status", ""),
+            (self.clock, "Call time", ""),
+            (self.gauge, "Caller mood", ""),
+            (self.mood_reason, "Why the mood changed", ""),
+            (self.escalation, "Transfer advice", ""),
+        )
+        for widget, name, description in named:
+            widget.setAccessibleName(name)
+            if description:
+                widget.setAccessibleDescription(description)
+        for i, lab in enumerate(self.phrase_labels):
+            lab.setAccessibleName(f"Phrase {i + 1} to say next")
+            lab.setAccessibleDescription(f"Enter, a click or Ctrl+{i + 1} copies it")
+        for item, box in self.checks.items():
+            box.setAccessibleName(f"Close the call: {box.text()}")
+            box.setAccessibleDescription("Ticked when you say it")
+        if self.transcript_section.toggle is not None:
+            self.transcript_section.toggle.setAccessibleName("Show or hide the transcript")
+            self.transcript_section.toggle.setAccessibleDescription("Ctrl+T")
+        self.transcript.setTabChangesFocus(True)
+        self.chart.setFocusPolicy(Qt.NoFocus)  # a picture, not a control
+        for w in self.chart.findChildren(QWidget):
+            w.setFocusPolicy(Qt.NoFocus)
+        for area in self.centralWidget().findChildren(QScrollArea):
+            area.setFocusPolicy(Qt.NoFocus)  # Tab goes to the controls in it, which it scrolls to
+        # anything else (added later) that takes the focus is named after what it says
+        for w in self.centralWidget().findChildren(QWidget):
+            if w.focusPolicy() & Qt.TabFocus and not w.accessibleName():
+                text = w.text() if hasattr(w, "text") and callable(w.text) else ""
+                w.setAccessibleName(w.toolTip().split(" (")[0] or text)
 
     # ---- window behaviour ----------------------------------------------------------------------
     def dock_right(self) -> None:
@@ -326,22 +413,52 @@ class SidePanel(QMainWindow):
         return self.library
 
     def refresh_devices(self, rescan: bool = False) -> None:
-        from ..audio.sources import list_input_devices, rescan_devices
-        from ..errors import CallAssistError
-        try:
-            if rescan and self.worker is None:
-                rescan_devices()
-            devices = list_input_devices()
-        except CallAssistError:
-            devices = []
+        """List the audio inputs again. The listing runs on the device watcher's thread (the
+        GUI never waits for the sound server); the list arrives in `show_devices`. The watcher
+        also lists by itself whenever a source appears or goes (hot-plug)."""
+        from ..audio.devices import DeviceList, DeviceWatcher
+        if self.device_watch is None:
+            self.show_devices(DeviceList(), listing=True)  # the remembered choices, until listed
+            self.devices_listed.connect(self.show_devices)
+            self.device_watch = DeviceWatcher(self.devices_listed.emit).start()
+        else:
+            self.device_watch.refresh(rescan=rescan and self.worker is None)
+
+    def show_devices(self, listed, listing: bool = False) -> None:
+        """Fill the input lists by description, keeping each choice (by source name); a
+        remembered input that is not connected now stays listed as such."""
+        self.device_list = None if listing else listed
         for combo, saved, optional in ((self.caller_input, self.settings.caller_input, False),
                                        (self.agent_input, self.settings.agent_input, True)):
+            keep = combo.currentData() if combo.count() else saved
+            combo.blockSignals(True)
             combo.clear()
             combo.addItem("(none)" if optional else "default input", "")
-            for d in devices:
-                combo.addItem(d["name"], d["name"])
-            idx = combo.findData(saved)
-            combo.setCurrentIndex(max(0, idx))
+            for d in listed.devices:
+                combo.addItem(d.label, d.name)
+                combo.setItemData(combo.count() - 1, d.name, Qt.ToolTipRole)
+            if keep and combo.findData(keep) < 0:
+                combo.addItem(keep if listing else f"{keep} (not connected)", keep)
+            combo.setCurrentIndex(max(0, combo.findData(keep or "")))
+            combo.blockSignals(False)
+        self.softphone_button.setEnabled(bool(listed.caller))
+
+    def choose_softphone(self) -> None:
+        """One step: caller = the monitor of the output a program plays to (the softphone),
+        you = the default / headset microphone; remembered in panel.ini by source name."""
+        listed = self.device_list
+        if listed is None or not listed.caller:
+            self.device_note.setText("No program output to listen to: start the softphone's call "
+                                     "audio, or pick the caller's input by hand")
+            self.device_note.show()
+            return
+        for combo, name in ((self.caller_input, listed.caller), (self.agent_input, listed.agent)):
+            combo.setCurrentIndex(max(0, combo.findData(name)))
+        self.settings.caller_input = self.caller_input.currentData() or ""
+        self.settings.agent_input = self.agent_input.currentData() or ""
+        self.settings.save()
+        self.device_note.hide()
+        self.status.setText(listed.reason[:1].upper() + listed.reason[1:])
 
     # ---- calls ---------------------------------------------------------------------------------
     def _setup(self, play: str | None = None, speed: float = 1.0, playback: bool = False) -> CallSetup:
@@ -371,6 +488,7 @@ class SidePanel(QMainWindow):
             if self.models is None:
                 return
         self._reset_call_view()
+        self.device_note.hide()
         self.setup = setup
         self.worker = CallWorker(setup, self.bridge, self.config, self.models, self.store)
         self.worker.status.connect(self.show_status)
@@ -385,30 +503,38 @@ class SidePanel(QMainWindow):
 
     def stop_call(self) -> None:
         if self.worker is not None:
+            self._tick()
+            self._clock_stopped = True  # the call ends now, however long the worker takes
             self.status.setText("Stopping…")
             self.worker.stop()
 
     def _call_running(self, call: dict) -> None:
         self.call_started = time.monotonic()
+        self._clock_stopped = False
+        self._clock_limit = _recording_seconds(self.setup.play) if self.setup.play else None
         self.call_speed = self.setup.speed if self.setup.play else 1.0
         what = Path(self.setup.play).name if self.setup.play else "live"
         self.status.setText(f"● {what} — {call.get('engine_description', '')}")
 
     def _call_finished(self, timeline) -> None:
         self.last_timeline = timeline
+        kept = getattr(self.worker, "kept", True)  # False: nothing was said, the library dropped it
         if self.thread is not None:
             self.thread.quit()
             self.thread.wait(5000)
         self.worker = None
         self.thread = None
+        self._tick()  # the clock shows where the call ended, and stops
         self.call_started = None
+        self._clock_stopped = True
         self.start_button.setText("Start call")
         self.caller_input.setEnabled(True)
         self.agent_input.setEnabled(True)
         for bar in self.meters.values():
             bar.setValue(0)
         if not self.alert.isVisible():
-            self.status.setText("Call ended" if timeline is not None else "Ready")
+            self.status.setText(NOT_KEPT if not kept else
+                                "Call ended" if timeline is not None else "Ready")
         if self.library is not None and self.library.isVisible():
             self.library.reload()  # the call just saved appears in the list, flagged
 
@@ -422,6 +548,8 @@ class SidePanel(QMainWindow):
         self.status.setText(f"Opened call of {timeline.call.get('started', '')}")
 
     def closeEvent(self, e):
+        if self.device_watch is not None:
+            self.device_watch.stop()
         if self.worker is not None:
             self.worker.stop()
             if self.thread is not None:
@@ -449,6 +577,8 @@ class SidePanel(QMainWindow):
         self._partial: dict[str, str] = {}
         self.partials.setText("")
         self.escalation.hide()
+        self._escalations = {}
+        self.knowledge_section.extra.setText("")
         self.alert.hide()
         self.footer.setText("")
         self._raw: dict[int, float] = {}
@@ -470,9 +600,11 @@ class SidePanel(QMainWindow):
             self._partial.pop(ev.speaker, None)
             self._show_partials()
             who = SPEAKER_NAMES.get(ev.speaker, ev.speaker)
-            colour = "#1565c0" if ev.speaker == "agent" else "#6a1b9a"
+            c = colours(self.settings.theme)  # speaker and time colours that pass contrast
+            colour = c.get("agent" if ev.speaker == "agent" else "caller", "#1565c0")
             self.transcript.append(f"<span style='color:{colour}'><b>{who}</b></span> "
-                                   f"<span style='color:gray'>{self._fmt(ev.start)}</span> {ev.text}")
+                                   f"<span style='color:{c.get('muted', 'gray')}'>{self._fmt(ev.start)}</span> "
+                                   f"{escape(ev.text)}")
         elif isinstance(ev, Sentiment):
             self._raw[ev.utterance_id] = ev.score
         elif isinstance(ev, MoodState):
@@ -483,19 +615,22 @@ class SidePanel(QMainWindow):
         elif isinstance(ev, PhraseSuggestion):
             self.phrase_section.extra.setText(ev.situation.replace("_", " "))
             self.phrase_section.setToolTip(ev.reason)
-            for lab, text in zip(self.phrase_labels, list(ev.phrases) + [""] * 3):
+            for i, (lab, text) in enumerate(zip(self.phrase_labels, list(ev.phrases) + [""] * 3)):
                 lab.setText(text)
                 lab.setVisible(bool(text))
+                lab.setAccessibleName(f"Say next {i + 1}: {text}")
         elif isinstance(ev, KnowledgeMatch):
             self._clear_cards()
             from ..assist.knowledge import DEFAULT_KB
             folder = (Path(self.config.knowledge).expanduser()
                       if self.config is not None and self.config.knowledge else DEFAULT_KB)
             for card in ev.cards:
-                w = KnowledgeCard(card, folder / f"{card['article']}.md")
+                w = KnowledgeCard(card, folder / f"{card['article']}.md", query=ev.query)
                 self.cards.append(w)
                 self.cards_box.addWidget(w)
             self.no_cards.setVisible(not ev.cards)
+            if ev.cards and self._escalations.pop("no_knowledge", None) is not None:
+                self._show_escalation()  # the base answers what the caller says now
         elif isinstance(ev, CallerPoint):
             mark = "✓" if ev.addressed else "•"
             text = f"{mark} [{ev.category}] {ev.text}"
@@ -511,8 +646,8 @@ class SidePanel(QMainWindow):
             self.coaching.setText(f"Instead of “{ev.said}”: {ev.suggestion}")
             self.coaching.show()
         elif isinstance(ev, EscalationAdvice):
-            self.escalation_text.setText(f"<b>Consider a transfer to a senior rep</b><br>{ev.reason}")
-            self.escalation.show()
+            self._escalations[ev.trigger] = ev.reason
+            self._show_escalation()
         elif isinstance(ev, ChecklistItem):
             box = self.checks.get(ev.item)
             if box is not None:
@@ -528,12 +663,34 @@ class SidePanel(QMainWindow):
             elif ev.level == "info" and "caught up" in ev.message:
                 self.footer.setText("")
 
+    def _show_escalation(self) -> None:
+        """The transfer advice, every reason still true. "No answer in the knowledge base" and
+        cards on screen do not contradict each other: cards shown then are for an earlier topic
+        of the call and are marked so; cards for what the caller says now retire that reason."""
+        reasons = dict(self._escalations)
+        earlier = bool(self.cards) and "no_knowledge" in reasons
+        for card in self.cards:
+            card.set_stale(earlier)
+        self.knowledge_section.extra.setText("earlier topic" if earlier else "")
+        if earlier:
+            reasons["no_knowledge"] += " (the cards below are for an earlier topic)"
+        if not reasons:
+            self.escalation.hide()
+            return
+        self.escalation_text.setText("<b>Consider a transfer to a senior rep</b><br>"
+                                     + "<br>".join(escape(r) for r in reasons.values()))
+        self.escalation.setAccessibleDescription("; ".join(reasons.values()))
+        self.escalation.show()
+
     def _show_partials(self) -> None:
         self.partials.setText("  ".join(f"<i>{SPEAKER_NAMES.get(s, s)}: {t}…</i>"
                                         for s, t in self._partial.items()))
 
     def show_status(self, level: str, message: str) -> None:
-        if level == "warning":
+        if level == "device":  # an input went away mid-call: the call goes on with the other
+            self.device_note.setText(f"⚠ {message}")
+            self.device_note.show()
+        elif level == "warning":
             self.footer.setText(f"⚠ {message}")
         else:
             self.status.setText(message)
@@ -552,7 +709,21 @@ class SidePanel(QMainWindow):
         if i < len(self.phrase_labels) and not self.phrase_labels[i].isHidden():
             text = self.phrase_labels[i].text()
             QGuiApplication.clipboard().setText(text)
-            self.status.setText("Copied: " + (text[:40] + "…" if len(text) > 40 else text))
+            self.flash_status("Copied: " + text)
+
+    def flash_status(self, message: str, ms: int = 4000) -> None:
+        """A transient message in the header (e.g. "Copied: …"): after `ms` the status it
+        covered comes back, unless something else has been shown in the meantime."""
+        if self._flash is None or self.status.text() != self._flash:
+            self._status_under = self.status.text()
+        self._flash = message
+        self.status.setText(message)
+        self._flash_timer.start(ms)
+
+    def _end_flash(self) -> None:
+        if self._flash is not None and self.status.text() == self._flash:
+            self.status.setText(self._status_under)
+        self._flash = None
 
     @staticmethod
     def _fmt(seconds: float) -> str:
@@ -560,5 +731,10 @@ class SidePanel(QMainWindow):
         return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
     def _tick(self) -> None:
-        if self.call_started is not None:
-            self.clock.setText(self._fmt((time.monotonic() - self.call_started) * getattr(self, "call_speed", 1.0)))
+        # The clock runs while the call runs: it stops when Stop is pressed (the recogniser may
+        # still be catching up) and, for a recording, at the recording's end.
+        if self.call_started is not None and not self._clock_stopped:
+            t = (time.monotonic() - self.call_started) * getattr(self, "call_speed", 1.0)
+            if self._clock_limit is not None and t >= self._clock_limit:
+                t, self._clock_stopped = self._clock_limit, True
+            self.clock.setText(self._fmt(t))

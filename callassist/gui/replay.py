@@ -13,11 +13,12 @@ import tempfile
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QSignalBlocker, Qt, QUrl, Signal
-from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut
+from PySide6.QtCore import QPointF, QRectF, QSignalBlocker, Qt, QUrl, Signal
+from PySide6.QtGui import (QBrush, QColor, QIcon, QKeySequence, QPainter, QPalette, QPixmap,
+                           QPolygonF, QShortcut)
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
                                QListWidget, QListWidgetItem, QMainWindow, QMessageBox, QPushButton,
-                               QSlider, QSplitter, QStyle, QToolButton, QVBoxLayout, QWidget)
+                               QSlider, QSplitter, QToolButton, QVBoxLayout, QWidget)
 
 from ..errors import CallAssistError
 from ..core.events import CUSTOMER
@@ -204,21 +205,28 @@ class ReplayWindow(QMainWindow):
 
         transport = QHBoxLayout()
         self.play_button = QToolButton()
-        self.play_button.setIcon(self.style().standardIcon(QStyle.SP_MediaPlay))
+        self.play_button.setObjectName("transport")
+        self.play_button.setIcon(_transport_icon("play", self.palette()))
         self.play_button.setToolTip("Play / pause (Space)")
+        self.play_button.setAccessibleName("Play")
         self.play_button.clicked.connect(self.toggle_play)
         transport.addWidget(self.play_button)
         back = QToolButton()
+        back.setObjectName("transport")
+        back.setAccessibleName("Back 5 seconds")
         back.setText("−5 s")
         back.setToolTip("Back 5 seconds (Left)")
         back.clicked.connect(lambda: self.seek(self._position - 5))
         transport.addWidget(back)
         fwd = QToolButton()
+        fwd.setObjectName("transport")
+        fwd.setAccessibleName("Forward 5 seconds")
         fwd.setText("+5 s")
         fwd.setToolTip("Forward 5 seconds (Right)")
         fwd.clicked.connect(lambda: self.seek(self._position + 5))
         transport.addWidget(fwd)
         self.slider = QSlider(Qt.Horizontal)
+        self.slider.setAccessibleName("Position in the call")
         self.slider.setRange(0, int(self.duration * 1000))
         self.slider.sliderMoved.connect(lambda ms: self.seek(ms / 1000))
         self.slider.sliderPressed.connect(lambda: self.seek(self.slider.value() / 1000))
@@ -288,6 +296,9 @@ class ReplayWindow(QMainWindow):
         outer.addWidget(split, 1)
         self.setCentralWidget(root)
 
+        close = QShortcut(QKeySequence(Qt.Key_Escape), self)  # Esc closes the replay window
+        close.setContext(Qt.WindowShortcut)
+        close.activated.connect(self.close)
         for key, slot in (("Space", self.toggle_play), ("Left", lambda: self.seek(self._position - 5)),
                           ("Right", lambda: self.seek(self._position + 5))):
             sc = QShortcut(QKeySequence(key), self)
@@ -427,8 +438,9 @@ class ReplayWindow(QMainWindow):
 
     def _on_state(self, state) -> None:
         from PySide6.QtMultimedia import QMediaPlayer
-        icon = QStyle.SP_MediaPause if state == QMediaPlayer.PlayingState else QStyle.SP_MediaPlay
-        self.play_button.setIcon(self.style().standardIcon(icon))
+        playing = state == QMediaPlayer.PlayingState
+        self.play_button.setIcon(_transport_icon("pause" if playing else "play", self.palette()))
+        self.play_button.setAccessibleName("Pause" if playing else "Play")
 
     def _on_player_position(self, ms: int) -> None:
         if self._pending_seek is None:
@@ -599,6 +611,24 @@ class ReplayWindow(QMainWindow):
         if self._tmpdir:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
         super().closeEvent(e)
+
+
+def _transport_icon(kind: str, palette) -> QIcon:
+    """Play / pause drawn in the theme's text colour (the style's stock icons are dark grey,
+    nearly invisible on the dark theme)."""
+    pix = QPixmap(32, 32)
+    pix.fill(Qt.transparent)
+    p = QPainter(pix)
+    p.setRenderHint(QPainter.Antialiasing)
+    p.setPen(Qt.NoPen)
+    p.setBrush(palette.color(QPalette.ButtonText))
+    if kind == "pause":
+        p.drawRoundedRect(QRectF(8, 6, 6, 20), 1.5, 1.5)
+        p.drawRoundedRect(QRectF(18, 6, 6, 20), 1.5, 1.5)
+    else:
+        p.drawPolygon(QPolygonF([QPointF(10, 6), QPointF(26, 16), QPointF(10, 26)]))
+    p.end()
+    return QIcon(pix)
 
 
 def _caption(text: str) -> QLabel:

@@ -83,8 +83,10 @@ class _PathEdit(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         self.edit = QLineEdit(value)
         self.edit.setPlaceholderText(placeholder)
-        browse = QPushButton("…")
-        browse.setFixedWidth(28)
+        browse = self.browse = QPushButton("…")
+        browse.setObjectName("browse")  # narrow padding in the stylesheet: the "…" stays visible
+        browse.setToolTip("Choose a folder" if folder else "Choose a file")
+        browse.setAccessibleName("Choose a folder" if folder else "Choose a file")
         browse.clicked.connect(lambda: self._browse(folder))
         lay.addWidget(self.edit, 1)
         lay.addWidget(browse)

@@ -1,14 +1,21 @@
 """Small widgets of the side panel: sections, the mood gauge, the trend chart, cards."""
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt, Signal
+from html import escape
+
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QLinearGradient, QPainter, QPen
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout,
                                QWidget)
 
+# The mood label's colour on the section background: >= 4.5:1 in each theme (tests/test_accessibility.py)
 MOOD_COLOURS = {
-    "angry": "#c62828", "upset": "#d84315", "frustrated": "#ef6c00", "worried": "#b8860b",
+    "angry": "#c62828", "upset": "#bf360c", "frustrated": "#b34700", "worried": "#8a6500",
     "confused": "#7b1fa2", "neutral": "#546e7a", "calm": "#0277bd", "pleased": "#2e7d32",
+}
+MOOD_COLOURS_DARK = {
+    "angry": "#ff8a80", "upset": "#ff9e80", "frustrated": "#ffb74d", "worried": "#ffd54f",
+    "confused": "#ce93d8", "neutral": "#b0bec5", "calm": "#81d4fa", "pleased": "#a5d6a7",
 }
 TREND_ARROWS = {"improving": "↗", "steady": "→", "worsening": "↘"}
 
@@ -82,7 +89,9 @@ class MoodGauge(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.Antialiasing)
         w = self.width()
-        colour = QColor(MOOD_COLOURS.get(self.label, self.palette().text().color().name()))
+        dark = self.palette().window().color().lightness() < 128
+        colour = QColor((MOOD_COLOURS_DARK if dark else MOOD_COLOURS).get(
+            self.label, self.palette().text().color().name()))
         f = QFont(self.font())
         f.setPointSizeF(f.pointSizeF() * 1.6)
         f.setBold(True)
@@ -114,6 +123,14 @@ class MoodGauge(QWidget):
         p.end()
 
 
+CURVE_LIGHT, CURVE_DARK = "#0277bd", "#4fc3f7"  # the mood line: >= 3:1 on the chart
+
+
+def pg_pen(colour: str, width: int):
+    import pyqtgraph as pg
+    return pg.mkPen(colour, width=width)
+
+
 class TrendChart(QWidget):
     """Caller sentiment per utterance (dots) and the smoothed mood (line) over the call."""
 
@@ -137,6 +154,7 @@ class TrendChart(QWidget):
         self.points = self.plot.plot([], [], pen=None, symbol="o", symbolSize=7,
                                      symbolBrush="#90a4ae", symbolPen=None)
         self.curve = self.plot.plot([], [], pen=pg.mkPen("#0277bd", width=3))
+        self.setAccessibleName("Mood over the call")
         lay.addWidget(self.plot)
         self.xs: list[float] = []
         self.raw: list[float] = []
@@ -145,6 +163,7 @@ class TrendChart(QWidget):
     def set_theme(self, dark: bool) -> None:
         self.plot.setBackground("#1e1f22" if dark else "#ffffff")
         fg = "#cfd8dc" if dark else "#37474f"
+        self.curve.setPen(pg_pen(CURVE_DARK if dark else CURVE_LIGHT, 3))
         for ax in ("left", "bottom"):
             self.plot.getAxis(ax).setPen(fg)
             self.plot.getAxis(ax).setTextPen(fg)
@@ -164,6 +183,7 @@ class TrendChart(QWidget):
 
 
 class ClickLabel(QLabel):
+    """A label that acts as a button: click, or Enter / Space when it has the keyboard focus."""
     clicked = Signal()
 
     def __init__(self, text: str = "", parent=None):
@@ -171,40 +191,85 @@ class ClickLabel(QLabel):
         self.setWordWrap(True)
         self.setCursor(Qt.PointingHandCursor)
         self.setTextInteractionFlags(Qt.NoTextInteraction)
+        self.setFocusPolicy(Qt.StrongFocus)
 
     def mouseReleaseEvent(self, e):
         if e.button() == Qt.LeftButton:
             self.clicked.emit()
         super().mouseReleaseEvent(e)
 
+    def keyPressEvent(self, e):
+        if e.key() in (Qt.Key_Return, Qt.Key_Enter, Qt.Key_Space):
+            self.clicked.emit()
+            return
+        super().keyPressEvent(e)
+
+
+class ElidedLabel(QLabel):
+    """One line of text that never wraps, grows or pushes its neighbours: what does not fit is
+    elided (…) and the whole text is the tooltip. text() is the whole text."""
+
+    def __init__(self, text: str = "", parent=None):
+        super().__init__(text, parent)
+        self.setWordWrap(False)
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+        self.setFixedHeight(self.fontMetrics().height() + 4)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text)
+
+    def changeEvent(self, e):
+        super().changeEvent(e)
+        if e.type() in (QEvent.FontChange, QEvent.StyleChange):
+            self.setFixedHeight(self.fontMetrics().height() + 4)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, self.fontMetrics().height() + 4)
+
+    def sizeHint(self) -> QSize:
+        return QSize(60, self.fontMetrics().height() + 4)
+
+    def elided(self) -> str:
+        return self.fontMetrics().elidedText(self.text(), Qt.ElideRight, max(0, self.contentsRect().width()))
+
+    def paintEvent(self, _):
+        p = QPainter(self)
+        p.setPen(self.palette().color(self.foregroundRole()))
+        p.drawText(self.contentsRect(), Qt.AlignLeft | Qt.AlignVCenter, self.elided())
+        p.end()
+
 
 class KnowledgeCard(QFrame):
-    """A knowledge-base card: title, the passage that matched and why; click to expand."""
+    """A compact knowledge-base card: the title and the one sentence of the matched passage that
+    answers (product, section and why it matched in the tooltip). Click, Enter or Space opens
+    the whole article in the card; again folds it."""
 
-    def __init__(self, card: dict, article_path=None, parent=None):
+    def __init__(self, card: dict, article_path=None, parent=None, query: str = ""):
         super().__init__(parent)
+        from ..assist.knowledge import answer_sentence
         self.setObjectName("card")
         self.card = card
         self.article_path = article_path  # read when the card is first expanded
         self.setCursor(Qt.PointingHandCursor)
+        self.setFocusPolicy(Qt.StrongFocus)
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(8, 6, 8, 6)
-        lay.setSpacing(2)
-        title = QLabel(f"<b>{card['title']}</b>")
-        title.setWordWrap(True)
-        lay.addWidget(title)
-        meta = QLabel(f"{card.get('product') or ''}{' · ' if card.get('section') else ''}{card.get('section') or ''}")
-        meta.setObjectName("cardMeta")
-        meta.setWordWrap(True)
-        lay.addWidget(meta)
-        self.passage = QLabel(card["passage"])
+        lay.setContentsMargins(8, 5, 8, 5)
+        lay.setSpacing(1)
+        self.title = QLabel(f"<b>{escape(card['title'])}</b>")
+        self.title.setWordWrap(True)
+        lay.addWidget(self.title)
+        self.answer = card.get("answer") or answer_sentence(card["passage"], query)
+        self.passage = QLabel(self.answer)
         self.passage.setWordWrap(True)
         self.passage.setObjectName("cardPassage")
         lay.addWidget(self.passage)
-        why = QLabel(f"why: {card.get('why', '')}")
-        why.setObjectName("cardWhy")
-        why.setWordWrap(True)
-        lay.addWidget(why)
+        where = " · ".join(x for x in (card.get("product"), card.get("section")) if x)
+        self.why = card.get("why", "")
+        self.setToolTip("\n".join(x for x in (where, f"matched on {self.why}" if self.why else "",
+                                              "Click or press Enter for the whole article") if x))
+        self.setAccessibleName(f"Knowledge card: {card['title']}")
+        self.setAccessibleDescription(f"{self.answer} Press Enter for the whole article.")
         self.full = QLabel()
         self.full.setWordWrap(True)
         self.full.setTextFormat(Qt.MarkdownText)
@@ -212,6 +277,12 @@ class KnowledgeCard(QFrame):
         self.full.hide()
         lay.addWidget(self.full)
         self.expanded = False
+
+    def set_stale(self, stale: bool) -> None:
+        """Mark the card as answering an earlier topic of the call (dimmed, said in the tooltip)."""
+        self.setProperty("stale", stale)
+        self.style().unpolish(self)
+        self.style().polish(self)
 
     def toggle(self) -> None:
         self.expanded = not self.expanded
@@ -226,3 +297,9 @@ class KnowledgeCard(QFrame):
         if e.button() == Qt.LeftButton:
             self.toggle()
         super().mouseReleaseEvent(e)
+
+    def keyPressEvent(self, e):
+        if e.key() in (Qt.Key_Return, Qt.Key_Enter, Qt.Key_Space):
+            self.toggle()
+            return
+        super().keyPressEvent(e)

@@ -32,6 +32,44 @@ def _short(text: str, n: int = 48) -> str:
     return text if len(text) <= n else text[: n - 1].rsplit(" ", 1)[0] + "…"
 
 
+# What a cue says about the caller, and which way it points (+1 warmer, -1 cooler).
+_CUE_SIGN = {"gratitude": 1, "anger": -1, "worry": -1, "confusion": -1}
+_PLAIN = {"negative": "sounds unhappy", "positive": "sounds pleased", "neutral": "neutral"}
+
+
+def _signed(x: float) -> str:
+    """+0.6 / −0.3 (a real minus sign); two decimals only for small values."""
+    text = f"{x:+.1f}" if abs(x) >= 0.1 else f"{x:+.2f}"
+    return text.replace("-", "\u2212")
+
+
+def _reason(text: str, sent: Sentiment, cues: list, change: float) -> str:
+    """The reason for a mood change in words a person reads: what the caller did and the score
+    of what they said ("thanks the agent: +0.6"). The words, the sign of the number and the
+    sentiment label never point different ways; where the smoothed mood moved against the
+    utterance (a complaint milder than the mood so far), that is said in so many words."""
+    sign = {"negative": -1, "positive": 1}.get(sent.label, 0)
+    fitting = [c for c in cues if _CUE_SIGN.get(c.kind, 0) == sign] if sign else []
+    what = fitting[0].reason if fitting else _PLAIN.get(sent.label, sent.label)
+    head = f"{what}: {_signed(sent.score)}" if sign else what
+    if sign < 0 and change > 0.02:
+        head += ", milder than before"
+    elif sign > 0 and change < -0.02:
+        head += ", less warm than before"
+    elif not sign and abs(change) > 0.02:
+        head += ", the mood eases towards neutral"
+    shown = _short(text)
+    reason = f"{head} — “{shown}”"
+    # every cue keeps its reason and the words that raised it (those not already quoted above)
+    for c in cues:
+        if fitting and c is fitting[0]:
+            if c.trigger not in shown:
+                reason += f" (“{c.trigger}”)"
+            continue
+        reason += f"; {c.reason}: “{c.trigger}”"
+    return reason
+
+
 @dataclass
 class MoodTracker:
     speaker: str = "customer"
@@ -92,9 +130,7 @@ class MoodTracker:
         trend = _TREND[mood_change(base, smoothed)] if len(self.points) > 1 else "steady"
 
         change = smoothed - prev if len(self.points) > 1 else smoothed
-        reason = f"“{_short(utt.text)}” ({sent.label}) moved the mood {change:+.2f}"
-        if cues:
-            reason += "; " + "; ".join(f"{c.reason}: “{c.trigger}”" for c in cues)
+        reason = _reason(utt.text, sent, cues, change)
         return MoodState(time=round(utt.end, 3), speaker=self.speaker, score=round(smoothed, 3),
                          label=label, confidence=round(confidence, 3), trend=trend,
                          change=round(change, 3), utterance_id=utt.id, reason=reason,
