@@ -15,10 +15,16 @@ SAMPLE_RATE = 16000
 
 
 class SpeechStream(ABC):
+    """One speaker's recogniser. Two knobs let a live call shed work when the machine is busy
+    (core.pacing): `partials` (text while they speak) and `economy` (cheaper decoding)."""
+
     def __init__(self, speaker: str, engine: str):
         self.speaker = speaker
         self.engine = engine
         self.samples_in = 0  # samples accepted so far, the stream's clock
+        self.partials = True
+        self.economy = False
+        self.partials_shed = 0  # partial passes skipped because `partials` was turned off
 
     @property
     def now(self) -> float:

@@ -54,7 +54,7 @@ class VoskStream(SpeechStream):
     def __init__(self, engine: VoskEngine, speaker: str, partials: bool = True):
         super().__init__(speaker, engine.name)
         self._engine = engine
-        self._partials = partials
+        self._wants_partials = partials  # asked for by the caller of stream(); `partials` may shed
         self._new_recognizer()
 
     def _new_recognizer(self) -> None:
@@ -81,7 +81,10 @@ class VoskStream(SpeechStream):
         self.samples_in += len(samples)
         if self._rec.AcceptWaveform(pcm):
             return self._final(self._rec.Result())
-        if not self._partials:
+        if not self._wants_partials:
+            return []
+        if not self.partials:
+            self.partials_shed += 1
             return []
         res = json.loads(self._rec.PartialResult())
         text = res.get("partial", "").strip()

@@ -50,11 +50,12 @@ class WhisperEngine(SpeechEngine):
         self.segmenter_options = segmenter or SegmenterOptions()
         self.description = f"Whisper ({path.parent.name if path.name == 'model' else path.name})"
 
-    def transcribe(self, audio: np.ndarray, words: bool = True):
+    def transcribe(self, audio: np.ndarray, words: bool = True, economy: bool = False):
         # Finals: beam search, with Whisper's temperature fallback when the text repeats itself
-        # (compression ratio) or is unlikely. Partials: one cheap greedy pass.
+        # (compression ratio) or is unlikely. Partials, and finals when the machine cannot keep
+        # up (economy): one cheap greedy pass.
         segments, _ = self.model.transcribe(
-            audio, language="en", beam_size=self.beam_size if words else 1,
+            audio, language="en", beam_size=self.beam_size if words and not economy else 1,
             temperature=(0.0, 0.2, 0.4, 0.6) if words else 0.0,
             condition_on_previous_text=False, word_timestamps=words, vad_filter=False,
             without_timestamps=not words)
@@ -71,12 +72,12 @@ class WhisperStream(SpeechStream):
     def __init__(self, engine: WhisperEngine, speaker: str, partials: bool = True):
         super().__init__(speaker, engine.name)
         self._engine = engine
-        self._partials = partials
+        self._wants_partials = partials  # asked for by the caller of stream(); `partials` may shed
         self._segmenter = Segmenter(SileroVad(), engine.segmenter_options)
         self._next_partial = 0.0
 
     def _utterance(self, seg: Segment) -> list[Utterance]:
-        segments = self._engine.transcribe(seg.audio)
+        segments = self._engine.transcribe(seg.audio, economy=self.economy)
         words = tuple(Word(w.word.strip(), round(float(seg.start + w.start), 3),
                            round(float(seg.start + w.end), 3), round(float(w.probability), 3))
                       for s in segments for w in (s.words or []) if w.word.strip())
@@ -94,13 +95,16 @@ class WhisperStream(SpeechStream):
         for seg in self._segmenter.feed(samples):
             out += self._utterance(seg)
             self._next_partial = 0.0
-        if self._partials:
+        if self._wants_partials:
             cur = self._segmenter.current_audio()
             if cur is not None:
                 start, audio = cur
                 if self._next_partial == 0.0:
                     self._next_partial = start + 0.5 + self.partial_interval
-                if self.now >= self._next_partial:
+                if self.now >= self._next_partial and not self.partials:
+                    self._next_partial = self.now + self.partial_interval
+                    self.partials_shed += 1
+                elif self.now >= self._next_partial:
                     self._next_partial = self.now + self.partial_interval
                     text = " ".join(s.text.strip() for s in self._engine.transcribe(audio, words=False))
                     if text.strip():

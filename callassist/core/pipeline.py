@@ -20,9 +20,9 @@ from ..audio.sources import AudioBlock
 from ..errors import CallAssistError
 from .events import CUSTOMER, Event, MoodState, Sentiment, Status, Utterance
 from ..mood.tracker import MoodTracker, call_scores
+from .pacing import BACKLOG_SLICE, LagNotice, Shedding, level_for
 from .timeline import Timeline
 
-LAG_WARN = 2.0  # seconds behind real time before the pipeline says it is falling behind
 
 
 class Pipeline:
@@ -40,8 +40,12 @@ class Pipeline:
         self._sentiments: list[Sentiment] = []
         self._utterances: list[Utterance] = []
         self.assistant = assistant
-        self.behind = False
         self._ran = False
+        # live calls on a busy machine (core.pacing): what is shed, and the agent's audio put aside
+        self.shed = Shedding()
+        self._level = 0
+        self._backlog: list[AudioBlock] = []
+        self._notice = LagNotice()
 
     def subscribe(self, fn: Callable[[Event], None]) -> None:
         self.subscribers.append(fn)
@@ -88,26 +92,42 @@ class Pipeline:
 
     def feed(self, block: AudioBlock) -> None:
         self._audio_end = max(self._audio_end, block.end)
+        if self._level >= 2 and block.speaker != self.caller:  # the caller's speech first
+            self._backlog.append(block)
+            self.shed.agent_seconds_deferred += block.end - block.start
+            return
+        if self._level >= 3:
+            self.shed.economy_seconds += block.end - block.start
         self._handle(self._stream(block.speaker).accept_audio(block.samples))
 
-    def finish(self) -> None:
+    def _pace(self, lag: float, at: float) -> None:
+        """Shed work, or take it back, for how far behind the call recognition is (core.pacing)."""
+        self.shed.max_lag = max(self.shed.max_lag, lag)
+        self._level = level_for(lag, self._level)
         for stream in self.streams.values():
+            stream.partials = self._level < 1
+            stream.economy = self._level >= 3
+        notice = self._notice.message(lag)
+        if notice is not None:
+            self.publish(Status(round(at, 3), notice[1], level=notice[0]))
+
+    def _catch_up(self, budget: float | None = BACKLOG_SLICE) -> None:
+        """Transcribe deferred agent audio, a little at a time, once the call is current."""
+        end = None if budget is None else time.monotonic() + budget
+        while self._backlog and (end is None or time.monotonic() < end):
+            block = self._backlog.pop(0)
+            self._handle(self._stream(block.speaker).accept_audio(block.samples))
+
+    def finish(self) -> None:
+        self._catch_up(budget=None)
+        for stream in self.streams.values():
+            self.shed.partial_passes += stream.partials_shed
             self._handle(stream.finish())
         for score in call_scores(self._sentiments, self._audio_end):
             self.publish(score)
         if self.assistant is not None:
             for ev in self.assistant.finish(self._utterances, self._audio_end):
                 self.publish(ev)
-
-    def _check_lag(self, t0: float, block: AudioBlock, speed: float = 1.0) -> None:
-        lag = (time.monotonic() - t0) - block.end / speed  # wall-clock seconds behind
-        if lag > LAG_WARN and not self.behind:
-            self.behind = True
-            self.publish(Status(round(block.end, 3), f"speech recognition is {lag:.1f} s behind the "
-                                f"call; results will arrive late", level="warning"))
-        elif lag < LAG_WARN / 4 and self.behind:
-            self.behind = False
-            self.publish(Status(round(block.end, 3), "speech recognition has caught up"))
 
     def new_call(self, source_name: str = "", speakers: Iterable[str] = ()) -> dict:
         """The metadata of a call this pipeline is about to run (the timeline's `call`)."""
@@ -146,9 +166,11 @@ class Pipeline:
             for block in source:
                 if t0 is None:  # the clock starts with the first audio (a device can take ~2 s)
                     t0 = time.monotonic() - block.end / speed
+                if realtime:  # wall-clock seconds behind the call
+                    self._pace((time.monotonic() - t0) - block.end / speed, block.end)
                 self.feed(block)
-                if realtime:
-                    self._check_lag(t0, block, speed)
+                if realtime and self._level == 0 and self._backlog:
+                    self._catch_up()
                 if on_progress:
                     on_progress(block.end)
         except CallAssistError as exc:
@@ -157,6 +179,8 @@ class Pipeline:
         finally:
             self.finish()
             timeline.call["duration"] = round(self._audio_end, 3)
+            if realtime:
+                timeline.call["shed"] = self.shed.to_dict()
             self.subscribers.remove(timeline)
         if error is not None:
             error.timeline = timeline

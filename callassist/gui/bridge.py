@@ -19,6 +19,7 @@ from ..errors import CallAssistError
 from ..core.events import Event
 
 log = logging.getLogger(__name__)
+NOT_KEPT = "Nothing was said; the call was not kept"
 
 
 @dataclass
@@ -61,6 +62,7 @@ class CallWorker(QObject):
         self._source = None
         self._stop = threading.Event()
         self._playing = False
+        self.kept = True  # False once the library dropped the call: nothing was said
 
     def stop(self) -> None:
         self._stop.set()
@@ -108,6 +110,8 @@ class CallWorker(QObject):
         if s.play:
             return FileSource(s.play, channels=self.config.channels, realtime=True, speed=s.speed)
         src = MicSource(s.inputs or {"customer": None})
+        # a device gone mid-call: the panel says so, the call goes on with the other input
+        src.on_lost = lambda speaker, message: self.status.emit("device", message)
         src.open()
         return src
 
@@ -152,7 +156,8 @@ class CallWorker(QObject):
                     audio_rec = AudioRecorder(audio_path, order)
                 self.store.start_call(call, audio_path=audio_path or self.setup.play,
                                       title=Path(name).stem if self.setup.play else "Live call",
-                                      agent=self.setup.agent or None)
+                                      agent=self.setup.agent or None,
+                                      own_audio=audio_rec is not None)
                 recorder = self.store.recorder(call["id"])
                 pipe.subscribe(recorder)
             self.started.emit(call)
@@ -175,9 +180,13 @@ class CallWorker(QObject):
             if recorder is not None:
                 recorder.close()
                 duration = timeline.call.get("duration", 0.0) if timeline is not None else 0.0
-                self.store.finish_call(call["id"], duration,
-                                       status="done" if timeline is not None else "failed")
+                self.kept = self.store.finish_call(
+                    call["id"], duration, status="done" if timeline is not None else "failed")
+                if not self.kept:
+                    self.status.emit("info", NOT_KEPT)
             self.finished.emit(timeline)
+            from ..core.models import trim_memory
+            trim_memory()
 
 
 def start_worker(worker: CallWorker) -> QThread:

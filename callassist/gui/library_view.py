@@ -6,13 +6,14 @@ in the replay view at its worst moment, export the list as CSV.
 """
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from datetime import date, datetime
 from pathlib import Path
 
-from PySide6.QtCore import (QAbstractTableModel, QDate, QModelIndex, QObject, QSortFilterProxyModel,
-                            Qt, QThread, QTimer, Signal, Slot)
+from PySide6.QtCore import (QAbstractTableModel, QDate, QEvent, QModelIndex, QObject,
+                            QSortFilterProxyModel, Qt, QThread, QTimer, Signal, Slot)
 from PySide6.QtGui import QAction, QBrush, QColor, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateEdit, QDialog, QDialogButtonBox,
                                QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView,
@@ -44,10 +45,12 @@ class CallTableModel(QAbstractTableModel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.records: list = []
+        self._cache: dict[int, tuple] = {}  # id(record) -> (record, texts, sort keys)
 
     def set_records(self, records) -> None:
         self.beginResetModel()
         self.records = list(records)
+        self._cache.clear()
         self.endResetModel()
 
     def update_rows(self, records, start: int, end: int) -> bool:
@@ -57,6 +60,7 @@ class CallTableModel(QAbstractTableModel):
         if [r.id for r in records[start:end]] != [r.id for r in self.records[start:end]]:
             return False
         self.records[start:end] = records[start:end]
+        self._cache.clear()
         if end > start:  # the flag columns: the proxy re-sorts only when sorted by one of them
             self.dataChanged.emit(self.index(start, COLUMNS.index("Worst moment")),
                                   self.index(end - 1, COLUMNS.index("High")))
@@ -73,37 +77,46 @@ class CallTableModel(QAbstractTableModel):
             return COLUMNS[section]
         return None
 
-    def data(self, index, role=Qt.DisplayRole):
-        if not index.isValid():
-            return None
-        rec = self.records[index.row()]
-        col = COLUMNS[index.column()]
+    _ROLES = frozenset((Qt.DisplayRole, Qt.UserRole, Qt.ToolTipRole, Qt.ForegroundRole,
+                        Qt.TextAlignmentRole))
+    _RIGHT = frozenset(("Duration", "Mood start", "Mood end", "Flags", "High"))
+
+    def _cells(self, row: int) -> tuple[tuple, tuple]:
+        """The display texts and sort keys of a row, worked out once per record: the view asks
+        for them on every repaint and sort, and Python is slow at that by the thousand."""
+        rec = self.records[row]
+        cached = self._cache.get(id(rec))
+        if cached is not None and cached[0] is rec:
+            return cached[1], cached[2]
         worst = rec.worst
         flags = rec.flags or []
+        high = sum(f.severity == 3 for f in flags)
+        shown = (rec.started[:16].replace("T", " "), rec.title or Path(rec.source or rec.id).stem,
+                 rec.agent or "", fmt_time(rec.duration), _mood(rec.mood_start), _mood(rec.mood_end),
+                 f"{fmt_time(worst.time)} {worst.title}" if worst else "",
+                 str(len(flags)) if rec.flags is not None else "…", str(high), rec.status)
+        keys = (rec.started, (rec.title or "").lower(), (rec.agent or "").lower(), rec.duration,
+                -9 if rec.mood_start is None else rec.mood_start,
+                -9 if rec.mood_end is None else rec.mood_end,
+                (worst.severity * 1000 - worst.time / 1000) if worst else -1, len(flags), high,
+                rec.status)
+        self._cache[id(rec)] = (rec, shown, keys)
+        return shown, keys
+
+    def data(self, index, role=Qt.DisplayRole):
+        if role not in self._ROLES or not index.isValid():
+            return None
         if role == Qt.DisplayRole:
-            return {
-                "Started": rec.started[:16].replace("T", " "),
-                "Title": rec.title or Path(rec.source or rec.id).stem,
-                "Agent": rec.agent or "",
-                "Duration": fmt_time(rec.duration),
-                "Mood start": _mood(rec.mood_start),
-                "Mood end": _mood(rec.mood_end),
-                "Worst moment": (f"{fmt_time(worst.time)} {worst.title}" if worst else ""),
-                "Flags": str(len(flags)) if rec.flags is not None else "…",
-                "High": str(sum(f.severity == 3 for f in flags)),
-                "Status": rec.status,
-            }[col]
+            return self._cells(index.row())[0][index.column()]
         if role == Qt.UserRole:  # sort key
-            return {
-                "Started": rec.started, "Title": (rec.title or "").lower(),
-                "Agent": (rec.agent or "").lower(), "Duration": rec.duration,
-                "Mood start": -9 if rec.mood_start is None else rec.mood_start,
-                "Mood end": -9 if rec.mood_end is None else rec.mood_end,
-                "Worst moment": (worst.severity * 1000 - worst.time / 1000) if worst else -1,
-                "Flags": len(flags), "High": sum(f.severity == 3 for f in flags),
-                "Status": rec.status,
-            }[col]
+            return self._cells(index.row())[1][index.column()]
+        rec = self.records[index.row()]
+        col = COLUMNS[index.column()]
+        if role == Qt.TextAlignmentRole:
+            return int(Qt.AlignRight | Qt.AlignVCenter) if col in self._RIGHT else None
+        worst = rec.worst
         if role == Qt.ToolTipRole:
+            flags = rec.flags or []
             if col in ("Flags", "High") and flags:
                 counts = rec.flag_counts
                 return "\n".join(f"{KINDS[k]}: {n}" for k, n in counts.items())
@@ -111,19 +124,15 @@ class CallTableModel(QAbstractTableModel):
                 return f"{worst.title} ({worst.severity_name}) at {fmt_time(worst.time)}: {worst.reason}"
             if col == "Title":
                 return rec.audio_path or rec.source
-        if role == Qt.ForegroundRole:
-            if col == "Worst moment" and worst:
-                return QBrush(QColor(SEVERITY_COLOURS[worst.severity]))
-            if col in ("Mood start", "Mood end"):
-                v = rec.mood_start if col == "Mood start" else rec.mood_end
-                band = mood_band(v)
-                if band == "negative":
-                    return QBrush(QColor("#c62828"))
-                if band == "positive":
-                    return QBrush(QColor("#2e7d32"))
-        if role == Qt.TextAlignmentRole and col in ("Duration", "Mood start", "Mood end", "Flags",
-                                                      "High"):
-            return int(Qt.AlignRight | Qt.AlignVCenter)
+            return None
+        if col == "Worst moment" and worst:  # ForegroundRole
+            return QBrush(QColor(SEVERITY_COLOURS[worst.severity]))
+        if col in ("Mood start", "Mood end"):
+            band = mood_band(rec.mood_start if col == "Mood start" else rec.mood_end)
+            if band == "negative":
+                return QBrush(QColor("#c62828"))
+            if band == "positive":
+                return QBrush(QColor("#2e7d32"))
         return None
 
 
@@ -216,7 +225,7 @@ class ImportWorker(QObject):
 
             def on_result(res, done, total):
                 self.imported.emit(res)
-                what = ("already in the library" if res.skipped else
+                what = (res.skip_reason if res.skipped else
                         f"error: {res.error}" if res.error else "done")
                 self.progress.emit(done, total, f"{res.path.name}: {what}")
 
@@ -297,6 +306,22 @@ class FlagWorker(QObject):
         self.finished.emit(n, self.cancel.is_set(), records)
 
 
+class _DateEdit(QDateEdit):
+    """A date field that Tab leaves (QDateEdit keeps Tab to step through its sections, and
+    swallows it while it shows "any": a tab trap). The sections are reached with the arrow keys."""
+
+    def event(self, e):
+        if (e.type() == QEvent.KeyPress and e.key() in (Qt.Key_Tab, Qt.Key_Backtab)
+                and not e.modifiers() & (Qt.ControlModifier | Qt.AltModifier)):
+            back = e.key() == Qt.Key_Backtab or bool(e.modifiers() & Qt.ShiftModifier)
+            QWidget.focusNextPrevChild(self, not back)
+            return True
+        return super().event(e)
+
+    def focusNextPrevChild(self, forward: bool) -> bool:
+        return QWidget.focusNextPrevChild(self, forward)
+
+
 class LibraryWindow(QMainWindow):
     """Calls in the library for QA review; double-click opens the replay view at the worst moment."""
 
@@ -335,6 +360,10 @@ class LibraryWindow(QMainWindow):
         self._start_reflagger()
         self.reload()
         self.reflag(only_missing=True)  # calls stored before flags existed, in the worker
+        # What exists now (Qt wrappers, the loaded calls, the models) lives as long as the
+        # window: the garbage collector stops walking it, so its pauses, which hold up the GUI
+        # thread, cover only what a re-flag or an import creates.
+        gc.freeze()
 
     def _build(self) -> None:
         bar = QToolBar("Library")
@@ -391,6 +420,9 @@ class LibraryWindow(QMainWindow):
 
         self.model = CallTableModel(self)
         self.proxy = CallFilter(self)
+        # Filters and sorting are applied when the user changes them (apply_filters) or the list
+        # is reloaded, not re-run in Python for every changed row (a re-flag changes them all).
+        self.proxy.setDynamicSortFilter(False)
         self.proxy.setSourceModel(self.model)
         self.table = QTableView()
         self.table.setModel(self.proxy)
@@ -422,7 +454,7 @@ class LibraryWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.cancel_button)
 
     def _date_edit(self) -> QDateEdit:
-        d = QDateEdit()
+        d = _DateEdit()
         d.setCalendarPopup(True)
         d.setDisplayFormat("yyyy-MM-dd")
         d.setMinimumDate(QDate(2000, 1, 1))
@@ -465,8 +497,12 @@ class LibraryWindow(QMainWindow):
         self.proxy.set_filters(flag_kind=self.kind.currentData(), mood=self.mood.currentData(),
                                date_from=day(self.date_from), date_to=day(self.date_to),
                                text_ids=ids)
+        self._show_summary()
+
+    def _show_summary(self) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
-        flags = sum(len(r.flags or []) for r in self.visible_records())
+        records = self.model.records if shown == total else self.visible_records()
+        flags = sum(len(r.flags or []) for r in records)
         self.summary.setText(f"{shown} of {total} calls shown · {flags} flagged moments")
 
     def clear_filters(self) -> None:
@@ -713,16 +749,19 @@ class LibraryWindow(QMainWindow):
         elif n:
             self.reload()
 
-    def _apply_records(self, records: list, start: int = 0) -> None:
-        """Show re-flagged calls a few hundred rows at a time, letting the event loop run in
-        between, so a big library never freezes the window; reloads if the list changed."""
-        end = min(start + 200, len(records))
-        if not self.model.update_rows(records, start, end):
+    def _apply_records(self, records: list) -> None:
+        """Show re-flagged calls: the same calls with new flags, put in place without a reset
+        (the view keeps its sort, selection and scroll and repaints only the rows on screen);
+        reloads if the list changed meanwhile."""
+        if not self.model.update_rows(records, 0, len(records)):
             self.reload()
-        elif end < len(records):
-            QTimer.singleShot(0, self, lambda: self._apply_records(records, end))
+            return
+        sort_col = COLUMNS[self.proxy.sortColumn()] if self.proxy.sortColumn() >= 0 else ""
+        if self.kind.currentData() != "any" or sort_col in ("Worst moment", "Flags", "High"):
+            self.apply_filters()  # the shown calls or their order depend on the flags
+            self.proxy.sort(self.proxy.sortColumn(), self.proxy.sortOrder())
         else:
-            self.apply_filters()  # the flag filters and the summary line
+            self._show_summary()
 
     @Slot(str)
     def _reflag_failed(self, message: str) -> None:

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""A long live call in the side panel (offscreen), on an idle or a busy machine:
+
+  * a call of --minutes made from the demo calls one after another (stereo, agent left), played
+    into the panel in real time, as a softphone would deliver it
+  * --hogs N processes spinning on the CPU beside it (an agent's laptop: softphone, browser, CRM)
+  * prints, per 5-minute window: end of a caller's utterance -> its mood on the panel, p50 and
+    p95; how far behind the call recognition was (the most, and at the window's end); and what
+    was shed to stay current (partial passes, seconds of the agent's audio put aside)
+
+    .venv/bin/python scripts/bench_live_load.py --minutes 20 --hogs 2
+    .venv/bin/python scripts/bench_live_load.py --minutes 20 --hogs 0      # idle
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+CALLS = ("angry_calmed", "confused_caller", "billing_escalation", "satisfied_caller")
+WINDOW = 300.0
+
+
+def long_call(minutes: float, out: Path) -> list[float]:
+    """Write a call of at least `minutes` from the demo calls; returns the caller's turn ends."""
+    pieces, ends, t = [], [], 0.0
+    i = 0
+    while t < minutes * 60:
+        name = CALLS[i % len(CALLS)]
+        audio, rate = sf.read(ROOT / "demo" / "calls" / f"{name}.flac", dtype="float32")
+        truth = json.loads((ROOT / "demo" / "calls" / f"{name}.truth.json").read_text())
+        ends += [t + turn["end"] for turn in truth["turns"] if turn["speaker"] == "customer"]
+        pieces.append(audio)
+        t += len(audio) / rate
+        i += 1
+    sf.write(str(out), np.concatenate(pieces), rate)
+    return ends
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] if values else float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--minutes", type=float, default=20.0)
+    ap.add_argument("--hogs", type=int, default=2, help="CPU-hog processes beside the panel")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench_live_"))
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        os.environ[var] = str(tmp / var)
+    call = tmp / "long_call.flac"
+    ends = long_call(args.minutes, call)
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from callassist.config import Config
+    from callassist.core.events import Status
+    from callassist.gui.panel import SidePanel
+    from callassist.gui.settings import PanelSettings
+
+    app = QApplication(sys.argv[:1])
+    cfg = Config()
+    store = cfg.open_store(tmp / "calls.sqlite3")
+    panel = SidePanel(PanelSettings(), store=store, config=cfg)
+    panel.show()
+    while not panel.models.done():
+        app.processEvents()
+        time.sleep(0.01)
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hogs)]
+    shown, lags, start = [], [], {}
+    try:
+        panel.mood_shown.connect(lambda m: shown.append((time.monotonic(), m)))
+        panel.bridge.event.connect(lambda e: lags.append((time.monotonic(), e.message))
+                                   if isinstance(e, Status) else None)
+        panel.play(str(call), speed=1.0)
+        panel.worker.started.connect(lambda _: start.setdefault("t", time.monotonic()))
+        poll = QTimer()
+        poll.timeout.connect(lambda: app.quit() if panel.worker is None else None)
+        poll.start(500)
+        app.exec()
+    finally:
+        for h in hogs:
+            h.kill()
+    t0 = start["t"]
+    rows = []
+    for wall, m in shown:
+        end = min(ends, key=lambda e: abs(e - m.time))
+        rows.append((end, wall - (t0 + end)))
+    behind = []  # (call time, seconds behind) from the panel's notices
+    for wall, message in lags:
+        if " s behind" in message:
+            behind.append((wall - t0, float(message.split(" is ")[1].split(" s ")[0])))
+        elif "caught up" in message:
+            behind.append((wall - t0, 0.0))
+    shed = (panel.last_timeline.call.get("shed") or {}) if panel.last_timeline else {}
+    print(f"{args.minutes:.0f}-minute call, {args.hogs} CPU hog(s) beside the panel, "
+          f"engine {panel.models.result().speech.name}; {len(rows)} caller moods shown")
+    n_windows = int(max(e for e, _ in rows) // WINDOW) + 1
+    for w in range(n_windows):
+        lat = [x for e, x in rows if w * WINDOW <= e < (w + 1) * WINDOW]
+        notes = [b for t, b in behind if t < (w + 1) * WINDOW]
+        worst = max((b for t, b in behind if w * WINDOW <= t < (w + 1) * WINDOW), default=0.0)
+        print(f"  {w * 5:2d}-{(w + 1) * 5:2d} min: utterance end -> mood p50 {pct(lat, 0.5):5.2f} s, "
+              f"p95 {pct(lat, 0.95):5.2f} s (n={len(lat)}); behind at most {worst:.1f} s, "
+              f"at the end {notes[-1] if notes else 0.0:.1f} s")
+    print(f"  whole call: p50 {pct([x for _, x in rows], 0.5):.2f} s, "
+          f"p95 {pct([x for _, x in rows], 0.95):.2f} s, max {max(x for _, x in rows):.2f} s")
+    print(f"  shed to stay current: {shed.get('partial_passes', 0)} partial passes, "
+          f"{shed.get('agent_seconds_deferred', 0.0):.0f} s of the agent's audio transcribed "
+          f"later, {shed.get('economy_seconds', 0.0):.0f} s decoded the cheap way; most behind "
+          f"{shed.get('max_lag', 0.0):.1f} s")
+    panel.close()
+    store.close()
+
+
+if __name__ == "__main__":
+    main()
