@@ -132,3 +132,45 @@ def test_panel_live_call_from_the_virtual_microphone(qtbot, mic, espeak, tmp_pat
     info = sf.info(rec.audio_path)
     assert info.channels == 1 and info.duration > 3  # the live audio was recorded too
     store.close()
+
+
+@pytest.mark.slow
+def test_start_while_the_models_load_loses_nothing(qtbot, mic, espeak, tmp_path, monkeypatch):
+    """A fresh install (no knowledge cache, nothing loaded): the agent presses Start at once and
+    the caller speaks half a second later; the audio is captured from Start and transcribed when
+    the models are ready."""
+    from callassist.config import Config
+    from callassist.core.models import forget_models
+    from callassist.gui.panel import SidePanel
+    from callassist.gui.settings import PanelSettings
+    from callassist.library.service import Library
+    for k in ("PULSE_SERVER", "XDG_RUNTIME_DIR"):
+        monkeypatch.setenv(k, mic.env[k])
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    text = "Hello, my router shows an orange light and the internet is not working."
+    wav = write_wav(tmp_path / "caller.wav",
+                    np.concatenate([espeak(text, "en-us+m7", 155, 45), np.zeros(16000, np.float32)]), 16000)
+    forget_models()  # as a freshly started app: nothing loaded in this process
+    store = Library(tmp_path / "calls.sqlite3")
+    try:
+        p = SidePanel(PanelSettings(caller_input=SOURCE), store=store, config=Config())
+        qtbot.addWidget(p)
+        p.show()
+        qtbot.waitUntil(lambda: p.caller_input.currentData() == SOURCE, timeout=20000)
+        assert not p.models.done()
+        p.toggle_call()
+        qtbot.waitUntil(lambda: p.call_started is not None, timeout=5000)
+        assert not p.models.done()  # capturing while the models still load: Start did not wait
+        assert "Listening" in p.status.text()
+        qtbot.wait(500)
+        mic.play(wav).wait(timeout=60)
+        qtbot.waitUntil(lambda: "router" in p.transcript.toPlainText().lower(), timeout=300_000)
+        p.toggle_call()
+        qtbot.waitUntil(lambda: p.worker is None, timeout=60000)
+        said = p.transcript.toPlainText().lower()
+        assert wer(text, said.split("caller", 1)[-1]) <= 0.4, said
+        (rec,) = store.list_calls()
+        assert rec.status == "done" and rec.utterances >= 1
+    finally:
+        store.close()
+        forget_models()  # later tests load theirs with the session's cache

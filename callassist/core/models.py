@@ -43,7 +43,12 @@ class Models:
         from ..assist.phrases import PhraseLibrary
         from ..mood.sentiment import SentimentModel
 
-        say = progress or (lambda message: None)
+        def say(message: str) -> None:  # a listener gone (a closed window) never stops a load
+            try:
+                if progress is not None:
+                    progress(message)
+            except Exception:
+                pass
         t0 = time.perf_counter()
         say("Loading speech model…")
         speech = load_engine(config.engine, config.vosk_model, config.whisper_model)

@@ -143,11 +143,14 @@ class Pipeline:
 
     def run(self, source: Iterable[AudioBlock], *, realtime: bool = False,
             on_progress: Callable[[float], None] | None = None, source_name: str = "",
-            call: dict | None = None, speed: float = 1.0) -> Timeline:
+            call: dict | None = None, speed: float = 1.0,
+            clock: Callable[[], float | None] | None = None) -> Timeline:
         """Feed every block of `source`, then finish. Returns the call's timeline.
 
         `call` is the metadata from `new_call` when the caller needs it before the call starts
-        (to store the call as it goes); otherwise it is made here.
+        (to store the call as it goes); otherwise it is made here. `clock()` gives the wall time
+        (time.monotonic) at which the call's audio began, when it was captured before the
+        pipeline started (while the models loaded): how far behind the call is counts from there.
         If the source fails part-way (a damaged file, a device unplugged), everything analysed
         so far is kept: the timeline is finished and returned with an error status, then the
         error is raised again with the timeline attached (`exc.timeline`).
@@ -165,7 +168,7 @@ class Pipeline:
         try:
             for block in source:
                 if t0 is None:  # the clock starts with the first audio (a device can take ~2 s)
-                    t0 = time.monotonic() - block.end / speed
+                    t0 = (clock() if clock else None) or time.monotonic() - block.end / speed
                 if realtime:  # wall-clock seconds behind the call
                     self._pace((time.monotonic() - t0) - block.end / speed, block.end)
                 self.feed(block)

@@ -7,8 +7,10 @@ so widgets only ever change on the GUI thread and the GUI never waits for audio 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +49,8 @@ class EventBridge(QObject):
 class CallWorker(QObject):
     status = Signal(str, str)  # level, message
     level = Signal(str, float)  # speaker, RMS level 0..1 (about 10 per second)
-    started = Signal(dict)  # the call's metadata, once models are loaded and audio flows
+    capturing = Signal()  # the audio is open and recorded (at once, models loaded or not)
+    started = Signal(dict)  # the call's metadata, once the models are there to transcribe it
     finished = Signal(object)  # the Timeline (also after an error: nothing is lost)
     failed = Signal(str)  # one-line message for the user
 
@@ -97,9 +100,7 @@ class CallWorker(QObject):
     def _session(self):
         """A new call session over the models loaded once (waiting for them if they still load)."""
         models = self.models
-        if hasattr(models, "result"):
-            if not models.done():
-                self.status.emit("info", "Loading models…")
+        if hasattr(models, "result"):  # the panel says it is listening meanwhile
             models = models.result()
         return models.session(self.config, partials=True)
 
@@ -115,46 +116,67 @@ class CallWorker(QObject):
         src.open()
         return src
 
+    def _capture(self, source, audio_rec, blocks: queue.Queue) -> None:
+        """Capture thread: from the moment the call starts, every block is recorded and queued
+        for the pipeline, which may still be waiting for the models: nothing said is lost."""
+        last_level: dict[str, float] = {}
+        try:
+            self._start_playback()
+            for block in source:
+                now = time.monotonic()
+                if self._clock is None:  # the call's clock: when its first audio arrived
+                    self._clock = now - block.end / self._speed
+                if now - last_level.get(block.speaker, 0) >= 0.1:
+                    last_level[block.speaker] = now
+                    rms = float(np.sqrt(np.mean(block.samples ** 2))) if len(block.samples) else 0.0
+                    self.level.emit(block.speaker, min(1.0, rms * 4))
+                if audio_rec is not None:
+                    audio_rec(block)
+                blocks.put(block)
+                if self._stop.is_set():
+                    source.stop()
+        except CallAssistError as exc:
+            blocks.put(exc)  # raised in the pipeline's thread, after what came before it
+        finally:
+            blocks.put(None)
+
+    @staticmethod
+    def _queued(blocks: queue.Queue):
+        while (item := blocks.get()) is not None:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+
     @Slot()
     def run(self) -> None:
+        """Open the audio at once and record it; transcribe it as soon as the models are ready
+        (Start never waits for them); save the call as it goes."""
         timeline = None
-        recorder = audio_rec = None
+        recorder = audio_rec = capture = None
+        call = {"id": uuid.uuid4().hex[:12]}
+        self._clock = None
+        self._speed = self.setup.speed if self.setup.play else 1.0
         try:
-            pipe = self._session()
-            if self._stop.is_set():
-                return
             self._source = source = self._open_source()
-            pipe.subscribe(self.bridge.publish)
-            last_level = {}
-
-            def blocks():
-                self._start_playback()
-                for block in source:
-                    if self._stop.is_set():
-                        source.stop()
-                    now = time.monotonic()
-                    if now - last_level.get(block.speaker, 0) >= 0.1:
-                        last_level[block.speaker] = now
-                        rms = float(np.sqrt(np.mean(block.samples ** 2))) if len(block.samples) else 0.0
-                        self.level.emit(block.speaker, min(1.0, rms * 4))
-                    if audio_rec is not None:
-                        audio_rec(block)
-                    yield block
-
-            name = self.setup.play or "live call"
-            call = pipe.new_call(name, source.speakers)
-            if self.store is not None and self.setup.record:
-                from ..paths import data_dir
+            if self.store is not None and self.setup.record and not self.setup.play:
                 from ..audio.recording import AudioRecorder
-                audio_path = None
-                if not self.setup.play:  # live audio is recorded as it goes
-                    folder = data_dir() / "recordings"
-                    folder.mkdir(parents=True, exist_ok=True)
-                    audio_path = str(folder / f"{call['id']}.wav")
-                    # agent left, customer right: the layout `analyze` expects of a stereo call
-                    order = tuple(sorted(source.speakers, key=lambda sp: sp != "agent"))
-                    audio_rec = AudioRecorder(audio_path, order)
-                self.store.start_call(call, audio_path=audio_path or self.setup.play,
+                from ..paths import data_dir
+                folder = data_dir() / "recordings"  # live audio is recorded as it comes
+                folder.mkdir(parents=True, exist_ok=True)
+                # agent left, customer right: the layout `analyze` expects of a stereo call
+                order = tuple(sorted(source.speakers, key=lambda sp: sp != "agent"))
+                audio_rec = AudioRecorder(str(folder / f"{call['id']}.wav"), order)
+            blocks: queue.Queue = queue.Queue()  # unbounded: recorded audio is never dropped
+            capture = threading.Thread(target=self._capture, args=(source, audio_rec, blocks),
+                                       name="callassist-capture", daemon=True)
+            capture.start()
+            self.capturing.emit()
+            pipe = self._session()  # waits here if the models are still loading
+            pipe.subscribe(self.bridge.publish)
+            name = self.setup.play or "live call"
+            call = {**pipe.new_call(name, source.speakers), "id": call["id"]}
+            if self.store is not None and self.setup.record:
+                self.store.start_call(call, audio_path=str(audio_rec.path) if audio_rec else self.setup.play,
                                       title=Path(name).stem if self.setup.play else "Live call",
                                       agent=self.setup.agent or None,
                                       own_audio=audio_rec is not None)
@@ -163,8 +185,8 @@ class CallWorker(QObject):
             self.started.emit(call)
             self.status.emit("info", "Call in progress")
             try:
-                timeline = pipe.run(blocks(), realtime=True, call=call,
-                                    speed=self.setup.speed if self.setup.play else 1.0)
+                timeline = pipe.run(self._queued(blocks), realtime=True, call=call,
+                                    speed=self._speed, clock=lambda: self._clock)
             except CallAssistError as exc:
                 timeline = getattr(exc, "timeline", None)
                 self.failed.emit(str(exc))
@@ -174,6 +196,10 @@ class CallWorker(QObject):
             log.exception("call worker failed")
             self.failed.emit(f"unexpected error: {exc.__class__.__name__}: {exc}")
         finally:
+            if self._source is not None:
+                self._source.stop()
+            if capture is not None:
+                capture.join(timeout=10)
             self._stop_playback()
             if audio_rec is not None:
                 audio_rec.close()

@@ -93,9 +93,14 @@ class SidePanel(QMainWindow):
         self.models = preload(self.config, progress=self.models_progress.emit)
         if not self.models.done():
             self.status.setText("Loading models…")
-        self.models.add_done_callback(
-            lambda fut: self.models_ready.emit("" if fut.exception() is None
-                                               else str(fut.exception())))
+        self.models.add_done_callback(self._tell_models_loaded)
+
+    def _tell_models_loaded(self, fut) -> None:
+        """From the loading thread: queue the outcome to the GUI thread (if the panel is open)."""
+        try:
+            self.models_ready.emit("" if fut.exception() is None else str(fut.exception()))
+        except RuntimeError:  # the panel was closed while the models loaded
+            pass
 
     def _models_progress(self, message: str) -> None:
         if self.worker is None:
@@ -493,6 +498,7 @@ class SidePanel(QMainWindow):
         self.worker = CallWorker(setup, self.bridge, self.config, self.models, self.store)
         self.worker.status.connect(self.show_status)
         self.worker.level.connect(self.show_level)
+        self.worker.capturing.connect(self._call_capturing)
         self.worker.started.connect(self._call_running)
         self.worker.failed.connect(self.show_error)
         self.worker.finished.connect(self._call_finished)
@@ -508,11 +514,18 @@ class SidePanel(QMainWindow):
             self.status.setText("Stopping…")
             self.worker.stop()
 
-    def _call_running(self, call: dict) -> None:
+    def _call_capturing(self) -> None:
+        """The audio is open and recorded: the call's clock runs from here, models or not."""
         self.call_started = time.monotonic()
         self._clock_stopped = False
         self._clock_limit = _recording_seconds(self.setup.play) if self.setup.play else None
         self.call_speed = self.setup.speed if self.setup.play else 1.0
+        if self.models is not None and not self.models.done():
+            self.status.setText("● Listening — transcribing as soon as the models are loaded")
+
+    def _call_running(self, call: dict) -> None:
+        if self.call_started is None:
+            self._call_capturing()
         what = Path(self.setup.play).name if self.setup.play else "live"
         self.status.setText(f"● {what} — {call.get('engine_description', '')}")
 
