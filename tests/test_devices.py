@@ -263,8 +263,13 @@ def test_source_unplugged_mid_call_the_call_goes_on_and_is_saved(qtbot, mic, esp
     qtbot.waitUntil(lambda: not p.device_note.isHidden(), timeout=20000)
     assert "Monitor of Headset" in p.device_note.text() and "goes on" in p.device_note.text()
     assert p.worker is not None  # the call is kept
+    before = p.transcript.toPlainText()
     mic.play_to(SINK, _speech(espeak, mic, "late", LATE_TEXT)).wait(timeout=60)
-    qtbot.waitUntil(lambda: "restarted" in p.transcript.toPlainText().lower(), timeout=120000)
+
+    def heard_late() -> bool:  # a busy machine may decode the cheap way: any two of its words
+        new = p.transcript.toPlainText()[len(before):].lower()
+        return sum(w in new for w in ("restarted", "router", "twice", "morning", "changed")) >= 2
+    qtbot.waitUntil(heard_late, timeout=120000)
     p.toggle_call()
     qtbot.waitUntil(lambda: p.worker is None, timeout=60000)
     (rec,) = store.list_calls()

@@ -110,9 +110,9 @@ def test_panel_live_call_from_the_virtual_microphone(qtbot, mic, espeak, tmp_pat
     p.refresh_devices(rescan=True)  # listed off the GUI thread: the virtual mic by its name
     qtbot.waitUntil(lambda: p.caller_input.findData(SOURCE) > 0, timeout=20000)
     p.caller_input.setCurrentIndex(p.caller_input.findData(SOURCE))
+    levels = []  # the caller's level meter, as the panel shows it
+    p.meters["customer"].valueChanged.connect(levels.append)
     p.toggle_call()
-    levels = []
-    p.worker.level.connect(lambda speaker, value: levels.append((speaker, value)))
     qtbot.waitUntil(lambda: p.call_started is not None, timeout=60000)
     qtbot.wait(2500)  # the first callback can take up to 2 s
     text = "Hello, my router shows an orange light and the internet is not working."
@@ -122,7 +122,7 @@ def test_panel_live_call_from_the_virtual_microphone(qtbot, mic, espeak, tmp_pat
     qtbot.waitUntil(lambda: "Caller" in p.transcript.toPlainText(), timeout=60000)
     qtbot.waitUntil(lambda: p.gauge.has_mood, timeout=10000)
     # the caller's level meter moved while they spoke (silence reads ~0)
-    assert max(v for sp, v in levels if sp == "customer") > 0.02
+    assert max(levels) > 2  # percent
     p.toggle_call()
     qtbot.waitUntil(lambda: p.worker is None, timeout=30000)
     assert "router" in p.transcript.toPlainText().lower()
