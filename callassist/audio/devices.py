@@ -64,7 +64,9 @@ def _pulse(name: str = "callassist-devices"):
     pulse = None
     try:
         pulse = pulsectl.Pulse(name, connect=False)
-        pulse.connect(autospawn=False, timeout=1.0)
+        # no timeout: pulsectl then waits the whole timeout even when the server answers at
+        # once (1 s on every Start); a local server that is not there refuses at once
+        pulse.connect(autospawn=False)
         return pulse
     except Exception:  # no server, refused, timed out: fall back to PortAudio
         if pulse is not None:
