@@ -123,6 +123,9 @@ def main() -> None:
           f"{shed.get('agent_seconds_deferred', 0.0):.0f} s of the agent's audio transcribed "
           f"later, {shed.get('economy_seconds', 0.0):.0f} s decoded the cheap way; most behind "
           f"{shed.get('max_lag', 0.0):.1f} s")
+    print(f"  at hang-up: {shed.get('agent_seconds_at_hangup', 0.0):.0f} s of the agent's audio "
+          f"still waiting; the call was complete {shed.get('finish_seconds', 0.0):.1f} s after "
+          f"its audio ended")
     panel.close()
     store.close()
 

@@ -117,3 +117,64 @@ def test_a_failing_source_keeps_what_was_analysed(whisper_engine, espeak, tmp_pa
     tl = info.value.timeline
     assert [u.text for u in tl.utterances] and "arrived" in tl.utterances[0].text.lower()
     assert tl.statuses[-1].level == "error" and "unplugged" in tl.statuses[-1].message
+
+
+class FakeClock:
+    """Wall time that moves only when the fake recogniser 'works' or the source waits."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self):
+        return self.now
+
+
+def test_a_machine_that_stays_busy_still_works_off_the_agents_audio(monkeypatch):
+    # After a burst (the agent's audio expensive for 3 s: the call falls > 2 s behind and the
+    # agent's audio is put aside), the machine stays busy: about 0.7 s behind for the rest of
+    # the call, never "caught up" (< 0.5 s). The agent's audio is worked off during the call,
+    # in order, not all left for the hang-up.
+    import types
+
+    import callassist.core.pacing as pacing
+    import callassist.core.pipeline as pipeline
+    clock = FakeClock()
+    fake_time = types.SimpleNamespace(monotonic=clock.monotonic, perf_counter=clock.monotonic)
+    monkeypatch.setattr(pipeline, "time", fake_time)
+    monkeypatch.setattr(pacing, "time", fake_time)
+    start = clock.now
+    fed = []
+
+    class Busy(SpeechEngine):
+        name = "busy"
+
+        def stream(self, speaker, partials=True):
+            class S(SpeechStream):
+                def accept_audio(self, samples):
+                    fed.append((self.speaker, self.now))
+                    self.samples_in += len(samples)
+                    if self.speaker == "agent":
+                        clock.now += 0.5 if self.now < 3.0 else 0.01
+                    elif self.now >= 3.0:  # the rest of the call: held ~0.7 s behind
+                        clock.now = max(clock.now, start + self.now + 0.7)
+                    else:
+                        clock.now += 0.01
+                    return []
+
+                def finish(self):
+                    return []
+            return S(speaker, "busy")
+
+    def source(n=600):
+        for i in range(n):
+            clock.now = max(clock.now, start + (i + 1) * 0.1)  # the next block arrives
+            for speaker in ("customer", "agent"):
+                yield AudioBlock(speaker, i * 0.1, np.zeros(1600, np.float32))
+
+    pipe = Pipeline(Busy(), None)
+    pipe.run(source(), realtime=True)
+    agent = [t for sp, t in fed if sp == "agent"]
+    assert len(agent) == 600 and agent == sorted(agent)  # every block, once, in order
+    assert pipe.shed.agent_seconds_deferred >= 5.0  # the burst put the agent's audio aside
+    assert pipe.shed.max_lag > 2.0
+    assert pipe.shed.agent_seconds_at_hangup < 1.0, pipe.shed  # ... and it was worked off

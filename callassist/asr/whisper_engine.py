@@ -105,8 +105,12 @@ class WhisperStream(SpeechStream):
                     self._next_partial = self.now + self.partial_interval
                     self.partials_shed += 1
                 elif self.now >= self._next_partial:
-                    self._next_partial = self.now + self.partial_interval
+                    began = time.perf_counter()
                     text = " ".join(s.text.strip() for s in self._engine.transcribe(audio, words=False))
+                    # a pass costs the same for 1 s or 20 s of speech (30 s windows): on a busy
+                    # machine partials come less often, so they never take over a third of it
+                    cost = time.perf_counter() - began
+                    self._next_partial = self.now + max(self.partial_interval, 3 * cost)
                     if text.strip():
                         out.append(PartialUtterance(self.speaker, text.strip(), round(start, 3),
                                                     round(self.now, 3)))

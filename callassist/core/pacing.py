@@ -9,7 +9,10 @@ them the caller's mood) stay on time:
      has caught up (or at its end): the caller's speech comes first;
   3. behind by ECONOMY s: cheaper decoding for what is still transcribed (greedy, no beam).
 
-Everything comes back when the lag is under CAUGHT_UP s. Recorded audio is never dropped: the
+Everything comes back when the lag is under CAUGHT_UP s. Deferred agent audio is worked off, a
+slice per block, whenever the call is less than CATCH_UP_BELOW s behind (not only once all has
+come back: on a machine that stays busy that moment may never come, and the agent's words would
+all wait for the hang-up). Recorded audio is never dropped: the
 recorder gets every block before the pipeline does, and deferred agent audio is transcribed
 later, never thrown away. The user sees the current lag (updated as it changes) and when it
 clears; `Shedding` counts what was shed, for the benchmark and the call's record.
@@ -25,7 +28,8 @@ ECONOMY = 3.0
 CAUGHT_UP = 0.5
 WARN = 2.0  # seconds behind before the user is told
 UPDATE_EVERY = 1.0  # seconds between updates of the lag shown while behind
-BACKLOG_SLICE = 0.05  # wall seconds spent on deferred agent audio per block once caught up
+BACKLOG_SLICE = 0.05  # wall seconds spent on deferred agent audio per block
+CATCH_UP_BELOW = SHED_PARTIALS  # deferred agent audio is worked off while less behind than this
 
 
 @dataclass
@@ -34,6 +38,8 @@ class Shedding:
     agent_seconds_deferred: float = 0.0  # seconds of the agent's audio put aside for later
     economy_seconds: float = 0.0  # seconds of audio decoded the cheap way
     max_lag: float = 0.0  # the most the call fell behind (wall seconds)
+    agent_seconds_at_hangup: float = 0.0  # deferred agent audio still waiting when the call ended
+    finish_seconds: float = 0.0  # wall seconds from the end of the call's audio to its last event
 
     def to_dict(self) -> dict:
         return {k: round(v, 2) if isinstance(v, float) else v for k, v in asdict(self).items()}

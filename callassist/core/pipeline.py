@@ -20,7 +20,7 @@ from ..audio.sources import AudioBlock
 from ..errors import CallAssistError
 from .events import CUSTOMER, Event, MoodState, Sentiment, Status, Utterance
 from ..mood.tracker import MoodTracker, call_scores
-from .pacing import BACKLOG_SLICE, LagNotice, Shedding, level_for
+from .pacing import BACKLOG_SLICE, CATCH_UP_BELOW, LagNotice, Shedding, level_for
 from .timeline import Timeline
 
 
@@ -44,8 +44,11 @@ class Pipeline:
         # live calls on a busy machine (core.pacing): what is shed, and the agent's audio put aside
         self.shed = Shedding()
         self._level = 0
+        self._lag = 0.0
         self._backlog: list[AudioBlock] = []
         self._notice = LagNotice()
+        self._stopping = False  # stop() or Ctrl+C: end the call now with what was analysed
+        self._abandoned = False  # Ctrl+C inside run: not even the streams' last words are decoded
 
     def subscribe(self, fn: Callable[[Event], None]) -> None:
         self.subscribers.append(fn)
@@ -56,7 +59,10 @@ class Pipeline:
 
     def _stream(self, speaker: str) -> SpeechStream:
         if speaker not in self.streams:
-            self.streams[speaker] = self.engine.stream(speaker, partials=self.partials)
+            # text while they speak is for the caller: the agent knows what they are saying, and
+            # each partial pass costs as much as a final one (Whisper reads 30 s windows)
+            self.streams[speaker] = self.engine.stream(
+                speaker, partials=self.partials and speaker == self.caller)
         return self.streams[speaker]
 
     def _handle(self, results) -> None:
@@ -92,7 +98,9 @@ class Pipeline:
 
     def feed(self, block: AudioBlock) -> None:
         self._audio_end = max(self._audio_end, block.end)
-        if self._level >= 2 and block.speaker != self.caller:  # the caller's speech first
+        # the caller's speech first; once some is put aside, the agent's audio queues behind it
+        # so that their stream hears it in order
+        if block.speaker != self.caller and (self._level >= 2 or self._backlog):
             self._backlog.append(block)
             self.shed.agent_seconds_deferred += block.end - block.start
             return
@@ -102,6 +110,7 @@ class Pipeline:
 
     def _pace(self, lag: float, at: float) -> None:
         """Shed work, or take it back, for how far behind the call recognition is (core.pacing)."""
+        self._lag = lag
         self.shed.max_lag = max(self.shed.max_lag, lag)
         self._level = level_for(lag, self._level)
         for stream in self.streams.values():
@@ -118,16 +127,32 @@ class Pipeline:
             block = self._backlog.pop(0)
             self._handle(self._stream(block.speaker).accept_audio(block.samples))
 
+    def stop(self) -> None:
+        """End the call early (from a signal handler or another thread): `run` stops after the
+        block in hand and finishes with what was heard so far; the agent's audio put aside on a
+        busy machine (core.pacing) is left untranscribed, so stopping never takes minutes."""
+        self._stopping = True
+
     def finish(self) -> None:
-        self._catch_up(budget=None)
+        began = time.monotonic()
+        waiting = sum(b.end - b.start for b in self._backlog)
+        self.shed.agent_seconds_at_hangup = waiting
+        if not self._stopping:
+            if waiting >= 5:  # put aside on a busy machine (core.pacing): said, not silent
+                self.publish(Status(round(self._audio_end, 3), f"the call has ended; "
+                                    f"transcribing the last {waiting:.0f} s of your own words",
+                                    level="info"))
+            self._catch_up(budget=None)
         for stream in self.streams.values():
             self.shed.partial_passes += stream.partials_shed
-            self._handle(stream.finish())
+            if not self._abandoned:
+                self._handle(stream.finish())
         for score in call_scores(self._sentiments, self._audio_end):
             self.publish(score)
         if self.assistant is not None:
             for ev in self.assistant.finish(self._utterances, self._audio_end):
                 self.publish(ev)
+        self.shed.finish_seconds = time.monotonic() - began
 
     def new_call(self, source_name: str = "", speakers: Iterable[str] = ()) -> dict:
         """The metadata of a call this pipeline is about to run (the timeline's `call`)."""
@@ -153,7 +178,9 @@ class Pipeline:
         pipeline started (while the models loaded): how far behind the call is counts from there.
         If the source fails part-way (a damaged file, a device unplugged), everything analysed
         so far is kept: the timeline is finished and returned with an error status, then the
-        error is raised again with the timeline attached (`exc.timeline`).
+        error is raised again with the timeline attached (`exc.timeline`). So is a Ctrl+C
+        (KeyboardInterrupt) that lands here, after a finish that decodes nothing more; `stop()`
+        ends the call gently instead (the streams' last words are still transcribed).
         """
         if self._ran:  # its streams, mood and assistant state belong to the call it ran
             raise RuntimeError("a pipeline runs one call: take a new session from Models.session")
@@ -161,7 +188,8 @@ class Pipeline:
         timeline = Timeline(call=dict(call) if call is not None else
                             self.new_call(source_name, getattr(source, "speakers", ())))
         self.subscribe(timeline)
-        for problem in (self.assistant.problems if self.assistant is not None else []):
+        for problem in [*getattr(self.engine, "problems", ()),
+                        *(self.assistant.problems if self.assistant is not None else [])]:
             self.publish(Status(0.0, problem, level="warning"))
         t0 = None
         error: CallAssistError | None = None
@@ -172,13 +200,19 @@ class Pipeline:
                 if realtime:  # wall-clock seconds behind the call
                     self._pace((time.monotonic() - t0) - block.end / speed, block.end)
                 self.feed(block)
-                if realtime and self._level == 0 and self._backlog:
+                if realtime and self._backlog and self._lag < CATCH_UP_BELOW:
                     self._catch_up()
                 if on_progress:
                     on_progress(block.end)
+                if self._stopping:
+                    break
         except CallAssistError as exc:
             error = exc
             self.publish(Status(round(self._audio_end, 3), str(exc), level="error"))
+        except KeyboardInterrupt as exc:  # Ctrl+C: finish at once, keep what was analysed
+            self._stopping = self._abandoned = True
+            exc.timeline = timeline
+            raise
         finally:
             self.finish()
             timeline.call["duration"] = round(self._audio_end, 3)

@@ -675,6 +675,8 @@ class SidePanel(QMainWindow):
                 self.footer.setText(f"⚠ {ev.message}")
             elif ev.level == "info" and "caught up" in ev.message:
                 self.footer.setText("")
+            elif ev.level == "info" and "call has ended" in ev.message:
+                self.footer.setText(ev.message)  # the agent's words put aside on a busy machine
 
     def _show_escalation(self) -> None:
         """The transfer advice, every reason still true. "No answer in the knowledge base" and

