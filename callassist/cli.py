@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import __version__
@@ -47,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="speaker of each channel, e.g. agent,customer (default for stereo)")
     a.add_argument("--realtime", action="store_true", help="pace the audio as if live")
     a.add_argument("--quiet", action="store_true", help="print no transcript")
+    a.add_argument("--unredacted", action="store_true", help="print and write the transcript "
+                   "with personal data (card and phone numbers, e-mails...) left in; by default "
+                   "it is redacted, as the library stores it")
     a.add_argument("--save", action="store_true", help="also store the call in the call library "
                    "(personal data redacted, moments flagged)")
     a.add_argument("--library", metavar="FILE", help="call library file for --save "
@@ -86,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "named the same way)")
     li.add_argument("--seconds", type=float, help="stop after this many seconds (default: Ctrl-C)")
     li.add_argument("--json", metavar="OUT", help="write the timeline as JSON to OUT when done")
+    li.add_argument("--unredacted", action="store_true", help="print and write the transcript "
+                    "with personal data (card and phone numbers, e-mails...) left in")
     _engine_options(li)
 
     sub.add_parser("devices", help="list audio inputs (PulseAudio/PipeWire sources and monitors "
@@ -98,25 +104,90 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _load(args):
-    """The settings (config.toml with the command line's options on top) and the models."""
+def _config(args):
+    """The settings: config.toml with the command line's options on top."""
     from .config import Config
+
+    return Config.load(args.config, engine=args.engine, vosk_model=args.vosk_model,
+                       whisper_model=args.whisper_model, mood_model=args.mood_model,
+                       knowledge=args.knowledge, phrases=args.phrases,
+                       channels=getattr(args, "channels", None))
+
+
+def _models(cfg):
+    """The models `cfg` names, loaded once. Why the speech engine is not the one expected (a
+    broken Vosk model in the data folder: the bundled Whisper is used) is one line on stderr."""
     from .core.models import shared_models
 
-    cfg = Config.load(args.config, engine=args.engine, vosk_model=args.vosk_model,
-                      whisper_model=args.whisper_model, mood_model=args.mood_model,
-                      knowledge=args.knowledge, phrases=args.phrases,
-                      channels=getattr(args, "channels", None))
-    return cfg, shared_models(cfg)
+    models = shared_models(cfg)
+    for problem in getattr(models.speech, "problems", ()):
+        print(f"callassist: warning: {problem}", file=sys.stderr, flush=True)
+    return models
 
 
-def _printer(stream=sys.stdout):
+def _load(args):
+    """The settings (config.toml with the command line's options on top) and the models."""
+    cfg = _config(args)
+    return cfg, _models(cfg)
+
+
+def _check_output(out: str | None, option: str) -> None:
+    """Refuse, before any work is done, an output file that could not be written at the end:
+    a folder, or a file in a folder that does not exist or is not writable."""
+    if not out or out == "-":
+        return
+    path = Path(out).expanduser()
+    folder = path.parent
+    if path.is_dir():
+        raise CallAssistError(f"{option} {out} is a folder: give a file name in it, e.g. "
+                              f"{path / ('call' + (path.suffix or '.out'))}")
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise CallAssistError(f"cannot write {option} {out}: {folder} {what}; create the folder "
+                              f"or choose another file")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CallAssistError(f"cannot write {option} {out}: the folder {folder} is not writable "
+                              f"by you; choose another file")
+
+
+@contextmanager
+def _ctrl_c(first, second=None):
+    """While the block runs, the first Ctrl+C calls `first()` (a gentle stop: the work in hand
+    ends and what was done is kept); a second one calls `second()` and raises KeyboardInterrupt
+    (stop at once). Yields a list that is non-empty once Ctrl+C was pressed."""
+    pressed: list[bool] = []
+
+    def handler(signum, frame):
+        if pressed:
+            if second is not None:
+                second()
+            raise KeyboardInterrupt
+        pressed.append(True)
+        first()
+
+    try:
+        old = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: Ctrl+C stays as it was
+        old = None
+    try:
+        yield pressed
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+
+
+def _printer(stream=sys.stdout, unredacted: bool = False):
+    """The transcript on the terminal as the call goes; personal data (card and phone numbers,
+    e-mail addresses...) is redacted as the library stores it, unless `unredacted`."""
     from .core.events import (CallerPoint, CallMetrics, CallScore, ChecklistItem, CoachingTip,
                          EscalationAdvice, KnowledgeMatch, MoodState, PhraseSuggestion, Status,
                          Utterance)
+    from .library.redact import redact_event
     pad = " " * 19
 
     def show(ev):
+        if not unredacted:
+            ev = redact_event(ev)
         if isinstance(ev, Utterance):
             print(f"[{ev.start:6.1f}-{ev.end:6.1f}] {ev.speaker:>8}: {ev.text}", file=stream)
         elif isinstance(ev, MoodState):
@@ -148,9 +219,21 @@ def _printer(stream=sys.stdout):
     return show
 
 
-def _write_json(timeline, out: str | None) -> None:
+def _shown(timeline, unredacted: bool = False):
+    """The timeline as it leaves the program (JSON file or stdout): personal data redacted from
+    every event, as the library stores it (library.redact), unless `unredacted`."""
+    if unredacted:
+        return timeline
+    from .library.redact import redact_timeline
+    return redact_timeline(timeline)
+
+
+def _write_json(timeline, out: str | None, unredacted: bool = False) -> None:
+    """The timeline as JSON to the file `out` (readable by its owner only) or stdout ('-'),
+    redacted unless `unredacted` (see _shown)."""
     if not out:
         return
+    timeline = _shown(timeline, unredacted)
     if out == "-":
         print(timeline.to_json())
     else:
@@ -159,69 +242,166 @@ def _write_json(timeline, out: str | None) -> None:
         print(f"timeline written to {out}", file=sys.stderr)
 
 
+def _already(store, call_id: str, title: str, path: Path, library: str | None) -> CallAssistError:
+    from shlex import quote
+    lib = f" --library {quote(library)}" if library else ""
+    return CallAssistError(f"{path.name} is already in the call library {store.path} as call "
+                           f"{call_id} ({title or path.stem}): see it with `callassist report "
+                           f"{call_id} --html REPORT.html{lib}`, or analyse it without --save")
+
+
+def _library_for(cfg, args, source):
+    """The call library for `analyze --save`, opened (or made) and asked whether it holds this
+    recording already (its content key), all before the analysis. Returns (library, key)."""
+    from .audio.provenance import content_key
+
+    path = Path(args.call).resolve()
+    store = cfg.open_store(args.library)
+    try:
+        try:
+            key = content_key(path)
+        except OSError as exc:
+            raise CallAssistError(f"cannot read {path.name} ({exc.strerror}): check the file") from None
+        found = store.find_recording(path, key, source.duration)
+        if found is not None:
+            raise _already(store, *found, path, args.library)
+    except BaseException:
+        store.close()
+        raise
+    return store, key
+
+
 def cmd_analyze(args) -> int:
     from .audio.sources import FileSource
 
+    _check_output(args.json, "--json")  # said at once, not after the analysis
     source = FileSource(args.call, channels=args.channels, realtime=args.realtime)
-    cfg, models = _load(args)
+    cfg = _config(args)
     if args.channels is None and cfg.channels and source.info.channels > 1:
         source = FileSource(args.call, channels=cfg.channels, realtime=args.realtime)
+    store = key = None
+    if args.save:  # a library that cannot be used, or holds this call, is said before the analysis
+        store, key = _library_for(cfg, args, source)
+    try:
+        return _analyze(args, cfg, source, store, key)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _analyze(args, cfg, source, store, key) -> int:
+    """Run the call; with a library, store it as it goes (as the panel stores a live call), so
+    a crash loses only the last second or so and Ctrl+C keeps everything analysed so far."""
+    from .library.store import AlreadyStored
+
+    models = _models(cfg)
     pipe = models.session(cfg, partials=args.realtime)
-    if args.save:  # a library that cannot be opened is said before the analysis, not after
-        cfg.open_store(args.library).close()
     to_stdout = args.json == "-"
     if not args.quiet:
-        pipe.subscribe(_printer(sys.stderr if to_stdout else sys.stdout))
+        pipe.subscribe(_printer(sys.stderr if to_stdout else sys.stdout, args.unredacted))
+    path = Path(args.call).resolve()
+    call = pipe.new_call(str(args.call), source.speakers)
+    call_id = None
+    if store is not None:
+        from .audio.provenance import recorded_at
+        try:  # listed by when the call happened; keyed, so the same audio is stored once
+            call_id = store.start_call({**call, "started": recorded_at(path)}, audio_path=path,
+                                       title=path.stem, agent=args.agent, content_key=key)
+        except AlreadyStored as exc:  # stored by another process since the check
+            raise _already(store, exc.call_id, exc.title, path, args.library) from None
     bar = None
     if sys.stderr.isatty():
         from tqdm import tqdm
         bar = tqdm(total=round(source.duration, 1), unit="s", desc=Path(args.call).name,
                    bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s audio [{elapsed}<{remaining}]",
                    leave=False)
+    reached = [0.0]  # seconds of audio analysed
 
     def progress(t):
+        reached[0] = t
         if bar is not None:
             bar.update(round(t, 1) - bar.n)
 
+    timeline, error, status, kept = None, None, "failed", None  # "failed" until it ends well
     try:
-        timeline = pipe.run(source, realtime=args.realtime, on_progress=progress,
-                            source_name=str(args.call))
-    except CallAssistError as exc:
+        if call_id is not None:
+            pipe.subscribe(store.recorder(call_id))  # each event saved as it comes
+        with _ctrl_c(pipe.stop) as pressed:  # Ctrl+C: stop with what was analysed
+            try:
+                timeline = pipe.run(source, realtime=args.realtime, on_progress=progress,
+                                    call=call)
+                status = "done"
+            except CallAssistError as exc:  # damaged part-way: what came before is kept
+                error, timeline = exc, getattr(exc, "timeline", None)
+        if pressed:
+            status = "interrupted"
+    except KeyboardInterrupt as exc:  # a second Ctrl+C: stopped at once, still kept
+        status, timeline = "interrupted", getattr(exc, "timeline", None)
+    finally:
         if bar is not None:
             bar.close()
-        tl = getattr(exc, "timeline", None)
-        if tl is not None and args.json and args.json != "-" and tl.utterances:
-            tl.save(args.json)  # keep what was analysed before the damage
-        raise
-    if bar is not None:
-        bar.close()
-    _write_json(timeline, args.json)
-    if args.save:
-        with cfg.open_store(args.library) as store:
-            call_id = store.save_recording(timeline, Path(args.call).resolve(),
-                                           title=Path(args.call).stem, agent=args.agent)
+        if call_id is not None:
+            duration = (reached[0] if timeline is None
+                        else timeline.call.get("duration", reached[0]))
+            kept = store.finish_call(call_id, duration, status=status, timeline=timeline)
+    said = len(timeline.utterances) if timeline is not None else 0
+    if status == "done":
+        _write_json(timeline, args.json, args.unredacted)
+    elif timeline is not None and said and args.json and not to_stdout:
+        _shown(timeline, args.unredacted).save(args.json)  # the part analysed, as far as it went
+    where = []
+    if kept:
+        where.append(f"in the call library {store.path} as call {call_id}" +
+                     ("" if status == "done" else f" (marked {status})"))
+    if status != "done" and said and args.json and not to_stdout:
+        where.append(f"in {args.json}")
+    if error is not None:
+        raise CallAssistError(f"{error}" + (f"; kept {' and '.join(where)}" if where else "")) \
+            from None
+    if status == "interrupted":
+        if where:
+            what = f"kept {said} utterance{'' if said == 1 else 's'} {' and '.join(where)}"
+        elif not said:
+            what = "nothing was said before that: nothing kept"
+        else:
+            what = "nothing kept (add --save or --json OUT to keep a partial analysis)"
+        sys.stdout.flush()
+        print(f"callassist: interrupted after {reached[0]:.0f} s of {source.duration:.0f} s of "
+              f"audio: {what}", file=sys.stderr)
+        return 130
+    if store is not None:
+        if kept:
             rec = store.get_call(call_id)
-        print(f"saved to the call library {store.path} as call {call_id} "
-              f"({len(rec.flags or [])} flagged moments)", file=sys.stderr)
+            print(f"saved to the call library {store.path} as call {call_id} "
+                  f"({len(rec.flags or [])} flagged moments)", file=sys.stderr)
+        else:
+            print(f"nothing was said in {path.name}: not saved to the call library",
+                  file=sys.stderr)
     return 0
 
 
 def cmd_import(args) -> int:
+    import threading
+
     from .library.importer import Importer, find_recordings
 
     files = find_recordings(args.paths)
     if not files:
         raise CallAssistError(f"no recordings (.wav, .flac, .ogg, .mp3…) found in "
                               f"{', '.join(args.paths)}: give recordings or folders that hold them")
-    cfg, models = _load(args)
-    failed = 0
+    cfg = _config(args)
+    failed = stored = 0
     t0 = time.perf_counter()
-    with cfg.open_store(args.library) as store:
+    with cfg.open_store(args.library) as store:  # a library that cannot be used: said first
+        models = _models(cfg)
         importer = Importer(store, models, cfg, jobs=args.jobs or cfg.import_jobs,
                             agent=args.agent)
+        drain, cancel = threading.Event(), threading.Event()
 
         def said(res, done, total):
-            nonlocal failed
+            nonlocal failed, stored
+            if res.error == "cancelled" and cancel.is_set():
+                return  # stopped at once by a second Ctrl+C: not an error of the recording
             if res.skipped:
                 what = res.skip_reason
             elif res.error:
@@ -231,12 +411,36 @@ def cmd_import(args) -> int:
                 rec = store.get_call(res.call_id)
                 what = (f"{res.duration:.0f} s in {res.seconds:.1f} s, "
                         f"{len(rec.flags or [])} flagged moments")
+            stored += res.ok
             print(f"[{done}/{total}] {res.path.name}: {what}", flush=True)
 
-        results = importer.run(files, on_result=said)
+        def gently():
+            drain.set()
+            print("callassist: stopping after the recordings in progress are stored "
+                  "(Ctrl+C again to stop at once)", file=sys.stderr, flush=True)
+
+        def at_once():
+            drain.set()
+            cancel.set()
+
+        try:
+            with _ctrl_c(gently, at_once) as pressed:
+                results = importer.run(files, on_result=said, drain=drain, cancel=cancel)
+        except KeyboardInterrupt:  # the recordings in progress were dropped, none half-stored
+            sys.stdout.flush()
+            print(f"callassist: interrupted: {stored} of {len(files)} recordings imported into "
+                  f"{store.path}; run the same command again to import the rest (those "
+                  f"already stored are skipped)", file=sys.stderr)
+            return 130
     audio = sum(r.duration for r in results if r.ok)
     wall = time.perf_counter() - t0
     n_ok = sum(r.ok for r in results)
+    if pressed:
+        left = len(files) - len(results)
+        print(f"callassist: interrupted: imported {n_ok} of {len(files)} recordings into "
+              f"{store.path}; {left} not started: run the same command again to import them "
+              f"(those already stored are skipped)", file=sys.stderr)
+        return 130
     print(f"imported {n_ok} of {len(results)} recordings ({audio / 60:.1f} min of audio) into "
           f"{store.path} in {wall:.0f} s", file=sys.stderr)
     return 1 if failed else 0
@@ -253,7 +457,9 @@ def cmd_report(args) -> int:
     from .library import report
 
     cfg = Config.load(args.config)
-    with cfg.open_store(args.library) as store:
+    for option in ("html", "pdf", "csv", "audio"):  # said before anything is read or written
+        _check_output(getattr(args, option), f"--{option}")
+    with cfg.open_store(args.library, create=False) as store:  # none there: said, none made
         if args.list or not (args.html or args.pdf or args.csv or args.audio):
             for rec in store.list_calls():
                 print(f"{rec.id}  {rec.started[:16]}  {rec.duration:6.0f} s  "
@@ -287,6 +493,7 @@ def cmd_listen(args) -> int:
     from .audio.sources import MicSource
     from .core.events import AGENT, CUSTOMER
 
+    _check_output(args.json, "--json")
     inputs = {CUSTOMER: args.input}
     if args.agent_input is not None:
         inputs[AGENT] = args.agent_input
@@ -296,7 +503,7 @@ def cmd_listen(args) -> int:
     cfg, models = _load(args)
     pipe = models.session(cfg, partials=False)
     source.open()
-    pipe.subscribe(_printer())
+    pipe.subscribe(_printer(unredacted=args.unredacted))
     signal.signal(signal.SIGINT, lambda *a: source.stop())
     signal.signal(signal.SIGTERM, lambda *a: source.stop())
     if args.seconds:
@@ -304,7 +511,7 @@ def cmd_listen(args) -> int:
         threading.Timer(args.seconds, source.stop).start()
     print("listening… (Ctrl-C to stop)", file=sys.stderr)
     timeline = pipe.run(source, realtime=True, source_name="live")
-    _write_json(timeline, args.json)
+    _write_json(timeline, args.json, args.unredacted)
     return 0
 
 
@@ -320,8 +527,9 @@ def cmd_devices(args) -> int:
         kind = f"monitor of {d.monitor_of or 'an output'}" if d.kind == MONITOR else "microphone"
         print(f"{d.name:<{width}}  {d.description}  [{kind}{', default' if d.default else ''}]")
     if listed.caller:
-        agent = f" --agent-input {listed.agent}" if listed.agent else ""
-        print(f"\nsoftphone: --input {listed.caller}{agent}  ({listed.reason})")
+        from shlex import quote  # a command to paste: device names are quoted
+        agent = f" --agent-input {quote(listed.agent)}" if listed.agent else ""
+        print(f"\nsoftphone: --input {quote(listed.caller)}{agent}  ({listed.reason})")
     return 0
 
 
@@ -358,8 +566,9 @@ def cmd_gui(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # (telemetry and model hubs are off from `import callassist` on: see callassist/__init__.py)
+    if argv is None:  # the program itself: what any library writes for us (SQLite's -wal and
+        os.umask(0o077)  # -shm, Qt's files) is owner-only too; our own files are 0600 anyway
     parser = build_parser()
     args = parser.parse_args(argv)
     from .logs import setup_logging
@@ -372,7 +581,8 @@ def main(argv: list[str] | None = None) -> int:
         return handler(args)
     except CallAssistError as exc:
         logging.getLogger("callassist").warning("%s: %s", args.command or "panel", exc)
-        print(f"callassist: error: {exc}", file=sys.stderr)
+        one_line = " ".join(str(exc).splitlines())  # a name from a file may hold a line break
+        print(f"callassist: error: {one_line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("callassist: interrupted", file=sys.stderr)

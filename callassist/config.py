@@ -24,7 +24,6 @@ Values are checked strictly against the schema below: `keep_original = "no"` or
 """
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -33,9 +32,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .core.rules import ESCALATE_MOOD
 from .errors import ConfigError
-from .paths import config_dir
+from .paths import config_dir, private_dir, write_private
 
 SPEAKER_NAMES = ("agent", "customer", "ignore")
+MAX_BYTES = 1_000_000  # a config file is a few hundred bytes
 # Settings that decide which models are loaded: calls with equal values share one loaded set.
 MODEL_SETTINGS = ("engine", "vosk_model", "whisper_model", "mood_model", "knowledge", "phrases")
 
@@ -64,6 +64,16 @@ class Config(BaseModel):
     import_jobs: int = Field(2, ge=1, le=16)  # recordings analysed at once by an import
     flags: dict[str, Any] = Field(default_factory=dict)  # [flags] thresholds
 
+    @field_validator("vosk_model", "whisper_model", "mood_model", "knowledge", "phrases",
+                     "library")
+    @classmethod
+    def _path_like(cls, v: str | None) -> str | None:
+        if v is not None and "\x00" in v:
+            raise ValueError("a file name cannot hold a NUL character")
+        if v is not None and (len(v) > 4096 or any(len(p) > 255 for p in v.split("/"))):
+            raise ValueError("too long for a file name")
+        return v
+
     @field_validator("channels")
     @classmethod
     def _channel_names(cls, v: str | None) -> str | None:
@@ -79,6 +89,15 @@ class Config(BaseModel):
     @classmethod
     def _flag_thresholds(cls, v: dict) -> dict:
         from .library.flags import FlagSettings
+        for name, value in v.items():  # the types first: FlagSettings checks the values
+            if name == "kinds":
+                if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+                    raise ValueError(f"[flags] kinds must be a list of flag kinds, e.g. "
+                                     f"[\"mood_drop\", \"silence\"] (got {_short(value)})")
+            elif (isinstance(value, bool) or not isinstance(value, (int, float))
+                  or value != value):
+                raise ValueError(f"[flags] {name if name.isidentifier() else _short(name, 40)} "
+                                 f"must be a number (got {_short(value)})")
         FlagSettings.from_dict(v)  # ConfigError names the threshold
         return v
 
@@ -87,13 +106,23 @@ class Config(BaseModel):
     def load(cls, path: str | Path | None = None, **overrides: Any) -> "Config":
         """The user's settings (or `path`'s), with `overrides` (command-line options; None means
         not given) on top. Any problem is a ConfigError naming the file and the setting."""
-        path = Path(path) if path else config_path()
+        given_path = bool(path)
+        path = Path(path).expanduser() if path else config_path()
         data: dict[str, Any] = {}
+        if given_path and not path.exists():  # a mistyped --config is not "use the defaults"
+            raise ConfigError(f"no config file at {path}: check the name, or leave out --config "
+                              f"to use {config_path()}")
         if path.exists():
             try:
+                if path.stat().st_size > MAX_BYTES:
+                    raise ConfigError(f"{path} is {path.stat().st_size / 1e6:.1f} MB, too big "
+                                      f"for a config file: choose the right file or delete it")
                 data = tomllib.loads(path.read_text(encoding="utf-8"))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
                 raise ConfigError(f"{path} is not valid TOML ({exc}): fix or delete it") from None
+            except RecursionError:  # tomllib reads nested arrays/tables recursively
+                raise ConfigError(f"{path} is not valid TOML (values nested too deeply): fix "
+                                  f"or delete it") from None
             except OSError as exc:
                 raise ConfigError(f"{path} cannot be read ({exc.strerror}): fix its "
                                   f"permissions or delete it") from None
@@ -132,12 +161,8 @@ class Config(BaseModel):
                 doc.pop(key, None)  # back to the default: the line goes
             else:
                 doc[key] = value
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(tomlkit.dumps(doc))
-        os.replace(tmp, path)
+        private_dir(path.parent)
+        write_private(path, tomlkit.dumps(doc))  # atomic, owner only
         return new
 
     # ---- what the stages read --------------------------------------------------------------
@@ -158,12 +183,17 @@ class Config(BaseModel):
     def library_path(self) -> Path | None:
         return Path(self.library).expanduser() if self.library else None
 
-    def open_store(self, path: str | Path | None = None):
-        """The call library (a `Library`) with this config's privacy and flag settings."""
+    def open_store(self, path: str | Path | None = None, *, create: bool = True):
+        """The call library (a `Library`) with this config's privacy and flag settings.
+        `create=False` (reading: reports, the library window): a library that does not exist is
+        a one-line error saying how to make one, and no file is made. A library the user named
+        (`path`, or `library` in the config) is made only in a folder that exists, so a typo
+        in a folder name is not silently made; the default one is made with its folder."""
         from .library.service import Library
-        return Library(path or self.library_path(), redact=self.redact,
-                       keep_original=self.keep_original,
-                       flag_settings=self.flag_settings() if self.flags else None)
+        named = path or self.library_path()
+        return Library(named, redact=self.redact, keep_original=self.keep_original,
+                       flag_settings=self.flag_settings() if self.flags else None,
+                       create=create, make_folder=named is None)
 
 
 def _one_line(exc: ValidationError) -> str:
@@ -172,7 +202,16 @@ def _one_line(exc: ValidationError) -> str:
     where = ".".join(str(p) for p in err["loc"]) or "settings"
     if err["type"] == "extra_forbidden":
         known = ", ".join(Config.model_fields)
-        return f"unknown setting {where}; known: {known}"
+        return (f"unknown setting {where if where.isidentifier() else _short(where, 40)}; "
+                f"known: {known}")
     msg = err["msg"].removeprefix("Value error, ")
-    got = err.get("input")
-    return f"{where}: {msg[0].lower() + msg[1:]} (got {got!r}): fix it or delete the line"
+    if msg.startswith("[flags]"):  # says what it got itself
+        return f"{msg}: fix it or delete the line"
+    return (f"{where}: {msg[0].lower() + msg[1:]} (got {_short(err.get('input'))}): fix it or "
+            f"delete the line")
+
+
+def _short(value, limit: int = 60) -> str:
+    """repr() of a value from the file, cut for a one-line message."""
+    r = repr(value)
+    return r if len(r) <= limit else r[: limit - 1] + "…"

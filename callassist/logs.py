@@ -8,7 +8,7 @@ import logging.handlers
 import os
 from pathlib import Path
 
-from .paths import data_dir
+from .paths import data_dir, private_dir
 
 LOGGER = "callassist"
 MAX_BYTES = 1_000_000
@@ -40,8 +40,7 @@ def setup_logging(level: int = logging.WARNING) -> Path | None:
             logger.removeHandler(h)
             h.close()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.parent.chmod(0o700)
+        private_dir(path.parent)  # 0700, and the data folder above it
         handler = _PrivateRotatingFile(path, maxBytes=MAX_BYTES, backupCount=BACKUPS,
                                        encoding="utf-8", delay=True)
     except OSError:

@@ -10,7 +10,8 @@ SYS_PKGS=(libportaudio2 libsndfile1 espeak-ng sox
           pulseaudio pulseaudio-utils libasound2-plugins
           xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxcb-image0
           libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxkbcommon-x11-0
-          libegl1 libgl1 libfontconfig1 libdbus-1-3 poppler-utils)
+          libegl1 libgl1 libfontconfig1 libdbus-1-3 poppler-utils
+          strace)  # strace: the test that nothing opens a network socket
 missing=()
 for p in "${SYS_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

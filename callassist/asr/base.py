@@ -47,6 +47,7 @@ class SpeechEngine(ABC):
     sample_rate: int = SAMPLE_RATE
     load_seconds: float = 0.0
     description: str = ""
+    problems: tuple[str, ...] = ()  # one line each: why this engine and not the one expected
 
     @abstractmethod
     def stream(self, speaker: str, partials: bool = True) -> SpeechStream:

@@ -3,7 +3,12 @@ word start/end times and confidences."""
 from __future__ import annotations
 
 import json
+import logging
+import os
+import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +16,39 @@ import numpy as np
 from ..errors import ModelError
 from ..core.events import PartialUtterance, Utterance, Word
 from .base import SAMPLE_RATE, SpeechEngine, SpeechStream
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _native_stderr():
+    """Hold what native code writes to the process's stderr while the block runs. Kaldi writes
+    there itself, whatever vosk.SetLogLevel says: its ERROR lines, and for a bad config file a
+    whole page of option help. The user gets our one line; `held[0]` is what Kaldi said."""
+    held: list[str] = []
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no stderr to hold
+        yield held
+        held.append("")
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield held
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            held.append(tmp.read(1 << 16).decode("utf-8", "replace"))
+
+
+def _kaldi_reason(said: str) -> str:
+    """Kaldi's last ERROR line, without its source location, as the reason a model failed."""
+    errors = [ln.split(") ", 1)[-1].strip() if ln.startswith("ERROR (") else
+              ln.removeprefix("ERROR:").strip() for ln in said.splitlines() if ln.startswith("ERROR")]
+    return errors[-1][:200] if errors else "damaged or incomplete?"
 
 
 def check_vosk_model_dir(path: Path) -> Path:
@@ -38,11 +76,19 @@ class VoskEngine(SpeechEngine):
         vosk.SetLogLevel(-1)
         self.model_dir = check_vosk_model_dir(Path(model_dir))
         t0 = time.perf_counter()
-        try:
-            self.model = vosk.Model(str(self.model_dir))
-        except Exception:
-            raise ModelError(f"Vosk could not load the model in {self.model_dir} (damaged or "
-                             f"incomplete?): download it again with `callassist download-model`") from None
+        model = None
+        with _native_stderr() as said:
+            try:
+                model = vosk.Model(str(self.model_dir))
+            except Exception:
+                pass
+        if model is None:
+            errors = "\n".join(ln for ln in said[0].splitlines() if ln.startswith("ERROR"))
+            log.warning("Vosk could not load %s:\n%s", self.model_dir, errors or said[0][-2000:])
+            raise ModelError(f"Vosk could not load the model in {self.model_dir} "
+                             f"({_kaldi_reason(said[0])}): download it again with `callassist "
+                             f"download-model`, or delete that folder")
+        self.model = model
         self.load_seconds = time.perf_counter() - t0
         self.description = f"Vosk ({self.model_dir.name})"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .vosk_engine import check_vosk_model_dir
 from ..errors import CallAssistError, ModelError
-from ..paths import vosk_model_roots
+from ..paths import private_dir, vosk_model_roots
 
 SMALL_EN_URL = "https://alphacephei.com/vosk/models/vosk-model-small-en-us-0.15.zip"
 SMALL_EN_SHA256 = "30f26242c4eb449f948e42cb302dd7a686cb29a3423a8367f99ff41780942498"
@@ -39,6 +39,17 @@ def find_vosk_model(explicit: str | Path | None = None, roots: list[Path] | None
     return None
 
 
+def broken_vosk_models(roots: list[Path] | None = None) -> list[Path]:
+    """Folders in the model roots that are not usable Vosk models (an unfinished download or
+    unpack, a folder emptied by hand): said to the user when no good model is found."""
+    broken = []
+    for root in roots if roots is not None else vosk_model_roots():
+        if root.is_dir() and not _is_model(root):
+            broken += [sub for sub in sorted(root.iterdir()) if sub.is_dir()
+                       and not sub.name.startswith(".") and not _is_model(sub)]
+    return broken
+
+
 class DownloadError(CallAssistError):
     pass
 
@@ -49,7 +60,7 @@ def download_model(url: str = SMALL_EN_URL, sha256: str | None = SMALL_EN_SHA256
     from tqdm import tqdm
 
     dest = Path(dest) if dest else vosk_model_roots()[-1]
-    dest.mkdir(parents=True, exist_ok=True)
+    private_dir(dest)
     name = Path(urllib.request.urlparse(url).path).name or "model.zip"
     digest = hashlib.sha256()
     with tempfile.TemporaryDirectory(dir=dest) as tmp:

@@ -16,7 +16,9 @@ Each paragraph (with its section heading) is a passage. Articles are ranked by a
 over the whole article (title and tags count double) and the best cosine similarity between
 the query and any passage or the title; the card shows the passage that matched best and why.
 Re-indexing is incremental: only files whose content changed are parsed and embedded again.
-A malformed file is reported (file and line) and skipped; the others load.
+A malformed file is reported (file and line) and skipped; the others load: a header that breaks
+the `ArticleHeader` schema (title, product, tags; nothing else), uses YAML aliases or tags (read
+with `callassist.assist.yamlfile`, so an alias bomb costs nothing), or a file over 1 MB.
 """
 from __future__ import annotations
 
@@ -29,11 +31,15 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import Annotated
+
 import numpy as np
 import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
 
+from . import yamlfile
 from ..errors import ConfigError
-from ..paths import cache_dir
+from ..paths import cache_dir, private_dir, private_file
 from ..resources import shipped
 
 DEFAULT_KB = shipped("content", "knowledge")
@@ -44,6 +50,32 @@ TAG_WEIGHT = 0.3  # share of the best-matching tag in the semantic score (the re
 BM25_SCALE = 16.0  # BM25 score at which keyword evidence counts as half-strong
 PRODUCT_BONUS = 0.0  # the caller names the product an article is about
 MIN_SCORE = 0.35  # below this hybrid score nothing in the base answers the query
+MAX_BYTES = 1_000_000  # an article is a few kB; a bigger file is skipped (split it)
+MAX_HEADER_NODES = 1_000  # values in one header (title, product and a few tags need ~20)
+
+
+def _tag_list(v):
+    if v is None:
+        return []
+    return [t.strip() for t in v.split(",") if t.strip()] if isinstance(v, str) else v
+
+
+class ArticleHeader(BaseModel):
+    """The schema of an article's `---` header (strict: a wrong type or an unknown field skips
+    the article with a line naming the file and the field)."""
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    title: str
+    product: Annotated[str, BeforeValidator(lambda v: "" if v is None else v)] = ""
+    tags: Annotated[list[Annotated[str, BeforeValidator(yamlfile.number_as_text)]],
+                    BeforeValidator(_tag_list)] = []
+
+    @field_validator("title")
+    @classmethod
+    def _has_title(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("is empty")
+        return v.strip()
 
 
 @dataclass
@@ -87,6 +119,9 @@ class Card:
 def parse_article(path: Path, text: str | None = None) -> Article:
     """Parse one article; raises ConfigError naming the file and line of the problem."""
     text = path.read_text(encoding="utf-8") if text is None else text
+    if len(text) > MAX_BYTES:
+        raise ConfigError(f"{path}: too big for an article (over {MAX_BYTES // 1_000_000} MB): "
+                          f"split it")
     lines = text.splitlines()
     if not lines or lines[0].strip() != "---":
         raise ConfigError(f"{path} line 1: no '---' header with title, product and tags")
@@ -95,19 +130,24 @@ def parse_article(path: Path, text: str | None = None) -> Article:
     except StopIteration:
         raise ConfigError(f"{path} line 1: the '---' header is never closed") from None
     try:
-        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+        meta = yamlfile.load("\n" + "\n".join(lines[1:end]), str(path),
+                             budget=yamlfile.Budget(MAX_HEADER_NODES))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark else 1
+        line = min(mark.line + 1, end) if mark else 1  # libyaml: the end of input is a line on
         raise ConfigError(f"{path} line {line}: the header is not valid YAML "
-                          f"({getattr(exc, 'problem', exc)})") from None
-    if not isinstance(meta, dict) or not str(meta.get("title") or "").strip():
-        raise ConfigError(f"{path} line 2: the header has no title")
-    tags = meta.get("tags") or []
-    if isinstance(tags, str):
-        tags = [t.strip() for t in tags.split(",")]
-    if not isinstance(tags, list):
-        raise ConfigError(f"{path}: tags must be a list, e.g. [returns, refund]")
+                          f"({getattr(exc, 'problem', None) or exc})") from None
+    if meta is not None and not isinstance(meta, dict):
+        raise ConfigError(f"{path} line 2: the header must be lines like 'title: ...', not "
+                          f"{yamlfile.short(meta, 40)}")
+    try:
+        header = ArticleHeader.model_validate(meta or {})
+    except ValidationError as exc:
+        if any(e["loc"][:1] == ("title",) and e["type"] in ("missing", "value_error")
+               for e in exc.errors()):
+            raise ConfigError(f"{path} line 2: the header has no title") from None
+        raise ConfigError(f"{path} header: "
+                          f"{yamlfile.schema_problem(exc, ArticleHeader.model_fields)}") from None
     passages: list[Passage] = []
     section, para = "", []
 
@@ -130,8 +170,8 @@ def parse_article(path: Path, text: str | None = None) -> Article:
     flush()
     if not passages:
         raise ConfigError(f"{path}: the article has no text below its header")
-    return Article(id=path.stem, path=path, title=str(meta["title"]).strip(),
-                   product=str(meta.get("product") or "").strip(), tags=[str(t) for t in tags],
+    return Article(id=path.stem, path=path, title=header.title,
+                   product=header.product.strip(), tags=list(header.tags),
                    passages=passages, digest=hashlib.sha1(text.encode()).hexdigest())
 
 
@@ -192,10 +232,9 @@ class _EmbeddingCache:
         if self.path is None or not self.dirty:
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp.npz")
-            np.savez(tmp, **{k: v for k, v in self.vectors.items() if k in keep})
-            tmp.replace(self.path)
+            private_dir(self.path.parent)
+            with private_file(self.path) as fh:  # atomic, owner only, like all we write
+                np.savez(fh, **{k: v for k, v in self.vectors.items() if k in keep})
             self.dirty = False
         except OSError:
             pass  # read-only home: work without the cache
@@ -243,6 +282,14 @@ class KnowledgeBase:
         problems, seen, changed = [], set(), False
         for path in sorted(self.folder.glob("*.md")):
             try:
+                if not path.is_file():  # a folder, a device (/dev/zero never ends), a broken link
+                    problems.append(f"{path}: not a regular file; skipped")
+                    continue
+                if path.stat().st_size > MAX_BYTES:
+                    problems.append(f"{path}: {path.stat().st_size / 1e6:.1f} MB is too big for "
+                                    f"an article (at most {MAX_BYTES // 1_000_000} MB): split it; "
+                                    f"skipped")
+                    continue
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 problems.append(f"{path}: cannot be read ({exc.__class__.__name__}); skipped")

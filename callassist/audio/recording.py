@@ -11,6 +11,7 @@ import logging
 import numpy as np
 
 from ..errors import CallAssistError
+from ..paths import private_dir
 
 log = logging.getLogger(__name__)
 _WAV_HEADER = 44
@@ -63,9 +64,10 @@ class AudioRecorder:
         self._have = {s: 0 for s in self.speakers}  # frames of real audio held, from `written`
         self._unknown: set[str] = set()
         self._lock = threading.Lock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            private_dir(self.path.parent)
             self._fd = os.open(self.path, os.O_CREAT | os.O_TRUNC | os.O_RDWR, 0o600)
+            os.fchmod(self._fd, 0o600)  # readable by its owner only, also an older file's mode
             os.pwrite(self._fd, _wav_header(self.channels, self.rate, 0), 0)
         except OSError as exc:
             raise CallAssistError(f"cannot write the call recording {self.path} ({exc.strerror}): "

@@ -5,7 +5,11 @@ stamped with their start time in the call. Stereo recordings give one speaker pe
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
+import shlex
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +24,8 @@ from ..core.events import AGENT, CUSTOMER
 
 DEFAULT_RATE = 16000
 MIN_RATE = 8000
+MAX_RATE = 768_000  # above any real recording; an absurd rate in a damaged header is refused
+MAX_CHANNELS = 32  # a call recording has one or two; a damaged header may claim thousands
 STEREO_DEFAULT = (AGENT, CUSTOMER)  # left channel = agent, right = customer
 MONO_DEFAULT = (CUSTOMER,)
 
@@ -86,17 +92,53 @@ class _Rebuffer:
 def _open(path: Path):
     import soundfile as sf
 
-    if not path.exists():
+    try:
+        found, folder = path.exists(), path.is_dir()
+    except OSError as exc:  # e.g. a name too long for the file system
+        name = str(path) if len(str(path)) <= 80 else str(path)[:79] + "…"
+        raise AudioError(f"{name} cannot be opened ({exc.strerror}): check the path") from None
+    if not found:
         raise AudioError(f"audio file not found: {path} (check the path)")
-    if path.is_dir():
+    if folder:
         raise AudioError(f"{path} is a folder, not an audio file: give a WAV or FLAC recording")
     try:
-        return sf.SoundFile(str(path))
+        with _native_stderr_quiet():  # the MP3 decoder's notes on a damaged file: said below
+            return sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         detail = str(exc).split(":")[-1].strip() or "unknown format"
+        if "does not exist" in detail:  # libsndfile's words for an MP3 it cannot decode
+            detail = "format not recognised"
         raise AudioError(
             f"cannot read {path.name}: not a supported audio file ({detail}); "
-            f"convert it to WAV, e.g. `sox '{path.name}' -r 16000 call.wav`") from None
+            f"convert it to WAV, e.g. `sox {shell_arg(path)} -r 16000 call.wav`") from None
+
+
+@contextlib.contextmanager
+def _native_stderr_quiet():
+    """Hide what C code prints straight to the process's stderr meanwhile: libsndfile's MP3
+    decoder (mpg123) writes "Note: Trying to resync..." lines on damaged data, and the user is
+    told about the damage in one line by us."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        quiet = os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError):
+        yield
+        return
+    os.dup2(quiet, 2)
+    os.close(quiet)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def shell_arg(path: str | Path) -> str:
+    """`path` as one argument of a command the user may paste into a shell: quoted (a name such
+    as "x'; touch PWNED; echo '.wav" runs nothing), never read as an option."""
+    text = str(path)
+    return shlex.quote("./" + text if text.startswith("-") else text)
 
 
 def probe(path: str | Path) -> AudioInfo:
@@ -106,6 +148,14 @@ def probe(path: str | Path) -> AudioInfo:
     if info.sample_rate < MIN_RATE:
         raise AudioError(f"{path.name} is sampled at {info.sample_rate} Hz; speech needs at least "
                          f"{MIN_RATE} Hz: re-record or convert it with sox")
+    if info.sample_rate > MAX_RATE:
+        raise AudioError(f"{path.name} claims {info.sample_rate} Hz, more than any recording "
+                         f"({MAX_RATE} Hz at most): the file is damaged, or convert it to 16 kHz "
+                         f"with sox")
+    if info.channels > MAX_CHANNELS:
+        raise AudioError(f"{path.name} has {info.channels} channels (at most {MAX_CHANNELS}): "
+                         f"the file is damaged, or keep the agent and customer channels with sox "
+                         f"(remix)")
     if info.frames == 0:
         raise AudioError(f"{path.name} contains no audio (0 samples): choose another recording")
     return info
@@ -141,14 +191,20 @@ class FileSource:
         blocks = _Rebuffer(int(round(self.block_seconds * self.rate)), self.info.channels)
         produced = 0  # output frames so far
         t0 = time.monotonic()
+        quiet = _native_stderr_quiet if self.info.format == "MPEG" else contextlib.nullcontext
         with _open(self.path) as f:
             while not self._stop.is_set():
                 try:
-                    data = f.read(n_in, dtype="float32", always_2d=True)
+                    with quiet():
+                        data = f.read(n_in, dtype="float32", always_2d=True)
                 except Exception as exc:  # truncated/corrupt data part-way through
                     raise AudioError(f"{self.path.name} is damaged after {produced / self.rate:.1f} s "
                                      f"({exc}); the audio before that was analysed") from None
                 last = len(data) < n_in
+                if not np.isfinite(data).all() or np.abs(data).max(initial=0) > 2:
+                    # a float file holding NaN/inf or values far past full scale (a damaged
+                    # file): what a microphone would have recorded, -1..1
+                    data = np.clip(np.nan_to_num(data, nan=0.0, posinf=1.0, neginf=-1.0), -1, 1)
                 if resampler is not None:
                     data = resampler.resample_chunk(data, last=last)
                 for block in blocks.push(data, last):

@@ -50,13 +50,15 @@ class Models:
             except Exception:
                 pass
         t0 = time.perf_counter()
+        phrases = PhraseLibrary.load(config.phrases)  # first: a broken file is said in a second
         say("Loading speech model…")
         speech = load_engine(config.engine, config.vosk_model, config.whisper_model)
+        for problem in getattr(speech, "problems", ()):
+            log.warning("%s", problem)
         say("Loading mood model…")
         mood = SentimentModel.load(config.mood_model)
         say("Loading knowledge base…")
         knowledge = KnowledgeBase(config.knowledge)
-        phrases = PhraseLibrary.load(config.phrases)
         for problem in knowledge.problems + phrases.problems:
             log.warning("%s", problem)
         return cls(speech, mood, knowledge, phrases, key=config.model_key(),
@@ -64,8 +66,10 @@ class Models:
 
     @property
     def problems(self) -> list[str]:
-        """Files of the knowledge base or phrase library that were skipped, one line each."""
-        return ((self.knowledge.problems if self.knowledge else [])
+        """One line each: why the speech engine is not the one expected (a broken Vosk model,
+        asr.load_engine), files of the knowledge base or phrase library that were skipped."""
+        return (list(getattr(self.speech, "problems", ()))
+                + (self.knowledge.problems if self.knowledge else [])
                 + (self.phrases.problems if self.phrases else []))
 
     def session(self, config, *, partials: bool = True, reload_knowledge: bool = True):

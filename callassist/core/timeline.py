@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..paths import write_private
 from .events import CallScore, Event, MoodState, PartialUtterance, Sentiment, Status, Utterance
 
 
@@ -49,7 +50,5 @@ class Timeline:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.to_json(), encoding="utf-8")
-        tmp.replace(path)  # never leave a half-written timeline behind
+        """Written atomically (never half a timeline) and readable by its owner only."""
+        write_private(path, self.to_json())

@@ -40,7 +40,7 @@ def run_library(library: str | None = None, config: str | None = None,
     from .theme import apply_theme
 
     cfg = Config.load(config)
-    store = cfg.open_store(library)  # errors here are one line on the terminal
+    store = cfg.open_store(library, create=False)  # errors: one line on the terminal
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("CallAssist")
     win = LibraryWindow(store, config=cfg)
@@ -58,10 +58,11 @@ def offer_interrupted(panel, store) -> None:
     """After a crash, offer to open the call that was interrupted (nothing recorded is lost)."""
     from PySide6.QtWidgets import QMessageBox
 
-    for rec in store.interrupted_calls():
+    for rec in store.interrupted_calls():  # `utterances`: counted from what was stored
+        said = f"{rec.utterances} utterance{'' if rec.utterances == 1 else 's'} saved"
         answer = QMessageBox.question(
             panel, "Interrupted call",
-            f"A call started {rec.started} was interrupted ({rec.utterances} utterances saved). "
+            f"A call started {rec.started} was interrupted ({said}). "
             f"Open it?", QMessageBox.Open | QMessageBox.Ignore, QMessageBox.Open)
         timeline = store.recover(rec.id)
         if answer == QMessageBox.Open:

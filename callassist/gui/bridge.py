@@ -160,9 +160,9 @@ class CallWorker(QObject):
             self._source = source = self._open_source()
             if self.store is not None and self.setup.record and not self.setup.play:
                 from ..audio.recording import AudioRecorder
-                from ..paths import data_dir
+                from ..paths import data_dir, private_dir
                 folder = data_dir() / "recordings"  # live audio is recorded as it comes
-                folder.mkdir(parents=True, exist_ok=True)
+                private_dir(folder)  # owner only, like each recording in it
                 # agent left, customer right: the layout `analyze` expects of a stereo call
                 order = tuple(sorted(source.speakers, key=lambda sp: sp != "agent"))
                 audio_rec = AudioRecorder(str(folder / f"{call['id']}.wav"), order)

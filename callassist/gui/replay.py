@@ -583,6 +583,7 @@ class ReplayWindow(QMainWindow):
     def export_audio(self, path: str | None = None) -> str | None:
         """The recording as WAV, personal data bleeped when the library is redacted."""
         from ..library.redact.audio import write_redacted_audio
+        from ..paths import copy_private
         if self.original_audio is None or not self.original_audio.exists():
             QMessageBox.warning(self, "Export", "The recording is not there to export.")
             return None
@@ -591,11 +592,11 @@ class ReplayWindow(QMainWindow):
             return None
         try:
             if self.bleeped_audio is not None:  # made already: a copy is enough
-                shutil.copyfile(self.bleeped_audio, path)
+                copy_private(self.bleeped_audio, path)  # owner only, as every export
             elif self.record.redacted:
                 write_redacted_audio(self.original_audio, self.timeline, path)
             else:
-                shutil.copyfile(self.original_audio, path)
+                copy_private(self.original_audio, path)
         except (OSError, CallAssistError) as exc:
             QMessageBox.warning(self, "Export", f"cannot write {path}: {exc}")
             return None

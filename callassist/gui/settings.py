@@ -4,6 +4,7 @@ saved so a bad model folder is caught before a call starts."""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
@@ -13,7 +14,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 
 from ..config import Config
 from ..errors import CallAssistError
-from ..paths import config_dir
+from ..paths import config_dir, private_dir
 
 
 @dataclass
@@ -50,10 +51,18 @@ class PanelSettings:
         return out
 
     def save(self) -> None:
+        try:
+            private_dir(config_dir())
+        except OSError:
+            pass  # QSettings cannot write there either: the panel works on without
         qs = self.qsettings()
         for f in fields(self):
             qs.setValue(f.name, getattr(self, f.name))
         qs.sync()
+        try:
+            os.chmod(qs.fileName(), 0o600)  # the agent's name and devices: owner only
+        except OSError:
+            pass
 
 
 def config_problems(cfg: Config) -> list[str]:

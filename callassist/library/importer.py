@@ -132,9 +132,13 @@ class Importer:
 
     def run(self, paths: Iterable[str | Path], *, cancel: threading.Event | None = None,
             on_result: Callable[[ImportResult, int, int], None] | None = None,
-            on_progress: Callable[[Path, float], None] | None = None) -> list[ImportResult]:
+            on_progress: Callable[[Path, float], None] | None = None,
+            drain: threading.Event | None = None) -> list[ImportResult]:
         """Import every recording; `on_result(result, done, total)` after each one (from a
-        worker thread). Recordings already in the library are skipped."""
+        worker thread). Recordings already in the library are skipped. `cancel` stops at once
+        (recordings in progress are dropped); `drain` starts no new recording but lets those in
+        progress finish and be stored: the results then cover only the recordings looked at,
+        and importing the same paths again picks up the rest."""
         files = find_recordings(paths)
         known = self.imported_paths()
         results: list[ImportResult] = []
@@ -155,6 +159,8 @@ class Importer:
                 todo.append(f)
 
         def work(f: Path) -> None:
+            if drain is not None and drain.is_set():
+                return  # not started: left for the next import
             if cancel is not None and cancel.is_set():
                 report(ImportResult(f, error="cancelled"))
                 return

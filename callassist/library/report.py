@@ -20,6 +20,7 @@ from typing import Any, Iterable, Sequence
 
 from ..assist.checklist import ITEMS as CHECKLIST_ITEMS
 from ..errors import CallAssistError
+from ..paths import write_private
 from ..core.events import (AGENT, CUSTOMER, CallerPoint, CallMetrics, CallScore, ChecklistItem, MoodState,
                      Utterance)
 from .flags import KINDS, SEVERITY_COLOURS, Flag, compute_flags, worst_moment
@@ -578,20 +579,15 @@ def _write_error(path: Path, what: str, exc: OSError) -> CallAssistError:
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes, what: str = "report") -> None:
     """Write `data` to `path` through a temporary file in the same folder, so a failed write
-    never leaves half a file; a path the user cannot write is a CallAssistError."""
+    never leaves half a file; the file is readable by its owner only (a report holds what the
+    caller said), also when it replaces a wider one. A path the user cannot write is a
+    CallAssistError."""
     path = Path(path).expanduser()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         if path.is_dir():
             raise IsADirectoryError(21, "is a folder")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        write_private(path, data)
     except OSError as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
         raise _write_error(path, what, exc) from None
 
 

@@ -124,18 +124,16 @@ def _run(db: sqlite3.Connection, script: str) -> None:
         statement = ""
 
 
-def ensure(db: sqlite3.Connection) -> None:
-    """Create the tables in an empty file or bring an older one up to SCHEMA_VERSION; the caller
-    holds a write transaction, so an upgrade happens whole or not at all."""
+def check(db: sqlite3.Connection) -> int:
+    """The format version of the database on `db`, only read: 0 for an empty one (a new library
+    is made in it). Raises NotALibrary (another program's database: tables, but not ours),
+    TooNew or NoVersion. The store asks this on a read-only connection before it changes
+    anything, so a file that is refused is left exactly as it was found."""
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if "meta" not in tables:
+    if "meta" not in tables or "calls" not in tables:
         if tables - {"sqlite_sequence"}:
             raise NotALibrary()
-        _run(db, _TABLES)
-        for v in range(2, SCHEMA_VERSION):  # _TABLES is the version 2 format
-            _run(db, UPGRADES[v])
-        db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        return
+        return 0
     row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     try:
         version = int(row[0]) if row else 0
@@ -145,6 +143,19 @@ def ensure(db: sqlite3.Connection) -> None:
         raise TooNew(version)
     if version < 1:
         raise NoVersion()
+    return version
+
+
+def ensure(db: sqlite3.Connection) -> None:
+    """Create the tables in an empty file or bring an older one up to SCHEMA_VERSION; the caller
+    holds a write transaction, so an upgrade happens whole or not at all."""
+    version = check(db)
+    if version == 0:
+        _run(db, _TABLES)
+        for v in range(2, SCHEMA_VERSION):  # _TABLES is the version 2 format
+            _run(db, UPGRADES[v])
+        db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        return
     for v in range(version, SCHEMA_VERSION):
         _run(db, UPGRADES[v])
     if version < SCHEMA_VERSION:

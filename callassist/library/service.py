@@ -95,6 +95,12 @@ def _event_time(event: Event) -> float | None:
     return getattr(event, "time", None) if t is None else t
 
 
+def _own_recording(rec: CallRow) -> bool:
+    """Whether the call's audio is a recording the app made of it (a live call's), not the
+    recording the call came from (a played or analysed file: its name is the call's source)."""
+    return not rec.source or Path(rec.source).name != Path(rec.audio_path or "").name
+
+
 def _cancelled(cancel) -> bool:
     if cancel is None:
         return False
@@ -139,8 +145,11 @@ class Library:
 
     def __init__(self, path: str | Path | None = None, *, timeout: float = 5.0,
                  redact: bool = True, keep_original: bool = False,
-                 flag_settings: FlagSettings | None = None):
-        self.store = CallStore(path, timeout=timeout)
+                 flag_settings: FlagSettings | None = None, create: bool = True,
+                 make_folder: bool = True):
+        """`create`, `make_folder`: whether a missing file, and its folder, may be made (see
+        CallStore); a file that is not a call library is refused as it was found."""
+        self.store = CallStore(path, timeout=timeout, create=create, make_folder=make_folder)
         self.path = self.store.path
         self.redact = redact  # remove personal data from what is written
         self.keep_original = keep_original and redact  # also keep the unredacted events
@@ -180,14 +189,18 @@ class Library:
 
     # -- calls
     def start_call(self, call: dict[str, Any], audio_path: str | Path | None = None,
-                   title: str = "", agent: str | None = None, own_audio: bool = False) -> str:
+                   title: str = "", agent: str | None = None, own_audio: bool = False,
+                   content_key: str | None = None) -> str:
         """Register a live call (a `Timeline.call` dict); returns its id. Status is "live".
         `own_audio`: `audio_path` is a recording the app makes of this call, deleted with the
-        call if nothing is said in it (see finish_call); a played recording is never deleted."""
+        call if nothing is said in it (see finish_call); a played recording is never deleted.
+        `content_key`: a recording analysed as it is stored (`analyze --save`), keyed from the
+        start, so the same audio is not stored twice; raises AlreadyStored, storing nothing."""
         call_id = str(call.get("id") or os.urandom(6).hex())
         self.store.add_call(call_id, {**call, "id": call_id},
                             audio_path=str(audio_path) if audio_path else None, title=title,
-                            agent=agent or call.get("agent"), redacted=self.redact)
+                            agent=agent or call.get("agent"), redacted=self.redact,
+                            content_key=content_key)
         if own_audio and audio_path:
             with self._lock:
                 self._own_audio[call_id] = Path(audio_path)
@@ -207,8 +220,13 @@ class Library:
         """(id, title) of the call already holding this recording's audio (`key`, from
         audio.provenance.content_key), or None. Calls imported before keys existed (format 3)
         are keyed here, lazily: only those of about the same `duration`, so an import decodes
-        a few old files, not the whole library. An old duplicate keeps no key (no error)."""
+        a few old files, not the whole library. An old duplicate keeps no key (no error).
+        A call of this audio whose analysis never finished (Ctrl+C, a crash) does not count: it
+        stays in the library, marked interrupted, and gives up the key to the whole analysis."""
         found = self.store.by_content(key)
+        if found is not None and self._unfinished(found[0]):
+            self.store.clear_content_key(found[0])
+            found = None
         if found is not None:
             return found
         for call_id, old_path in self.store.keyless_recordings(float(duration), 0.5):
@@ -220,6 +238,15 @@ class Library:
             if old_key == key:
                 return self.store.by_content(key) or (call_id, self.get_call(call_id).title)
         return None
+
+    def _unfinished(self, call_id: str) -> bool:
+        """Whether a call was left unfinished: interrupted, or live with nobody recording it
+        (then it is marked interrupted now, as the panel does after a crash)."""
+        status = self.store.get_call(call_id).status
+        if status == "live" and any(c.id == call_id for c in self.store.interrupted_calls()):
+            self.recover(call_id)
+            return True
+        return status == "interrupted"
 
     def save_recording(self, timeline: Timeline, path: str | Path, title: str = "",
                        agent: str | None = None, status: str = "done",
@@ -305,7 +332,10 @@ class Library:
         if self.store.is_recording(call_id):
             raise CallAssistError(f"call {call_id} is still being recorded: finish it first")
         duration = float(self.store.last_event_time(call_id) or 0.0)
-        if rec.audio_path and Path(rec.audio_path).exists() and rec.audio_path.endswith(".wav"):
+        # only a recording the app made of a live call is repaired (and counts whole); a user's
+        # recording played or analysed (`--play`, `analyze --save`) is never written to
+        if rec.audio_path and _own_recording(rec) and Path(rec.audio_path).exists() \
+                and rec.audio_path.endswith(".wav"):
             try:
                 frames, rate = repair_wav(rec.audio_path)
                 duration = max(duration, frames / rate)

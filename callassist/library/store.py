@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import CallAssistError
-from ..paths import data_dir
+from ..paths import data_dir, private_dir
 from . import schema
 
 log = logging.getLogger(__name__)
@@ -180,6 +180,27 @@ def _db_error(path: Path, exc: sqlite3.Error) -> CallAssistError:
                            f"or choose another file")
 
 
+def _schema_error(path: Path, exc: Exception) -> CallAssistError:
+    if isinstance(exc, schema.TooNew):
+        return CallAssistError(
+            f"the call library {path} was written by a newer CallAssist (format {exc.version}; "
+            f"this version reads up to {SCHEMA_VERSION}): update CallAssist, or choose another file")
+    if isinstance(exc, schema.NoVersion):
+        return CallAssistError(f"the call library {path} has no format version: move it aside "
+                               f"so a new one is made")
+    return CallAssistError(f"{path} is an SQLite database but not a CallAssist call library: "
+                           f"choose another file, or move this one aside")
+
+
+def _missing_library(path: Path) -> str:
+    """The one line for a library that is not there, with the commands that make one."""
+    import shlex
+    lib = "" if path == default_db() else f" --library {shlex.quote(str(path))}"
+    return (f"there is no call library at {path}: make one by importing recordings "
+            f"(`callassist import FOLDER{lib}`) or saving an analysed call "
+            f"(`callassist analyze CALL --save{lib}`)")
+
+
 class AlreadyStored(CallAssistError):
     """The recording is in the library already (same content key); `call_id`, `title`: that call."""
 
@@ -193,7 +214,12 @@ class AlreadyStored(CallAssistError):
 class CallStore:
     """Calls, their events and notes in one SQLite file. Safe to use from several threads."""
 
-    def __init__(self, path: str | Path | None = None, *, timeout: float = 5.0):
+    def __init__(self, path: str | Path | None = None, *, timeout: float = 5.0,
+                 create: bool = True, make_folder: bool = True):
+        """`create=False`: a file that does not exist is refused (one line saying how to make
+        a library) instead of made; `make_folder=False`: a new library is made only in a folder
+        that exists. An existing file that is not a call library (another program's database, a
+        damaged file) is refused before anything in it, or its mode, is changed."""
         if str(path) == ":memory:":
             raise ValueError("CallStore keeps calls in a file (readers and writers each have "
                              "their own connection)")
@@ -206,6 +232,7 @@ class CallStore:
         self._readers_lock = threading.Lock()
         self._writers: dict[str, EventWriter] = {}
         self._mine: set[str] = set()  # live calls started or recorded by this store
+        self._check_file(create, make_folder)
         self._prepare_file()
         self._db = self._connect()
         try:
@@ -215,12 +242,52 @@ class CallStore:
             raise
 
     # -- opening
+    def _check_file(self, create: bool, make_folder: bool) -> None:
+        """Refuse what is not to be opened, changing nothing: a folder, a missing file that may
+        not be made, a file that is not a call library (read through a read-only connection)."""
+        path = self.path
+        if path.is_dir():
+            raise CallAssistError(f"the call library {path} is a folder: give a file name, "
+                                  f"e.g. {path / 'calls.sqlite3'}")
+        if not path.exists():
+            if not create:
+                raise CallAssistError(_missing_library(path))
+            folder = path.parent
+            if not make_folder and not folder.is_dir():
+                what = "is a file, not a folder" if folder.exists() else "does not exist"
+                raise CallAssistError(f"cannot make the call library {path}: {folder} {what}; "
+                                      f"give a file in a folder that exists")
+            return
+        try:
+            with open(path, "rb") as f:
+                head = f.read(16)
+        except PermissionError as exc:
+            raise CallAssistError(f"cannot open the call library {path} (permission denied): fix "
+                                  f"its permissions, or choose another file") from exc
+        except OSError as exc:
+            raise CallAssistError(f"cannot open the call library {path} ({exc.strerror}): "
+                                  f"choose another file") from exc
+        if not head:
+            return  # an empty file: a new library is made in it
+        if head != b"SQLite format 3\x00":
+            raise _db_error(path, sqlite3.DatabaseError("file is not a database"))
+        try:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                 timeout=self.timeout)
+            try:
+                schema.check(db)
+            finally:
+                db.close()
+        except (schema.NotALibrary, schema.TooNew, schema.NoVersion) as exc:
+            raise _schema_error(path, exc) from None
+        except sqlite3.Error as exc:
+            raise _db_error(path, exc) from exc
+
     def _prepare_file(self) -> None:
         folder = self.path.parent
         if not folder.exists():
             try:
-                folder.mkdir(parents=True)
-                folder.chmod(0o700)
+                private_dir(folder)  # 0700, and each parent made with it
             except OSError as exc:
                 raise CallAssistError(f"cannot create the folder {folder} for the call library "
                                       f"({exc.strerror}): create it, or choose another file") from exc
@@ -257,17 +324,8 @@ class CallStore:
                 log.warning("call library %s: WAL journal unavailable (%s)", self.path, mode)
             with self._tx() as db:
                 schema.ensure(db)
-        except schema.NotALibrary:
-            raise CallAssistError(f"{self.path} is an SQLite database but not a CallAssist call "
-                                  f"library: choose another file, or move this one aside") from None
-        except schema.TooNew as exc:
-            raise CallAssistError(
-                f"the call library {self.path} was written by a newer CallAssist (format "
-                f"{exc.version}; this version reads up to {SCHEMA_VERSION}): update CallAssist, "
-                f"or choose another file") from None
-        except schema.NoVersion:
-            raise CallAssistError(f"the call library {self.path} has no format version: "
-                                  f"move it aside so a new one is made") from None
+        except (schema.NotALibrary, schema.TooNew, schema.NoVersion) as exc:
+            raise _schema_error(self.path, exc) from None
         except sqlite3.Error as exc:
             raise _db_error(self.path, exc) from exc
 
@@ -439,12 +497,19 @@ class CallStore:
 
     def interrupted_calls(self) -> list[CallRow]:
         """Calls left "live" by a process that is no longer recording them (a crash)."""
-        rows = self._query(f"SELECT {_CALL_COLUMNS}, owner FROM calls WHERE status = 'live' "
-                           f"ORDER BY started DESC, rowid DESC")
+        # a live call has no summary yet: what it holds is counted from its stored events
+        rows = self._query(f"SELECT {_CALL_COLUMNS}, owner, (SELECT count(*) FROM events e "
+                           f"WHERE e.call_id = calls.id AND e.type = 'utterance') FROM calls "
+                           f"WHERE status = 'live' ORDER BY started DESC, rowid DESC")
         with _ACTIVE_LOCK:
             mine = {cid for key, cid in _ACTIVE if key == self._key}
-        return [CallRow._from_row(r[:-1]) for r in rows
-                if r[0] not in mine and not _owner_alive(r[-1])]
+        calls = []
+        for *row, owner, said in rows:
+            if row[0] not in mine and not _owner_alive(owner):
+                call = CallRow._from_row(row)
+                call.utterances = said
+                calls.append(call)
+        return calls
 
     def call_ids(self, *, finished: bool = True, without_flags: bool = False) -> list[str]:
         where = ["status != 'live'"] if finished else []
@@ -472,8 +537,10 @@ class CallStore:
         return bool(self._query("SELECT 1 FROM originals WHERE call_id = ? LIMIT 1", (call_id,)))
 
     def audio_paths(self) -> set[str]:
-        """The recordings already in the library (one column, nothing else parsed)."""
-        return {r[0] for r in self._query("SELECT audio_path FROM calls WHERE audio_path IS NOT NULL")}
+        """The recordings already in the library (one column, nothing else parsed); one whose
+        analysis never finished (interrupted, or still live) does not count."""
+        return {r[0] for r in self._query("SELECT audio_path FROM calls WHERE audio_path IS NOT "
+                                          "NULL AND status NOT IN ('live', 'interrupted')")}
 
     def by_content(self, key: str) -> tuple[str, str] | None:
         """(id, title) of the call stored with this content key, if any."""
@@ -492,6 +559,12 @@ class CallStore:
         with self._tx() as db:
             return db.execute("UPDATE OR IGNORE calls SET content_key = ? WHERE id = ? AND "
                               "content_key IS NULL", (key, call_id)).rowcount == 1
+
+    def clear_content_key(self, call_id: str) -> None:
+        """Let a call give up its content key (an analysis of the recording that never finished,
+        so that the recording can be analysed and stored whole)."""
+        with self._tx() as db:
+            db.execute("UPDATE calls SET content_key = NULL WHERE id = ?", (call_id,))
 
     def search(self, text: str) -> set[str]:
         """Ids of calls whose transcript has the words of `text` (see schema.fts_query)."""

@@ -88,8 +88,9 @@ def _runs(toks: list[_Tok], used: set[int]) -> list[_Run]:
         j = el[1]
         while True:
             k = j
-            while k < len(toks) and k not in used and (toks[k].text in _SEPARATORS or toks[k].low in _FILLERS):
-                k += 1
+            while k < len(toks) and k not in used and (toks[k].text in _SEPARATORS or toks[k].low in _FILLERS
+                                                       or toks[k].text == "." and k == j):
+                k += 1  # a recogniser may end a "sentence" inside a read-out number: "41. 11 11"
             el = None if k in used else _element(toks, k, toks[run.last], 0 if ranged else len(run.digits))
             if el is None:
                 break

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from ...errors import CallAssistError
+from ...paths import private_file
 from ...core.timeline import Timeline
 from . import TAGS
 
@@ -76,14 +77,12 @@ def write_redacted_audio(source: str | os.PathLike, timeline: Timeline,
         raise CallAssistError(f"cannot read the recording {source} ({exc}): put the file back "
                               f"where the library expects it") from None
     spans = redacted_spans(timeline)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
+        if out.is_dir():
+            raise IsADirectoryError(21, "is a folder")
+        with private_file(out) as fh:  # 0600, also over an older, wider file
             sf.write(fh, bleep(audio, rate, spans), rate, format="WAV", subtype="PCM_16")
-        os.replace(tmp, out)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise CallAssistError(f"cannot write the redacted audio to {out} ({exc.strerror}): "
                               f"choose another file") from None
     return len(spans)
