@@ -29,7 +29,11 @@ def bundled_whisper_path() -> Path:
 class WhisperEngine(SpeechEngine):
     name = "whisper"
 
-    def __init__(self, model_dir: str | Path | None = None, threads: int = 2, beam_size: int = 5,
+    # ONE thread: on a 2-core machine that is also busy (the agent's softphone, browser, CRM) two
+    # OpenMP threads wait for each other at every barrier whenever one is pre-empted, and a 4 s
+    # utterance took 9-30 s in the panel with two CPU hogs beside it (1 s on one thread): the call
+    # fell 20-50 s behind. Idle, one thread costs ~25 % more per utterance (0.5 s vs 0.4 s).
+    def __init__(self, model_dir: str | Path | None = None, threads: int = 1, beam_size: int = 5,
                  segmenter: SegmenterOptions | None = None):
         from faster_whisper import WhisperModel
 

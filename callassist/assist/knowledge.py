@@ -419,17 +419,31 @@ class KnowledgeBase:
         return out
 
     def _embed_query_parts(self, parts: list[str]) -> np.ndarray:
-        """Embeddings of query sentences, remembered for a while: during a call the same caller
-        sentences come back in the next queries (the context window, the utterance alone)."""
-        todo = [p for p in parts if p not in self._recent]
+        """Embeddings of query parts. A part of several sentences (the assistant's context window,
+        a long utterance) is the normalised mean of its sentences' embeddings, and each sentence
+        is embedded once and remembered for a while: during a call the same caller sentences come
+        back in the next queries. Embedding the whole window again for every utterance cost four
+        times what Whisper did on a busy machine (128 tokens, one thread)."""
+        sentences = {p: self._sentences(p) for p in parts}
+        todo = list(dict.fromkeys(x for p in parts for x in sentences[p] if x not in self._recent))
         if todo:
-            for p, v in zip(todo, self.embedder.encode(todo)):
-                self._recent[p] = v
+            for x, v in zip(todo, self.embedder.encode(todo)):
+                self._recent[x] = v
+        out = []
         for p in parts:
-            self._recent.move_to_end(p)
-        while len(self._recent) > 256:
+            vecs = [self._recent[x] for x in sentences[p]]
+            for x in sentences[p]:
+                self._recent.move_to_end(x)
+            v = vecs[0] if len(vecs) == 1 else np.mean(vecs, axis=0)
+            out.append(v / max(float(np.linalg.norm(v)), 1e-9))
+        while len(self._recent) > 512:
             self._recent.popitem(last=False)
-        return np.stack([self._recent[p] for p in parts])
+        return np.stack(out)
+
+    @staticmethod
+    def _sentences(text: str) -> list[str]:
+        found = [x for x in re.split(r"(?<=[.?!])\s+", text.strip()) if x.strip()]
+        return found or [text]
 
     def answers(self, cards: list[Card]) -> bool:
         """Whether the best card is good enough to count as the base knowing the answer."""
