@@ -65,3 +65,14 @@ class VirtualMic:
     def close(self) -> None:
         subprocess.run(["pulseaudio", "--kill"], env=self.env, capture_output=True, timeout=30)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def wait_until_listening(proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Wait until `callassist listen` says it is listening (its stderr), or fail with what it said."""
+    deadline = time.monotonic() + timeout
+    line = ""
+    while "listening" not in line and time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line and proc.poll() is not None:
+            break
+    assert "listening" in line, proc.stderr.read()

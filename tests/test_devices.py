@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from tests.conftest import ROOT, write_wav
-from tests.pulse import SINK, SOURCE, VirtualMic
+from tests.pulse import SINK, SOURCE, VirtualMic, wait_until_listening
 from tests.wer import wer
 
 CALLER_TEXT = "Hello, my router shows an orange light and the internet is not working."
@@ -222,13 +222,7 @@ def test_listen_two_named_sources_give_two_speakers(mic, espeak, tmp_path):
                              "--seconds", "40", "--json", str(out)], env=mic.env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
-        line = ""
-        while "listening" not in line and time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if not line and proc.poll() is not None:
-                break
-        assert "listening" in line, proc.stderr.read()
+        wait_until_listening(proc, timeout=120)
         time.sleep(3)  # both parec streams are running (a null sink's first stream takes ~2 s)
         mic.play_to("headset", _speech(espeak, mic, "agent", AGENT_TEXT, "en-us+f3")).wait(timeout=60)
         mic.play_to(SINK, _speech(espeak, mic, "caller", CALLER_TEXT)).wait(timeout=60)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT, write_wav
-from tests.pulse import SOURCE, VirtualMic
+from tests.pulse import SOURCE, VirtualMic, wait_until_listening
 from tests.wer import wer
 
 
@@ -74,13 +74,7 @@ def test_listen_transcribes_the_virtual_microphone(mic, espeak, tmp_path):
                              "--seconds", "25", "--json", str(out)], env=mic.env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # wait until it is listening and the stream has warmed up, then speak into the microphone
-    deadline = time.monotonic() + 60
-    line = ""
-    while "listening" not in line and time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line and proc.poll() is not None:
-            break
-    assert "listening" in line, proc.stderr.read()
+    wait_until_listening(proc, timeout=60)
     time.sleep(3)
     mic.play(wav).wait(timeout=60)
     stdout, stderr = proc.communicate(timeout=120)

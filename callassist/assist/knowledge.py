@@ -35,7 +35,7 @@ from typing import Annotated
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from . import yamlfile
 from ..errors import ConfigError
@@ -65,17 +65,10 @@ class ArticleHeader(BaseModel):
     the article with a line naming the file and the field)."""
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    title: str
+    title: yamlfile.NonEmptyText
     product: Annotated[str, BeforeValidator(lambda v: "" if v is None else v)] = ""
     tags: Annotated[list[Annotated[str, BeforeValidator(yamlfile.number_as_text)]],
                     BeforeValidator(_tag_list)] = []
-
-    @field_validator("title")
-    @classmethod
-    def _has_title(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("is empty")
-        return v.strip()
 
 
 @dataclass

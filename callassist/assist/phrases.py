@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Literal, Sequence
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from ..errors import ConfigError
 from ..resources import shipped
@@ -42,17 +42,10 @@ class PhraseItem(BaseModel):
     """The schema of one phrase in the file (a plain string is short for `text: ...`)."""
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    text: str  # what to say
+    text: yamlfile.NonEmptyText  # what to say
     cues: Annotated[list[Literal[CUE_KINDS]], BeforeValidator(_as_list)] = []  # only on these
     after: Annotated[list[Annotated[str, BeforeValidator(yamlfile.number_as_text)]],
                      BeforeValidator(_as_list)] = []  # caller words after which it fits best
-
-    @field_validator("text")
-    @classmethod
-    def _has_text(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("is empty")
-        return v.strip()
 
 
 @dataclass(frozen=True)

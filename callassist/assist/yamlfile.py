@@ -16,8 +16,10 @@ part; everything refused here is a `YamlRefused` (a ConfigError), which callers 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import yaml
+from pydantic import AfterValidator
 
 from ..errors import ConfigError
 
@@ -114,6 +116,16 @@ def short(value, limit: int = 60) -> str:
     """repr() of a value from a file, cut to `limit` characters for a one-line message."""
     r = repr(value)
     return r if len(r) <= limit else r[: limit - 1] + "…"
+
+
+def _stripped(v: str) -> str:
+    if not v.strip():
+        raise ValueError("is empty")
+    return v.strip()
+
+
+# A text field of a content file that must say something (a phrase, an article's title).
+NonEmptyText = Annotated[str, AfterValidator(_stripped)]
 
 
 def number_as_text(v):
