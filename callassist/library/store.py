@@ -180,6 +180,14 @@ def _db_error(path: Path, exc: sqlite3.Error) -> CallAssistError:
                            f"or choose another file")
 
 
+def _open_error(path: Path, exc: OSError) -> CallAssistError:
+    if isinstance(exc, PermissionError):
+        return CallAssistError(f"cannot open the call library {path} (permission denied): fix "
+                               f"its permissions, or choose another file")
+    return CallAssistError(f"cannot open the call library {path} ({exc.strerror}): choose "
+                           f"another file")
+
+
 def _schema_error(path: Path, exc: Exception) -> CallAssistError:
     if isinstance(exc, schema.TooNew):
         return CallAssistError(
@@ -261,12 +269,8 @@ class CallStore:
         try:
             with open(path, "rb") as f:
                 head = f.read(16)
-        except PermissionError as exc:
-            raise CallAssistError(f"cannot open the call library {path} (permission denied): fix "
-                                  f"its permissions, or choose another file") from exc
         except OSError as exc:
-            raise CallAssistError(f"cannot open the call library {path} ({exc.strerror}): "
-                                  f"choose another file") from exc
+            raise _open_error(path, exc) from exc
         if not head:
             return  # an empty file: a new library is made in it
         if head != b"SQLite format 3\x00":
@@ -300,12 +304,8 @@ class CallStore:
             for p in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
                 if p.exists() and p.stat().st_mode & 0o077:
                     p.chmod(0o600)  # the library is readable by its owner only
-        except PermissionError as exc:
-            raise CallAssistError(f"cannot open the call library {self.path} (permission "
-                                  f"denied): fix its permissions, or choose another file") from exc
         except OSError as exc:
-            raise CallAssistError(f"cannot open the call library {self.path} ({exc.strerror}): "
-                                  f"choose another file") from exc
+            raise _open_error(self.path, exc) from exc
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -495,14 +495,20 @@ class CallStore:
                            f"LIMIT ?", (-1 if limit is None else int(limit),))
         return [CallRow._from_row(r) for r in rows]
 
+    def _my_calls(self) -> set[str]:
+        with _ACTIVE_LOCK:
+            return {cid for key, cid in _ACTIVE if key == self._key}
+
     def interrupted_calls(self) -> list[CallRow]:
         """Calls left "live" by a process that is no longer recording them (a crash)."""
-        # a live call has no summary yet: what it holds is counted from its stored events
+        # a live call has no summary yet: what it holds is counted from its stored events.
+        # This process's calls are taken both before and after the query: one that finishes
+        # while the query runs is still read as "live" and must not count as a crash.
+        mine = self._my_calls()
         rows = self._query(f"SELECT {_CALL_COLUMNS}, owner, (SELECT count(*) FROM events e "
                            f"WHERE e.call_id = calls.id AND e.type = 'utterance') FROM calls "
                            f"WHERE status = 'live' ORDER BY started DESC, rowid DESC")
-        with _ACTIVE_LOCK:
-            mine = {cid for key, cid in _ACTIVE if key == self._key}
+        mine |= self._my_calls()
         calls = []
         for *row, owner, said in rows:
             if row[0] not in mine and not _owner_alive(owner):
