@@ -178,3 +178,49 @@ def test_a_machine_that_stays_busy_still_works_off_the_agents_audio(monkeypatch)
     assert pipe.shed.agent_seconds_deferred >= 5.0  # the burst put the agent's audio aside
     assert pipe.shed.max_lag > 2.0
     assert pipe.shed.agent_seconds_at_hangup < 1.0, pipe.shed  # ... and it was worked off
+
+
+def test_the_agents_words_still_waiting_at_hang_up_are_said_and_transcribed(monkeypatch):
+    # the agent's audio costs 5x real time all call long: much of it is still put aside when the
+    # call ends; the user is told, and every block is transcribed, in order, before the end
+    import types
+
+    import callassist.core.pacing as pacing
+    import callassist.core.pipeline as pipeline
+    clock = FakeClock()
+    fake_time = types.SimpleNamespace(monotonic=clock.monotonic, perf_counter=clock.monotonic)
+    monkeypatch.setattr(pipeline, "time", fake_time)
+    monkeypatch.setattr(pacing, "time", fake_time)
+    start = clock.now
+    fed = []
+
+    class Heavy(SpeechEngine):
+        name = "heavy"
+
+        def stream(self, speaker, partials=True):
+            class S(SpeechStream):
+                def accept_audio(self, samples):
+                    fed.append((self.speaker, self.now))
+                    self.samples_in += len(samples)
+                    clock.now += 0.5 if self.speaker == "agent" else 0.01
+                    return []
+
+                def finish(self):
+                    return []
+            return S(speaker, "heavy")
+
+    def source(n=300):
+        for i in range(n):
+            clock.now = max(clock.now, start + (i + 1) * 0.1)
+            for speaker in ("customer", "agent"):
+                yield AudioBlock(speaker, i * 0.1, np.zeros(1600, np.float32))
+
+    pipe = Pipeline(Heavy(), None)
+    seen = []
+    pipe.subscribe(seen.append)
+    pipe.run(source(), realtime=True)
+    assert pipe.shed.agent_seconds_at_hangup >= 5.0, pipe.shed
+    ended = [e for e in seen if isinstance(e, Status) and "call has ended" in e.message]
+    assert len(ended) == 1 and f"{pipe.shed.agent_seconds_at_hangup:.0f} s" in ended[0].message
+    agent = [t for sp, t in fed if sp == "agent"]
+    assert len(agent) == 300 and agent == sorted(agent)
