@@ -55,8 +55,12 @@ def test_partials_and_finals_with_word_timings(vosk_engine, korean_call):
         assert [w.start for w in utt.words] == sorted(w.start for w in utt.words)
         assert all(0.0 <= w.conf <= 1.0 for w in utt.words)
         assert " ".join(w.text for w in utt.words) == utt.text
-    # a partial grows towards its final text
-    assert any(finals[0].text.startswith(p.text.split()[0]) for p in partials)
+    # partials grow towards their final text: the last partial before the first final shares most
+    # of its words with it (espeak's Korean is decoded unsurely; single words flip between runs)
+    before = [p for p in partials if p.start < finals[0].end]
+    assert before, "no partial result before the first utterance ended"
+    last, final_words = before[-1].text.split(), set(finals[0].text.split())
+    assert sum(w in final_words for w in last) >= len(last) / 2, (last, finals[0].text)
 
 
 def test_reset_restarts_the_clock(vosk_engine, korean_call):
