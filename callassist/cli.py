@@ -30,6 +30,8 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--knowledge", metavar="DIR", help="knowledge-base folder of Markdown articles "
                    "(default: content/knowledge)")
     g.add_argument("--phrases", metavar="FILE", help="phrase library (default: content/phrases.yaml)")
+    g.add_argument("--wrapup-codes", metavar="FILE", help="wrap-up codes a call can end with "
+                   "(default: content/wrapup_codes.yaml)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,6 +113,7 @@ def _config(args):
     return Config.load(args.config, engine=args.engine, vosk_model=args.vosk_model,
                        whisper_model=args.whisper_model, mood_model=args.mood_model,
                        knowledge=args.knowledge, phrases=args.phrases,
+                       wrapup_codes=getattr(args, "wrapup_codes", None),
                        channels=getattr(args, "channels", None))
 
 
@@ -181,7 +184,7 @@ def _printer(stream=sys.stdout, unredacted: bool = False):
     e-mail addresses...) is redacted as the library stores it, unless `unredacted`."""
     from .core.events import (CallerPoint, CallMetrics, CallScore, ChecklistItem, CoachingTip,
                          EscalationAdvice, KnowledgeMatch, MoodState, PhraseSuggestion, Status,
-                         Utterance)
+                         Utterance, WrapUp)
     from .library.redact import redact_event
     pad = " " * 19
 
@@ -213,6 +216,10 @@ def _printer(stream=sys.stdout, unredacted: bool = False):
                   f"{len(ev.overlaps)}; words/min {wpm}", file=stream)
         elif isinstance(ev, Status) and ev.level == "warning":  # errors end the run: said once
             print(f"warning: {ev.message}", file=stream)
+        elif isinstance(ev, WrapUp):
+            for line in ev.lines:
+                print(f"{line['text']}  [#{', #'.join(map(str, line['utterances']))}]"
+                      if line["utterances"] else line["text"], file=stream)
         elif isinstance(ev, CallScore):
             q = " ".join("  -  " if x is None else f"{x:+.1f}" for x in ev.quarters)
             print(f"call score {ev.speaker:>8}: {ev.overall:+.1f}  (quarters: {q})", file=stream)

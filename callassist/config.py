@@ -9,6 +9,7 @@ panel's settings dialog edits this file too); the panel's panel.ini keeps only w
     channels = "agent,customer"      # speaker of the left and right channel
     knowledge = "/srv/kb"             # folder of Markdown articles
     phrases = "~/my-phrases.yaml"
+    wrapup_codes = "~/my-codes.yaml"  # the wrap-up codes a call can end with
     escalate_after = 120              # seconds of negative mood before suggesting a transfer
     redact = true                     # remove card/phone/account numbers, e-mails from saved calls
     keep_original = false             # also keep the unredacted transcript (owner-only file)
@@ -37,7 +38,8 @@ from .paths import config_dir, private_dir, write_private
 SPEAKER_NAMES = ("agent", "customer", "ignore")
 MAX_BYTES = 1_000_000  # a config file is a few hundred bytes
 # Settings that decide which models are loaded: calls with equal values share one loaded set.
-MODEL_SETTINGS = ("engine", "vosk_model", "whisper_model", "mood_model", "knowledge", "phrases")
+MODEL_SETTINGS = ("engine", "vosk_model", "whisper_model", "mood_model", "knowledge", "phrases",
+                  "wrapup_codes")
 
 
 def config_path() -> Path:
@@ -55,6 +57,7 @@ class Config(BaseModel):
     mood_window: int = Field(3, ge=1, le=50)  # utterances over which the mood trend is judged
     knowledge: str | None = None  # folder of Markdown articles (default: content/knowledge)
     phrases: str | None = None  # phrase library YAML (default: content/phrases.yaml)
+    wrapup_codes: str | None = None  # wrap-up code list YAML (default: content/wrapup_codes.yaml)
     escalate_after: float = Field(120.0, gt=0)  # seconds of negative mood before a transfer
     escalate_mood: float = Field(ESCALATE_MOOD, ge=-1, le=1)  # mood counted as negative for that
     escalate_unanswered: int = Field(2, ge=1)  # caller problems in a row the base cannot answer
@@ -65,7 +68,7 @@ class Config(BaseModel):
     flags: dict[str, Any] = Field(default_factory=dict)  # [flags] thresholds
 
     @field_validator("vosk_model", "whisper_model", "mood_model", "knowledge", "phrases",
-                     "library")
+                     "wrapup_codes", "library")
     @classmethod
     def _path_like(cls, v: str | None) -> str | None:
         if v is not None and "\x00" in v:

@@ -68,7 +68,7 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     from callassist.config import Config
-    from callassist.core.events import Status
+    from callassist.core.events import Status, Utterance
     from callassist.gui.panel import SidePanel
     from callassist.gui.settings import PanelSettings
 
@@ -86,6 +86,9 @@ def main() -> None:
         panel.mood_shown.connect(lambda m: shown.append((time.monotonic(), m)))
         panel.bridge.event.connect(lambda e: lags.append((time.monotonic(), e.message))
                                    if isinstance(e, Status) else None)
+        texts = {}  # caller utterance id -> when its final text reached the panel
+        panel.bridge.event.connect(lambda e: texts.setdefault(e.id, time.monotonic())
+                                   if isinstance(e, Utterance) and e.speaker == "customer" else None)
         panel.play(str(call), speed=1.0)
         panel.worker.started.connect(lambda _: start.setdefault("t", time.monotonic()))
         poll = QTimer()
@@ -126,6 +129,11 @@ def main() -> None:
     print(f"  at hang-up: {shed.get('agent_seconds_at_hangup', 0.0):.0f} s of the agent's audio "
           f"still waiting; the call was complete {shed.get('finish_seconds', 0.0):.1f} s after "
           f"its audio ended")
+    text_to_mood = [wall - texts[m.utterance_id] for wall, m in shown if m.utterance_id in texts]
+    print(f"  final text -> its mood on the panel: p50 {pct(text_to_mood, 0.5) * 1000:.0f} ms, "
+          f"p95 {pct(text_to_mood, 0.95) * 1000:.0f} ms, max {max(text_to_mood, default=float('nan')) * 1000:.0f} ms")
+    print(f"  final passes run ahead after 0.25 s of silence: {shed.get('passes_ahead', 0)}, used "
+          f"{shed.get('passes_ahead_used', 0)} (the rest: the caller went on speaking)")
     panel.close()
     store.close()
 

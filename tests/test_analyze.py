@@ -68,7 +68,7 @@ def test_caller_mood_goes_from_negative_to_positive(angry):
     assert all(m["speaker"] == "customer" for m in moods)
     assert moods[0]["score"] < -0.2, moods[0]
     assert moods[-1]["score"] > 0.2, moods[-1]
-    assert moods[0]["label"] in ("angry", "upset", "frustrated")
+    assert moods[0]["label"] in ("furious", "angry", "upset", "frustrated")
     assert moods[-1]["label"] in ("calm", "pleased")
     assert any(m["trend"] == "improving" for m in moods)
     assert all(m["reason"] for m in moods)

@@ -15,15 +15,20 @@ class FakeCue:
     strength: float = 1.0
 
 
+def sentiment(i, t, probs, intensity=1.0):
+    neg, neu, pos = probs
+    return Sentiment(utterance_id=i, speaker="customer", time=t,
+                     label=max(zip(probs, ("negative", "neutral", "positive")))[1],
+                     score=pos - neg, probs={"negative": neg, "neutral": neu, "positive": pos},
+                     intensity=intensity)
+
+
 def feed(tracker, items, t0=0.0):
+    """items: (text, (p_neg, p_neu, p_pos)) or (text, probs, intensity); intensity 1 (mild) if not given."""
     states, t = [], t0
-    for i, (text, probs) in enumerate(items):
-        neg, neu, pos = probs
+    for i, (text, probs, *heat) in enumerate(items):
         utt = Utterance(id=i + 1, speaker="customer", text=text, start=t, end=t + 3)
-        sent = Sentiment(utterance_id=i + 1, speaker="customer", time=t + 3,
-                         label=max(zip(probs, ("negative", "neutral", "positive")))[1],
-                         score=pos - neg, probs={"negative": neg, "neutral": neu, "positive": pos})
-        states.append(tracker.update(utt, sent))
+        states.append(tracker.update(utt, sentiment(i + 1, t + 3, probs, *heat)))
         t += 5
     return states
 
@@ -105,3 +110,31 @@ def test_the_reason_reads_as_a_person_would_say_it():
     assert fed_up.startswith("sounds fed up: −0.9") and "ridiculous" in fed_up
     assert thanks.startswith("thanks the agent: +0.9") and "−" not in thanks
     assert "kind of you" in thanks  # the utterance is still quoted
+
+
+def test_intensity_tells_annoyed_from_furious():
+    """The same unhappy words at different heat: annoyed, frustrated, angry, furious."""
+    probs = (0.6, 0.3, 0.1)  # unhappy, not yet "upset" (a strongly negative calm line is upset)
+    labels = [feed(MoodTracker(), [("the parcel still has not come", probs, heat)])[0]
+              for heat in (0.3, 1.2, 1.9, 2.8)]
+    assert [s.label for s in labels] == ["annoyed", "frustrated", "angry", "furious"]
+    assert [s.intensity for s in labels] == [0.3, 1.2, 1.9, 2.8]
+    assert labels[3].reason.startswith("sounds furious") and labels[0].reason.startswith("sounds annoyed")
+    # heat is smoothed like the score: one calm line does not undo a furious one
+    calmer = feed(MoodTracker(), [("this is a joke", probs, 2.9), ("right okay", (0.6, 0.35, 0.05), 0.5)])
+    assert 1.0 < calmer[1].intensity < 2.9
+
+
+def test_preview_reads_the_words_so_far_without_moving_the_mood():
+    from callassist.core.events import PartialUtterance
+
+    tracker = MoodTracker()
+    feed(tracker, ANGRY_TO_CALM[:2])
+    before = (tracker.score, len(tracker.points))
+    partial = PartialUtterance("customer", "tomorrow okay that", 10.0, 11.5)
+    prov = tracker.preview(partial, sentiment(0, 11.5, (0.1, 0.4, 0.5)))
+    assert prov.time == 11.5 and prov.text == "tomorrow okay that" and prov.score > before[0]
+    assert (tracker.score, len(tracker.points)) == before
+    final = tracker.update(Utterance(id=3, speaker="customer", text="tomorrow okay that",
+                                     start=10.0, end=12.0), sentiment(3, 12.0, (0.1, 0.4, 0.5)))
+    assert (final.score, final.label) == (prov.score, prov.label)  # the same words, the same mood

@@ -57,6 +57,14 @@ def test_playing_the_angry_call_updates_every_part_of_the_panel(qtbot, panel):
     assert panel.points.count() >= 2
     assert "talk/listen" in panel.footer.text()
     assert panel.start_button.text() == "Start call" and panel.status.text() == "Call ended"
+    # the wrap-up is in the panel when the call ends: editable, one click copies it (with edits)
+    assert not panel.wrapup_section.isHidden() and panel.wrapup.final
+    assert panel.wrapup.code == "DELIVERY" and "laptop" in panel.wrapup_text.toPlainText().lower()
+    panel.wrapup_text.appendPlainText("Customer to ring back if not delivered by Friday.")
+    qtbot.mouseClick(panel.wrapup_copy, Qt.LeftButton)
+    from PySide6.QtGui import QGuiApplication
+    copied = QGuiApplication.clipboard().text()
+    assert copied.startswith(panel.wrapup.lines[0]["text"]) and copied.endswith("by Friday.")
 
 
 @pytest.mark.slow  # a whole call, real time or real models
@@ -211,3 +219,36 @@ def test_no_screen_is_a_one_line_error():
                            capture_output=True, text=True, env=env, timeout=60)
         assert r.returncode == 2 and "no screen" in r.stderr and "Traceback" not in r.stderr
         assert r.stderr.count("\n") == 1
+
+
+@pytest.mark.slow  # real time, real models
+def test_provisional_mood_while_the_caller_speaks_then_the_final_one(qtbot, panel, tmp_path):
+    """While the caller is still speaking the gauge shows a provisional reading of the words so
+    far ("Angry?", still speaking); the caller's final utterance replaces it with the mood."""
+    import soundfile as sf
+
+    from callassist.core.events import MoodState, ProvisionalMood, Utterance
+
+    audio, rate = sf.read(str(DEMO_CALLS / "angry_calmed.flac"))
+    call = tmp_path / "start.flac"
+    sf.write(str(call), audio[: int(rate * 22)], rate)  # the greeting and the caller's complaint
+    seen = []  # (event, what the gauge says once the panel has handled it)
+    panel.bridge.event.connect(lambda ev: seen.append((ev, panel.gauge.shown_label,
+                                                       panel.gauge.provisional)))
+    # models loaded first: a call started while they load begins behind and sheds live text
+    qtbot.waitUntil(lambda: panel.models.done(), timeout=300_000)
+    play(qtbot, panel, call, speed=1.0, timeout=120)
+    kinds = [type(ev).__name__ for ev, _, _ in seen]
+    first = kinds.index("ProvisionalMood")
+    prov, shown, held = seen[first]
+    assert isinstance(prov, ProvisionalMood) and prov.speaker == "customer"
+    assert shown == prov.label.capitalize() + "?" and held == (prov.score, prov.label)
+    # it came before the caller's utterance ended, and that utterance's mood replaced it
+    utt = next(ev for ev, _, _ in seen[first:] if isinstance(ev, Utterance) and ev.speaker == "customer")
+    assert prov.time < utt.end and prov.text.split()[0].lower() in utt.text.lower()
+    after = seen.index(next(s for s in seen if s[0] is utt))
+    mood_at = next(i for i in range(after, len(seen)) if isinstance(seen[i][0], MoodState))
+    mood, shown, held = seen[mood_at]
+    assert held is None and shown == mood.label.capitalize() and mood.utterance_id == utt.id
+    # nothing transient was kept with the call
+    assert not any(isinstance(e, ProvisionalMood) for e in panel.last_timeline.events)

@@ -7,7 +7,7 @@ import pytest
 from callassist.asr.base import SpeechEngine, SpeechStream
 from callassist.audio.sources import AudioBlock, FileSource
 from callassist.errors import AudioError
-from callassist.core.events import PartialUtterance, Status, Utterance
+from callassist.core.events import PartialUtterance, ProvisionalMood, Status, Utterance
 from callassist.core.pipeline import Pipeline
 from tests.conftest import write_wav
 
@@ -102,6 +102,36 @@ def test_partials_are_published_but_not_kept(whisper_engine, sentiment_model, es
     assert not any(isinstance(e, PartialUtterance) for e in tl.events)
     kinds = [e.kind for e in tl.events]
     assert kinds.index("utterance") < kinds.index("sentiment") < kinds.index("mood") < kinds.index("call_score")
+    # the caller's mood while they speak: provisional, before the final one, never kept
+    provisional = [e for e in seen if isinstance(e, ProvisionalMood)]
+    assert provisional and seen.index(provisional[0]) < seen.index(finals[0])
+    assert provisional[0].time < finals[0].end and provisional[0].speaker == "customer"
+    assert not any(isinstance(e, ProvisionalMood) for e in tl.events)
+    # the final pass ran after 0.25 s of silence, and its result was the utterance
+    assert pipe.shed.passes_ahead_used == 1 <= pipe.shed.passes_ahead
+
+
+@pytest.mark.slow  # real Whisper
+def test_a_pause_inside_a_sentence_keeps_one_utterance(whisper_engine, espeak, tmp_path):
+    """A pass run ahead in a short pause is dropped when the caller goes on: one utterance, the
+    same words as without passes ahead."""
+    a = espeak("I would like to return the headphones", "en-us+m7", 150, 45)
+    b = espeak("because they do not fit well", "en-us+m7", 150, 45)
+    gap = np.zeros(int(16000 * 0.4), np.float32)  # shorter than the 0.6 s that ends an utterance
+    path = write_wav(tmp_path / "p.wav", np.concatenate([np.zeros(8000, np.float32), a, gap, b,
+                                                         np.zeros(16000, np.float32)]), 16000)
+    texts = {}
+    for ahead in (0.25, 10.0):
+        pipe = Pipeline(whisper_engine, None, partials=True)
+        pipe._stream("customer").speculate_after = ahead
+        tl = pipe.run(FileSource(path))
+        texts[ahead] = [u.text for u in tl.utterances]
+        if ahead < 1:
+            assert pipe.shed.passes_ahead >= 2 and pipe.shed.passes_ahead_used == 1
+        else:
+            assert pipe.shed.passes_ahead == 0
+    assert len(texts[0.25]) == 1 and texts[0.25] == texts[10.0]
+    assert "headphones" in texts[0.25][0].lower() and "fit" in texts[0.25][0].lower()
 
 
 def test_a_failing_source_keeps_what_was_analysed(whisper_engine, espeak, tmp_path):

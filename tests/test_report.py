@@ -75,6 +75,8 @@ def make_timeline(title="A call") -> Timeline:
     events.append(call_metrics(utts, 90.0))
     events.append(CallScore(90.0, AGENT, 1.2, (2.0, -1.0, None, 3.0)))
     events.append(CallScore(90.0, CUSTOMER, -1.5, (-4.0, -3.0, None, 2.5)))
+    from callassist.assist.wrapup import summarize
+    events.append(summarize(utts, events))  # the wrap-up at hang-up (the code by keywords)
     call = {"source": "calls/demo call.wav", "started": "2026-03-01T09:30:00+00:00",
             "engine": "test", "engine_description": "Test engine", "speakers": [AGENT, CUSTOMER],
             "duration": 90.0}
@@ -185,6 +187,20 @@ def test_html_report_contents_escaped_and_self_contained(data):
     assert parsed.errors == [] and parsed.stack == []
     for tag in ("table", "tr", "td", "th", "thead", "tbody", "p", "h2"):
         assert len(re.findall(f"<{tag}[ >]", doc)) == doc.count(f"</{tag}>"), tag
+
+
+def test_html_report_has_the_wrap_up_with_its_moments(data):
+    from callassist.core.events import WrapUp
+    wrap = data.timeline.of(WrapUp)[-1]
+    assert len(wrap.lines) >= 2 and any(line["utterances"] for line in wrap.lines)
+    doc = report.html_report(data)
+    assert f"Wrap-up: {html.escape(wrap.code_label, quote=True)}" in doc
+    text = _squash(" ".join(_parse(doc).text))
+    at = {u.id: u.start for u in data.timeline.utterances}
+    for line in wrap.lines:  # every line, with the time of the utterance it was read from
+        assert _squash(line["text"]) in text, line
+        for i in line["utterances"]:
+            assert report.fmt_time(at[i]) in text
 
 
 def test_html_marks_flagged_and_noted_lines(data):

@@ -130,7 +130,7 @@ def test_tracker_flags_report_and_qa_list_agree_on_the_band_a_call_ends_in(qapp,
     final = tl.moods[-1]
     assert final.score == pytest.approx(end)
     # the tracker labels it
-    tracker_band = ("negative" if final.label in ("frustrated", "upset", "angry")
+    tracker_band = ("negative" if final.label in rules.NEGATIVE_LABELS
                     else "positive" if final.label in ("calm", "pleased") else "neutral")
     # the flags call it still negative at the end (or not)
     unresolved = [f for f in compute_flags(tl) if f.kind == "unresolved"]

@@ -1,9 +1,11 @@
-"""The shipped mood model (models/mood) loads offline and is accurate enough on held-out data.
+"""The shipped mood model (models/mood) loads offline, shares ONE encoder with knowledge search,
+and is accurate enough on held-out data.
 
-tests/data/mood_heldout.jsonl holds 400 examples drawn (stratified) from the model's held-out TEST
-split only (written by scripts/train_mood.py); the model never saw them. The accuracy bar sits
-below the 0.80 measured on the full test split (scripts/eval_mood.py) to leave room for sampling
-noise on 400 examples, but well above the frozen-encoder baseline, so a broken artefact fails.
+tests/data/mood_heldout.jsonl holds 400 tweets drawn (stratified) from the held-out TEST split
+only (written by scripts/train_mood.py); the model never saw them. The bar sits below the 0.79
+measured on the full tweet test split (scripts/eval_mood.py; 0.772 on these 400) to leave room
+for sampling noise, so a broken artefact (about 0.4) fails. The call-domain figures, the heart of
+the model, are in tests/test_mood_callers.py and scripts/eval_mood.py.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from callassist.errors import CallAssistError, ModelError
 from callassist.mood.sentiment import DEFAULT_MODEL_DIR, LABELS, SentimentModel, SentimentResult, normalize_text
 
 HELDOUT = Path(__file__).parent / "data" / "mood_heldout.jsonl"
-ACCURACY_BAR = 0.76
+ACCURACY_BAR = 0.74
 AIRLINE_BAR = 0.78
 
 
@@ -85,9 +87,59 @@ def test_results_follow_the_contract(model):
         assert abs(sum(r.probs.values()) - 1.0) < 1e-5
         assert r.label == max(r.probs, key=r.probs.get)
         assert -1.0 <= r.score <= 1.0 and abs(r.score - (r.probs["positive"] - r.probs["negative"])) < 1e-6
+        assert 0.0 <= r.intensity <= 3.0 and r.heat in ("calm", "mild", "heated", "furious")
     assert [r.label for r in results[:2]] == ["positive", "negative"]
     assert results[3] == results[4] and results[3].label == "neutral" and results[3].score == 0.0
     assert model.predict([]) == []
+    # contexts line up with texts, batched or not
+    ctx = [[("agent", "is there anything else i can help with")], [], [("agent", "sorry about that")], [], []]
+    assert [r.label for r in model.predict(texts, ctx)] == [model.predict([t], [c])[0].label
+                                                            for t, c in zip(texts, ctx)]
+
+
+def test_one_encoder_serves_mood_and_search(model):
+    """Knowledge search reads the packaged weights as they are (the adapter switched off), from
+    the very same encoder object as the mood, also while moods are read in another thread."""
+    import threading
+
+    import numpy as np
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from callassist.mood.embeddings import shared_embedder
+    from callassist.mood.encoder import encoder_path
+
+    emb = shared_embedder()
+    assert emb._encoder is model._encoder  # one encoder, one set of weights
+    texts = ["how do i reset my router", "my parcel never arrived"]
+    path = encoder_path()
+    ref_model, tok = AutoModel.from_pretrained(str(path)).eval(), AutoTokenizer.from_pretrained(str(path))
+    enc = tok(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        h = ref_model(**enc).last_hidden_state
+    m = enc["attention_mask"].unsqueeze(-1).float()
+    ref = torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=-1).numpy()
+
+    stop, errors = threading.Event(), []
+
+    def moods():
+        while not stop.is_set():
+            try:
+                model.predict(["this is the worst service i have ever had"])
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+    t = threading.Thread(target=moods)
+    t.start()
+    try:
+        for _ in range(20):
+            got = emb.encode(texts)
+            assert np.abs(got - ref).max() < 1e-5
+    finally:
+        stop.set()
+        t.join()
+    assert not errors
+    assert model.predict(["this is the worst service i have ever had"])[0].label == "negative"
 
 
 def test_written_and_spoken_forms_agree(model):
@@ -124,13 +176,13 @@ def test_missing_model_dir_is_a_clear_error(tmp_path):
 def test_corrupt_artefact_is_a_clear_error(tmp_path):
     bad = tmp_path / "mood"
     shutil.copytree(DEFAULT_MODEL_DIR, bad)
-    (bad / "mood_adapter.safetensors").write_bytes(b"\x00not a safetensors file" * 10)
+    (bad / "adapter_model.safetensors").write_bytes(b"\x00not a safetensors file" * 10)
     with pytest.raises(ModelError, match="corrupt") as e:
         SentimentModel.load(bad)
     assert "\n" not in str(e.value)
 
     shutil.copytree(DEFAULT_MODEL_DIR, tmp_path / "mood2")
-    (tmp_path / "mood2" / "config.json").write_text("{not json")
+    (tmp_path / "mood2" / "mood.json").write_text("{not json")
     with pytest.raises(ModelError, match="unreadable"):
         SentimentModel.load(tmp_path / "mood2")
 

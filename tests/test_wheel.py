@@ -52,7 +52,7 @@ def test_wheel_installed_outside_the_checkout_runs_analyze(tmp_path):
          "print(r.shipped('ui', 'panel.qss')); print(r.shipped('models', 'mood'))"],
         capture_output=True, text=True, cwd=work, env=env, timeout=120, check=True).stdout.split()
     assert all(str(site) in w for w in where), where  # the wheel's own copies, not the checkout's
-    assert Path(where[1]).is_file() and (Path(where[2]) / "mood_adapter.safetensors").is_file()
+    assert Path(where[1]).is_file() and (Path(where[2]) / "adapter_model.safetensors").is_file()
 
     r = subprocess.run([str(venv / "bin" / "callassist"), "analyze", str(call), "--json", "out.json"],
                        capture_output=True, text=True, cwd=work, env=env, timeout=600)

@@ -72,6 +72,10 @@ class WhisperEngine(SpeechEngine):
 
 class WhisperStream(SpeechStream):
     partial_interval = 1.0  # seconds of audio between partial transcriptions
+    # The final pass of an utterance runs after this much silence instead of waiting for the
+    # segmenter's 0.6 s; its result is used if the silence holds (the segment comes out the same),
+    # dropped if the speaker goes on. Shed with the partials on a busy machine.
+    speculate_after = 0.25
 
     def __init__(self, engine: WhisperEngine, speaker: str, partials: bool = True):
         super().__init__(speaker, engine.name)
@@ -79,6 +83,9 @@ class WhisperStream(SpeechStream):
         self._wants_partials = partials  # asked for by the caller of stream(); `partials` may shed
         self._segmenter = Segmenter(SileroVad(), engine.segmenter_options)
         self._next_partial = 0.0
+        self._ahead: tuple[tuple[float, float], list[Utterance]] | None = None  # (segment, result)
+        self.passes_ahead = 0  # final passes run ahead of the segmenter
+        self.passes_ahead_used = 0  # ... whose result was used (the silence held)
 
     def _utterance(self, seg: Segment) -> list[Utterance]:
         segments = self._engine.transcribe(seg.audio, economy=self.economy)
@@ -97,8 +104,19 @@ class WhisperStream(SpeechStream):
         self.samples_in += len(samples)
         out: list[PartialUtterance | Utterance] = []
         for seg in self._segmenter.feed(samples):
-            out += self._utterance(seg)
+            if self._ahead is not None and self._ahead[0] == (seg.start, seg.end):
+                out += self._ahead[1]
+                self.passes_ahead_used += 1
+            else:
+                out += self._utterance(seg)
+            self._ahead = None
             self._next_partial = 0.0
+        if self._wants_partials and self.partials:
+            pending = self._segmenter.pending(self.speculate_after)
+            if pending is not None and (self._ahead is None or self._ahead[0] != (pending.start, pending.end)):
+                self._ahead = ((pending.start, pending.end), self._utterance(pending))
+                self.passes_ahead += 1
+                return out  # the pass ahead is this block's work; no partial besides it
         if self._wants_partials:
             cur = self._segmenter.current_audio()
             if cur is not None:
@@ -123,10 +141,16 @@ class WhisperStream(SpeechStream):
     def finish(self) -> list[Utterance]:
         out: list[Utterance] = []
         for seg in self._segmenter.flush():
-            out += self._utterance(seg)
+            if self._ahead is not None and self._ahead[0] == (seg.start, seg.end):
+                out += self._ahead[1]
+                self.passes_ahead_used += 1
+            else:
+                out += self._utterance(seg)
+        self._ahead = None
         return out
 
     def reset(self) -> None:
         super().reset()
         self._segmenter.reset()
         self._next_partial = 0.0
+        self._ahead = None

@@ -2,7 +2,9 @@
 
 Caller utterances give phrase suggestions, knowledge cards, the caller's points and escalation
 advice; agent utterances give coaching tips, ticks on the close-the-call checklist and mark the
-caller's points addressed. At the end, the call metrics. Everything comes out as events.
+caller's points addressed. At the end, the call metrics and the wrap-up (assist.wrapup: the
+summary, the wrap-up code and the follow-ups); `catch_up` gives the same summary mid-call, for a
+transfer. Everything comes out as events.
 """
 from __future__ import annotations
 
@@ -14,17 +16,21 @@ from typing import Sequence
 from .checklist import Checklist
 from .coaching import review
 from .escalation import EscalationAdvisor, EscalationSettings
-from ..core.events import (CallerPoint, ChecklistItem, CoachingTip, EscalationAdvice, Event,
-                     KnowledgeMatch, MoodState, PhraseSuggestion, Utterance)
+from ..core.events import (CUSTOMER, CallerPoint, ChecklistItem, CoachingTip, EscalationAdvice,
+                          Event, KnowledgeMatch, MoodState, PhraseSuggestion, Utterance, WrapUp)
 from .knowledge import KnowledgeBase
 from .metrics import call_metrics
 from .phrases import PhraseLibrary, PhraseSuggester
 from .points import Point, PointTracker
-from ..core.rules import BAD_NEWS, CLOSING, HOLD  # phrases other stages read too, defined once
+from .wrapup import summarize
+from .wrapup_codes import WrapUpCodes, default_codes
+from ..core.rules import BAD_NEWS, CLOSING, HOLD, NEGATIVE_LABELS  # defined once for every stage
 
 log = logging.getLogger(__name__)
-MOOD_SITUATION = {"angry": "angry", "upset": "frustrated", "frustrated": "frustrated",
+MOOD_SITUATION = {"furious": "angry", "angry": "angry", "upset": "frustrated",
+                  "frustrated": "frustrated", "annoyed": "frustrated",
                   "confused": "confused", "worried": "worried"}
+UNHAPPY = NEGATIVE_LABELS
 TOPIC_BONUS = 0.05
 
 
@@ -39,7 +45,8 @@ class AssistSettings:
 
 class Assistant:
     def __init__(self, knowledge: KnowledgeBase | None, phrases: PhraseLibrary | None,
-                 settings: AssistSettings | None = None, embedder=None):
+                 settings: AssistSettings | None = None, embedder=None,
+                 codes: WrapUpCodes | None = None, caller: str = CUSTOMER):
         self.settings = settings or AssistSettings()
         self.knowledge = knowledge
         self.phrases = phrases
@@ -54,6 +61,10 @@ class Assistant:
         self._last_phrases: tuple[str, ...] = ()
         self._last_reload = time.monotonic()
         self.reload_problems: list[str] = []
+        self.codes = codes  # None: the shipped list (read once per process)
+        self.caller = caller
+        self.embedder = embedder
+        self._seen: list[Event] = []  # the caller's moods and what this assistant said: the wrap-up's input
 
     @property
     def problems(self) -> list[str]:
@@ -68,9 +79,9 @@ class Assistant:
     def _situation(self, utt: Utterance, mood: MoodState | None) -> tuple[str, str]:
         cues = {c["kind"] for c in (mood.cues if mood else ())}
         label = mood.label if mood else "neutral"
-        if CLOSING.find(utt.text) and label not in ("angry", "upset", "frustrated"):
+        if CLOSING.find(utt.text) and label not in UNHAPPY:
             return "closing", "the caller is wrapping up"
-        if "gratitude" in cues and label not in ("angry", "upset"):
+        if "gratitude" in cues and label not in ("furious", "angry", "upset"):
             return "thanks", "the caller thanked you"
         situation = MOOD_SITUATION.get(label, "neutral")
         why = f"the caller sounds {label}" if mood else "the caller is talking"
@@ -79,6 +90,11 @@ class Assistant:
         return situation, why
 
     def on_caller(self, utt: Utterance, mood: MoodState | None) -> list[Event]:
+        out = self._on_caller(utt, mood)
+        self._seen += ([mood] if mood is not None else []) + out
+        return out
+
+    def _on_caller(self, utt: Utterance, mood: MoodState | None) -> list[Event]:
         out: list[Event] = []
         t = utt.end
         new_points = self.points.caller_said(utt.id, t, utt.text)
@@ -120,7 +136,8 @@ class Assistant:
 
         problem = any(p.category in ("issue", "question", "request") for p in new_points)
         for trigger, reason in self.escalation.caller_said(
-                utt.text, t, mood.score if mood else None, problem, answered if problem else None):
+                utt.text, t, mood.score if mood else None, problem, answered if problem else None,
+                furious=bool(mood and mood.label == "furious")):
             out.append(EscalationAdvice(time=round(t, 3), utterance_id=utt.id, trigger=trigger,
                                         reason=reason))
         return out
@@ -137,6 +154,11 @@ class Assistant:
             log.warning("knowledge base not reloaded: %s", exc)
 
     def on_agent(self, utt: Utterance) -> list[Event]:
+        out = self._on_agent(utt)
+        self._seen += out
+        return out
+
+    def _on_agent(self, utt: Utterance) -> list[Event]:
         out: list[Event] = []
         t = round(utt.end, 3)
         for category, said, suggestion in review(utt.text):
@@ -161,5 +183,25 @@ class Assistant:
                                                 phrases=texts, reason=why))
         return out
 
-    def finish(self, utterances: Sequence[Utterance], duration: float) -> list[Event]:
-        return [call_metrics(utterances, duration)]
+    def finish(self, utterances: Sequence[Utterance], duration: float,
+               events: Sequence[Event] | None = None) -> list[Event]:
+        """At hang-up: the call metrics and the wrap-up. `events`: the rest of the timeline
+        (default: the caller's moods and what this assistant said during the call)."""
+        out: list[Event] = [call_metrics(utterances, duration)]
+        wrap = self._summary(utterances, events, final=True)
+        return out + ([wrap] if wrap is not None else [])
+
+    def catch_up(self, utterances: Sequence[Utterance],
+                 events: Sequence[Event] | None = None) -> WrapUp | None:
+        """The summary of the call so far (for a transfer to a senior rep); not an event of the
+        timeline unless the caller publishes it."""
+        return self._summary(utterances, events, final=False)
+
+    def _summary(self, utterances, events, final: bool) -> WrapUp | None:
+        try:
+            codes = self.codes if self.codes is not None else default_codes()
+            return summarize(utterances, self._seen if events is None else events, codes,
+                             self.embedder, caller=self.caller, final=final)
+        except Exception as exc:  # a summary never costs the call: the timeline is kept without it
+            log.warning("no wrap-up for this call: %s", exc, exc_info=True)
+            return None

@@ -24,6 +24,7 @@ class EscalationSettings:
     negative_seconds: float = 120.0  # mood below the threshold this long -> advise transfer
     negative_threshold: float = ESCALATE_MOOD  # mood at or below this counts as upset
     unanswered_problems: int = 2  # consecutive caller problems the knowledge base cannot answer
+    furious_utterances: int = 2  # caller utterances in a row read as furious -> advise transfer
 
 
 class EscalationAdvisor:
@@ -32,6 +33,7 @@ class EscalationAdvisor:
         self.advised: set[str] = set()
         self._negative_since: float | None = None
         self._unanswered = 0
+        self._furious = 0
 
     def _once(self, trigger: str, reason: str) -> list[tuple[str, str]]:
         if trigger in self.advised:
@@ -40,11 +42,16 @@ class EscalationAdvisor:
         return [(trigger, reason)]
 
     def caller_said(self, text: str, time: float, mood_score: float | None,
-                    problem: bool, answered: bool | None) -> list[tuple[str, str]]:
+                    problem: bool, answered: bool | None,
+                    furious: bool = False) -> list[tuple[str, str]]:
         out = []
         asked = ASKS_FOR_SENIOR.find(text)
         if asked:
             out += self._once("requested", request_reason(asked))
+        self._furious = self._furious + 1 if furious else 0
+        if self._furious >= self.s.furious_utterances:
+            out += self._once("furious", f"the caller has sounded furious for "
+                                         f"{self._furious} utterances in a row")
         if mood_score is not None:
             if mood_score <= self.s.negative_threshold:
                 if self._negative_since is None:

@@ -154,6 +154,21 @@ class Segmenter:
             self._trim(self._buf_start + len(self._buf) - pad)
         return done
 
+    def pending(self, after_silence: float) -> Segment | None:
+        """The open utterance exactly as `feed` will cut it if the silence now under way
+        (at least `after_silence` seconds of it) lasts; None while speech goes on. For a final
+        pass run ahead of the segmenter: `feed` later returns a Segment with the same start/end."""
+        if not self.in_speech or self._speech_start is None:
+            return None
+        if self._frames * 512 - self._last_speech < max(after_silence, self.opt.pad) * RATE:
+            return None
+        if self._last_speech - self._speech_start < self.opt.min_speech * RATE:
+            return None
+        pad = int(self.opt.pad * RATE)
+        start = max(self._buf_start, self._speech_start - pad)
+        end = min(self._buf_start + len(self._buf), self._last_speech + pad)
+        return Segment(start / RATE, end / RATE, self._buf[start - self._buf_start: end - self._buf_start].copy())
+
     def current_audio(self) -> tuple[float, np.ndarray] | None:
         """The open utterance so far (for partial results), or None outside speech."""
         if not self.in_speech:

@@ -30,7 +30,14 @@ class Event:
 
 
 @dataclass(frozen=True)
-class PartialUtterance(Event):
+class Transient(Event):
+    """Live display only: never kept in a timeline, the library or an export."""
+
+    kind: ClassVar[str] = "transient"
+
+
+@dataclass(frozen=True)
+class PartialUtterance(Transient):
     """Text recognised so far in an utterance that has not ended (live display only)."""
 
     kind: ClassVar[str] = "partial"
@@ -69,6 +76,7 @@ class Sentiment(Event):
     label: str
     score: float
     probs: dict[str, float] = field(default_factory=dict)
+    intensity: float = 0.0  # 0 calm, 1 mild, 2 heated, 3 furious (expected value)
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,22 @@ class MoodState(Event):
     utterance_id: int
     reason: str
     cues: tuple[dict[str, Any], ...] = ()
+    intensity: float = 0.0  # smoothed heat of the caller's words: 0 calm .. 3 furious
+
+
+@dataclass(frozen=True)
+class ProvisionalMood(Transient):
+    """The caller's mood as it would be if they stopped now, read from the words recognised so
+    far of an utterance that has not ended; the final utterance's MoodState confirms or
+    corrects it (live display only)."""
+
+    kind: ClassVar[str] = "provisional_mood"
+    time: float
+    speaker: str
+    score: float
+    label: str
+    intensity: float
+    text: str
 
 
 @dataclass(frozen=True)
@@ -167,7 +191,7 @@ class EscalationAdvice(Event):
     kind: ClassVar[str] = "escalation"
     time: float
     utterance_id: int
-    trigger: str  # requested / sustained_negative / no_knowledge
+    trigger: str  # requested / sustained_negative / furious / no_knowledge
     reason: str
 
 
@@ -197,6 +221,49 @@ class CallMetrics(Event):
     overlaps: tuple[tuple[float, float], ...]
     interruptions: dict[str, int]
     words_per_minute: dict[str, float]
+
+
+@dataclass(frozen=True)
+class WrapUp(Event):
+    """The call summarised at hang-up (`final`), or so far, for a transfer (a catch-up).
+
+    Built from the timeline by rules (assist.wrapup); every fact is a dict whose "utterances"
+    lists the ids of the utterances it was read from, so each sentence can be traced:
+    reason / actions: {"text", "utterances"}; commitments: {"text", "when", "amount",
+    "utterances"} (when and amount as the exact words said, or None); followups: {"text",
+    "kind" (commitment / open_issue / unanswered), "utterances"}; mood: {"at" (start / end),
+    "label", "score", "utterances"}; topics: {"title", "article", "utterances"}; lines: the
+    plain-text rendering for the agent to copy, {"text", "utterances"} per line.
+    """
+
+    kind: ClassVar[str] = "wrapup"
+    time: float
+    final: bool
+    code: str
+    code_label: str
+    code_why: str
+    resolved: bool
+    resolved_why: str
+    code_utterances: tuple[int, ...] = ()
+    resolved_utterances: tuple[int, ...] = ()
+    reason: tuple[dict[str, Any], ...] = ()
+    actions: tuple[dict[str, Any], ...] = ()
+    commitments: tuple[dict[str, Any], ...] = ()
+    followups: tuple[dict[str, Any], ...] = ()
+    mood: tuple[dict[str, Any], ...] = ()
+    topics: tuple[dict[str, Any], ...] = ()
+    lines: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def text(self) -> str:
+        """The summary as a few short lines of plain text, for the agent to copy."""
+        return "\n".join(line["text"] for line in self.lines)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "WrapUp":
+        event = event_from_dict({"type": cls.kind, **data})
+        assert isinstance(event, cls)
+        return event
 
 
 def _registry() -> dict[str, type]:

@@ -34,6 +34,7 @@ class Models:
     phrases: object | None  # assist.phrases.PhraseLibrary
     key: tuple = ()  # Config.model_key() of the settings they were loaded with
     load_seconds: float = 0.0
+    wrapup: object | None = None  # assist.wrapup_codes.WrapUpCodes (None: the shipped list)
 
     @classmethod
     def load(cls, config, progress: Progress | None = None) -> "Models":
@@ -41,6 +42,7 @@ class Models:
         from ..asr import load_engine
         from ..assist.knowledge import KnowledgeBase
         from ..assist.phrases import PhraseLibrary
+        from ..assist.wrapup_codes import WrapUpCodes
         from ..mood.sentiment import SentimentModel
 
         def say(message: str) -> None:  # a listener gone (a closed window) never stops a load
@@ -51,6 +53,7 @@ class Models:
                 pass
         t0 = time.perf_counter()
         phrases = PhraseLibrary.load(config.phrases)  # first: a broken file is said in a second
+        wrapup = WrapUpCodes.load(getattr(config, "wrapup_codes", None))
         say("Loading speech model…")
         speech = load_engine(config.engine, config.vosk_model, config.whisper_model)
         for problem in getattr(speech, "problems", ()):
@@ -61,8 +64,9 @@ class Models:
         knowledge = KnowledgeBase(config.knowledge)
         for problem in knowledge.problems + phrases.problems:
             log.warning("%s", problem)
+        wrapup.prepare(knowledge.embedder)  # the codes' meanings, once: a hang-up embeds one text
         return cls(speech, mood, knowledge, phrases, key=config.model_key(),
-                   load_seconds=time.perf_counter() - t0)
+                   load_seconds=time.perf_counter() - t0, wrapup=wrapup)
 
     @property
     def problems(self) -> list[str]:
@@ -86,7 +90,8 @@ class Models:
         if not reload_knowledge:
             settings.reload_seconds = float("inf")
         assistant = Assistant(self.knowledge, self.phrases, settings,
-                              embedder=self.knowledge.embedder if self.knowledge else None)
+                              embedder=self.knowledge.embedder if self.knowledge else None,
+                              codes=self.wrapup)
         return Pipeline(self.speech, self.mood, partials=partials, cue_detector=detect_cues,
                         mood_window=config.mood_window, assistant=assistant)
 

@@ -40,6 +40,8 @@ class Shedding:
     max_lag: float = 0.0  # the most the call fell behind (wall seconds)
     agent_seconds_at_hangup: float = 0.0  # deferred agent audio still waiting when the call ended
     finish_seconds: float = 0.0  # wall seconds from the end of the call's audio to its last event
+    passes_ahead: int = 0  # final passes run after 0.25 s of silence, ahead of the segmenter
+    passes_ahead_used: int = 0  # ... whose result was used (the rest: the speaker went on)
 
     def to_dict(self) -> dict:
         return {k: round(v, 2) if isinstance(v, float) else v for k, v in asdict(self).items()}

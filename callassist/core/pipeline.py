@@ -18,10 +18,12 @@ from typing import Callable, Iterable
 from ..asr import SpeechEngine, SpeechStream
 from ..audio.sources import AudioBlock
 from ..errors import CallAssistError
-from .events import CUSTOMER, Event, MoodState, Sentiment, Status, Utterance
+from .events import CUSTOMER, Event, MoodState, PartialUtterance, Sentiment, Status, Utterance
 from ..mood.tracker import MoodTracker, call_scores
 from .pacing import BACKLOG_SLICE, CATCH_UP_BELOW, LagNotice, Shedding, level_for
 from .timeline import Timeline
+
+CONTEXT_SECONDS = 30.0  # turns older than this before an utterance are not its context
 
 
 
@@ -80,21 +82,40 @@ class Pipeline:
                         self.publish(h)
             else:
                 self.publish(ev)
+                if isinstance(ev, PartialUtterance) and ev.speaker == self.caller and ev.text:
+                    self._provisional(ev)
+
+    def _context(self, utt) -> list[tuple[str, str]]:
+        """The turns said just before `utt` (within CONTEXT_SECONDS), oldest first: what the mood
+        model reads it with ("yes" after "is that all?", "thanks" after bad news)."""
+        turns = [(u.speaker, u.text) for u in self._utterances[-4:]
+                 if u is not utt and u.end <= utt.end + 0.05 and u.end >= utt.start - CONTEXT_SECONDS]
+        return turns[-2:]
+
+    def _sentiment(self, utt) -> Sentiment:
+        res = self.sentiment_model.predict([utt.text], [self._context(utt)])[0]
+        return Sentiment(utterance_id=getattr(utt, "id", 0), speaker=utt.speaker,
+                         time=round(utt.end, 3), label=res.label, score=round(res.score, 4),
+                         probs={k: round(v, 4) for k, v in res.probs.items()},
+                         intensity=round(res.intensity, 3))
+
+    def _provisional(self, partial: PartialUtterance) -> None:
+        """The caller's mood from the words so far, shown as provisional until the utterance ends."""
+        if self.sentiment_model is None:
+            return
+        self.publish(self.tracker.preview(partial, self._sentiment(partial)))
 
     def _analyse(self, utt: Utterance) -> MoodState | None:
         if self.sentiment_model is None:
             return None
-        res = self.sentiment_model.predict([utt.text])[0]
-        sent = Sentiment(utterance_id=utt.id, speaker=utt.speaker, time=round(utt.end, 3),
-                         label=res.label, score=round(res.score, 4),
-                         probs={k: round(v, 4) for k, v in res.probs.items()})
+        sent = self._sentiment(utt)
         self._sentiments.append(sent)
         self.publish(sent)
         if utt.speaker == self.caller:
             mood = self.tracker.update(utt, sent)
             self.publish(mood)
             return mood
-        return None
+        return None  # the agent's own tone: kept for coaching and the call score, never the mood
 
     def feed(self, block: AudioBlock) -> None:
         self._audio_end = max(self._audio_end, block.end)
@@ -147,12 +168,21 @@ class Pipeline:
             self.shed.partial_passes += stream.partials_shed
             if not self._abandoned:
                 self._handle(stream.finish())
+            self.shed.passes_ahead += getattr(stream, "passes_ahead", 0)
+            self.shed.passes_ahead_used += getattr(stream, "passes_ahead_used", 0)
         for score in call_scores(self._sentiments, self._audio_end):
             self.publish(score)
         if self.assistant is not None:
             for ev in self.assistant.finish(self._utterances, self._audio_end):
                 self.publish(ev)
         self.shed.finish_seconds = time.monotonic() - began
+
+    def catch_up(self):
+        """The call so far, summarised for a transfer to a senior rep (an assist.wrapup WrapUp
+        with final=False); None without an assistant. Safe to call from another thread."""
+        if self.assistant is None:
+            return None
+        return self.assistant.catch_up(list(self._utterances))
 
     def new_call(self, source_name: str = "", speakers: Iterable[str] = ()) -> dict:
         """The metadata of a call this pipeline is about to run (the timeline's `call`)."""

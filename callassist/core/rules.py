@@ -45,6 +45,11 @@ MOOD_CHANGE = 0.15
 tracker's improving / worsening trend and the QA list's "got better" / "got worse" filters."""
 
 
+# The tracker's labels for a mood in the negative band, mildest to most heated (the mood model's
+# intensity tells them apart); "confused" and "worried" say what is wrong, not how bad it is.
+NEGATIVE_LABELS = ("annoyed", "frustrated", "upset", "angry", "furious")
+
+
 def mood_band(score: float | None) -> str | None:
     """'negative', 'neutral' or 'positive' for a mood score (None for no score)."""
     if score is None:

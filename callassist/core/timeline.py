@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..paths import write_private
-from .events import CallScore, Event, MoodState, PartialUtterance, Sentiment, Status, Utterance
+from .events import CallScore, Event, MoodState, Sentiment, Status, Transient, Utterance
 
 
 @dataclass
@@ -17,7 +17,7 @@ class Timeline:
 
     def __call__(self, event: Event) -> None:
         """Subscriber: keep every event except transient partial text."""
-        if not isinstance(event, PartialUtterance):
+        if not isinstance(event, Transient):
             self.events.append(event)
 
     def of(self, cls):

@@ -9,13 +9,13 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel,
-                               QListWidget, QListWidgetItem, QMainWindow, QProgressBar, QPushButton,
-                               QScrollArea, QTextEdit, QToolButton, QVBoxLayout, QWidget)
+                               QListWidget, QListWidgetItem, QMainWindow, QPlainTextEdit, QProgressBar,
+                               QPushButton, QScrollArea, QTextEdit, QToolButton, QVBoxLayout, QWidget)
 
 from ..assist.checklist import ITEMS as CHECKLIST_ITEMS
 from ..core.events import (CallerPoint, CallMetrics, ChecklistItem, CoachingTip, EscalationAdvice,
-                      KnowledgeMatch, MoodState, PartialUtterance, PhraseSuggestion, Sentiment,
-                      Status, Utterance)
+                      KnowledgeMatch, MoodState, PartialUtterance, PhraseSuggestion, ProvisionalMood, Sentiment,
+                      Status, Utterance, WrapUp)
 from .bridge import NOT_KEPT, CallSetup, CallWorker, EventBridge, start_worker
 from .settings import PanelSettings, SettingsDialog
 from .theme import UI, apply_theme, colours
@@ -279,6 +279,23 @@ class SidePanel(QMainWindow):
             self.checks[item] = box
             self.checklist_section.body_layout.addWidget(box)
         col.addWidget(self.checklist_section)
+
+        # the wrap-up, written from the call when it ends: editable, one click copies it
+        self.wrapup_section = Section("Wrap-up")
+        self.wrapup_text = QPlainTextEdit()
+        self.wrapup_text.setObjectName("wrapup")
+        self.wrapup_text.setAccessibleName("Wrap-up of the call, editable")
+        self.wrapup_text.setMinimumHeight(110)
+        self.wrapup_text.setMaximumHeight(180)
+        self.wrapup_section.body_layout.addWidget(self.wrapup_text)
+        self.wrapup_copy = QPushButton("Copy wrap-up")
+        self.wrapup_copy.setAccessibleName("Copy the wrap-up")
+        self.wrapup_copy.setToolTip("Copy the wrap-up as shown, with your edits")
+        self.wrapup_copy.clicked.connect(self.copy_wrapup)
+        self.wrapup_section.body_layout.addWidget(self.wrapup_copy)
+        self.wrapup_section.hide()
+        self.wrapup = None  # the WrapUp event shown
+        col.addWidget(self.wrapup_section)
 
         self.transcript_section = Section("Transcript", collapsible=True, collapsed=False)
         self.transcript = QTextEdit()
@@ -581,6 +598,9 @@ class SidePanel(QMainWindow):
             lab.hide()
         self.phrase_section.extra.setText("")
         self.coaching.hide()
+        self.wrapup_section.hide()
+        self.wrapup = None
+        self.wrapup_text.clear()
         self._clear_cards()
         self.points.clear()
         self._point_items: dict[int, QListWidgetItem] = {}
@@ -620,6 +640,11 @@ class SidePanel(QMainWindow):
                                    f"{escape(ev.text)}")
         elif isinstance(ev, Sentiment):
             self._raw[ev.utterance_id] = ev.score
+        elif isinstance(ev, WrapUp):
+            if ev.final:
+                self._show_wrapup(ev)
+        elif isinstance(ev, ProvisionalMood):
+            self.gauge.set_provisional(ev.score, ev.label)
         elif isinstance(ev, MoodState):
             self.gauge.set_mood(ev.score, ev.label, ev.trend, ev.confidence)
             self.mood_reason.setText(ev.reason)
@@ -719,6 +744,21 @@ class SidePanel(QMainWindow):
         bar = self.meters.get(speaker)
         if bar is not None:
             bar.setValue(int(value * 100))
+
+    def copy_wrapup(self) -> None:
+        text = self.wrapup_text.toPlainText().strip()
+        if text:
+            QGuiApplication.clipboard().setText(text)
+            self.flash_status("Copied the wrap-up")
+
+    def _show_wrapup(self, ev) -> None:
+        """The call's wrap-up, in the panel when the call ends; each line's tooltip names the
+        utterances it was read from."""
+        self.wrapup = ev
+        self.wrapup_section.extra.setText(ev.code_label)
+        self.wrapup_section.setToolTip(f"{ev.code}: {ev.code_why}")
+        self.wrapup_text.setPlainText(ev.text)
+        self.wrapup_section.show()
 
     def copy_phrase(self, i: int) -> None:
         if i < len(self.phrase_labels) and not self.phrase_labels[i].isHidden():

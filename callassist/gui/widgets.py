@@ -10,11 +10,13 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolBu
 
 # The mood label's colour on the section background: >= 4.5:1 in each theme (tests/test_accessibility.py)
 MOOD_COLOURS = {
-    "angry": "#c62828", "upset": "#bf360c", "frustrated": "#b34700", "worried": "#8a6500",
+    "furious": "#b71c1c", "angry": "#c62828", "upset": "#bf360c", "frustrated": "#b34700",
+    "annoyed": "#a04000", "worried": "#8a6500",
     "confused": "#7b1fa2", "neutral": "#546e7a", "calm": "#0277bd", "pleased": "#2e7d32",
 }
 MOOD_COLOURS_DARK = {
-    "angry": "#ff8a80", "upset": "#ff9e80", "frustrated": "#ffb74d", "worried": "#ffd54f",
+    "furious": "#ff8a80", "angry": "#ff8a80", "upset": "#ff9e80", "frustrated": "#ffb74d",
+    "annoyed": "#ffcc80", "worried": "#ffd54f",
     "confused": "#ce93d8", "neutral": "#b0bec5", "calm": "#81d4fa", "pleased": "#a5d6a7",
 }
 TREND_ARROWS = {"improving": "↗", "steady": "→", "worsening": "↘"}
@@ -63,7 +65,11 @@ class Section(QFrame):
 
 
 class MoodGauge(QWidget):
-    """A red-to-green bar with a marker at the caller's mood, the label, confidence and trend."""
+    """A red-to-green bar with a marker at the caller's mood, the label, confidence and trend.
+
+    While the caller is still speaking a provisional reading of their words so far is shown as
+    well: the label with a question mark ("Angry?"), "still speaking" in place of the trend and a
+    hollow marker; the final utterance's mood replaces it."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -72,17 +78,33 @@ class MoodGauge(QWidget):
         self.trend = ""
         self.confidence = 0.0
         self.has_mood = False
+        self.provisional: tuple[float, str] | None = None  # (score, label) while they speak
         self.setMinimumHeight(64)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
 
     def set_mood(self, score: float, label: str, trend: str, confidence: float) -> None:
         self.score, self.label, self.trend, self.confidence = score, label, trend, confidence
         self.has_mood = True
+        self.provisional = None
         self.setToolTip(f"mood {score:+.2f}, {trend}, confidence {confidence:.0%}")
+        self.setAccessibleDescription(f"caller mood {label}, {trend}")
         self.update()
+
+    def set_provisional(self, score: float, label: str) -> None:
+        self.provisional = (score, label)
+        self.setAccessibleDescription(f"caller still speaking, provisionally {label}")
+        self.update()
+
+    @property
+    def shown_label(self) -> str:
+        """What the gauge says in words (for tests and screen readers)."""
+        if self.provisional is not None:
+            return f"{self.provisional[1].capitalize()}?"
+        return self.label.capitalize() if self.has_mood else "Waiting for the caller…"
 
     def reset(self) -> None:
         self.score, self.label, self.trend, self.confidence, self.has_mood = 0.0, "waiting for the caller", "", 0.0, False
+        self.provisional = None
         self.update()
 
     def paintEvent(self, _):
@@ -90,19 +112,22 @@ class MoodGauge(QWidget):
         p.setRenderHint(QPainter.Antialiasing)
         w = self.width()
         dark = self.palette().window().color().lightness() < 128
+        shown = self.provisional[1] if self.provisional is not None else self.label
         colour = QColor((MOOD_COLOURS_DARK if dark else MOOD_COLOURS).get(
-            self.label, self.palette().text().color().name()))
+            shown, self.palette().text().color().name()))
         f = QFont(self.font())
         f.setPointSizeF(f.pointSizeF() * 1.6)
         f.setBold(True)
+        f.setItalic(self.provisional is not None)
         p.setFont(f)
-        p.setPen(colour if self.has_mood else self.palette().placeholderText().color())
-        text = self.label.capitalize() if self.has_mood else "Waiting for the caller…"
-        p.drawText(QRectF(0, 0, w, 30), Qt.AlignLeft | Qt.AlignVCenter, text)
-        if self.has_mood:
-            small = QFont(self.font())
-            p.setFont(small)
-            p.setPen(self.palette().text().color())
+        p.setPen(colour if self.has_mood or self.provisional else self.palette().placeholderText().color())
+        p.drawText(QRectF(0, 0, w, 30), Qt.AlignLeft | Qt.AlignVCenter, self.shown_label)
+        small = QFont(self.font())
+        p.setFont(small)
+        p.setPen(self.palette().text().color())
+        if self.provisional is not None:
+            p.drawText(QRectF(0, 0, w, 30), Qt.AlignRight | Qt.AlignVCenter, "still speaking…")
+        elif self.has_mood:
             p.drawText(QRectF(0, 0, w, 30), Qt.AlignRight | Qt.AlignVCenter,
                        f"{TREND_ARROWS.get(self.trend, '')} {self.trend}  ·  {self.confidence:.0%} sure")
         bar = QRectF(2, 38, w - 4, 12)
@@ -120,6 +145,11 @@ class MoodGauge(QWidget):
             p.setPen(QPen(self.palette().text().color(), 2))
             p.setBrush(self.palette().base())
             p.drawEllipse(QRectF(x - 8, bar.center().y() - 8, 16, 16))
+        if self.provisional is not None:
+            x = bar.left() + (self.provisional[0] + 1) / 2 * bar.width()
+            p.setPen(QPen(self.palette().text().color(), 2, Qt.DashLine))
+            p.setBrush(Qt.NoBrush)
+            p.drawEllipse(QRectF(x - 7, bar.center().y() - 7, 14, 14))
         p.end()
 
 

@@ -22,7 +22,7 @@ from ..assist.checklist import ITEMS as CHECKLIST_ITEMS
 from ..errors import CallAssistError
 from ..paths import write_private
 from ..core.events import (AGENT, CUSTOMER, CallerPoint, CallMetrics, CallScore, ChecklistItem, MoodState,
-                     Utterance)
+                     Utterance, WrapUp)
 from .flags import KINDS, SEVERITY_COLOURS, Flag, compute_flags, worst_moment
 from ..assist.metrics import call_metrics
 from ..core.rules import NEGATIVE, POSITIVE, mood_band  # the caller's mood bands, shared with the tracker
@@ -442,6 +442,22 @@ def _flags_section(data: ReportData) -> list[str]:
     return out
 
 
+def _wrapup_section(data: ReportData) -> list[str]:
+    """The wrap-up written at hang-up: each line with the moments of the call it was read from."""
+    wraps = [w for w in data.timeline.of(WrapUp) if w.final]
+    if not wraps:
+        return []
+    wrap = max(wraps, key=lambda w: w.time)
+    at = {u.id: u.start for u in data.utterances}
+    rows = []
+    for line in wrap.lines:
+        ids = [i for i in line.get("utterances", ()) if i in at]
+        rows.append(([_e(line["text"]), _e(", ".join(fmt_time(at[i]) for i in ids) or "–")], None))
+    out = [f"<h2>Wrap-up: {_e(wrap.code_label)} ({'resolved' if wrap.resolved else 'not resolved'})</h2>"]
+    out.append(_table(["Summary", "Said at"], rows, ["80%", "20%"]))
+    return out
+
+
 def _notes_section(data: ReportData) -> list[str]:
     out = ["<h2>Coach notes</h2>"]
     if not data.notes:
@@ -550,6 +566,7 @@ def html_report(data: ReportData, *, image_src: str | None = None,
              "<body>"]
     parts += _header(data)
     parts += _metrics(data)
+    parts += _wrapup_section(data)
     parts += _curve(data, image_src, image_width)
     parts += _flags_section(data)
     parts += _notes_section(data)

@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable
 
 from ..audio import provenance
 from ..audio.recording import repair_wav
-from ..core.events import Event, PartialUtterance, event_from_dict
+from ..core.events import Event, Transient, event_from_dict
 from ..core.timeline import Timeline
 from ..errors import CallAssistError
 from .flags import Flag, FlagSettings, compute_flags, flag_counts, worst_moment
@@ -63,7 +63,7 @@ def summarise(call: dict[str, Any], events: Iterable[Event], duration: float, st
               settings: FlagSettings | None = None) -> Summary:
     """The summary and flags of a call from its events (as stored: partials left out)."""
     call = {**call, "duration": round(float(duration), 3)}
-    events = [e for e in events if not isinstance(e, PartialUtterance)]
+    events = [e for e in events if not isinstance(e, Transient)]
     counts: dict[str, int] = {}
     for e in events:
         counts[e.kind] = counts.get(e.kind, 0) + 1
@@ -117,7 +117,7 @@ class LiveRecorder:
         self.events: list[Event] = []  # as stored
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, PartialUtterance) or self.writer.closed:
+        if isinstance(event, Transient) or self.writer.closed:
             return
         stored, original = self.library._clean(event)
         self.events.append(stored)
@@ -270,7 +270,7 @@ class Library:
         call = {**timeline.call, "id": call_id}
         stored, rows, originals = [], [], []
         for seq, event in enumerate(e for e in timeline.events
-                                    if not isinstance(e, PartialUtterance)):
+                                    if not isinstance(e, Transient)):
             clean, original = self._clean(event)
             stored.append(clean)
             rows.append((seq, clean.kind, _event_time(clean),
@@ -304,7 +304,7 @@ class Library:
                 error = exc
             if timeline is not None:
                 events = [self._clean(e)[0] for e in timeline.events
-                          if not isinstance(e, PartialUtterance)]
+                          if not isinstance(e, Transient)]
             elif rec is not None and rec.complete:
                 events = rec.events
             else:

@@ -12,12 +12,15 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from ..core.events import CallScore, MoodState, Sentiment, Utterance
+from ..core.events import CallScore, MoodState, ProvisionalMood, Sentiment, Utterance
 # The mood bands (negative <= NEGATIVE < neutral < POSITIVE <= positive) and the change that counts
 # as a trend are shared with the report and the call library: defined once, in core.rules.
 from ..core.rules import NEGATIVE, POSITIVE, mood_change
 
 _TREND = {"better": "improving", "worse": "worsening", "same": "steady"}
+# How heated the caller's words are (the mood model's intensity, smoothed): the negative labels
+# tell an annoyed caller from a furious one.
+FURIOUS, ANGRY, ANNOYED_BELOW = 2.3, 1.6, 0.9
 
 
 @dataclass
@@ -26,6 +29,7 @@ class _Point:
     score: float  # raw utterance score
     smoothed: float
     max_prob: float
+    heat: float = 0.0  # smoothed intensity
 
 
 def _short(text: str, n: int = 48) -> str:
@@ -35,6 +39,17 @@ def _short(text: str, n: int = 48) -> str:
 # What a cue says about the caller, and which way it points (+1 warmer, -1 cooler).
 _CUE_SIGN = {"gratitude": 1, "anger": -1, "worry": -1, "confusion": -1}
 _PLAIN = {"negative": "sounds unhappy", "positive": "sounds pleased", "neutral": "neutral"}
+
+
+def _plain(sent: Sentiment) -> str:
+    if sent.label == "negative":
+        if sent.intensity >= FURIOUS:
+            return "sounds furious"
+        if sent.intensity >= ANGRY:
+            return "sounds angry"
+        if sent.intensity < ANNOYED_BELOW:
+            return "sounds annoyed"
+    return _PLAIN.get(sent.label, sent.label)
 
 
 def _signed(x: float) -> str:
@@ -50,7 +65,7 @@ def _reason(text: str, sent: Sentiment, cues: list, change: float) -> str:
     utterance (a complaint milder than the mood so far), that is said in so many words."""
     sign = {"negative": -1, "positive": 1}.get(sent.label, 0)
     fitting = [c for c in cues if _CUE_SIGN.get(c.kind, 0) == sign] if sign else []
-    what = fitting[0].reason if fitting else _PLAIN.get(sent.label, sent.label)
+    what = fitting[0].reason if fitting else _plain(sent)
     head = f"{what}: {_signed(sent.score)}" if sign else what
     if sign < 0 and change > 0.02:
         head += ", milder than before"
@@ -92,9 +107,11 @@ class MoodTracker:
         polar = 1.0 - sent.probs.get("neutral", 0.0)
         return alpha * (0.5 + 0.5 * polar)
 
-    def _label(self, score: float, cues: list) -> str:
+    def _label(self, score: float, cues: list, heat: float = 1.0) -> str:
         kinds = {c.kind for cs in self._recent_cues for c in cs} | {c.kind for c in cues}
-        if "anger" in kinds and score <= NEGATIVE:
+        if score <= NEGATIVE and heat >= FURIOUS:
+            return "furious"
+        if score <= NEGATIVE and ("anger" in kinds or heat >= ANGRY):
             return "angry"
         if "confusion" in {c.kind for c in cues} and score < 0.45:
             return "confused"
@@ -103,25 +120,38 @@ class MoodTracker:
         if score <= -0.55:
             return "upset"
         if score <= NEGATIVE:
-            return "frustrated"
+            return "annoyed" if heat < ANNOYED_BELOW else "frustrated"
         if score < POSITIVE:
             return "pleased" if "gratitude" in kinds and score > 0 else "neutral"
         if score < 0.45:
             return "pleased" if "gratitude" in kinds else "calm"
         return "pleased"
 
+    def _next(self, utt: Utterance, sent: Sentiment) -> tuple[float, float]:
+        """(smoothed score, smoothed heat) after this utterance."""
+        if not self.points:
+            return sent.score * (0.6 + 0.4 * (1.0 - sent.probs.get("neutral", 0.0))), sent.intensity
+        w = self._weight(utt, sent)
+        return ((1 - w) * self.score + w * sent.score,
+                (1 - w) * self.points[-1].heat + w * sent.intensity)
+
+    def preview(self, utt: Utterance, sent: Sentiment) -> ProvisionalMood:
+        """The mood if the caller stopped after the words so far (`utt` holds a partial text);
+        changes nothing."""
+        cues = list(self.cue_detector(utt.text, tuple(self._history))) if self.cue_detector else []
+        smoothed, heat = self._next(utt, sent)
+        return ProvisionalMood(time=round(utt.end, 3), speaker=self.speaker, score=round(smoothed, 3),
+                               label=self._label(smoothed, cues, heat), intensity=round(heat, 2),
+                               text=utt.text)
+
     def update(self, utt: Utterance, sent: Sentiment) -> MoodState:
         cues = list(self.cue_detector(utt.text, tuple(self._history))) if self.cue_detector else []
         self._history.append(utt.text)
         prev = self.score
-        if not self.points:
-            smoothed = sent.score * (0.6 + 0.4 * (1.0 - sent.probs.get("neutral", 0.0)))
-        else:
-            w = self._weight(utt, sent)
-            smoothed = (1 - w) * prev + w * sent.score
+        smoothed, heat = self._next(utt, sent)
         max_prob = max(sent.probs.values()) if sent.probs else 0.5
-        self.points.append(_Point(utt.end, sent.score, smoothed, max_prob))
-        label = self._label(smoothed, cues)
+        self.points.append(_Point(utt.end, sent.score, smoothed, max_prob, heat))
+        label = self._label(smoothed, cues, heat)
         self._recent_cues.append(cues)
 
         recent = self.points[-self.window:]
@@ -135,7 +165,8 @@ class MoodTracker:
                          label=label, confidence=round(confidence, 3), trend=trend,
                          change=round(change, 3), utterance_id=utt.id, reason=reason,
                          cues=tuple({"kind": c.kind, "trigger": c.trigger, "reason": c.reason,
-                                     "strength": round(c.strength, 3)} for c in cues))
+                                     "strength": round(c.strength, 3)} for c in cues),
+                         intensity=round(heat, 2))
 
 
 def call_scores(sentiments: Sequence[Sentiment], duration: float) -> list[CallScore]:

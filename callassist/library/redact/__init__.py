@@ -42,7 +42,7 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from ...core.events import (CallerPoint, ChecklistItem, CoachingTip, EscalationAdvice, Event, KnowledgeMatch,
-                      MoodState, PartialUtterance, PhraseSuggestion, Utterance, Word)
+                      MoodState, PartialUtterance, PhraseSuggestion, Utterance, Word, WrapUp)
 from ...core.timeline import Timeline
 from ._emails import _emails
 from ._numbers import (_absorb_letters, _context, _followed_by_unit, _rest_of_id, _runs, _shape,
@@ -154,9 +154,25 @@ _FREE_TEXT: dict[type, tuple[str, ...]] = {
 }
 
 
+_WRAPUP_FACTS = ("reason", "actions", "commitments", "followups", "topics", "lines")
+_WRAPUP_TEXT = ("text", "when", "amount")
+
+
+def _redact_wrapup(event: WrapUp) -> WrapUp:
+    """A wrap-up quotes what was said in every fact and line: each of those texts redacted."""
+    def facts(items):
+        return tuple({k: redact_text(v) if k in _WRAPUP_TEXT and isinstance(v, str) else v
+                      for k, v in d.items()} for d in items)
+    return replace(event, code_why=redact_text(event.code_why),
+                   resolved_why=redact_text(event.resolved_why),
+                   **{f: facts(getattr(event, f)) for f in _WRAPUP_FACTS})
+
+
 def redact_event(event: Event) -> Event:
     """A copy of the event with personal data removed from its free-text fields (caller or agent
     speech); events without such fields, and knowledge passages, are returned as they are."""
+    if isinstance(event, WrapUp):
+        return _redact_wrapup(event)
     fields = _FREE_TEXT.get(type(event))
     if fields is None:
         return event

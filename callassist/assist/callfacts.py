@@ -1,0 +1,506 @@
+"""The facts of a call, read from its utterances by rules: why the customer called, what the agent
+did, what the agent promised for later (with when and how much), and whether it was resolved.
+
+Every fact is a clause cut from one utterance (or several), with their ids, so each sentence of a
+wrap-up can be traced to what was said. Recognised text (lower case, no punctuation: Vosk) and
+written text (Whisper) both work: the rules run over `timespans.shadow`, which keeps the
+apostrophes ("i'll", "hasn't") and marks sentence ends, so the clauses are cut from the original.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..core.events import Utterance
+from ..core.rules import NEGATIVE_LABELS, plain_text
+from ..core.text import normalize, spoken_numbers
+from .points import ISSUE, QUESTION, REQUEST
+from .timespans import Span, amounts, shadow, times
+
+MAX_WORDS = 28  # a clause longer than this (a recogniser's run-on) is cut around what matters
+BOUNDARY = re.compile(r"\b(?:and|so|but|because|then|okay|ok|which|that)\s+")
+NEXT_CLAUSE = re.compile(r"(?:\s*,\s*(?:and\s+|so\s+|but\s+)?|\s+(?:and|so|but|because)\s+(?:then\s+)?)"
+                         r"(?:i|i'll|i've|i'm|we|we'll|we've|you|"
+                         r"you'll|it|it'll|they|they'll|he|she|the|your|someone|somebody|once|"
+                         r"when|if|as|is|there)\b")
+
+
+@dataclass(frozen=True)
+class Fact:
+    text: str
+    utterances: tuple[int, ...]
+    when: str | None = None
+    amount: str | None = None
+
+
+@dataclass
+class Turn:
+    """An utterance with what the rules read: its shadow and its sentences (char spans)."""
+    utt: Utterance
+    sh: str
+    sentences: list[tuple[int, int]]
+
+    @classmethod
+    def of(cls, utt: Utterance) -> "Turn":
+        sh = shadow(utt.text)
+        spans, start = [], 0
+        for m in re.finditer(r"\|+", sh):
+            spans.append((start, m.start()))
+            start = m.end()
+        spans.append((start, len(sh)))
+        spans = [(a, b) for a, b in spans if sh[a:b].strip()]
+        return cls(utt, sh, spans or [(0, len(sh))])
+
+    @property
+    def id(self) -> int:
+        return self.utt.id
+
+    def sentence_at(self, pos: int) -> tuple[int, int]:
+        return next(((a, b) for a, b in self.sentences if a <= pos <= b), self.sentences[-1])
+
+    def clause(self, a: int, b: int, back: int = 0) -> str:
+        """The clause that says text[a:b]: from `a` (or up to `back` words before it, not past a
+        sentence start or a conjunction) to the end of its sentence or the next clause ("…, and
+        it will arrive", "… so you'll get"), at most MAX_WORDS words."""
+        sa, sb = self.sentence_at(a)
+        text = self.utt.text
+        if back and len(self.sh[sa:sb].split()) <= 14:
+            a = sa  # a short sentence is said whole: "please hold the line while i transfer you"
+        elif back:
+            starts = [m.start() for m in re.finditer(r"\S+", self.sh[sa:a])][-back:]
+            cut = [m.end() for m in BOUNDARY.finditer(self.sh[sa:a])]
+            first = sa + starts[0] if starts else a
+            a = max(first, sa + cut[-1]) if cut else first
+        with_commas = "".join(c if c == "," else x for c, x in zip(text, self.sh))
+        nxt = NEXT_CLAUSE.search(with_commas, b, sb)
+        end = nxt.start() if nxt else sb
+        if len(text[a:end].split()) > MAX_WORDS:
+            end = _word_end(text, a, MAX_WORDS)
+        return tidy(text[a:end])
+
+
+def _word_start(text: str, pos: int, n: int) -> int:
+    starts = [m.start() for m in re.finditer(r"\S+", text[:pos])]
+    return starts[-n] if len(starts) >= n else 0
+
+
+def _word_end(text: str, pos: int, n: int) -> int:
+    ends = [m.end() for m in re.finditer(r"\S+", text[pos:])]
+    return pos + (ends[n - 1] if len(ends) >= n else (ends[-1] if ends else 0))
+
+
+def tidy(text: str) -> str:
+    """A clause as a sentence: trimmed, filler ("okay so", "yes") off the front, capitalised."""
+    t = text.strip().strip(",;:- ").strip()
+    t = re.sub(r"^(?:(?:okay|ok|so|right|yes|yeah|well|um|uh|oh|and|alright|great|lovely|fine|"
+               r"thanks|thank you|sure|no problem|of course|i understand)[,.]?\s+)+", "", t, flags=re.I)
+    if t and t[0].islower():
+        t = t[0].upper() + t[1:]
+    return t
+
+
+# ---- why the customer called ---------------------------------------------------------------------
+
+REASON_EXTRA = re.compile(
+    r"\b(?:(?:calling|ringing|phoning|rang|called) (?:about|because|regarding|to|as|for)|"
+    r"wanted to|i'd like|id like|i would like|i want|i need|i've been|ive been|i have been "
+    r"(?:charged|promised|waiting|trying|told)|i (?:ordered|bought|returned|sent back|received|"
+    r"paid|purchased|booked)|(?:do|did) not (?:understand|know|work)|don't (?:understand|know)|"
+    r"dont (?:understand|know)|not sure how|how (?:do|can) i|can't|cannot|cant|still|"
+    r"my \w+ (?:is|isn't|isnt|won't|wont|has|hasn't|hasnt|keeps|only|was|doesn't|doesnt|"
+    r"does not|can't|cant|stopped|arrived|came)|i think|not there|nowhere|cracked|broken|"
+    r"damaged|smashed|faulty|missing|wrong|late|charged|refund|cancel|return|exchange)\b")
+
+
+PHATIC = re.compile(r"\b(?:can you hear me|are you there|is anyone there|is that|am i through to|"
+                    r"have i got the right)\b")
+VAGUE = re.compile(r"\b(?:calling|ringing|phoning|call|ring|rang|called)\s+(?:about|regarding|re|for|"
+                   r"with\s+a\s+(?:question|query|problem))\b|\bquick\s+question\b")
+
+
+def _words_said(text: str) -> int:
+    """Words of an utterance that are not a number read out ("it is four seven one two nine")."""
+    rest = normalize(text)
+    for _, spoken in spoken_numbers(text):
+        rest = rest.replace(normalize(spoken), " ")
+    return len(rest.split())
+
+
+def _reason_signal(text: str) -> bool:
+    norm = normalize(text)
+    if _words_said(text) < 4:
+        return False
+    return bool(ISSUE.search(norm) or REQUEST.search(norm) or QUESTION.search(norm)
+                or REASON_EXTRA.search(shadow(text)))
+
+
+AGENT_NAME = re.compile(r"\b(?:my name is|my name's|this is|you're speaking (?:to|with)|"
+                        r"you're through to|speaking with|it's)\s+([a-z]+)\b|\b([a-z]+)\s+speaking\b")
+NOT_NAME = {"brightwave", "the", "a", "customer", "support", "billing", "tech", "sales", "team",
+            "service", "services", "accounts", "returns", "care", "department", "speaking", "how"}
+
+
+def _agent_names(turns: Sequence[Turn], caller: str) -> set[str]:
+    """The agent's name as they introduced themselves ("this is Sam", "Tom speaking")."""
+    names = set()
+    for t in [t for t in turns if t.utt.speaker != caller][:2]:
+        for m in AGENT_NAME.finditer(t.sh):
+            name = m.group(1) or m.group(2)
+            if name and name not in NOT_NAME:
+                names.add(name)
+    return names
+
+
+def reason(turns: Sequence[Turn], caller: str, keywords: re.Pattern | None = None) -> list[Fact]:
+    """The caller's first statement of why they called, and its continuation before the agent
+    replies (the next caller utterance, if it goes on). `keywords`: words of the wrap-up codes
+    (over plain text), which also mark a reason."""
+    def says_why(t: Turn) -> bool:
+        if PHATIC.search(t.sh) and len(t.utt.text.split()) < 9:
+            return False
+        return _reason_signal(t.utt.text) or (keywords is not None and _words_said(t.utt.text) >= 4
+                                              and bool(keywords.search(plain_text(t.utt.text))))
+
+    caller_turns = [t for t in turns if t.utt.speaker == caller]
+    first = next((t for t in caller_turns[:6] if says_why(t)), None)
+    if first is None:
+        first = next((t for t in caller_turns if _words_said(t.utt.text) >= 5), None)
+    if first is None:
+        return []
+    names = _agent_names(turns, caller)
+    facts = [Fact(_reason_text(first, names), (first.id,))]
+    i = turns.index(first) + 1
+    if i < len(turns) and turns[i].utt.speaker == caller and _words_said(turns[i].utt.text) >= 5:
+        facts.append(Fact(_reason_text(turns[i], names), (turns[i].id,)))  # said on, in one breath
+    elif VAGUE.search(first.sh) and len(first.utt.text.split()) <= 12:
+        # "I'm calling about my order" - "What's happened?" - "It came without the charger."
+        nxt = next((t for t in turns[i:i + 3] if t.utt.speaker == caller), None)
+        if nxt is not None and says_why(nxt):
+            facts.append(Fact(_reason_text(nxt, names), (nxt.id,)))
+    return facts
+
+
+def _reason_text(turn: Turn, names: set[str] = frozenset()) -> str:
+    """The sentences of the turn that say the reason (greetings and the agent's name dropped),
+    cut when very long."""
+    text = turn.utt.text
+    keep = [tidy(text[a:b]) for a, b in turn.sentences if _reason_signal(text[a:b])]
+    keep = [k for k in keep if k] or [tidy(text)]
+    out = " ".join(k if k[-1:] in ".?!" or len(turn.sentences) == 1 else k + "." for k in keep)
+    greeting = r"hi|hello|hey|yeah|yes|morning|good (?:morning|afternoon|evening)"
+    if names:
+        greeting += "|" + "|".join(re.escape(n) for n in names)
+    out = re.sub(rf"^(?:(?:{greeting})[,.!]?\s+)+", "", out, flags=re.I)
+    out = re.sub(r"^[A-Z][a-z]+[,.!]\s+", "", out) if out != text else out  # "Hi Sam, I…"
+    words = out.split()
+    if len(words) > MAX_WORDS + 10:
+        out = " ".join(words[: MAX_WORDS + 10]) + " …"
+    return tidy(out)
+
+
+# ---- what the agent did ----------------------------------------------------------------------
+
+PARTICIPLES = set("""sent put made set done given taken found raised logged issued booked cancelled
+canceled refunded credited added applied updated changed reset arranged processed escalated
+emailed texted reported ordered flagged noted passed corrected upgraded scheduled opened created
+submitted requested removed unlocked reactivated waived reversed paid resent rebooked pushed
+fixed sorted amended moved placed started registered replaced dispatched reissued renewed
+switched activated blocked frozen closed authorised authorized approved attached marked spoken
+contacted called chased checked looked gone pulled transferred extended adjusted reduced
+lowered tried spoken asked organised organized""".split())
+NOT_ACTION = {"been", "got", "to", "not", "no", "never", "seen", "heard", "noticed", "received",
+              "had", "need", "used", "a", "an", "the", "your", "you", "it", "this", "that"}
+EXCLUDE_ING = {"going", "calling", "speaking", "hoping", "thinking", "wondering", "asking", "being",
+               "saying", "telling", "guessing", "assuming", "seeing", "showing", "afraid", "getting",
+               "having", "feeling", "looking forward", "trying to understand"}
+IMMEDIATE = (r"(?:just\s+|quickly\s+|now\s+)*(?:check|look|see|have\s+a\s+(?:quick\s+)?look|"
+             r"transfer|put\s+you|pass\s+you|connect\s+you|pop\s+you|bear|find|pull|bring\s+up|"
+             r"grab|be\s+with\s+you|go\s+through|take\s+a\s+look)\b")
+ACTION_PATTERNS = [re.compile(p) for p in (
+    r"\b(?:i|we)(?:'ve|ve|\s+have)\s+(?:(?:just|now|also|already|actually|gone\s+ahead\s+and|"
+    r"went\s+ahead\s+and|managed\s+to)\s+)*(?P<v>[a-z]+)\b(?P<look>\s+a\s+(?:quick\s+)?look)?",
+    r"\bi\s+(?:just\s+|also\s+)?(?:went\s+ahead\s+and\s+)?(?P<v>sent|processed|cancelled|canceled|"
+    r"refunded|credited|added|applied|updated|changed|booked|arranged|raised|logged|issued|"
+    r"emailed|escalated|rebooked|corrected|upgraded|checked|spoke|called|contacted|ordered|moved|"
+    r"fixed|removed|unlocked|reactivated|waived|reversed|approved|opened|created|submitted|"
+    r"scheduled|dispatched|transferred)\b",
+    r"\b(?:i'm|im|i\s+am|we're|we\s+are)\s+(?:just\s+|now\s+|currently\s+|also\s+)?"
+    r"(?P<ing>[a-z]+ing)\b(?P<fwd>\s+forward)?",
+    r"\blet\s+me\s+(?:just\s+|quickly\s+)?(?P<let>check|look|see|pull|have\s+a\s+(?:quick\s+)?look|"
+    r"find|bring|get\s+(?:that|this|it)|transfer|put\s+you|pass\s+you|sort|raise|reset|update|"
+    r"cancel|process|book|arrange|send|refund|credit|add|change|correct|fix|open|log|search|try|"
+    r"run|dig|investigate|escalate|look\s+into|go\s+into|take\s+a\s+look)\b",
+    r"\b(?:transferring|putting|passing|connecting|handing)\s+you\b|\btransfer\s+you\b|"
+    r"\b(?:put|pass|hand|connect)\s+you\s+(?:through|over|across)\b|\btransfer\s+the\s+call\b",
+    rf"\b(?:i'll|ill|i\s+will|i'm\s+going\s+to|im\s+going\s+to|i\s+am\s+going\s+to)\s+{IMMEDIATE}",
+    r"\b(?:i'll|ill|i\s+will|i'm\s+going\s+to|im\s+going\s+to|i\s+am\s+going\s+to)\s+(?:just\s+)?"
+    r"[a-z]+(?:\s+[^\s|]+){0,7}?\s+(?:now|right\s+now|right\s+away|straight\s+away|immediately)\b",
+    r"\b(?:has|have|'s|is|it's|its|that's|thats)\s+(?:now\s+|just\s+|also\s+|all\s+)?been\s+"
+    r"(?:processed|cancelled|canceled|refunded|credited|updated|changed|booked|arranged|reset|"
+    r"corrected|sorted|done|applied|added|removed|unlocked|issued|raised|logged|reversed|approved|"
+    r"escalated|resent|replaced|fixed|reactivated|waived|upgraded|rebooked|amended|submitted|"
+    r"scheduled|flagged|put\s+through)\b",
+    r"\b(?:that's|thats|that\s+is|it's|its|everything's|everything\s+is)\s+(?:all\s+|now\s+)?"
+    r"(?:done|sorted|booked|cancelled|canceled|updated|processed|fixed|changed)\s+(?:for\s+you|now)\b",
+)]
+
+
+def _action_match(turn: Turn) -> tuple[re.Match, int] | None:
+    """The first place the agent says what they did or are doing, and how many words before it
+    belong to its clause (0 when it starts with its subject: "i've…", "let me…")."""
+    for pat in ACTION_PATTERNS:
+        for m in pat.finditer(turn.sh):
+            g = m.groupdict()
+            if g.get("v") is not None and pat is ACTION_PATTERNS[0]:
+                v = g["v"]
+                if v == "had" and g.get("look"):
+                    pass
+                elif v in NOT_ACTION or not (v in PARTICIPLES or v.endswith("ed")):
+                    continue
+            if g.get("ing") is not None and (g["ing"] in EXCLUDE_ING or g.get("fwd")):
+                continue
+            if _question(turn, m.start()):
+                continue
+            return m, (0 if pat.pattern[:30].startswith((r"\b(?:i", r"\blet")) else 3)
+    return None
+
+
+def _question(turn: Turn, pos: int) -> bool:
+    """Whether the sentence at `pos` is a question ("shall I transfer you?")."""
+    a, b = turn.sentence_at(pos)
+    text = turn.utt.text
+    return text[b: b + 1] == "?" or text[a:b].rstrip().endswith("?") or bool(
+        re.match(r"\s*(?:shall|should|can|could|would|do|did|have|will)\s+(?:i|you|we)\b",
+                 turn.sh[a:b]))
+
+
+def actions(turns: Sequence[Turn], caller: str) -> list[Fact]:
+    out = []
+    for t in turns:
+        if t.utt.speaker == caller:
+            continue
+        found = _action_match(t)
+        if found:
+            m, back = found
+            out.append(Fact(t.clause(m.start(), m.end(), back=back), (t.id,)))
+    return out
+
+
+# ---- what the agent promised -------------------------------------------------------------------
+
+FUTURE = re.compile(
+    r"(?P<subj>\b[a-z]+)(?:'ll|\s+will|\s+shall)\s+(?P<verb>[a-z']+(?:\s+[a-z']+){0,2})"
+    r"|\b(?:ill|youll|itll|theyll|thatll)\s+(?P<verb2>[a-z']+(?:\s+[a-z']+){0,2})"
+    r"|\b(?:i'm|im|i\s+am|we're|we\s+are|you're|youre|you\s+are|it's|its|it\s+is|they're|theyre|"
+    r"they\s+are)\s+going\s+to\s+(?P<verb3>[a-z']+(?:\s+[a-z']+){0,2})"
+    r"|\b(?:should|can\s+expect\s+to)\s+(?P<verb4>(?:arrive|be|get|receive|see|reach|come|have|"
+    r"clear|show|land|go|take|hear|appear)\b(?:\s+[a-z']+){0,2})"
+    r"|\bexpect\s+(?P<verb5>(?:it|them|a|an|the|your|to)\b(?:\s+[a-z']+){0,2})")
+NOT_PROMISE = re.compile(
+    r"^(?:not|need|have\s+to|be\s+(?:happy|glad|able|pleased|delighted)|i|you|we|"
+    r"it|they|he|she|there|that\s+be\s+all|be\s+fine|be\s+okay|be\s+ok|also\s+need|just\s+need|"
+    r"probably|never|want|like|see\s+you|thank|thanks|cheers|bye|goodbye)\b")
+IMMEDIATE_VERB = re.compile(rf"^{IMMEDIATE}")
+QUESTION_WORDS = {"what", "when", "how", "where", "why", "which", "who", "will", "shall"}
+WHEN_QUESTION = re.compile(r"\b(?:when|how\s+long|how\s+soon|what\s+time|what\s+day|by\s+when)\b")
+CONDITIONAL = re.compile(r"\b(?:if|unless|once\s+you|as\s+long\s+as)\b")
+EMBEDDED = re.compile(r"\b(?:what|how|why|whether|who|which|know|sure)\s+(?:\S+\s+){0,2}$")
+NOW = re.compile(r"\b(?:now|right\s+now|right\s+away|straight\s+away|immediately|while\s+you're|"
+                 r"while\s+youre|whilst)\b")
+BOOKED = re.compile(r"\b(?:booked|rebooked|arranged|scheduled|set\s+up|organised|organized)\b")
+
+
+def _promise_at(turn: Turn) -> tuple[int, int] | None:
+    """Where the agent promises something for after the call (the first such place), and where
+    the clause saying it starts; None if nowhere."""
+    for m in FUTURE.finditer(turn.sh):
+        verb = next(v for v in (m.group("verb"), m.group("verb2"), m.group("verb3"),
+                                m.group("verb4"), m.group("verb5")) if v is not None)
+        subj = m.group("subj")
+        if subj in QUESTION_WORDS or (subj and subj in ("what", "that") and verb.startswith("be all")):
+            continue
+        first_person = subj == "i" or m.group("verb2") is not None and \
+            turn.sh[m.start():m.start() + 3] == "ill" or m.group("verb3") is not None and \
+            turn.sh[m.start()] == "i"
+        if NOT_PROMISE.match(verb) or (first_person and (
+                IMMEDIATE_VERB.match(verb) or re.match(r"be\s+with\s+you\b", verb))):
+            continue
+        a, b = turn.sentence_at(m.start())
+        if first_person and NOW.search(turn.sh[m.end():b]) and not times(turn.sh[m.end():b]):
+            continue  # "i'm going to refund the charge now": done on the call, not promised
+        a, _ = turn.sentence_at(m.start())
+        before = turn.sh[a:m.start()]
+        if CONDITIONAL.search(before) or _question(turn, m.start()) or EMBEDDED.search(before):
+            continue
+        return m.start(), _subject_start(turn, m)
+    return None
+
+
+PRONOUN = {"i", "we", "you", "it", "they", "he", "she", "this", "that", "someone", "somebody",
+           "everything", "ill", "youll", "itll", "theyll", "thatll"}
+CONJUNCTION = {"and", "but", "so", "then", "which", "also"}
+
+
+def _subject_start(turn: Turn, m: re.Match) -> int:
+    """Where the clause of a promise begins: at its pronoun ("you'll get…"), a few words before
+    for a noun ("the new router will…", "the refund should…"), at the sentence start when the
+    subject is left out ("…has been processed and will show…")."""
+    sa, _ = turn.sentence_at(m.start())
+    subj = m.group("subj")
+    if subj in PRONOUN or (subj is None and m.group("verb4") is None and m.group("verb5") is None):
+        return m.start()
+    if subj in CONJUNCTION:
+        return sa
+    words = list(re.finditer(r"[^\s|]+", turn.sh[sa:m.start()]))
+    start = m.start()
+    for w in reversed(words[-3:]):
+        if w.group() in CONJUNCTION or w.group() in ("to", "for", "on", "with"):
+            break
+        start = sa + w.start()
+        if w.group() in PRONOUN or w.group() in ("the", "your", "a", "an", "our", "my"):
+            break
+    return start
+
+
+def _pick(spans: list[Span], turn: Turn, at: int, same_sentence: bool = False) -> Span | None:
+    """The time or amount that goes with a promise at `at`: the first after it in its sentence,
+    else the first after it (not for an amount: the next sentence's money is another matter),
+    else the last before it in its sentence."""
+    a, b = turn.sentence_at(at)
+    after = [s for s in spans if s.start >= at]
+    same = [s for s in after if s.start <= b]
+    if same:
+        return same[0]
+    if after and not same_sentence:
+        return after[0]
+    before = [s for s in spans if a <= s.start < at]
+    return before[-1] if before else None
+
+
+def commitments(turns: Sequence[Turn], caller: str) -> list[Fact]:
+    out = []
+    last_caller: Turn | None = None
+    for t in turns:
+        if t.utt.speaker == caller:
+            last_caller = t
+            continue
+        found = _promise_at(t)
+        tms = times(t.utt.text, t.sh)
+        if found is None and tms and last_caller is not None \
+                and WHEN_QUESTION.search(last_caller.sh) and not CONDITIONAL.search(t.sh):
+            found = tms[0].start, t.sentence_at(tms[0].start)[0]  # "when will it come?" answered
+        if found is None and tms:  # "i've booked an engineer for thursday": a date agreed
+            m = BOOKED.search(t.sh)
+            if m and any(t.sentence_at(s.start) == t.sentence_at(m.start()) for s in tms):
+                found = m.start(), max(t.sentence_at(m.start())[0], _word_start(t.sh, m.start(), 2))
+        if found is None:
+            continue
+        at, begin = found
+        when = _pick(tms, t, at)
+        amount = _pick(amounts(t.utt.text, t.sh), t, at, same_sentence=True)
+        end = max([at + 1] + [s.end for s in (when, amount) if s is not None and s.start >= at])
+        out.append(Fact(t.clause(begin, end), (t.id,), when.text if when else None,
+                        amount.text if amount else None))
+    return out
+
+
+# ---- resolved? -------------------------------------------------------------------------------
+
+POSITIVE = re.compile(
+    r"\b(?:thank you|thanks|thank|cheers|ta|that works|works now|working now|it works|sorted|"
+    r"that helps|appreciate it|appreciated|perfect|brilliant|great|lovely|wonderful|excellent|"
+    r"fantastic|happy with that|fine|good|helpful|amazing|awesome|thats all|thats everything|"
+    r"thats it|nothing else|that is all|that is everything)\b")
+NEGATIVE = re.compile(
+    r"\b(?:not happy|unhappy|unacceptable|ridiculous|disappointing|disappointed|useless|"
+    r"complaint|complain|rubbish|waste of (?:my )?time|not good enough|not great|not ideal|"
+    r"i suppose|whatever|still (?:not|doesnt|hasnt|wont|isnt|dont)|terrible|awful|a joke|"
+    r"fed up|sick of|pathetic|not acceptable|no help|not helpful|ill wait|i will wait|"
+    r"i guess|hopeless|not sorted|not resolved|doesnt help|dont understand|still confused)\b")
+OPEN_WORK = re.compile(
+    r"\b(?:call you back|ring you back|get back to you|come back to you|investigat\w*|claim|"
+    r"raised a ticket|raise a ticket|opened a ticket|open a ticket|a case|escalat\w*|look into it|"
+    r"looking into it|chase|chasing|follow up with|pass (?:it|this) (?:on )?to|passed (?:it|this) "
+    r"(?:on )?to|refer (?:it|this)|referred)\b")
+CANNOT = re.compile(r"\b(?:i cant|i cannot|im unable to|i am unable to|im not able to|"
+                    r"i am not able to|nothing (?:more |else )?i can do|theres nothing|"
+                    r"not something we can|we cant|we cannot|we dont)\b")
+TRANSFER = re.compile(r"\b(?:transferring|transfer|putting|put|passing|pass|connecting|connect|"
+                      r"handing|hand)\s+you\s+(?:through|over|to|across|now)\b|\btransfer(?:ring)?"
+                      r"\s+you\b|\btransfer\s+the\s+call\b")
+
+
+def _tone(text: str) -> tuple[int, int]:
+    """(positive, negative) words of a caller utterance; after "but", only what follows counts."""
+    plain = plain_text(text)
+    parts = re.split(r"\bbut\b", plain)
+    tail = parts[-1] if len(parts) > 1 and len(parts[-1].split()) >= 1 else plain
+    neg = len(NEGATIVE.findall(tail))
+    pos = len(POSITIVE.findall(re.sub(NEGATIVE, " ", tail)))
+    return pos, neg
+
+
+@dataclass(frozen=True)
+class Resolution:
+    resolved: bool
+    why: str
+    utterances: tuple[int, ...]
+
+
+def resolution(turns: Sequence[Turn], caller: str, promised: Sequence[Fact],
+               end_mood: str | None = None, end_mood_id: int | None = None,
+               checked: int | None = None) -> Resolution:
+    """Whether the caller's issue was settled. A transfer is not. Otherwise the evidence is
+    weighed: work still to be done (a callback, an investigation, a claim) and the agent saying
+    they cannot help count against; how the caller ended the call (the last two caller
+    utterances, the last counting double) for or against; the mood at the end and the agent's
+    check that it is resolved a little. Nothing said either way: resolved."""
+    agent = [t for t in turns if t.utt.speaker != caller]
+    for t in reversed(agent[-3:]):
+        m = TRANSFER.search(plain_text(t.utt.text))
+        if m and not _question(t, 0):
+            return Resolution(False, f"transferred (“{m.group()}”)", (t.id,))
+    score, against, ids, said = 0.0, False, [], []
+    for t in reversed(agent):
+        m = OPEN_WORK.search(plain_text(t.utt.text))
+        if m:
+            score, against = score - 2, True
+            ids.append(t.id)
+            said.append(f"still to do: “{m.group()}”")
+            break
+    for t in agent[-2:]:
+        m = CANNOT.search(plain_text(t.utt.text))
+        if m:
+            score, against = score - 1, True
+            ids.append(t.id)
+            said.append(f"the agent said “{m.group()}”")
+            break
+    closing = [t for t in turns if t.utt.speaker == caller][-2:]
+    last = None
+    for weight, t in zip((1, 2)[-len(closing):], closing):
+        pos, neg = _tone(t.utt.text)
+        if pos or neg:
+            score += weight * (min(pos, 1) - min(neg, 1) * 1.5)
+            against = against or neg > 0
+            ids.append(t.id)
+            last = ("the caller ended unhappy" if neg >= pos else "the caller ended content") \
+                + f": “{_short(t.utt.text)}”"
+    if last:
+        said.append(last)
+    if end_mood is not None and end_mood in NEGATIVE_LABELS:
+        score, against = score - 1, True
+        said.append(f"mood at the end: {end_mood}")
+        ids += [end_mood_id] if end_mood_id else []
+    if checked is not None:
+        score += 0.5
+        ids.append(checked)
+        said.append("the agent checked it was resolved")
+    resolved = score > 0 or (score == 0 and not against)
+    why = "; ".join(said[-2:]) if said else "nothing was left open"
+    return Resolution(resolved, why, tuple(dict.fromkeys(i for i in ids if i)))
+
+
+def _short(text: str, n: int = 12) -> str:
+    w = text.split()
+    return " ".join(w[:n]) + (" …" if len(w) > n else "")

@@ -1,0 +1,258 @@
+"""The wrap-up codes a call ends with, from an editable YAML list (content/wrapup_codes.yaml).
+
+Each code has a label and a description, and optionally examples (what is said on such calls),
+keywords (words of the caller's reason for calling that point to it) and agent keywords (what the
+agent says that settles it, e.g. a transfer makes the call ESCALATED). A call's code is chosen
+from its reason for calling by those keywords and by meaning: the shared sentence encoder's
+similarity to each code's description and examples (embedded once per process, `prepare`).
+When nothing fits, the fallback code (ENQUIRY).
+
+The file is read with `assist.yamlfile` (safe, bounded) and checked strictly against `CodeItem`;
+anything wrong is ONE line naming the file and the line (a ConfigError): a call must never end
+with a code list that half loaded.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Annotated, Sequence
+
+import numpy as np
+import yaml
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from ..core.rules import plain_text
+from ..errors import ConfigError
+from ..resources import shipped
+from . import yamlfile
+
+DEFAULT_CODES = shipped("content", "wrapup_codes.yaml")
+MAX_BYTES = 1_000_000
+KEYWORD_WEIGHT = 0.1  # one keyword of the reason counts as this much similarity ...
+MAX_KEYWORDS = 3  # ... a phrase of several words twice as much; at most this many in all
+PREPARE_BATCH = 4
+MIN_SIMILARITY = 0.30  # a reason this far from every code, with no keyword, gets the fallback
+
+
+def _code_name(v: str) -> str:
+    v = v.strip()
+    if not re.fullmatch(r"[A-Z][A-Z0-9_]*", v):
+        raise ValueError("must be one upper-case word such as DELIVERY or TECH_SUPPORT")
+    return v
+
+
+def _as_list(v):
+    return [] if v is None else [v] if isinstance(v, str) else v
+
+
+Text = Annotated[yamlfile.NonEmptyText, BeforeValidator(yamlfile.number_as_text)]
+TextList = Annotated[list[Text], BeforeValidator(_as_list)]
+
+
+class CodeItem(BaseModel):
+    """The schema of one wrap-up code in the file."""
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    code: Annotated[str, AfterValidator(_code_name)]
+    label: yamlfile.NonEmptyText
+    description: yamlfile.NonEmptyText
+    examples: TextList = []
+    keywords: TextList = []
+    agent_keywords: TextList = []
+
+
+def keyword_pattern(words: Sequence[str]) -> re.Pattern | None:
+    """One regex over plain text for a list of keywords ("hasn't arrived", "reimburse*")."""
+    alts = []
+    for w in words:
+        star = w.rstrip().endswith("*")
+        plain = plain_text(w.rstrip().rstrip("*"))
+        if plain:
+            alts.append(re.escape(plain) + (r"\w*" if star else ""))
+    if not alts:
+        return None
+    alts.sort(key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(alts) + r")(?!\w)")
+
+
+@dataclass(frozen=True)
+class WrapUpCode:
+    code: str
+    label: str
+    description: str
+    examples: tuple[str, ...] = ()
+    keywords: re.Pattern | None = field(default=None, compare=False)
+    agent_keywords: re.Pattern | None = field(default=None, compare=False)
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Choice:
+    code: WrapUpCode
+    why: str
+    utterances: tuple[int, ...]
+    score: float
+
+
+@dataclass
+class WrapUpCodes:
+    path: Path
+    codes: list[WrapUpCode]
+    fallback: str = "ENQUIRY"
+    _prepared: tuple | None = field(default=None, repr=False)  # (embedder, vectors, owner index)
+
+    # ---- loading -----------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "WrapUpCodes":
+        path = Path(path).expanduser() if path else DEFAULT_CODES
+        try:
+            if not path.exists():
+                raise ConfigError(f"wrap-up code file not found: {path} (give an existing "
+                                  f".yaml file, or none for the shipped list)")
+            if path.is_dir():
+                raise ConfigError(f"{path} is a folder, not a wrap-up code file: give a .yaml file")
+            if path.stat().st_size > MAX_BYTES:
+                raise ConfigError(f"{path} is too big for a wrap-up code file (at most "
+                                  f"{MAX_BYTES // 1_000_000} MB): choose the right file")
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} cannot be read ({exc.__class__.__name__}): save it as UTF-8 "
+                              f"text") from None
+        where = str(path)
+        try:
+            root = yamlfile.compose(text, where)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise ConfigError(f"{where} line {mark.line + 1 if mark else 1}: not valid YAML "
+                              f"({getattr(exc, 'problem', None) or exc})") from None
+        if not isinstance(root, yaml.MappingNode):
+            raise ConfigError(f"{where} line {_line(root)}: expected 'codes:' followed by a list "
+                              f"of codes")
+        top = {str(k.value): (k, v) for k, v in root.value if isinstance(k, yaml.ScalarNode)}
+        unknown = [k for k in top if k not in ("codes", "fallback")]
+        if unknown:
+            k = top[unknown[0]][0]
+            raise ConfigError(f"{where} line {_line(k)}: unknown field {yamlfile.short(unknown[0], 40)}"
+                              f" (known: codes, fallback)")
+        if "codes" not in top or not isinstance(top["codes"][1], yaml.SequenceNode) \
+                or not top["codes"][1].value:
+            node = top["codes"][1] if "codes" in top else root
+            raise ConfigError(f"{where} line {_line(node)}: 'codes' must be a list of codes, each "
+                              f"with code, label and description")
+        codes: list[WrapUpCode] = []
+        for index, item in enumerate(top["codes"][1].value, 1):
+            codes.append(_read_code(item, index, where))
+            if codes[-1].code in [c.code for c in codes[:-1]]:
+                raise ConfigError(f"{where} line {codes[-1].line}: the code {codes[-1].code} is "
+                                  f"listed twice: give each code once")
+        fallback = "ENQUIRY" if any(c.code == "ENQUIRY" for c in codes) else codes[-1].code
+        if "fallback" in top:
+            key, node = top["fallback"]
+            value = str(node.value).strip() if isinstance(node, yaml.ScalarNode) else None
+            if value not in [c.code for c in codes]:
+                raise ConfigError(f"{where} line {_line(node)}: fallback {yamlfile.short(value, 40)}"
+                                  f" is not one of the codes ({', '.join(c.code for c in codes)})")
+            fallback = value
+        return cls(path, codes, fallback)
+
+    @cached_property
+    def reason_keywords(self) -> re.Pattern | None:
+        """Every code's caller keywords in one pattern: words that say why someone called."""
+        parts = [c.keywords.pattern for c in self.codes if c.keywords is not None]
+        return re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
+
+    def get(self, code: str) -> WrapUpCode:
+        return next(c for c in self.codes if c.code == code)
+
+    # ---- choosing ----------------------------------------------------------------------------
+    def prepare(self, embedder) -> None:
+        """Embed every code's description and examples (once per encoder, at load time)."""
+        if embedder is None or (self._prepared and self._prepared[0] is embedder):
+            return
+        texts, owners = [], []
+        for i, c in enumerate(self.codes):
+            for t in (c.description, *c.examples):
+                texts.append(t)
+                owners.append(i)
+        # a few texts at a time: the encoder runs small batches on one thread, which on a busy
+        # 2-core machine is several times faster than one big batch on two (mood.threads)
+        vectors = np.concatenate([np.asarray(embedder.encode(texts[i:i + PREPARE_BATCH]))
+                                  for i in range(0, len(texts), PREPARE_BATCH)])
+        self._prepared = (embedder, vectors, np.asarray(owners))
+
+    def similarities(self, vector: np.ndarray, embedder) -> np.ndarray:
+        """Each code's best similarity (description or an example) to an embedded text."""
+        self.prepare(embedder)
+        _, vectors, owners = self._prepared
+        sims = vectors @ vector
+        best = np.full(len(self.codes), -1.0)
+        np.maximum.at(best, owners, sims)
+        return best
+
+    def choose(self, reason: Sequence[tuple[int, str]], agent: Sequence[tuple[int, str]],
+               reason_vector: np.ndarray | None = None, embedder=None) -> Choice:
+        """The code of a call from its reason for calling (caller (id, text)) and what the agent
+        said; `reason_vector` is the reason embedded with `embedder` (None: keywords only)."""
+        for uid, text in reversed(agent):  # what the agent did last settles it
+            plain = plain_text(text)
+            for c in self.codes:
+                m = c.agent_keywords.search(plain) if c.agent_keywords else None
+                if m:
+                    return Choice(c, f"the agent said “{m.group()}”", (uid,), 1.0)
+        plain = plain_text(" ".join(t for _, t in reason))
+        hits = [sorted({m.group() for m in c.keywords.finditer(plain)}) if c.keywords else []
+                for c in self.codes]
+        sims = (self.similarities(reason_vector, embedder)
+                if reason_vector is not None and embedder is not None else np.zeros(len(self.codes)))
+        # a phrase of several words says more than one word; the agent-only codes never compete
+        weight = np.array([min(sum(2 if " " in h else 1 for h in hit), MAX_KEYWORDS)
+                           for hit in hits], dtype=float)
+        scores = sims + KEYWORD_WEIGHT * weight
+        scores[[c.agent_keywords is not None and c.keywords is None for c in self.codes]] = -9.0
+        best = int(np.argmax(scores))
+        ids = tuple(uid for uid, _ in reason)
+        if not hits[best] and sims[best] < MIN_SIMILARITY:
+            return Choice(self.get(self.fallback), "nothing the caller said fits another code",
+                          ids, float(scores[best]))
+        why = []
+        if hits[best]:
+            why.append("the caller said " + ", ".join(f"“{h}”" for h in hits[best][:3]))
+        if reason_vector is not None and embedder is not None:
+            why.append(f"meaning {sims[best]:.2f} like “{self.codes[best].description}”")
+        return Choice(self.codes[best], "; ".join(why), ids, float(scores[best]))
+
+
+def _line(node) -> int:
+    mark = getattr(node, "start_mark", None)
+    return mark.line + 1 if mark is not None else 1
+
+
+def _read_code(node, index: int, where: str) -> WrapUpCode:
+    line = _line(node)
+    data = yamlfile.construct(node, where)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} line {line}: wrap-up code {index} must be a mapping with code, "
+                          f"label and description (got {yamlfile.short(data)})")
+    try:
+        item = CodeItem.model_validate(data)
+    except ValidationError as exc:
+        loc = exc.errors()[0]["loc"]
+        for k, v in node.value:  # the line of the field at fault, where there is one
+            if loc and isinstance(k, yaml.ScalarNode) and k.value == loc[0]:
+                line = _line(v) if exc.errors()[0]["type"] != "extra_forbidden" else _line(k)
+                if len(loc) > 1 and isinstance(v, yaml.SequenceNode) and isinstance(loc[1], int) \
+                        and loc[1] < len(v.value):
+                    line = _line(v.value[loc[1]])
+        name = data.get("code") if isinstance(data.get("code"), str) else index
+        raise ConfigError(f"{where} line {line}: wrap-up code {name}: "
+                          f"{yamlfile.schema_problem(exc, CodeItem.model_fields)}") from None
+    return WrapUpCode(item.code, item.label, item.description, tuple(item.examples),
+                      keyword_pattern(item.keywords), keyword_pattern(item.agent_keywords), line)
+
+
+@lru_cache(maxsize=1)
+def default_codes() -> WrapUpCodes:
+    """The shipped code list, read once per process."""
+    return WrapUpCodes.load()
