@@ -68,7 +68,7 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     from callassist.config import Config
-    from callassist.core.events import Status, Utterance
+    from callassist.core.events import ProvisionalMood, Status, Utterance
     from callassist.gui.panel import SidePanel
     from callassist.gui.settings import PanelSettings
 
@@ -86,6 +86,9 @@ def main() -> None:
         panel.mood_shown.connect(lambda m: shown.append((time.monotonic(), m)))
         panel.bridge.event.connect(lambda e: lags.append((time.monotonic(), e.message))
                                    if isinstance(e, Status) else None)
+        provisional = []  # (wall time, call time) of each provisional mood shown
+        panel.bridge.event.connect(lambda e: provisional.append((time.monotonic(), e.time))
+                                   if isinstance(e, ProvisionalMood) else None)
         texts = {}  # caller utterance id -> when its final text reached the panel
         panel.bridge.event.connect(lambda e: texts.setdefault(e.id, time.monotonic())
                                    if isinstance(e, Utterance) and e.speaker == "customer" else None)
@@ -129,6 +132,16 @@ def main() -> None:
     print(f"  at hang-up: {shed.get('agent_seconds_at_hangup', 0.0):.0f} s of the agent's audio "
           f"still waiting; the call was complete {shed.get('finish_seconds', 0.0):.1f} s after "
           f"its audio ended")
+    # the first mood reading on the panel after each caller turn ended: provisional (from the
+    # final pass run ahead, or a partial) or final, whichever came first
+    first = []
+    for end in ends:
+        walls = [w for w, m in shown if abs(m.time - end) < 1.5]
+        walls += [w for w, t in provisional if end - 0.5 <= t <= end + 1.5 and w >= t0 + end]
+        if walls:
+            first.append(min(walls) - (t0 + end))
+    print(f"  utterance end -> first mood reading (provisional or final): p50 {pct(first, 0.5):.2f} s, "
+          f"p95 {pct(first, 0.95):.2f} s (n={len(first)})")
     text_to_mood = [wall - texts[m.utterance_id] for wall, m in shown if m.utterance_id in texts]
     print(f"  final text -> its mood on the panel: p50 {pct(text_to_mood, 0.5) * 1000:.0f} ms, "
           f"p95 {pct(text_to_mood, 0.95) * 1000:.0f} ms, max {max(text_to_mood, default=float('nan')) * 1000:.0f} ms")

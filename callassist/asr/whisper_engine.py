@@ -116,6 +116,11 @@ class WhisperStream(SpeechStream):
             if pending is not None and (self._ahead is None or self._ahead[0] != (pending.start, pending.end)):
                 self._ahead = ((pending.start, pending.end), self._utterance(pending))
                 self.passes_ahead += 1
+                # its text is the utterance so far: shown at once (live text, a provisional mood)
+                text = " ".join(u.text for u in self._ahead[1]).strip()
+                if text:
+                    out.append(PartialUtterance(self.speaker, text, round(pending.start, 3),
+                                                round(self.now, 3)))
                 return out  # the pass ahead is this block's work; no partial besides it
         if self._wants_partials:
             cur = self._segmenter.current_audio()
