@@ -65,7 +65,10 @@ def main() -> None:
     panel.worker_started_at = None
 
     def on_started(_):
-        t0["start"] = time.monotonic()
+        t0["models"] = time.monotonic()
+
+    def on_capturing():  # the call's clock: its audio is played (and recorded) from here on,
+        t0["start"] = time.monotonic()  # while the models may still be loading
 
     def on_mood(m):
         app.processEvents()  # the repaint the agent sees
@@ -75,6 +78,7 @@ def main() -> None:
     t_load = time.monotonic()
     panel.play(str(args.call), speed=args.speed)
     panel.worker.started.connect(on_started)
+    panel.worker.capturing.connect(on_capturing)
 
     def done():
         if panel.worker is None:
@@ -88,8 +92,9 @@ def main() -> None:
         end = min(ends, key=lambda e: abs(e - m.time))
         lat.append(wall - (t0["start"] + end / args.speed))
     lat.sort()
-    print(f"call {args.call.name} at speed {args.speed}; models loaded in "
-          f"{t0['start'] - t_load:.1f} s (in the worker thread)")
+    print(f"call {args.call.name} at speed {args.speed}; audio playing {t0['start'] - t_load:.2f} s "
+          f"after Play; models loaded {t0['models'] - t_load:.1f} s after it (in the background: "
+          f"the first moods come late by that much)")
     print(f"utterance end -> mood on the panel (n={len(lat)}): median {statistics.median(lat):.2f} s, "
           f"p95 {lat[int(round(0.95 * (len(lat) - 1)))]:.2f} s, max {lat[-1]:.2f} s")
     print(f"GUI thread longest stall: {1000 * stall['max']:.0f} ms overall, "
