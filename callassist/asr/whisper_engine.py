@@ -100,16 +100,20 @@ class WhisperStream(SpeechStream):
         return [Utterance(id=0, speaker=self.speaker, text=text, start=start, end=end, words=words,
                           engine=self.engine)]
 
+    def _final(self, seg) -> list[Utterance]:
+        """The utterance of a segment the segmenter cut: the pass run ahead on it if there was
+        one (the silence held), else a pass now."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == (seg.start, seg.end):
+            self.passes_ahead_used += 1
+            return ahead[1]
+        return self._utterance(seg)
+
     def accept_audio(self, samples: np.ndarray) -> list[PartialUtterance | Utterance]:
         self.samples_in += len(samples)
         out: list[PartialUtterance | Utterance] = []
         for seg in self._segmenter.feed(samples):
-            if self._ahead is not None and self._ahead[0] == (seg.start, seg.end):
-                out += self._ahead[1]
-                self.passes_ahead_used += 1
-            else:
-                out += self._utterance(seg)
-            self._ahead = None
+            out += self._final(seg)
             self._next_partial = 0.0
         if self._wants_partials and self.partials:
             pending = self._segmenter.pending(self.speculate_after)
@@ -146,11 +150,7 @@ class WhisperStream(SpeechStream):
     def finish(self) -> list[Utterance]:
         out: list[Utterance] = []
         for seg in self._segmenter.flush():
-            if self._ahead is not None and self._ahead[0] == (seg.start, seg.end):
-                out += self._ahead[1]
-                self.passes_ahead_used += 1
-            else:
-                out += self._utterance(seg)
+            out += self._final(seg)
         self._ahead = None
         return out
 
