@@ -59,6 +59,7 @@ def test_playing_the_angry_call_updates_every_part_of_the_panel(qtbot, panel):
     assert panel.start_button.text() == "Start call" and panel.status.text() == "Call ended"
     # the wrap-up is in the panel when the call ends: editable, one click copies it (with edits)
     assert not panel.wrapup_section.isHidden() and panel.wrapup.final
+    qtbot.waitUntil(lambda: not panel.wrapup_section.visibleRegion().isEmpty(), timeout=2000)
     assert panel.wrapup.code == "DELIVERY" and "laptop" in panel.wrapup_text.toPlainText().lower()
     panel.wrapup_text.appendPlainText("Customer to ring back if not delivered by Friday.")
     qtbot.mouseClick(panel.wrapup_copy, Qt.LeftButton)

@@ -219,7 +219,7 @@ class SidePanel(QMainWindow):
         self.escalation.hide()
         outer.addWidget(self.escalation)
 
-        scroll = QScrollArea()
+        scroll = self.scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.NoFrame)
         content = QWidget()
@@ -759,6 +759,9 @@ class SidePanel(QMainWindow):
         self.wrapup_section.setToolTip(f"{ev.code}: {ev.code_why}")
         self.wrapup_text.setPlainText(ev.text)
         self.wrapup_section.show()
+        # the call is over: the wrap-up is what the agent needs now, brought into view (at 360 px
+        # it sits below the fold); once laid out, so the scroll area knows where it is
+        QTimer.singleShot(0, lambda: self.scroll.ensureWidgetVisible(self.wrapup_section, 0, 0))
 
     def copy_phrase(self, i: int) -> None:
         if i < len(self.phrase_labels) and not self.phrase_labels[i].isHidden():
