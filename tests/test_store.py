@@ -648,3 +648,23 @@ def test_summary_and_flags_are_computed_from_the_timeline(tmp_path):
         assert store.get_call(cid2).flags == compute_flags(
             Timeline({**tl.call, "duration": 10.0}, redact_timeline(tl).events), settings)
         assert store.get_call(cid2).utterances == 15
+
+
+def test_programs_opening_a_new_library_together_all_get_it(tmp_path):
+    """Two imports (or a panel and an import) started at once on a library that is not there
+    yet: SQLite answers the switch to WAL with BUSY at once, without waiting; every opener must
+    wait its turn instead of saying "locked" (CI saw 1 in 6 fail before)."""
+    code = ("import sys, time\n"
+            "from callassist.library.store import CallStore\n"
+            "while time.time() < float(sys.argv[2]): pass\n"
+            "CallStore(sys.argv[1]).close(); print('ok')\n")
+    for round_ in range(6):
+        db = tmp_path / f"lib{round_}" / "calls.sqlite3"
+        start = time.time() + 1.0  # the children spin until the same moment, then open
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(db), str(start)], cwd=ROOT,
+                                  text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for _ in range(3)]
+        outs = [p.communicate(timeout=60) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], outs
+        with sqlite3.connect(db) as con:
+            assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -319,7 +319,7 @@ class CallStore:
 
     def _init_schema(self) -> None:
         try:
-            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = self._wal()
             if mode != "wal":
                 log.warning("call library %s: WAL journal unavailable (%s)", self.path, mode)
             with self._tx() as db:
@@ -328,6 +328,20 @@ class CallStore:
             raise _schema_error(self.path, exc) from None
         except sqlite3.Error as exc:
             raise _db_error(self.path, exc) from exc
+
+    def _wal(self) -> str:
+        """Switch the file to WAL. The switch needs the file to itself and SQLite answers BUSY at
+        once (no busy wait) while another program opens it, e.g. two imports started together
+        on a new library: retry until `timeout`, as the other statements wait."""
+        deadline = _time.monotonic() + self.timeout
+        while True:
+            try:
+                return self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            except sqlite3.OperationalError as exc:
+                busy = getattr(exc, "sqlite_errorname", "").startswith("SQLITE_BUSY")
+                if not busy or _time.monotonic() >= deadline:
+                    raise
+                _time.sleep(0.02)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
