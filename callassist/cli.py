@@ -47,7 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("call", help="recording (WAV/FLAC/OGG; stereo = one speaker per channel)")
     a.add_argument("--json", metavar="OUT", help="write the timeline as JSON to OUT ('-' = stdout)")
     a.add_argument("--channels", metavar="NAMES",
-                   help="speaker of each channel, e.g. agent,customer (default for stereo)")
+                   help="speaker of each channel, e.g. agent,customer (default for stereo); "
+                        "a mono recording's voices are told apart unless this names its speaker")
+    a.add_argument("--mono", choices=("separate", "customer", "agent"),
+                   help="a mono recording: tell the voices apart (default) or read all of it as "
+                        "one speaker's")
     a.add_argument("--realtime", action="store_true", help="pace the audio as if live")
     a.add_argument("--quiet", action="store_true", help="print no transcript")
     a.add_argument("--unredacted", action="store_true", help="print and write the transcript "
@@ -64,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("paths", nargs="+", metavar="PATH", help="recordings or folders of recordings")
     im.add_argument("--jobs", type=int, help="recordings analysed at once (default: 2)")
     im.add_argument("--channels", metavar="NAMES", help="speaker of each channel (default: agent,customer)")
+    im.add_argument("--mono", choices=("separate", "customer", "agent"),
+                    help="mono recordings: tell the voices apart (default) or one speaker's")
     im.add_argument("--library", metavar="FILE", help="call library file")
     im.add_argument("--agent", metavar="NAME", help="the agent who took these calls")
     _engine_options(im)
@@ -84,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--list", action="store_true", help="list the calls in the library")
     rp.add_argument("--library", metavar="FILE", help="call library file")
     rp.add_argument("--config", metavar="FILE", help="config file")
+
+    vp = sub.add_parser("voices", help="list or delete the agents' voice profiles (learnt from "
+                        "stereo calls, used only to tell the agent apart on mono calls)")
+    vp.add_argument("--delete", metavar="AGENT", help="forget this agent's voice profile")
+    vp.add_argument("--delete-all", action="store_true", help="forget every voice profile")
+    vp.add_argument("--library", metavar="FILE", help="call library file")
+    vp.add_argument("--config", metavar="FILE", help="config file")
 
     li = sub.add_parser("listen", help="transcribe a live call from input devices")
     li.add_argument("--input", metavar="DEV", help="caller's audio: a source name or description "
@@ -114,7 +127,8 @@ def _config(args):
                        whisper_model=args.whisper_model, mood_model=args.mood_model,
                        knowledge=args.knowledge, phrases=args.phrases,
                        wrapup_codes=getattr(args, "wrapup_codes", None),
-                       channels=getattr(args, "channels", None))
+                       channels=getattr(args, "channels", None),
+                       mono=getattr(args, "mono", None))
 
 
 def _models(cfg):
@@ -279,6 +293,7 @@ def _library_for(cfg, args, source):
 
 
 def cmd_analyze(args) -> int:
+    from .audio.separated import open_recording
     from .audio.sources import FileSource
 
     _check_output(args.json, "--json")  # said at once, not after the analysis
@@ -286,9 +301,13 @@ def cmd_analyze(args) -> int:
     cfg = _config(args)
     if args.channels is None and cfg.channels and source.info.channels > 1:
         source = FileSource(args.call, channels=cfg.channels, realtime=args.realtime)
+    elif source.info.channels == 1:
+        source = open_recording(args.call, args.channels, mono=cfg.mono, realtime=args.realtime)
     store = key = None
     if args.save:  # a library that cannot be used, or holds this call, is said before the analysis
         store, key = _library_for(cfg, args, source)
+        if hasattr(source, "profile") and cfg.voice_profiles:  # a mono call of a known agent
+            source.profile = store.voice_profile(args.agent)
     try:
         return _analyze(args, cfg, source, store, key)
     finally:
@@ -351,6 +370,9 @@ def _analyze(args, cfg, source, store, key) -> int:
             duration = (reached[0] if timeline is None
                         else timeline.call.get("duration", reached[0]))
             kept = store.finish_call(call_id, duration, status=status, timeline=timeline)
+            if kept and status == "done" and cfg.voice_profiles and source.info.channels > 1:
+                store.learn_voice(args.agent, path, cfg.channels if args.channels is None
+                                  else args.channels)  # the agent's voice, for mono calls
     said = len(timeline.utterances) if timeline is not None else 0
     if status == "done":
         _write_json(timeline, args.json, args.unredacted)
@@ -496,6 +518,29 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_voices(args) -> int:
+    from .config import Config
+
+    cfg = Config.load(args.config)
+    with cfg.open_store(args.library, create=False) as store:
+        if args.delete or args.delete_all:
+            n = store.delete_voice_profile(None if args.delete_all else args.delete)
+            if args.delete and not n:
+                raise CallAssistError(f"no voice profile of {args.delete!r}: see "
+                                      f"`callassist voices` for the agents that have one")
+            print(f"{n} voice profile{'s' * (n != 1)} deleted", file=sys.stderr)
+            return 0
+        profiles = store.voice_profiles()
+        for agent, seconds, calls, updated in profiles:
+            print(f"{agent}  {calls} call{'s' * (calls != 1)}, {seconds / 60:.1f} min of speech, "
+                  f"updated {updated[:16]}")
+        if not profiles:
+            state = "on" if cfg.voice_profiles else "off (voice_profiles = false)"
+            print(f"no voice profiles yet: they are learnt from stereo calls imported or saved "
+                  f"with --agent NAME (learning is {state})", file=sys.stderr)
+    return 0
+
+
 def cmd_listen(args) -> int:
     from .audio.sources import MicSource
     from .core.events import AGENT, CUSTOMER
@@ -582,7 +627,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     commands = {"analyze": cmd_analyze, "listen": cmd_listen, "devices": cmd_devices,
                 "download-model": cmd_download, "import": cmd_import, "library": cmd_library,
-                "report": cmd_report}
+                "report": cmd_report, "voices": cmd_voices}
     handler = commands[args.command] if args.command else cmd_gui
     try:
         return handler(args)

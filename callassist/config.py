@@ -7,6 +7,8 @@ panel's settings dialog edits this file too); the panel's panel.ini keeps only w
     engine = "auto"                  # auto | vosk | whisper
     vosk_model = "/opt/models/vosk-model-en-us-0.22"
     channels = "agent,customer"      # speaker of the left and right channel
+    mono = "separate"                # mono recordings: separate | customer | agent
+    voice_profiles = true            # learn named agents' voices (for mono calls); false: never
     knowledge = "/srv/kb"             # folder of Markdown articles
     phrases = "~/my-phrases.yaml"
     wrapup_codes = "~/my-codes.yaml"  # the wrap-up codes a call can end with
@@ -54,6 +56,10 @@ class Config(BaseModel):
     whisper_model: str | None = None  # a CTranslate2 Whisper folder (default: bundled tiny.en)
     mood_model: str | None = None  # default: the shipped models/mood
     channels: str | None = None  # speaker of each channel of a recording, e.g. "agent,customer"
+    mono: Literal["separate", "customer", "agent"] = "separate"  # a mono recording: voices told
+    # apart (audio.diarize), or all of it one speaker's
+    voice_profiles: bool = True  # learn each named agent's voice from calls with the agent on
+    # their own channel, to tell them apart on mono calls (stored in the library, deletable)
     mood_window: int = Field(3, ge=1, le=50)  # utterances over which the mood trend is judged
     knowledge: str | None = None  # folder of Markdown articles (default: content/knowledge)
     phrases: str | None = None  # phrase library YAML (default: content/phrases.yaml)

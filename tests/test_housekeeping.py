@@ -151,7 +151,7 @@ def test_version_3_library_with_duplicates_upgrades_and_keys_lazily(tmp_path):
         ids = [lib.save_timeline(timeline(), audio_path=wav, title=f"copy {i}") for i in (1, 2)]
     downgrade_to_3(path)
     with Library(path) as lib:
-        assert lib.store.meta("schema_version") == "4"
+        assert lib.store.meta("schema_version") == "5"
         key = content_key(wav)
         found = lib.find_recording(wav, key, 2.0)  # keys the old calls of that length
         assert found is not None and found[0] in ids

@@ -461,7 +461,7 @@ def test_version_1_library_is_upgraded_and_flagged(tmp_path):
         assert store.get_call(call_id).flags
         assert not store.get_call(call_id).redacted
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("5",)
 
 
 def test_version_2_library_gets_a_filled_full_text_index(tmp_path):
@@ -473,7 +473,7 @@ def test_version_2_library_gets_a_filled_full_text_index(tmp_path):
         assert store.search("warehouse") == {call_id}
         assert store.store._query("SELECT count(*) FROM utterance_fts") == [(15,)]
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("5",)
 
 
 def searchable_library(tmp_path) -> tuple[Library, str, str]:

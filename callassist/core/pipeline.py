@@ -184,6 +184,23 @@ class Pipeline:
             return None
         return self.assistant.catch_up(list(self._utterances))
 
+    def peek_text(self, audio) -> str:
+        """What is said in a piece of audio (16 kHz mono), read by this call's recogniser
+        outside the call: used to tell which voice of a mono recording is the agent's."""
+        stream = self.engine.stream("peek", partials=False)
+        events = [*stream.accept_audio(audio), *stream.finish()]
+        return " ".join(e.text for e in events if isinstance(e, Utterance) and e.text)
+
+    def _separated(self, source, timeline: Timeline) -> None:
+        """A mono recording whose voices were told apart: the call says how, and how sure."""
+        separation = getattr(source, "separation", None)
+        if not separation:
+            return
+        from ..audio.separated import describe
+        timeline.call["separation"] = separation
+        level, message = describe(separation)
+        self.publish(Status(0.0, message, level=level))
+
     def new_call(self, source_name: str = "", speakers: Iterable[str] = ()) -> dict:
         """The metadata of a call this pipeline is about to run (the timeline's `call`)."""
         return {
@@ -221,10 +238,14 @@ class Pipeline:
         for problem in [*getattr(self.engine, "problems", ()),
                         *(self.assistant.problems if self.assistant is not None else [])]:
             self.publish(Status(0.0, problem, level="warning"))
+        if hasattr(source, "peek") and source.peek is None:  # a mono call's voices: who says
+            source.peek = self.peek_text                       # the agent's words
         t0 = None
         error: CallAssistError | None = None
         try:
             for block in source:
+                if t0 is None:
+                    self._separated(source, timeline)
                 if t0 is None:  # the clock starts with the first audio (a device can take ~2 s)
                     t0 = (clock() if clock else None) or time.monotonic() - block.end / speed
                 if realtime:  # wall-clock seconds behind the call

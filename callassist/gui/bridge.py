@@ -105,11 +105,13 @@ class CallWorker(QObject):
         return models.session(self.config, partials=True)
 
     def _open_source(self):
-        from ..audio.sources import FileSource, MicSource
+        from ..audio.separated import open_recording
+        from ..audio.sources import MicSource
 
         s = self.setup
         if s.play:
-            return FileSource(s.play, channels=self.config.channels, realtime=True, speed=s.speed)
+            return open_recording(s.play, self.config.channels, mono=self.config.mono,
+                                  realtime=True, speed=s.speed)
         src = MicSource(s.inputs or {"customer": None})
         # a device gone mid-call: the panel says so, the call goes on with the other input
         src.on_lost = lambda speaker, message: self.status.emit("device", message)
@@ -120,10 +122,14 @@ class CallWorker(QObject):
         """Capture thread: from the moment the call starts, every block is recorded and queued
         for the pipeline, which may still be waiting for the models: nothing said is lost."""
         last_level: dict[str, float] = {}
+        prepares = hasattr(source, "separation")  # a mono call: its voices are told apart first
         try:
-            self._start_playback()
+            if not prepares:
+                self._start_playback()
             for block in source:
                 now = time.monotonic()
+                if prepares and self._clock is None:  # played out loud from its first block
+                    self._start_playback()
                 if self._clock is None:  # the call's clock: when its first audio arrived
                     self._clock = now - block.end / self._speed
                 if now - last_level.get(block.speaker, 0) >= 0.1:
@@ -141,11 +147,8 @@ class CallWorker(QObject):
             blocks.put(None)
 
     @staticmethod
-    def _queued(blocks: queue.Queue):
-        while (item := blocks.get()) is not None:
-            if isinstance(item, Exception):
-                raise item
-            yield item
+    def _queued(blocks: queue.Queue, source=None):
+        return _Queued(blocks, source)
 
     @Slot()
     def run(self) -> None:
@@ -158,6 +161,8 @@ class CallWorker(QObject):
         self._speed = self.setup.speed if self.setup.play else 1.0
         try:
             self._source = source = self._open_source()
+            if getattr(source, "peek", False) is None:  # a mono call: which voice is the agent,
+                source.peek = lambda audio: self._session().peek_text(audio)  # by their words
             if self.store is not None and self.setup.record and not self.setup.play:
                 from ..audio.recording import AudioRecorder
                 from ..paths import data_dir, private_dir
@@ -185,7 +190,7 @@ class CallWorker(QObject):
             self.started.emit(call)
             self.status.emit("info", "Call in progress")
             try:
-                timeline = pipe.run(self._queued(blocks), realtime=True, call=call,
+                timeline = pipe.run(self._queued(blocks, source), realtime=True, call=call,
                                     speed=self._speed, clock=lambda: self._clock)
             except CallAssistError as exc:
                 timeline = getattr(exc, "timeline", None)
@@ -213,6 +218,25 @@ class CallWorker(QObject):
             self.finished.emit(timeline)
             from ..core.models import trim_memory
             trim_memory()
+
+
+class _Queued:
+    """The captured blocks for the pipeline, in order (an error raised where it happened); the
+    source's other attributes (speakers, how a mono call's voices were told apart) read through."""
+
+    def __init__(self, blocks: queue.Queue, source=None):
+        self._blocks, self._source = blocks, source
+
+    def __getattr__(self, name):
+        if self._source is None:
+            raise AttributeError(name)
+        return getattr(self._source, name)
+
+    def __iter__(self):
+        while (item := self._blocks.get()) is not None:
+            if isinstance(item, Exception):
+                raise item
+            yield item
 
 
 def start_worker(worker: CallWorker) -> QThread:

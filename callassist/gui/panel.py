@@ -702,6 +702,8 @@ class SidePanel(QMainWindow):
                 self.footer.setText("")
             elif ev.level == "info" and "call has ended" in ev.message:
                 self.footer.setText(ev.message)  # the agent's words put aside on a busy machine
+            elif ev.level == "info" and "voices separated" in ev.message:
+                self.footer.setText(ev.message)  # a mono call: who is who was worked out
 
     def _show_escalation(self) -> None:
         """The transfer advice, every reason still true. "No answer in the knowledge base" and

@@ -183,6 +183,9 @@ class ReplayWindow(QMainWindow):
         head.addWidget(title)
         self.meta = QLabel(self._meta_text())
         self.meta.setObjectName("status")
+        if self.timeline.call.get("separation"):
+            from ..audio.separated import describe
+            self.meta.setToolTip(describe(self.timeline.call["separation"])[1])
         head.addWidget(self.meta, 1)
         self.show_original = QCheckBox("Show unredacted text")
         self.show_original.setToolTip("The library kept this call's original transcript "
@@ -313,6 +316,11 @@ class ReplayWindow(QMainWindow):
         bits.append(f"{len(self.flags)} flagged moments")
         if rec.redacted:
             bits.append("personal data redacted")
+        separation = self.timeline.call.get("separation")
+        if separation:  # a mono recording: say that its speakers were worked out, and how surely
+            from ..audio.separated import UNSURE
+            sure = separation.get("voices", 0) >= 2 and separation.get("confidence", 0) >= UNSURE
+            bits.append("speakers separated from one channel" + ("" if sure else " (uncertain)"))
         return " · ".join(bits)
 
     def _fill(self) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ..audio.sources import FileSource
+from ..audio.separated import open_recording
 from ..errors import CallAssistError
 from ..audio.provenance import content_key
 from .service import Library
@@ -65,11 +65,21 @@ def find_recordings(paths: Iterable[str | Path]) -> list[Path]:
     return list(found)
 
 
-def _cancellable(source: FileSource, cancel: threading.Event | None):
-    for block in source:
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
-        yield block
+class _Cancellable:
+    """The source's blocks until `cancel` is set; its other attributes (speakers, how a mono
+    call's voices were separated) read through."""
+
+    def __init__(self, source, cancel: threading.Event | None):
+        self._source, self._cancel = source, cancel
+
+    def __getattr__(self, name):
+        return getattr(self._source, name)
+
+    def __iter__(self):
+        for block in self._source:
+            if self._cancel is not None and self._cancel.is_set():
+                raise Cancelled()
+            yield block
 
 
 class Importer:
@@ -94,7 +104,9 @@ class Importer:
         t0 = time.perf_counter()
         result = ImportResult(path)
         try:
-            source = FileSource(path, channels=self.channels)
+            learn = self.agent if self.config.voice_profiles else None
+            source = open_recording(path, self.channels, mono=self.config.mono,
+                                    profile=self.store.voice_profile(learn))
             result.duration = source.duration
             key = content_key(path)
             found = self.store.find_recording(path, key, source.duration)
@@ -105,7 +117,9 @@ class Importer:
             progress = (lambda t: on_progress(path, min(1.0, t / source.duration))) \
                 if on_progress else None
             try:
-                timeline = pipe.run(_cancellable(source, cancel), source_name=str(path),
+                if getattr(source, "peek", False) is None:  # a mono call: who is the agent
+                    source.peek = pipe.peek_text
+                timeline = pipe.run(_Cancellable(source, cancel), source_name=str(path),
                                     on_progress=progress)
             except CallAssistError as exc:  # damaged part-way: keep what was analysed
                 result.error = str(exc)
@@ -117,6 +131,8 @@ class Importer:
                 status = "done"
             result.call_id = self.store.save_recording(timeline, path, title=path.stem,
                                                        agent=self.agent, status=status, key=key)
+            if learn and status == "done" and source.info.channels > 1:
+                self.store.learn_voice(learn, path, self.channels)  # for their mono calls
         except AlreadyStored as exc:  # another import stored it meanwhile
             result.error, result.skipped, result.duplicate_of = None, True, exc.title or exc.call_id
         except Cancelled:

@@ -288,6 +288,7 @@ td, th {{ vertical-align: top; }}
 .key {{ color: #555555; }}
 .num {{ text-align: right; }}
 .sev1 {{ color: #9a6b00; font-weight: bold; }}
+.warn {{ color: #9a6b00; }}
 .sev2 {{ color: #c05a00; font-weight: bold; }}
 .sev3 {{ color: #b3261e; font-weight: bold; }}
 .note {{ color: {NOTE_COLOUR}; font-weight: bold; }}
@@ -345,6 +346,11 @@ def _header(data: ReportData) -> list[str]:
              ("Call id", _e(rec.id))]
     if rec.status and rec.status != "done":
         pairs.append(("Status", _e(rec.status)))
+    if call.get("separation"):  # a mono recording: whose words are whose was worked out
+        from ..audio.separated import describe
+        level, line = describe(call["separation"])
+        pairs.append(("Speakers", f'<span class="{"warn" if level == "warning" else ""}">'
+                                  f'{_e(line[0].upper() + line[1:])}</span>'))
     out = [f"<h1>{_e(data.title)}</h1>",
            '<p class="muted small">CallAssist call report</p>', _kv_table(pairs)]
     if rec.redacted:

@@ -3,7 +3,7 @@
 Kept apart from the store so the format can be read in one place, and so an upgrade is a list of
 statements rather than code spread through the queries.
 
-Version 4:
+Version 5:
   meta(key PRIMARY KEY, value)                 -- "schema_version", "flag_settings"
   calls(id PRIMARY KEY, source, started, status, duration, audio_path, title, agent,
         call_json, utterances, mood_start, mood_end, mood_min, event_counts, owner, updated,
@@ -14,6 +14,9 @@ Version 4:
   originals(call_id, seq, data)                -- unredacted events, only with keep_original
   notes(id PRIMARY KEY, call_id, time, text, author, created)
   utterance_fts(text, call_id, seq)            -- FTS5 over utterance text (version 3)
+  voice_profiles(agent PRIMARY KEY, vector, seconds, calls, updated)
+                                               -- an agent's voice as 256 float32 (version 5):
+                                               -- tells the agent apart on mono calls only
 
 The full-text rows are kept in step with `events` by triggers, so every writer (a whole saved
 call, a live recorder, a deleted call) keeps the index right without knowing it exists. An FTS
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 FTS_SPAN = 1 << 20  # events per call addressable in the full-text rowids
 
 _TABLES = """
@@ -91,7 +94,14 @@ ALTER TABLE calls ADD COLUMN content_key TEXT;
 CREATE UNIQUE INDEX calls_content_key ON calls (content_key);
 """
 
-UPGRADES = {1: _UPGRADE_1_TO_2, 2: _UPGRADE_2_TO_3, 3: _UPGRADE_3_TO_4}  # from version N to N + 1
+_UPGRADE_4_TO_5 = """
+CREATE TABLE voice_profiles (
+    agent TEXT PRIMARY KEY, vector BLOB NOT NULL, seconds REAL NOT NULL,
+    calls INTEGER NOT NULL, updated TEXT NOT NULL);
+"""
+
+UPGRADES = {1: _UPGRADE_1_TO_2, 2: _UPGRADE_2_TO_3, 3: _UPGRADE_3_TO_4,
+            4: _UPGRADE_4_TO_5}  # from version N to N + 1
 
 
 class NotALibrary(Exception):

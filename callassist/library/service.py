@@ -423,6 +423,31 @@ class Library:
                 self.store.set_flags(batch)
         return done
 
+    # -- agents' voice profiles: only to tell the agent's voice apart on mono calls
+    def voice_profile(self, agent: str | None):
+        """The agent's voice as a unit vector, or None (no agent named, no profile yet)."""
+        found = self.store.voice_profile(agent) if agent else None
+        return found[0] if found is not None else None
+
+    def learn_voice(self, agent: str | None, path: str | Path,
+                    channels: str | None = None) -> bool:
+        """Add the agent's voice on their own channel of a stereo recording to their profile;
+        False when there is nothing to learn (no agent named, mono, too little speech)."""
+        if not agent:
+            return False
+        from ..audio.separated import channel_voice
+        found = channel_voice(path, channels)
+        if found is None:
+            return False
+        self.store.add_voice(agent, *found)
+        return True
+
+    def voice_profiles(self) -> list[tuple[str, float, int, str]]:
+        return self.store.voice_profiles()
+
+    def delete_voice_profile(self, agent: str | None = None) -> int:
+        return self.store.delete_voice_profile(agent)
+
     # -- notes on moments
     def add_note(self, call_id: str, time: float, text: str, author: str = "") -> int:
         return self.store.add_note(call_id, time, text, author)

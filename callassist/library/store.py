@@ -30,6 +30,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
+
 from ..errors import CallAssistError
 from ..paths import data_dir, private_dir
 from . import schema
@@ -594,6 +596,48 @@ class CallStore:
         rows = self._query("SELECT DISTINCT call_id FROM utterance_fts WHERE utterance_fts "
                            "MATCH ?", (query,))
         return {r[0] for r in rows}
+
+    # -- agents' voice profiles (biometric: used only to tell the agent apart on mono calls)
+    def voice_profile(self, agent: str) -> tuple[np.ndarray, float, int] | None:
+        """(unit vector, seconds of speech, calls) of an agent's voice, or None."""
+        rows = self._query("SELECT vector, seconds, calls FROM voice_profiles WHERE agent = ?",
+                           (agent,))
+        if not rows:
+            return None
+        vector, seconds, calls = rows[0]
+        return np.frombuffer(vector, dtype=np.float32).copy(), float(seconds), int(calls)
+
+    def voice_profiles(self) -> list[tuple[str, float, int, str]]:
+        """(agent, seconds, calls, updated) of every stored profile, by agent."""
+        return [tuple(r) for r in self._query(
+            "SELECT agent, seconds, calls, updated FROM voice_profiles ORDER BY agent")]
+
+    def add_voice(self, agent: str, vector: np.ndarray, seconds: float,
+                  keep_seconds: float = 600.0) -> None:
+        """Fold one call's voice of `agent` into their profile: a mean weighted by seconds of
+        speech, the old part counting at most `keep_seconds` (a voice heard on new headsets and
+        lines is followed, not frozen by the first hour)."""
+        v = np.asarray(vector, dtype=np.float32).reshape(-1)
+        with self._tx() as db:
+            row = db.execute("SELECT vector, seconds, calls FROM voice_profiles WHERE agent = ?",
+                             (agent,)).fetchone()
+            if row is not None:
+                old = np.frombuffer(row[0], dtype=np.float32)
+                w_old = min(float(row[1]), keep_seconds)
+                v = (old * w_old + v * seconds) / max(w_old + seconds, 1e-9)
+                total, calls = float(row[1]) + seconds, int(row[2]) + 1
+            else:
+                total, calls = seconds, 1
+            v = (v / max(float(np.linalg.norm(v)), 1e-9)).astype(np.float32)
+            db.execute("INSERT OR REPLACE INTO voice_profiles VALUES (?, ?, ?, ?, ?)",
+                       (agent, v.tobytes(), round(total, 1), calls, _now()))
+
+    def delete_voice_profile(self, agent: str | None = None) -> int:
+        """Forget one agent's voice profile (or, with None, every one); returns how many."""
+        with self._tx() as db:
+            if agent is None:
+                return db.execute("DELETE FROM voice_profiles").rowcount
+            return db.execute("DELETE FROM voice_profiles WHERE agent = ?", (agent,)).rowcount
 
     # -- notes on moments
     def add_note(self, call_id: str, time: float, text: str, author: str = "") -> int:

@@ -1,0 +1,295 @@
+"""Speakers told apart in mono recordings: the parts with small fakes, then real voices (the demo
+calls' two channels mixed to one, a real speaker encoder, the real `analyze` command)."""
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from callassist.audio import diarize as D
+from callassist.audio.separated import SeparatedSource, describe, open_recording
+from callassist.audio.sources import FileSource
+from tests.conftest import run_cli
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "demo" / "calls"
+
+
+# ---- the parts --------------------------------------------------------------------------------------
+
+def test_viterbi_keeps_a_speaker_through_one_odd_window_but_follows_a_real_change():
+    a, b = [0.8, 0.3], [0.3, 0.8]
+    odd = [0.45, 0.55]  # one window a little nearer the other voice (a laugh, a cough)
+    scores = np.array([a, a, a, odd, a, a, b, b, b, b])
+    path = D._viterbi(scores, np.full(len(scores), D.SWITCH_COST))
+    assert path.tolist() == [0] * 6 + [1] * 4
+    # across a pause a change costs almost nothing: a single short window may change speaker
+    costs = np.full(3, D.SWITCH_COST)
+    costs[1] = costs[2] = D.GAP_SWITCH_COST
+    assert D._viterbi(np.array([a, b, a]), costs).tolist() == [0, 1, 0]
+
+
+def test_turns_join_one_speakers_pieces_across_short_pauses_only():
+    regions = [(0.0, 2.0), (2.3, 4.0), (5.5, 7.0)]
+    times = np.array([1.0, 3.0, 6.0])
+    d = D.Diarizer._turns(regions, times, np.array([0, 1, 2]), np.array([1, 1, 1]),
+                          np.eye(2, 256), 8.0, 0.5)
+    assert [(t.start, t.end, t.speaker) for t in d.turns] == [(0.0, 4.0, 0), (5.5, 7.0, 0)]
+    assert d.speakers == 1  # indices renumbered from 0
+
+
+def test_role_words_read_the_agent_and_the_caller():
+    assert D.role_words("Thank you for calling Northwind, my name is Priya. How can I help?") >= 2
+    assert D.role_words("Hi, I'm calling about my bill, I've been waiting for weeks") <= -2
+    assert D.role_words("okay") == 0
+
+
+def _diarization(first: int) -> D.Diarization:
+    turns = [D.Turn(0.0, 2.0, first), D.Turn(2.5, 5.0, 1 - first), D.Turn(5.5, 6.0, first)]
+    return D.Diarization(turns, 2, np.stack([np.eye(256)[0], np.eye(256)[1]]), 6.0, 0.6)
+
+
+def test_roles_from_the_profile_then_the_words_then_who_spoke_first():
+    d = _diarization(first=1)
+    samples = np.zeros(6 * 16000, dtype=np.float32)
+    by_first = D.assign_roles(d, samples)
+    assert (by_first.agent, by_first.by) == (1, "first") and by_first.confidence < 0.7
+    profile = np.eye(256)[0] * 0.9 + np.eye(256)[1] * 0.1
+    by_voice = D.assign_roles(d, samples, profile=profile)
+    assert (by_voice.agent, by_voice.by) == (0, "profile") and by_voice.confidence >= 0.9
+    said = {0: "thank you for calling how can I help", 1: "I'm calling about my order"}
+    heard = []
+
+    def peek(audio):  # the fake recogniser knows who speaks by the sample value put in below
+        heard.append(len(audio))
+        return said[int(audio.max())]
+    marked = samples.copy()
+    for t in d.turns:
+        marked[int(t.start * 16000):int(t.end * 16000)] = t.speaker
+    by_words = D.assign_roles(d, marked, peek=peek)
+    assert (by_words.agent, by_words.by, by_words.evidence["words"]) == (0, "words", [2, -2])
+    assert len(heard) == 2
+    # a profile too close to both voices to choose says nothing: the words decide
+    undecided = D.assign_roles(d, marked, profile=np.eye(256)[0] + np.eye(256)[1], peek=peek)
+    assert undecided.by == "words"
+
+
+def test_split_silences_each_speaker_where_the_other_talks():
+    d = _diarization(first=0)
+    samples = np.ones(6 * 16000, dtype=np.float32)
+    streams = D.split(samples, d, D.Roles(0, 0.9, "profile"))
+    agent, caller = streams["agent"], streams["customer"]
+    assert agent[16000] == 1 and caller[16000] == 0  # 1 s: the agent's turn
+    assert agent[3 * 16000] == 0 and caller[3 * 16000] == 1
+    one = D.split(samples, D.Diarization([D.Turn(0, 6, 0)], 1, np.eye(1, 256), 6.0),
+                  D.Roles(None, 1.0, "one voice"))
+    assert list(one) == ["customer"]
+
+
+def test_the_status_line_says_how_sure_the_roles_are():
+    assert describe({"voices": 1})[0] == "warning"
+    level, line = describe({"voices": 2, "agent_by": "first", "confidence": 0.55})
+    assert level == "warning" and "uncertain" in line and "who spoke first" in line
+    level, line = describe({"voices": 2, "agent_by": "profile", "confidence": 0.9})
+    assert level == "info" and "voice profile" in line
+
+
+def test_stereo_and_named_mono_are_not_separated(tmp_path):
+    stereo = tmp_path / "s.wav"
+    sf.write(stereo, np.zeros((16000, 2), dtype=np.float32), 16000)
+    mono = tmp_path / "m.wav"
+    sf.write(mono, np.zeros(16000, dtype=np.float32), 16000)
+    assert type(open_recording(stereo)) is FileSource
+    assert type(open_recording(mono, "agent")) is FileSource
+    assert open_recording(mono, mono="agent").speakers == ("agent",)
+    assert isinstance(open_recording(mono), SeparatedSource)
+
+
+# ---- real voices ------------------------------------------------------------------------------------
+
+def mono_mix(call: Path, out: Path) -> tuple[Path, dict]:
+    """A demo call's agent and customer channels mixed into one channel, as a mono recorder
+    stores it; with the call's script (who says what, when)."""
+    audio, rate = sf.read(call, dtype="float32")
+    sf.write(out, audio.mean(axis=1), rate, subtype="PCM_16")
+    return out, json.loads(call.with_suffix(".truth.json").read_text())
+
+
+def der(truth: dict, turns, role) -> float:
+    from pyannote.core import Annotation, Segment
+    from pyannote.metrics.diarization import DiarizationErrorRate
+    ref, hyp = Annotation(), Annotation()
+    for t in truth["turns"]:
+        ref[Segment(t["start"], t["end"])] = t["speaker"]
+    for t in turns:
+        hyp[Segment(t.start, t.end)] = role(t.speaker)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "uem approximated": the whole call is the extent
+        return DiarizationErrorRate(collar=0.0)(ref, hyp)
+
+
+@pytest.mark.slow  # real speaker encoder
+@pytest.mark.parametrize("name", ["billing_escalation", "confused_caller"])
+def test_two_voices_on_one_channel_are_told_apart(tmp_path, name):
+    path, truth = mono_mix(DEMO / f"{name}.flac", tmp_path / "mono.wav")
+    samples, _ = sf.read(path, dtype="float32")
+    d = D.Diarizer()(samples)
+    assert d.speakers == 2
+    roles = D.assign_roles(d, samples)
+    assert der(truth, d.turns, roles.role) < 0.08
+    # every turn of the script is given, for most of its length, to one speaker, and the
+    # agent's turns to the other one than the caller's
+    def owner(t):
+        got = {}
+        for x in d.turns:
+            overlap = min(x.end, t["end"]) - max(x.start, t["start"])
+            if overlap > 0:
+                got[x.speaker] = got.get(x.speaker, 0) + overlap
+        return max(got, key=got.get) if got else None
+    owners = {sp: {owner(t) for t in truth["turns"] if t["speaker"] == sp}
+              for sp in ("agent", "customer")}
+    assert len(owners["agent"]) == 1 and len(owners["customer"]) == 1
+    assert owners["agent"] != owners["customer"]
+
+
+@pytest.mark.slow  # real speaker encoder
+def test_one_voice_is_one_speaker(tmp_path, espeak):
+    lines = ["Hello, I am calling about the parcel that never came.",
+             "It was supposed to arrive on Monday and I waited at home all day.",
+             "Could somebody tell me where it is, please? I need it by Friday."]
+    gap = np.zeros(8000, dtype=np.float32)
+    samples = np.concatenate([np.concatenate([espeak(line, "en-us"), gap]) for line in lines])
+    d = D.Diarizer()(samples)
+    assert d.speakers == 1 and {t.speaker for t in d.turns} == {0}
+    assert D.assign_roles(d, samples).by == "one voice"
+
+
+@pytest.mark.slow  # the real `analyze` command on a mono recording
+def test_analyze_of_a_mono_call_gives_the_agent_and_the_caller_their_words(tmp_path):
+    path, truth = mono_mix(DEMO / "angry_calmed.flac", tmp_path / "angry_mono.wav")
+    out = tmp_path / "t.json"
+    r = run_cli("analyze", str(path), "--quiet", "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    timeline = json.loads(out.read_text())
+    sep = timeline["call"]["separation"]
+    assert sep["voices"] == 2 and sep["agent_by"] == "words" and sep["confidence"] >= 0.7
+    events = timeline["events"]
+    status = [e["message"] for e in events if e["type"] == "status"]
+    assert any("two voices separated" in m for m in status)
+    utts = [e for e in events if e["type"] == "utterance"]
+    # each utterance lies inside one turn of the script, of the speaker the script says
+    for u in utts:
+        mid = (u["start"] + u["end"]) / 2
+        [turn] = [t for t in truth["turns"] if t["start"] - 0.4 <= mid <= t["end"] + 0.4]
+        assert u["speaker"] == turn["speaker"], (u["text"], turn["text"])
+    said = {sp: " ".join(u["text"].lower() for u in utts if u["speaker"] == sp)
+            for sp in ("agent", "customer")}
+    assert "how can i help" in said["agent"] and "anything else" in said["agent"]
+    assert "manager" in said["customer"] and "manager" not in said["agent"]
+    # the caller's mood reads only the caller; the agent's checklist ticks
+    moods = [e for e in events if e["type"] == "mood"]
+    assert moods and {e["speaker"] for e in moods} == {"customer"}
+    assert moods[0]["time"] > 6.0  # not the agent's greeting: the caller's first words
+    ticked = {e["item"] for e in events if e["type"] == "checklist" and e["done"]}
+    assert {"anything_else", "recap"} <= ticked
+
+
+# ---- the agent's voice profile ----------------------------------------------------------------------
+
+def flite(text: str, voice: str) -> np.ndarray:
+    import shutil
+    import subprocess
+    import tempfile
+
+    import soxr
+    if shutil.which("flite") is None:
+        pytest.fail("flite is not installed: run scripts/setup.sh")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "f.wav"
+        subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(out)], check=True)
+        audio, rate = sf.read(out, dtype="float32")
+    return soxr.resample(audio, rate, 16000).astype(np.float32)
+
+
+def dialogue(turns, gap: float = 0.5) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """(agent channel, customer channel, script) of turns [(speaker, voice, text)]."""
+    chans = {"agent": [], "customer": []}
+    script, t = [], 0.3
+    for speaker, voice, text in turns:
+        audio = flite(text, voice)
+        for sp in chans:
+            chans[sp].append(np.zeros(int(gap * 16000), np.float32))
+            chans[sp].append(audio if sp == speaker else np.zeros_like(audio))
+        script.append({"speaker": speaker, "start": t + gap, "end": t + gap + len(audio) / 16000,
+                       "text": text})
+        t += gap + len(audio) / 16000
+    return np.concatenate(chans["agent"]), np.concatenate(chans["customer"]), script
+
+
+AGENT_VOICE, CALLER_VOICE, OTHER_CALLER = "awb", "rms", "kal"  # three men
+
+
+@pytest.mark.slow  # real voices, the real command line three times
+def test_a_voice_profile_learnt_from_a_stereo_call_finds_the_agent_on_a_mono_call(tmp_path):
+    # 1. a stereo call of agent Sam (his own channel): imported with his name, it teaches his voice
+    agent, caller, _ = dialogue([
+        ("agent", AGENT_VOICE, "Good morning, you are through to Sam at Harbour Home Furniture."),
+        ("customer", OTHER_CALLER, "Hello, I wanted to ask about a table I ordered."),
+        ("agent", AGENT_VOICE, "Of course. Could you give me the order number, and I will pull "
+                               "up the details for you straight away."),
+        ("customer", OTHER_CALLER, "It is on the email, one moment."),
+        ("agent", AGENT_VOICE, "Take your time. The table is in our warehouse and leaves on "
+                               "Monday, so it should be with you by the middle of next week."),
+    ])
+    stereo = tmp_path / "stereo_sam.wav"
+    sf.write(stereo, np.stack([agent, caller], axis=1), 16000, subtype="PCM_16")
+    lib = tmp_path / "calls.sqlite3"
+    r = run_cli("import", str(stereo), "--agent", "Sam", "--library", str(lib))
+    assert r.returncode == 0, r.stderr
+    r = run_cli("voices", "--library", str(lib))
+    assert r.returncode == 0 and r.stdout.startswith("Sam  1 call"), (r.stdout, r.stderr)
+    # 2. a mono recording of an outbound call by Sam to another man: the caller answers first,
+    # and it is the agent who says "I'm calling about": neither who spoke first nor the words
+    # can tell them apart; his voice can
+    agent, caller, script = dialogue([
+        ("customer", CALLER_VOICE, "Hello, who is this please?"),
+        ("agent", AGENT_VOICE, "Hi, I'm calling about your order from last week, the blue sofa. "
+                               "I need to check the delivery address with you."),
+        ("customer", CALLER_VOICE, "Oh right. Yes, it goes to twelve Mill Lane, the house with "
+                                   "the green door."),
+        ("agent", AGENT_VOICE, "I'm calling because the van comes on Thursday. Would the morning "
+                               "suit you?"),
+        ("customer", CALLER_VOICE, "Thursday morning is fine. I will be at home all day."),
+        ("agent", AGENT_VOICE, "Lovely. The driver will ring you half an hour before he arrives."),
+    ])
+    mono = tmp_path / "outbound_mono.wav"
+    sf.write(mono, agent + caller, 16000, subtype="PCM_16")
+
+    def roles_right(out: Path) -> tuple[float, dict]:
+        timeline = json.loads(out.read_text())
+        utts = [e for e in timeline["events"] if e["type"] == "utterance"]
+        right = 0
+        for u in utts:
+            mid = (u["start"] + u["end"]) / 2
+            turn = min(script, key=lambda t: 0 if t["start"] <= mid <= t["end"]
+                       else min(abs(mid - t["start"]), abs(mid - t["end"])))
+            right += u["speaker"] == turn["speaker"]
+        return right / max(len(utts), 1), timeline["call"]["separation"]
+
+    r = run_cli("analyze", str(mono), "--quiet", "--json", str(tmp_path / "alone.json"))
+    assert r.returncode == 0, r.stderr
+    share, sep = roles_right(tmp_path / "alone.json")
+    assert sep["voices"] == 2 and sep["agent_by"] != "profile"
+    assert share < 0.5  # without his voice the roles come out the wrong way round
+    r = run_cli("analyze", str(mono), "--quiet", "--json", str(tmp_path / "known.json"),
+                "--save", "--agent", "Sam", "--library", str(lib))
+    assert r.returncode == 0, r.stderr
+    share, sep = roles_right(tmp_path / "known.json")
+    assert sep["agent_by"] == "profile" and sep["confidence"] >= 0.7
+    assert share == 1.0
+    # the profile can be deleted, and then it is gone
+    r = run_cli("voices", "--delete", "Sam", "--library", str(lib))
+    assert r.returncode == 0 and "1 voice profile deleted" in r.stderr
+    assert "no voice profiles yet" in run_cli("voices", "--library", str(lib)).stderr
