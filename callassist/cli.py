@@ -103,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "from `callassist devices` (e.g. the monitor of the softphone's output)")
     li.add_argument("--agent-input", metavar="DEV", help="your microphone (optional second input, "
                     "named the same way)")
+    li.add_argument("--both-speakers", action="store_true", help="--input hears both you and "
+                    "the caller (a speakerphone, a mixed feed): tell the voices apart as the call "
+                    "goes (config: single_input = \"both\")")
+    li.add_argument("--agent", metavar="NAME", help="you: your voice profile in the call library "
+                    "tells your voice apart with --both-speakers")
     li.add_argument("--seconds", type=float, help="stop after this many seconds (default: Ctrl-C)")
     li.add_argument("--json", metavar="OUT", help="write the timeline as JSON to OUT when done")
     li.add_argument("--unredacted", action="store_true", help="print and write the transcript "
@@ -550,9 +555,19 @@ def cmd_listen(args) -> int:
     if args.agent_input is not None:
         inputs[AGENT] = args.agent_input
     source = MicSource(inputs)
+    cfg, models = _load(args)
+    if args.agent_input is None and (args.both_speakers or cfg.single_input == "both"):
+        from .audio.separated import LiveSeparatedSource
+        profile = None
+        if args.agent and cfg.voice_profiles:
+            try:
+                with cfg.open_store(None, create=False) as store:
+                    profile = store.voice_profile(args.agent)
+            except CallAssistError:
+                profile = None  # no library yet: no profile
+        source = LiveSeparatedSource(source, profile=profile)
     source.on_lost = lambda speaker, message: print(f"callassist: warning: {message}",
                                                     file=sys.stderr)
-    cfg, models = _load(args)
     pipe = models.session(cfg, partials=False)
     source.open()
     pipe.subscribe(_printer(unredacted=args.unredacted))

@@ -9,6 +9,7 @@ panel's settings dialog edits this file too); the panel's panel.ini keeps only w
     channels = "agent,customer"      # speaker of the left and right channel
     mono = "separate"                # mono recordings: separate | customer | agent
     voice_profiles = true            # learn named agents' voices (for mono calls); false: never
+    single_input = "caller"          # live with one input: caller | both (a speakerphone)
     knowledge = "/srv/kb"             # folder of Markdown articles
     phrases = "~/my-phrases.yaml"
     wrapup_codes = "~/my-codes.yaml"  # the wrap-up codes a call can end with
@@ -58,6 +59,8 @@ class Config(BaseModel):
     channels: str | None = None  # speaker of each channel of a recording, e.g. "agent,customer"
     mono: Literal["separate", "customer", "agent"] = "separate"  # a mono recording: voices told
     # apart (audio.diarize), or all of it one speaker's
+    single_input: Literal["caller", "both"] = "caller"  # a live call with one input: the
+    # caller's audio only (a softphone's output), or both voices (a speakerphone, a mixed feed)
     voice_profiles: bool = True  # learn each named agent's voice from calls with the agent on
     # their own channel, to tell them apart on mono calls (stored in the library, deletable)
     mood_window: int = Field(3, ge=1, le=50)  # utterances over which the mood trend is judged

@@ -87,6 +87,51 @@ def test_listen_transcribes_the_virtual_microphone(mic, espeak, tmp_path):
     assert "customer:" in stdout
 
 
+@pytest.mark.slow  # real voices through a real virtual microphone, the real `listen`
+def test_listen_on_one_microphone_hearing_both_speakers_labels_each(mic, tmp_path):
+    """A speakerphone: one input carries the agent and the caller. `listen --both-speakers`
+    tells the voices apart as the call goes: both speakers are labelled, each line to the one
+    who said it (matched by its words, the live clock starting before the playback)."""
+    from tests.test_diarize import dialogue
+    agent, caller, script = dialogue([
+        ("agent", "awb", "Good afternoon, Harbour Bank, you are speaking with Neil. How can I "
+                         "help you today?"),
+        ("customer", "slt", "Hello, my card was declined at the supermarket this morning and I "
+                            "do not know why."),
+        ("agent", "awb", "I am sorry to hear that. I can see a security block on the card after "
+                         "a payment abroad last night."),
+        ("customer", "slt", "That was not me. I have never been abroad with this card."),
+        ("agent", "awb", "Then I will cancel the card now and send you a new one, it arrives "
+                         "within five working days."),
+        ("customer", "slt", "Thank you, that is a relief."),
+    ], gap=0.7)
+    wav = write_wav(tmp_path / "speakerphone.wav", agent + caller, 16000)
+    out = tmp_path / "live.json"
+    proc = subprocess.Popen([sys.executable, "-m", "callassist.cli", "listen", "--input", "pulse",
+                             "--both-speakers", "--seconds", "55", "--json", str(out)],
+                            env=mic.env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    wait_until_listening(proc, timeout=90)
+    time.sleep(3)
+    mic.play(wav).wait(timeout=90)
+    _, stderr = proc.communicate(timeout=150)
+    assert proc.returncode == 0, stderr
+    tl = json.loads(out.read_text())
+    assert tl["call"]["separation"]["live"] is True
+    utts = [e for e in tl["events"] if e["type"] == "utterance"]
+    assert {u["speaker"] for u in utts} == {"agent", "customer"}
+
+    def words(text):
+        return {w.strip(".,?!").lower() for w in text.split() if len(w) > 3}
+    right = 0
+    for u in utts:
+        turn = max(script, key=lambda t: len(words(t["text"]) & words(u["text"])))
+        right += turn["speaker"] == u["speaker"]
+    assert right / len(utts) >= 0.8, [(u["speaker"], u["text"]) for u in utts]
+    moods = [e for e in tl["events"] if e["type"] == "mood"]
+    assert moods and all(m["speaker"] == "customer" for m in moods)
+
+
 @pytest.mark.slow
 def test_panel_live_call_from_the_virtual_microphone(qtbot, mic, espeak, tmp_path, monkeypatch):
     """Start a live call in the panel on the virtual microphone: utterances reach the panel."""

@@ -92,7 +92,9 @@ def _mel(samples: np.ndarray) -> np.ndarray:
 
 
 def _embed(mels: list[np.ndarray]) -> np.ndarray:
-    """Unit embeddings of mel windows (each (WINDOW, 40))."""
+    """Unit embeddings of mel windows (each (WINDOW, 40)). Always on one torch thread: the
+    LSTM's two threads spin-wait on each other on a busy machine (40 windows: 5.9 s on two
+    threads beside another busy program, 0.2 s on one; see mood/threads.py)."""
     import torch
 
     from ..mood.threads import torch_threads
@@ -100,7 +102,7 @@ def _embed(mels: list[np.ndarray]) -> np.ndarray:
         return np.zeros((0, 256), dtype=np.float32)
     enc = _encoder()
     out = []
-    with torch_threads(len(mels)), torch.inference_mode():
+    with torch_threads(1), torch.inference_mode():
         for i in range(0, len(mels), 256):
             batch = torch.from_numpy(np.stack(mels[i:i + 256]).astype(np.float32))
             out.append(enc(batch).numpy())
@@ -305,7 +307,9 @@ class Diarizer:
 # ---- roles ------------------------------------------------------------------------------------------
 
 _AGENT_WORDS = re.compile(
-    r"\b(thank(s| you) for (calling|holding|waiting|your patience)|how (can|may|might) i "
+    r"\b(thank(s| you) for (calling(?! (me )?back)|holding|waiting|your patience)|"
+    r"(calling|ringing) (you )?(back )?(from|on behalf of) |i'?m (calling|ringing) from|"
+    r"returning your call|how (can|may|might) i "
     r"(help|assist)|what can i do for you|my name is \w+|you'?re (speaking|through) (to|with)|"
     r"this is \w+ (from|at|with)|is there anything else|anything else i can|let me (check|look|"
     r"pull|see|just)|can i (have|get|take) your|could you (confirm|give me|spell)|"

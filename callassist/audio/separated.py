@@ -107,6 +107,13 @@ class SeparatedSource:
 def describe(separation: dict) -> tuple[str, str]:
     """(level, one line) saying how the speakers of a mono recording were told apart."""
     voices = separation.get("voices", 0)
+    if separation.get("live"):
+        if separation.get("agent_by") == "profile":
+            return ("info", "one microphone for both speakers: the voices are told apart as the "
+                            "call goes, the agent by their voice profile")
+        return ("warning", "one microphone for both speakers: the voices are told apart as the "
+                           "call goes; the first voice is taken for the agent's (uncertain: save "
+                           "a stereo call with your name to learn your voice)")
     if voices < 2:
         return ("warning", "one voice heard in this mono recording: all of it is read as the "
                            "customer's (give --channels agent if it is the agent)")
@@ -140,3 +147,183 @@ def channel_voice(path: str | Path, channels: str | None = None,
     except ValueError:
         return None
     return (vector, seconds) if seconds >= MIN_PROFILE_SPEECH else None
+
+
+# ---- one live input that hears both speakers -------------------------------------------------------
+
+class _Voices:
+    """The call's voices learnt as it goes: 0 is the agent, 1 the caller. Every stretch's voice
+    is kept; each new one re-runs the clustering of audio.diarize over all of them (a few
+    hundred vectors at most: milliseconds), so a second voice is recognised by the same test
+    as in a recording, and the new stretch goes to the nearer of the two voices. Which voice is
+    the agent: the one nearer their voice profile, else the first voice heard (the agent
+    answers the phone)."""
+
+    AGENT_LIKE = 0.75  # cosine to the agent's profile from which a lone voice is the agent's
+
+    def __init__(self, profile: np.ndarray | None = None):
+        self.profile = None if profile is None else np.asarray(profile, dtype=np.float32)
+        self.embs: list[np.ndarray] = []
+        self.seconds: list[float] = []
+        self.roles: list[int] = []
+        self.last = 0
+
+    def _lone(self, cent: np.ndarray) -> int:
+        if self.profile is None:
+            return 0
+        return 0 if float(cent @ self.profile) >= self.AGENT_LIKE else 1
+
+    def assign(self, emb: np.ndarray, seconds: float) -> int:
+        from . import diarize
+
+        self.embs.append(emb)
+        self.seconds.append(seconds)
+        k = self._assign(np.stack(self.embs), np.array(self.seconds), diarize)
+        self.roles.append(k)
+        self.last = k
+        return k
+
+    def _assign(self, E: np.ndarray, secs: np.ndarray, diarize) -> int:
+        trust = np.minimum(1.0, secs / 1.6)
+        sure = trust >= 0.6
+        if sure.sum() < 2:
+            return self._lone(E[-1])
+        labels = diarize._two_clusters(E[sure], trust[sure])
+        cents = diarize._centroids(E[sure], labels, 2)
+        speech = np.array([secs[sure][labels == j].sum() for j in (0, 1)])
+        if float(cents[0] @ cents[1]) > diarize.SAME_VOICE or speech.min() < diarize.MIN_VOICE:
+            one = E[sure].mean(axis=0)
+            return self._lone(one / max(float(np.linalg.norm(one)), 1e-9))
+        if self.profile is not None:
+            agent = int(np.argmax(cents @ self.profile))
+        else:
+            agent = int(labels[0])  # the first voice heard
+        sims = cents @ E[-1]
+        if abs(float(sims[0] - sims[1])) * trust[-1] < 0.02:
+            return 1 - self.last  # a short "yes" or "okay" no voice claims: an answer
+        return 0 if int(np.argmax(sims)) == agent else 1
+
+    def settle(self, emb: np.ndarray, seconds: float) -> None:
+        """The whole stretch's voice, once it has ended, in place of its first part's."""
+        if self.embs:
+            self.embs[-1], self.seconds[-1] = emb, seconds
+
+    def other_is_clearer(self, emb: np.ndarray, k: int, margin: float = 0.2) -> bool:
+        """Whether a window of a long turn is clearly the other voice (a change of speaker
+        with no pause before it)."""
+        if len(self.embs) < 2:
+            return False
+        mine = [e for e, r in zip(self.embs, self.roles) if r == k]
+        theirs = [e for e, r in zip(self.embs, self.roles) if r != k]
+        if len(mine) < 3 or len(theirs) < 3:
+            return False
+        a, b = np.mean(mine, axis=0), np.mean(theirs, axis=0)
+        a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+        return float(emb @ b) - float(emb @ a) > margin
+
+
+class LiveSeparatedSource:
+    """One live input that carries both voices (a speakerphone, a recorder's mixed feed):
+    each stretch of speech is given to the agent or the caller as the call goes, from its voice
+    (audio.diarize's encoder) against the agent's voice profile and the voices heard so far.
+
+    A stretch is held until there is enough of it to know whose it is (1.5 s, or its end when
+    shorter), then passed on; the rest of a long turn goes straight through, checked every
+    1.6 s for a change of speaker without a pause. Both streams get every block (the other's
+    silent), so each recogniser keeps the call's clock."""
+
+    speakers = (AGENT, CUSTOMER)
+    DECIDE = 1.5  # seconds of speech before a stretch is given to a speaker
+    END_SILENCE = 0.25  # seconds below the VAD threshold that end a stretch of speech
+
+    def __init__(self, inner, *, profile: np.ndarray | None = None):
+        self.inner = inner
+        self.profile = profile
+        self.separation = {"method": "voices", "live": True, "voices": 2,
+                           "agent_by": "profile" if profile is not None else "first",
+                           "confidence": 0.8 if profile is not None else 0.55}
+
+    def __getattr__(self, name):  # devices, started, overflows, lost... of the input
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    @property
+    def on_lost(self):
+        return self.inner.on_lost
+
+    @on_lost.setter
+    def on_lost(self, callback) -> None:
+        self.inner.on_lost = callback
+
+    def open(self) -> None:
+        self.inner.open()
+
+    def stop(self) -> None:
+        self.inner.stop()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __iter__(self) -> Iterator[AudioBlock]:
+        from . import diarize
+        from .vad import FRAME, SileroVad
+
+        vad, voices = SileroVad(), _Voices(self.profile)
+        held: list[AudioBlock] = []  # blocks of the stretch whose speaker is not known yet
+        region: list[np.ndarray] = []  # the stretch's samples so far
+        speaker: int | None = None  # the current stretch's speaker, once known
+        on, quiet, since_check = False, 0, 0
+        rate = diarize.RATE
+
+        def embed(samples: np.ndarray) -> np.ndarray:
+            mel = diarize._mel(samples)
+            wins = diarize._windows(mel, 0.0, len(samples) / rate)
+            emb = diarize._embed([m for _, m in wins]).mean(axis=0)
+            return emb / max(float(np.linalg.norm(emb)), 1e-9)
+
+        def route(blocks: list[AudioBlock], k: int) -> Iterator[AudioBlock]:
+            for b in blocks:
+                for i, name in enumerate(self.speakers):
+                    yield AudioBlock(name, b.start,
+                                     b.samples if i == k else np.zeros_like(b.samples))
+
+        for block in self.inner:
+            probs = vad(block.samples)
+            for p in probs:
+                if not on and p >= 0.5:
+                    on, quiet = True, 0
+                elif on:
+                    quiet = 0 if p >= 0.35 else quiet + 1
+            if on:
+                region.append(block.samples)
+            seconds = sum(len(r) for r in region) / rate
+            ended = on and quiet * FRAME / rate >= self.END_SILENCE
+            if speaker is None and on and (seconds >= self.DECIDE or ended):
+                speaker = voices.assign(embed(np.concatenate(region)), seconds)
+                since_check = 0
+            elif speaker is not None and on and not ended:
+                since_check += len(block.samples)
+                if since_check >= 1.6 * rate:  # a long turn: still the same voice?
+                    since_check = 0
+                    last = np.concatenate(region)[-int(1.6 * rate):]
+                    emb = embed(last)
+                    if voices.other_is_clearer(emb, speaker):
+                        speaker = 1 - speaker
+                        voices.last = speaker
+            if speaker is None and on:
+                held.append(block)
+                continue
+            k = speaker if speaker is not None else voices.last
+            yield from route([*held, block], k)
+            held = []
+            if ended and region:
+                whole = np.concatenate(region)
+                if len(whole) > self.DECIDE * rate * 1.2:
+                    voices.settle(embed(whole), len(whole) / rate)
+            if ended or not on:
+                on, quiet, speaker, region = False, 0, None, []
+        if held:
+            k = voices.assign(embed(np.concatenate(region)), len(np.concatenate(region)) / rate) \
+                if region else voices.last
+            yield from route(held, k)

@@ -113,6 +113,11 @@ class CallWorker(QObject):
             return open_recording(s.play, self.config.channels, mono=self.config.mono,
                                   realtime=True, speed=s.speed)
         src = MicSource(s.inputs or {"customer": None})
+        if len(src.speakers) == 1 and self.config.single_input == "both":
+            from ..audio.separated import LiveSeparatedSource  # one microphone hears both
+            profile = (self.store.voice_profile(s.agent) if self.store is not None
+                       and self.config.voice_profiles else None)
+            src = LiveSeparatedSource(src, profile=profile)
         # a device gone mid-call: the panel says so, the call goes on with the other input
         src.on_lost = lambda speaker, message: self.status.emit("device", message)
         src.open()
