@@ -31,6 +31,23 @@ def test_viterbi_keeps_a_speaker_through_one_odd_window_but_follows_a_real_chang
     assert D._viterbi(np.array([a, b, a]), costs).tolist() == [0, 1, 0]
 
 
+def test_the_mel_front_end_is_resemblyzers():
+    """The speaker encoder must see what it was trained on: our numpy mel equals Resemblyzer's
+    own wav_to_mel_spectrogram (librosa) on the same -30 dBFS audio."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # webrtcvad's pkg_resources notice
+        import librosa
+        from resemblyzer import audio as rz_audio
+    assert np.allclose(D._mel_filters(), librosa.filters.mel(sr=16000, n_fft=400, n_mels=40),
+                       atol=1e-8)
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(16000 * 2 + 77) * 0.05).astype(np.float32)
+    ours = D._mel(x)
+    theirs = rz_audio.wav_to_mel_spectrogram(x * (10 ** (-30 / 20) / np.sqrt(np.mean(x ** 2))))
+    assert ours.shape == theirs.shape
+    assert np.abs(ours - theirs).max() <= 1e-5 * np.abs(theirs).max()
+
+
 def test_turns_join_one_speakers_pieces_across_short_pauses_only():
     regions = [(0.0, 2.0), (2.3, 4.0), (5.5, 7.0)]
     times = np.array([1.0, 3.0, 6.0])
@@ -293,3 +310,32 @@ def test_a_voice_profile_learnt_from_a_stereo_call_finds_the_agent_on_a_mono_cal
     r = run_cli("voices", "--delete", "Sam", "--library", str(lib))
     assert r.returncode == 0 and "1 voice profile deleted" in r.stderr
     assert "no voice profiles yet" in run_cli("voices", "--library", str(lib)).stderr
+
+
+def test_report_and_replay_say_the_speakers_were_separated_and_how_surely(qtbot, tmp_path):
+    from callassist.core.events import Utterance
+    from callassist.core.timeline import Timeline
+    from callassist.gui.replay import ReplayWindow
+    from callassist.library.report import ReportData, html_report
+    from callassist.library.service import Library
+
+    with Library(tmp_path / "calls.sqlite3") as lib:
+        ids = {}
+        for name, conf in (("sure", 0.95), ("unsure", 0.55)):
+            tl = Timeline(call={"id": name, "source": "mono.wav", "speakers": ["agent", "customer"],
+                                "separation": {"voices": 2, "agent_by": "words" if conf > 0.7
+                                               else "first", "confidence": conf}})
+            tl(Utterance(1, "agent", "Thank you for calling, how can I help?", 0.5, 2.5))
+            tl(Utterance(2, "customer", "My parcel never came.", 3.0, 4.5))
+            tl.call["duration"] = 5.0
+            ids[name] = lib.save_timeline(tl, title=name)
+        html = html_report(ReportData.from_store(lib, ids["sure"]))
+        assert "Mono recording: two voices separated" in html and "what each speaker says" in html
+        assert "uncertain" not in html
+        html = html_report(ReportData.from_store(lib, ids["unsure"]))
+        assert "uncertain" in html and "who spoke first" in html
+        win = ReplayWindow(lib, ids["unsure"])
+        qtbot.addWidget(win)
+        assert "speakers separated from one channel (uncertain)" in win.meta.text()
+        assert "who spoke first" in win.meta.toolTip()
+        win.close()

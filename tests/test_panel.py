@@ -109,12 +109,17 @@ def test_settings_persist_and_bad_paths_are_refused(qtbot, tmp_path, korean_mode
     dlg.after.setValue(90)
     dlg.theme.setCurrentText("dark")
     dlg.on_top.setChecked(True)
+    assert dlg.mono.currentData() == "separate" and not dlg.both.isChecked()
+    dlg.mono.setCurrentIndex(dlg.mono.findData("customer"))
+    dlg.both.setChecked(True)
+    dlg.voices.setChecked(False)
     dlg.accept()
     assert dlg.result() == SettingsDialog.Accepted
     # models, channels and thresholds go to the one settings source; window state to panel.ini
     cfg = Config.load()
     assert (cfg.engine, cfg.vosk_model, cfg.channels, cfg.escalate_after) == (
         "vosk", str(korean_model_dir), "customer,agent", 90)
+    assert (cfg.mono, cfg.single_input, cfg.voice_profiles) == ("customer", "both", False)
     assert os.stat(config_path()).st_mode & 0o777 == 0o600
     again = PanelSettings.load()
     assert (again.theme, again.on_top) == ("dark", True)

@@ -23,6 +23,7 @@ import re
 import threading
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Sequence
 
 import numpy as np
@@ -79,16 +80,51 @@ def _encoder():
         return _ENCODER
 
 
+N_FFT, N_MELS = 400, 40  # the encoder's front end: 25 ms frames every 10 ms, 40 mel bands
+
+
+def _hz_to_mel(f: np.ndarray) -> np.ndarray:  # the Slaney mel scale (librosa's default)
+    f = np.asarray(f, dtype=np.float64)
+    mel = f / (200.0 / 3)
+    log = f >= 1000.0
+    return np.where(log, 15.0 + np.log(np.maximum(f, 1e-9) / 1000.0) / (np.log(6.4) / 27), mel)
+
+
+def _mel_to_hz(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    return np.where(m >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27) * (m - 15.0)), m * 200.0 / 3)
+
+
+@lru_cache(maxsize=1)
+def _mel_filters() -> np.ndarray:
+    """(40, 201) Slaney-normalised mel filter bank, as librosa.filters.mel(sr=16000, n_fft=400,
+    n_mels=40) makes it (a test checks they are equal): computed here, because librosa's first
+    call takes ~1 s (and its first ever ~15 s of numba compiling) for a 40-row matrix."""
+    mel_f = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(RATE / 2), N_MELS + 2))
+    fft_f = np.linspace(0, RATE / 2, 1 + N_FFT // 2)
+    fdiff = np.diff(mel_f)
+    ramps = mel_f[:, None] - fft_f[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_f[2:] - mel_f[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
 def _mel(samples: np.ndarray) -> np.ndarray:
-    """(frames, 40) mel power spectrogram as the encoder was trained on (-30 dBFS speech)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from resemblyzer import audio as rz_audio
+    """(frames, 40) mel power spectrogram as the encoder was trained on (speech at -30 dBFS;
+    Resemblyzer's wav_to_mel_spectrogram, in numpy)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
     wav = samples.astype(np.float32, copy=False)
     rms = float(np.sqrt(np.mean(wav ** 2))) if len(wav) else 0.0
     if rms > 1e-6:
         wav = wav * (10 ** (-30 / 20) / rms)
-    return rz_audio.wav_to_mel_spectrogram(wav)
+    padded = np.pad(wav, N_FFT // 2)
+    frames = sliding_window_view(padded, N_FFT)[::HOP]
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)  # periodic Hann
+    power = np.abs(np.fft.rfft(frames * window, n=N_FFT)) ** 2
+    return (power @ _mel_filters().T).astype(np.float32)
 
 
 def _embed(mels: list[np.ndarray]) -> np.ndarray:

@@ -145,6 +145,21 @@ class SettingsDialog(QDialog):
             combo.setCurrentText(value)
         form.addRow("Left channel (stereo calls)", self.left)
         form.addRow("Right channel", self.right)
+        self.mono = QComboBox()
+        for value, text in (("separate", "tell the two voices apart"),
+                            ("customer", "all the customer's"), ("agent", "all the agent's")):
+            self.mono.addItem(text, value)
+        self.mono.setCurrentIndex(self.mono.findData(c.mono))
+        form.addRow("Mono recordings", self.mono)
+        self.both = QCheckBox("My one input hears the caller and me (speakerphone)")
+        self.both.setToolTip("Without an agent input, tell the two voices apart as the call goes")
+        self.both.setChecked(c.single_input == "both")
+        form.addRow("", self.both)
+        self.voices = QCheckBox("Learn agents' voices from stereo calls (for mono calls only)")
+        self.voices.setToolTip("A voice profile per named agent, kept in the call library; "
+                               "`callassist voices --delete NAME` removes one")
+        self.voices.setChecked(c.voice_profiles)
+        form.addRow("", self.voices)
         self.after = QSpinBox()
         self.after.setRange(10, 3600)
         self.after.setSuffix(" s")
@@ -178,6 +193,9 @@ class SettingsDialog(QDialog):
                 "whisper_model": self.whisper.text() or None,
                 "knowledge": self.knowledge.text() or None, "phrases": self.phrases.text() or None,
                 "channels": None if channels == "agent,customer" else channels,
+                "mono": self.mono.currentData(),
+                "single_input": "both" if self.both.isChecked() else "caller",
+                "voice_profiles": self.voices.isChecked(),
                 "escalate_after": float(self.after.value()),
                 "escalate_mood": round(self.mood.value(), 2)}
 
