@@ -202,8 +202,8 @@ def _printer(stream=sys.stdout, unredacted: bool = False):
     """The transcript on the terminal as the call goes; personal data (card and phone numbers,
     e-mail addresses...) is redacted as the library stores it, unless `unredacted`."""
     from .core.events import (CallerPoint, CallMetrics, CallScore, ChecklistItem, CoachingTip,
-                         EscalationAdvice, KnowledgeMatch, MoodState, PhraseSuggestion, Status,
-                         Utterance, WrapUp)
+                         EscalationAdvice, KnowledgeMatch, MoodState, PhraseSuggestion,
+                         RuleMatch, Status, Utterance, WrapUp)
     from .library.redact import redact_event
     pad = " " * 19
 
@@ -227,6 +227,10 @@ def _printer(stream=sys.stdout, unredacted: bool = False):
             print(f"{pad}ESCALATE: {ev.reason}", file=stream)
         elif isinstance(ev, ChecklistItem):
             print(f"{pad}✓ {ev.label}", file=stream)
+        elif isinstance(ev, RuleMatch) and (ev.alert or ev.category or ev.flag):
+            what = ev.alert or ev.name
+            tags = ", ".join(t for t in (ev.category, f"flag {ev.flag}" if ev.flag else "") if t)
+            print(f"{pad}rule {ev.rule}: {what}" + (f" [{tags}]" if tags else ""), file=stream)
         elif isinstance(ev, CallMetrics):
             talk = ", ".join(f"{k} {v:.0f} s" for k, v in ev.talk_time.items())
             wpm = ", ".join(f"{k} {v:.0f}" for k, v in ev.words_per_minute.items())

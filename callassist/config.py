@@ -13,6 +13,8 @@ panel's settings dialog edits this file too); the panel's panel.ini keeps only w
     knowledge = "/srv/kb"             # folder of Markdown articles
     phrases = "~/my-phrases.yaml"
     wrapup_codes = "~/my-codes.yaml"  # the wrap-up codes a call can end with
+    rules = "~/centre-rules.yaml"    # what to look for in calls (alerts, categories, flags)
+    scorecard = "~/qa-form.yaml"     # the QA evaluation form, answered from the rules
     escalate_after = 120              # seconds of negative mood before suggesting a transfer
     redact = true                     # remove card/phone/account numbers, e-mails from saved calls
     keep_original = false             # also keep the unredacted transcript (owner-only file)
@@ -42,7 +44,7 @@ SPEAKER_NAMES = ("agent", "customer", "ignore")
 MAX_BYTES = 1_000_000  # a config file is a few hundred bytes
 # Settings that decide which models are loaded: calls with equal values share one loaded set.
 MODEL_SETTINGS = ("engine", "vosk_model", "whisper_model", "mood_model", "knowledge", "phrases",
-                  "wrapup_codes")
+                  "wrapup_codes", "rules")
 
 
 def config_path() -> Path:
@@ -67,6 +69,8 @@ class Config(BaseModel):
     knowledge: str | None = None  # folder of Markdown articles (default: content/knowledge)
     phrases: str | None = None  # phrase library YAML (default: content/phrases.yaml)
     wrapup_codes: str | None = None  # wrap-up code list YAML (default: content/wrapup_codes.yaml)
+    rules: str | None = None  # the centre's rules YAML (default: content/rules.yaml)
+    scorecard: str | None = None  # the QA evaluation form YAML (default: content/scorecard.yaml)
     escalate_after: float = Field(120.0, gt=0)  # seconds of negative mood before a transfer
     escalate_mood: float = Field(ESCALATE_MOOD, ge=-1, le=1)  # mood counted as negative for that
     escalate_unanswered: int = Field(2, ge=1)  # caller problems in a row the base cannot answer
@@ -77,7 +81,7 @@ class Config(BaseModel):
     flags: dict[str, Any] = Field(default_factory=dict)  # [flags] thresholds
 
     @field_validator("vosk_model", "whisper_model", "mood_model", "knowledge", "phrases",
-                     "wrapup_codes", "library")
+                     "wrapup_codes", "rules", "scorecard", "library")
     @classmethod
     def _path_like(cls, v: str | None) -> str | None:
         if v is not None and "\x00" in v:

@@ -46,7 +46,7 @@ class AssistSettings:
 class Assistant:
     def __init__(self, knowledge: KnowledgeBase | None, phrases: PhraseLibrary | None,
                  settings: AssistSettings | None = None, embedder=None,
-                 codes: WrapUpCodes | None = None, caller: str = CUSTOMER):
+                 codes: WrapUpCodes | None = None, caller: str = CUSTOMER, rules=None):
         self.settings = settings or AssistSettings()
         self.knowledge = knowledge
         self.phrases = phrases
@@ -65,6 +65,10 @@ class Assistant:
         self.caller = caller
         self.embedder = embedder
         self._seen: list[Event] = []  # the caller's moods and what this assistant said: the wrap-up's input
+        self.rules = None  # the centre's rules (assist.rulebook) applied to this call
+        if rules is not None and rules.active:
+            from .rulebook import RuleRunner
+            self.rules = RuleRunner(rules, embedder, caller)
 
     @property
     def problems(self) -> list[str]:
@@ -91,6 +95,8 @@ class Assistant:
 
     def on_caller(self, utt: Utterance, mood: MoodState | None) -> list[Event]:
         out = self._on_caller(utt, mood)
+        if self.rules is not None:
+            out += self.rules.on_utterance(utt, mood)
         self._seen += ([mood] if mood is not None else []) + out
         return out
 
@@ -155,6 +161,8 @@ class Assistant:
 
     def on_agent(self, utt: Utterance) -> list[Event]:
         out = self._on_agent(utt)
+        if self.rules is not None:
+            out += self.rules.on_utterance(utt)
         self._seen += out
         return out
 
@@ -187,7 +195,10 @@ class Assistant:
                events: Sequence[Event] | None = None) -> list[Event]:
         """At hang-up: the call metrics and the wrap-up. `events`: the rest of the timeline
         (default: the caller's moods and what this assistant said during the call)."""
-        out: list[Event] = [call_metrics(utterances, duration)]
+        metrics = call_metrics(utterances, duration)
+        out: list[Event] = [metrics]
+        if self.rules is not None:
+            out += self.rules.finish(duration, metrics)
         wrap = self._summary(utterances, events, final=True)
         return out + ([wrap] if wrap is not None else [])
 

@@ -107,19 +107,7 @@ class WrapUpCodes:
     @classmethod
     def load(cls, path: str | Path | None = None) -> "WrapUpCodes":
         path = Path(path).expanduser() if path else DEFAULT_CODES
-        try:
-            if not path.exists():
-                raise ConfigError(f"wrap-up code file not found: {path} (give an existing "
-                                  f".yaml file, or none for the shipped list)")
-            if path.is_dir():
-                raise ConfigError(f"{path} is a folder, not a wrap-up code file: give a .yaml file")
-            if path.stat().st_size > MAX_BYTES:
-                raise ConfigError(f"{path} is too big for a wrap-up code file (at most "
-                                  f"{MAX_BYTES // 1_000_000} MB): choose the right file")
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path} cannot be read ({exc.__class__.__name__}): save it as UTF-8 "
-                              f"text") from None
+        text = yamlfile.read_content_file(path, "wrap-up code file", MAX_BYTES)
         where = str(path)
         try:
             root = yamlfile.compose(text, where)
@@ -238,13 +226,7 @@ def _read_code(node, index: int, where: str) -> WrapUpCode:
     try:
         item = CodeItem.model_validate(data)
     except ValidationError as exc:
-        loc = exc.errors()[0]["loc"]
-        for k, v in node.value:  # the line of the field at fault, where there is one
-            if loc and isinstance(k, yaml.ScalarNode) and k.value == loc[0]:
-                line = _line(v) if exc.errors()[0]["type"] != "extra_forbidden" else _line(k)
-                if len(loc) > 1 and isinstance(v, yaml.SequenceNode) and isinstance(loc[1], int) \
-                        and loc[1] < len(v.value):
-                    line = _line(v.value[loc[1]])
+        line = yamlfile.field_line(node, exc)  # the line of the field at fault
         name = data.get("code") if isinstance(data.get("code"), str) else index
         raise ConfigError(f"{where} line {line}: wrap-up code {name}: "
                           f"{yamlfile.schema_problem(exc, CodeItem.model_fields)}") from None

@@ -149,3 +149,44 @@ def schema_problem(exc, fields) -> str:
     msg = msg[:1].lower() + msg[1:]
     hint = ": quote it if it is meant as text" if err["type"] == "string_type" else ""
     return f"{field}: {msg} (got {short(err.get('input'))}){hint}"
+
+
+def node_line(node) -> int:
+    """The 1-based line of a YAML node (1 when unknown)."""
+    mark = getattr(node, "start_mark", None)
+    return mark.line + 1 if mark is not None else 1
+
+
+def read_content_file(path, kind: str, max_bytes: int = 1_000_000) -> str:
+    """The text of an editable content file (`kind`: "wrap-up code file", "rules file"...), or
+    one ConfigError line saying what is wrong with it: missing, a folder, absurdly big, not
+    UTF-8 text."""
+    from pathlib import Path
+    path = Path(path)
+    try:
+        if not path.exists():
+            raise ConfigError(f"{kind} not found: {path} (give an existing .yaml file, or none "
+                              f"for the shipped one)")
+        if path.is_dir():
+            raise ConfigError(f"{path} is a folder, not a {kind}: give a .yaml file")
+        if path.stat().st_size > max_bytes:
+            raise ConfigError(f"{path} is too big for a {kind} (at most "
+                              f"{max_bytes // 1_000_000} MB): choose the right file")
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} cannot be read ({exc.__class__.__name__}): save it as UTF-8 "
+                          f"text") from None
+
+
+def field_line(node, exc) -> int:
+    """The line of the field a pydantic ValidationError is about, inside a mapping node."""
+    line = node_line(node)
+    err = exc.errors()[0]
+    loc = err["loc"]
+    for k, v in getattr(node, "value", ()):
+        if loc and isinstance(k, yaml.ScalarNode) and k.value == loc[0]:
+            line = node_line(v) if err["type"] != "extra_forbidden" else node_line(k)
+            if len(loc) > 1 and isinstance(v, yaml.SequenceNode) and isinstance(loc[1], int) \
+                    and loc[1] < len(v.value):
+                line = node_line(v.value[loc[1]])
+    return line

@@ -224,6 +224,26 @@ class CallMetrics(Event):
 
 
 @dataclass(frozen=True)
+class RuleMatch(Event):
+    """One of the centre's rules (assist.rulebook) matched: at an utterance (`utterance_id`),
+    or over a stretch of the call (a phrase never said in the first minute, too much silence).
+    What it does: a live `alert` on the panel (with `severity`), a `category` of the call, a
+    flagged moment (`flag` severity 1-3, 0 for none); scorecards read the matches."""
+
+    kind: ClassVar[str] = "rule"
+    time: float
+    rule: str  # the rule's id
+    name: str
+    speaker: str | None
+    utterance_id: int | None
+    evidence: str  # the words that matched, or what was missing ("not said in the first 60 s")
+    alert: str = ""  # text of the live alert ("" for none)
+    severity: str = "medium"  # of the alert: low / medium / high
+    category: str = ""
+    flag: int = 0
+
+
+@dataclass(frozen=True)
 class WrapUp(Event):
     """The call summarised at hang-up (`final`), or so far, for a transfer (a catch-up).
 

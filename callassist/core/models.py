@@ -35,6 +35,7 @@ class Models:
     key: tuple = ()  # Config.model_key() of the settings they were loaded with
     load_seconds: float = 0.0
     wrapup: object | None = None  # assist.wrapup_codes.WrapUpCodes (None: the shipped list)
+    rules: object | None = None  # assist.rulebook.Rulebook (None: no rules)
 
     @classmethod
     def load(cls, config, progress: Progress | None = None) -> "Models":
@@ -42,6 +43,7 @@ class Models:
         from ..asr import load_engine
         from ..assist.knowledge import KnowledgeBase
         from ..assist.phrases import PhraseLibrary
+        from ..assist.rulebook import Rulebook
         from ..assist.wrapup_codes import WrapUpCodes
         from ..mood.sentiment import SentimentModel
 
@@ -54,6 +56,7 @@ class Models:
         t0 = time.perf_counter()
         phrases = PhraseLibrary.load(config.phrases)  # first: a broken file is said in a second
         wrapup = WrapUpCodes.load(getattr(config, "wrapup_codes", None))
+        rules = Rulebook.load(getattr(config, "rules", None))
         say("Loading speech model…")
         speech = load_engine(config.engine, config.vosk_model, config.whisper_model)
         for problem in getattr(speech, "problems", ()):
@@ -62,11 +65,12 @@ class Models:
         mood = SentimentModel.load(config.mood_model)
         say("Loading knowledge base…")
         knowledge = KnowledgeBase(config.knowledge)
-        for problem in knowledge.problems + phrases.problems:
+        for problem in knowledge.problems + phrases.problems + rules.problems:
             log.warning("%s", problem)
         wrapup.prepare(knowledge.embedder)  # the codes' meanings, once: a hang-up embeds one text
+        rules.prepare(knowledge.embedder)  # the rules' "means" texts, once
         return cls(speech, mood, knowledge, phrases, key=config.model_key(),
-                   load_seconds=time.perf_counter() - t0, wrapup=wrapup)
+                   load_seconds=time.perf_counter() - t0, wrapup=wrapup, rules=rules)
 
     @property
     def problems(self) -> list[str]:
@@ -74,7 +78,8 @@ class Models:
         asr.load_engine), files of the knowledge base or phrase library that were skipped."""
         return (list(getattr(self.speech, "problems", ()))
                 + (self.knowledge.problems if self.knowledge else [])
-                + (self.phrases.problems if self.phrases else []))
+                + (self.phrases.problems if self.phrases else [])
+                + (self.rules.problems if self.rules else []))
 
     def session(self, config, *, partials: bool = True, reload_knowledge: bool = True):
         """A pipeline for ONE call with these models and `config`'s thresholds. Run it once.
@@ -91,7 +96,7 @@ class Models:
             settings.reload_seconds = float("inf")
         assistant = Assistant(self.knowledge, self.phrases, settings,
                               embedder=self.knowledge.embedder if self.knowledge else None,
-                              codes=self.wrapup)
+                              codes=self.wrapup, rules=self.rules)
         return Pipeline(self.speech, self.mood, partials=partials, cue_detector=detect_cues,
                         mood_window=config.mood_window, assistant=assistant)
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QHBoxL
 from ..assist.checklist import ITEMS as CHECKLIST_ITEMS
 from ..core.events import (CallerPoint, CallMetrics, ChecklistItem, CoachingTip, EscalationAdvice,
                       KnowledgeMatch, MoodState, PartialUtterance, PhraseSuggestion, ProvisionalMood, Sentiment,
-                      Status, Utterance, WrapUp)
+                      RuleMatch, Status, Utterance, WrapUp)
 from .bridge import NOT_KEPT, CallSetup, CallWorker, EventBridge, start_worker
 from .settings import PanelSettings, SettingsDialog
 from .theme import UI, apply_theme, colours
@@ -218,6 +218,23 @@ class SidePanel(QMainWindow):
         esc.addWidget(dismiss)
         self.escalation.hide()
         outer.addWidget(self.escalation)
+        # the centre's rules (content/rules.yaml): the latest live alert, until dismissed
+        self.rule_alert = QFrame()
+        self.rule_alert.setObjectName("escalation")
+        ra = QHBoxLayout(self.rule_alert)
+        ra.setContentsMargins(8, 4, 8, 4)
+        self.rule_alert_text = QLabel("")
+        self.rule_alert_text.setWordWrap(True)
+        self.rule_alert_text.setAccessibleName("Alert from the centre's rules")
+        ra.addWidget(self.rule_alert_text, 1)
+        dismiss = QToolButton()
+        dismiss.setText("✕")
+        dismiss.setToolTip("Dismiss")
+        dismiss.setAccessibleName("Dismiss the alert")
+        dismiss.clicked.connect(self.rule_alert.hide)
+        ra.addWidget(dismiss)
+        self.rule_alert.hide()
+        outer.addWidget(self.rule_alert)
 
         scroll = self.scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -610,6 +627,7 @@ class SidePanel(QMainWindow):
         self._partial: dict[str, str] = {}
         self.partials.setText("")
         self.escalation.hide()
+        self.rule_alert.hide()
         self._escalations = {}
         self.knowledge_section.extra.setText("")
         self.alert.hide()
@@ -686,6 +704,12 @@ class SidePanel(QMainWindow):
         elif isinstance(ev, EscalationAdvice):
             self._escalations[ev.trigger] = ev.reason
             self._show_escalation()
+        elif isinstance(ev, RuleMatch) and ev.alert:
+            mark = {"high": "⚠", "medium": "⚑", "low": "ℹ"}.get(ev.severity, "⚑")
+            self.rule_alert_text.setText(f"{mark} {escape(ev.alert)}")
+            self.rule_alert.setToolTip(f"{ev.name} ({ev.severity}): “{ev.evidence}”")
+            self.rule_alert.setAccessibleDescription(f"{ev.severity} alert: {ev.alert}")
+            self.rule_alert.show()
         elif isinstance(ev, ChecklistItem):
             box = self.checks.get(ev.item)
             if box is not None:

@@ -25,7 +25,7 @@ from typing import Any, Iterable, Sequence
 from ..errors import ConfigError
 from ..assist.escalation import request_reason
 from ..core.events import (AGENT, CUSTOMER, CallerPoint, ChecklistItem, CoachingTip, EscalationAdvice,
-                     MoodState, Utterance)
+                     MoodState, RuleMatch, Utterance)
 from ..assist.metrics import speech_intervals
 from ..core.rules import ASKS_FOR_SENIOR, HOLD, NEGATIVE, POSITIVE, VERY_NEGATIVE
 from ..core.timeline import Timeline
@@ -39,6 +39,7 @@ KINDS: dict[str, str] = {
     "agent_language": "Agent negative language",
     "silence": "Long silence / hold",
     "interruption": "Interruption",
+    "rule": "Centre rule",  # a rule of content/rules.yaml with a flag (its name is the title)
 }
 _RANK = {kind: len(KINDS) - i for i, kind in enumerate(KINDS)}  # tie-break for the worst moment
 SEVERITY = {1: "low", 2: "medium", 3: "high"}
@@ -54,10 +55,11 @@ class Flag:
     reason: str
     speaker: str | None = None
     utterance_id: int | None = None
+    label: str = ""  # a rule's flag: the rule's name
 
     @property
     def title(self) -> str:
-        return KINDS.get(self.kind, self.kind)
+        return self.label or KINDS.get(self.kind, self.kind)
 
     @property
     def severity_name(self) -> str:
@@ -254,6 +256,18 @@ def _language_flags(tips: Sequence[CoachingTip], utts: dict[int, Utterance]) -> 
     return out
 
 
+def _rule_flags(matches: Sequence[RuleMatch], utts: dict[int, Utterance]) -> list[Flag]:
+    out = []
+    for m in matches:
+        if not m.flag:
+            continue
+        u = utts.get(m.utterance_id) if m.utterance_id is not None else None
+        out.append(Flag("rule", u.start if u else m.time, u.end if u else m.time, m.flag,
+                        f"{m.name}: “{_short(m.evidence)}”" if u else f"{m.name}: {m.evidence}",
+                        m.speaker, m.utterance_id, label=m.name))
+    return out
+
+
 def _unresolved_flag(tl: Timeline, moods: Sequence[MoodState], s: FlagSettings,
                      duration: float) -> list[Flag]:
     caller = [u for u in tl.utterances if u.speaker == CUSTOMER]
@@ -301,6 +315,7 @@ def compute_flags(timeline: Timeline, settings: FlagSettings | None = None) -> l
     flags += _interruption_flags(utts, s)
     flags += _language_flags(timeline.of(CoachingTip), by_id)
     flags += _unresolved_flag(timeline, moods, s, duration)
+    flags += _rule_flags(timeline.of(RuleMatch), by_id)
     flags = [f for f in flags if f.kind in s.kinds]
     return sorted(flags, key=lambda f: (f.time, -f.severity, f.kind))
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from ...core.events import (CallerPoint, ChecklistItem, CoachingTip, EscalationAdvice, Event, KnowledgeMatch,
-                      MoodState, PartialUtterance, PhraseSuggestion, Utterance, Word, WrapUp)
+                      MoodState, PartialUtterance, PhraseSuggestion, RuleMatch, Utterance, Word, WrapUp)
 from ...core.timeline import Timeline
 from ._emails import _emails
 from ._numbers import (_absorb_letters, _context, _followed_by_unit, _rest_of_id, _runs, _shape,
@@ -151,6 +151,7 @@ _FREE_TEXT: dict[type, tuple[str, ...]] = {
     Utterance: ("text",), PartialUtterance: ("text",), CallerPoint: ("text",),
     KnowledgeMatch: ("query",), CoachingTip: ("said",), ChecklistItem: ("evidence",),
     MoodState: ("reason",), EscalationAdvice: ("reason",), PhraseSuggestion: ("reason",),
+    RuleMatch: ("evidence",),
 }
 
 

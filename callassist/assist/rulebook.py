@@ -1,0 +1,497 @@
+"""The centre's own rules: what to look for in a call, written as data (content/rules.yaml).
+
+A rule says what is (or is not) said, by whom, when, with what mood, and what follows:
+
+    - id: no_greeting                       # one word: scorecards and the editor name it
+      name: No greeting with the company name
+      speaker: agent                        # agent | customer | any (default)
+      said: ["thank you for calling", "thanks for calling *", "you're through to *"]
+      not_said: true                        # the rule matches when none of it is said ...
+      within: {first: 30}                   # ... in the first 30 s ({last: 60}, {from: 60, to: 120})
+      then: {alert: "Greet the caller with the company name", severity: medium,
+             category: Greeting missed, flag: 1}
+
+`said` phrases are matched on plain words (lower case, no punctuation, "don't" = "dont"), a `*`
+stands for one to three words, and a negation just before a phrase ("I don't want to cancel")
+cancels it, unless `negation: false` (an agent's "isn't there anything else?" still asks). `means` matches by meaning instead: the shared sentence encoder's similarity of an
+utterance to the text, at least `threshold`. Conditions: the caller's mood at the time
+(`mood_below`, `mood_above`), their intensity (`intensity: angry` = angry or worse), and over the
+call: a silence longer than `silence_over` seconds, the talk/listen ratio (`talk_ratio_above`,
+`talk_ratio_below`), interruptions (`interruptions_at_least`). A rule with only mood conditions
+matches at the first utterance where they hold. Each rule matches once per call unless
+`every: true`.
+
+Actions (`then`): a live alert on the panel with a severity, a category of the call, a flagged
+moment (severity 1-3). Scorecards (assist.scorecard) answer their questions from which rules
+matched, with the matches as evidence.
+
+The file is read with `assist.yamlfile` (safe, bounded). A broken rule is skipped with one line
+naming the file, the line and the fault (`problems`); the rest still load. A file that is not a
+rules file at all is one ConfigError line.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Iterable, Literal, Sequence
+
+import numpy as np
+import yaml
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
+                      ValidationError, model_validator)
+
+from ..core.events import CUSTOMER, CallMetrics, Event, MoodState, RuleMatch, Utterance
+from ..core.rules import Phrases, plain_text
+from ..errors import ConfigError
+from ..resources import shipped
+from . import yamlfile
+
+DEFAULT_RULES = shipped("content", "rules.yaml")
+MAX_BYTES = 1_000_000
+# heat of the caller's words (mood.tracker): the least of each intensity label
+INTENSITY = {"annoyed": 0.0, "frustrated": 0.9, "angry": 1.6, "furious": 2.3}
+
+
+def _rule_id(v: str) -> str:
+    v = v.strip()
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", v):
+        raise ValueError("must be one lower-case word such as no_greeting or asks_manager")
+    return v
+
+
+def _as_list(v):
+    return [] if v is None else [v] if isinstance(v, str) else v
+
+
+Text = Annotated[yamlfile.NonEmptyText, BeforeValidator(yamlfile.number_as_text)]
+
+
+class Window(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    first: float | None = Field(None, gt=0)
+    last: float | None = Field(None, gt=0)
+    start: float | None = Field(None, ge=0, alias="from")
+    to: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        kinds = [self.first is not None, self.last is not None,
+                 self.start is not None or self.to is not None]
+        if sum(kinds) != 1:
+            raise ValueError("give one of {first: S}, {last: S} or {from: S, to: S}")
+        if self.start is not None and self.to is not None and self.to <= self.start:
+            raise ValueError("'to' must come after 'from'")
+        return self
+
+    def describe(self) -> str:
+        if self.first is not None:
+            return f"in the first {self.first:g} s"
+        if self.last is not None:
+            return f"in the last {self.last:g} s"
+        return f"between {self.start or 0:g} s and {self.to:g} s" if self.to else \
+            f"after {self.start:g} s"
+
+
+class Then(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    alert: Text | None = None
+    severity: Literal["low", "medium", "high"] = "medium"
+    category: Text | None = None
+    flag: int = Field(0, ge=0, le=3)
+
+
+class RuleItem(BaseModel):
+    """The schema of one rule in the file."""
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    id: Annotated[str, AfterValidator(_rule_id)]
+    name: Text
+    enabled: bool = True
+    speaker: Literal["agent", "customer", "any"] = "any"
+    said: Annotated[list[Text], BeforeValidator(_as_list)] = []
+    means: Text | None = None
+    threshold: float = Field(0.55, ge=0.3, le=0.95)  # MiniLM: paraphrases ~0.55-0.8
+    not_said: bool = False
+    negation: bool = True  # a negation just before a phrase cancels it ("I don't want to cancel")
+    within: Window | None = None
+    mood_below: float | None = Field(None, ge=-1, le=1)
+    mood_above: float | None = Field(None, ge=-1, le=1)
+    intensity: Literal["annoyed", "frustrated", "angry", "furious"] | None = None
+    silence_over: float | None = Field(None, gt=0)
+    talk_ratio_above: float | None = Field(None, ge=0)
+    talk_ratio_below: float | None = Field(None, gt=0)
+    interruptions_at_least: int | None = Field(None, ge=1)
+    every: bool = False
+    then: Then = Then()
+
+    @model_validator(mode="after")
+    def _something_to_match(self):
+        words = bool(self.said) or self.means is not None
+        conditions = [self.mood_below, self.mood_above, self.intensity, self.silence_over,
+                      self.talk_ratio_above, self.talk_ratio_below, self.interruptions_at_least]
+        if not words and all(c is None for c in conditions):
+            raise ValueError("say what to look for: said, means, or a condition (mood_below, "
+                             "intensity, silence_over, ...)")
+        if self.not_said and not words:
+            raise ValueError("not_said needs said or means: what is it that is not said?")
+        return self
+
+
+def phrase_pattern(phrase: str) -> str:
+    """A phrase as a regex over plain words; `*` is one to three words."""
+    parts = []
+    for token in phrase.split():
+        if token == "*":
+            parts.append(r"\w+(?: \w+){0,2}")
+        else:
+            plain = plain_text(token.replace("*", " "))
+            if plain:
+                parts.append(re.escape(plain) + (r"\w*" if token.endswith("*") else ""))
+    return " ".join(parts)
+
+
+@dataclass
+class Rule:
+    item: RuleItem
+    line: int
+    phrases: Phrases | None = None
+    vector: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def id(self) -> str:
+        return self.item.id
+
+    @property
+    def metric(self) -> bool:
+        """Whether it needs the whole call's figures (decided at hang-up)."""
+        i = self.item
+        return any(v is not None for v in (i.silence_over, i.talk_ratio_above,
+                                           i.talk_ratio_below, i.interruptions_at_least))
+
+    @property
+    def words(self) -> bool:
+        return self.phrases is not None or self.item.means is not None
+
+    def in_window(self, t: float, duration: float | None) -> bool | None:
+        """Whether time `t` is inside the rule's window (None: not known until the call ends)."""
+        w = self.item.within
+        if w is None:
+            return True
+        if w.first is not None:
+            return t <= w.first
+        if w.last is not None:
+            return None if duration is None else t >= duration - w.last
+        return (w.start is None or t >= w.start) and (w.to is None or t <= w.to)
+
+    def window_closed(self, now: float) -> bool:
+        w = self.item.within
+        return w is not None and (w.first is not None and now > w.first
+                                  or w.to is not None and now > w.to)
+
+    def mood_ok(self, mood: MoodState | None) -> bool:
+        i = self.item
+        if i.mood_below is None and i.mood_above is None and i.intensity is None:
+            return True
+        if mood is None:
+            return False
+        return ((i.mood_below is None or mood.score <= i.mood_below)
+                and (i.mood_above is None or mood.score >= i.mood_above)
+                and (i.intensity is None or mood.intensity >= INTENSITY[i.intensity]))
+
+
+@dataclass
+class Rulebook:
+    path: Path
+    rules: list[Rule]
+    problems: list[str] = field(default_factory=list)
+    _embedder: object = field(default=None, repr=False)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "Rulebook":
+        path = Path(path).expanduser() if path else DEFAULT_RULES
+        where = str(path)
+        text = yamlfile.read_content_file(path, "rules file", MAX_BYTES)
+        try:
+            root = yamlfile.compose(text, where)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise ConfigError(f"{where} line {mark.line + 1 if mark else 1}: not valid YAML "
+                              f"({getattr(exc, 'problem', None) or exc})") from None
+        if root is None:
+            return cls(path, [])
+        top = ({str(k.value): v for k, v in root.value if isinstance(k, yaml.ScalarNode)}
+               if isinstance(root, yaml.MappingNode) else {})
+        node = top.get("rules")
+        if not isinstance(node, yaml.SequenceNode) or set(top) - {"rules"}:
+            raise ConfigError(f"{where} line {yamlfile.node_line(root)}: a rules file is "
+                              f"'rules:' followed by a list of rules (each with id, name and "
+                              f"what to look for)")
+        rules, problems, seen = [], [], set()
+        for index, item in enumerate(node.value, 1):
+            try:
+                rule = _read_rule(item, index, where)
+            except ConfigError as exc:
+                if isinstance(exc, yamlfile.YamlRefused):
+                    raise
+                problems.append(str(exc))
+                continue
+            if rule.id in seen:
+                problems.append(f"{where} line {rule.line}: the rule id {rule.id} is used twice: "
+                                f"the second one is skipped")
+                continue
+            seen.add(rule.id)
+            rules.append(rule)
+        return cls(path, rules, problems)
+
+    def get(self, rule_id: str) -> Rule:
+        return next(r for r in self.rules if r.id == rule_id)
+
+    @property
+    def active(self) -> list[Rule]:
+        return [r for r in self.rules if r.item.enabled]
+
+    def prepare(self, embedder) -> None:
+        """Embed the `means` texts (once per encoder)."""
+        if embedder is None or self._embedder is embedder:
+            return
+        meaning = [r for r in self.rules if r.item.means is not None]
+        if meaning:
+            vectors = np.asarray(embedder.encode([r.item.means for r in meaning]))
+            for r, v in zip(meaning, vectors):
+                r.vector = v
+        self._embedder = embedder
+
+
+def _read_rule(node, index: int, where: str) -> Rule:
+    line = yamlfile.node_line(node)
+    data = yamlfile.construct(node, where)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} line {line}: rule {index} must be a mapping with id, name "
+                          f"and what to look for (got {yamlfile.short(data)})")
+    try:
+        item = RuleItem.model_validate(data)
+    except ValidationError as exc:
+        name = data.get("id") if isinstance(data.get("id"), str) else index
+        raise ConfigError(f"{where} line {yamlfile.field_line(node, exc)}: rule {name}: "
+                          f"{yamlfile.schema_problem(exc, RuleItem.model_fields)}") from None
+    phrases = None
+    if item.said:
+        source = "|".join(p for p in (phrase_pattern(s) for s in item.said) if p)
+        if source:
+            phrases = Phrases(item.id, source, negatable=item.negation)
+    return Rule(item, line, phrases)
+
+
+@lru_cache(maxsize=4)
+def _cached(path: str, mtime: float) -> Rulebook:
+    return Rulebook.load(path)
+
+
+def load_rules(path: str | Path | None = None) -> Rulebook:
+    """The rules at `path` (default: the shipped ones), read again only when the file changed."""
+    p = Path(path).expanduser() if path else DEFAULT_RULES
+    try:
+        mtime = p.stat().st_mtime
+    except OSError:
+        mtime = 0.0
+    return _cached(str(p), mtime)
+
+
+# ---- one call ----------------------------------------------------------------------------------------
+
+class RuleRunner:
+    """Applies a rulebook to one call: `on_utterance` as each utterance is final (live matches:
+    what is said, with the mood at the time), `finish` at hang-up (what was never said, and
+    conditions on the whole call)."""
+
+    def __init__(self, book: Rulebook, embedder=None, caller: str = CUSTOMER):
+        self.book = book
+        self.embedder = embedder if any(r.item.means for r in book.active) else None
+        if self.embedder is not None:
+            book.prepare(self.embedder)
+        self.caller = caller
+        self.fired: dict[str, int] = {}  # rule id -> matches so far
+        self.said: dict[str, list[tuple[Utterance, str]]] = {}  # word rules: what matched
+        self.closed: set[str] = set()  # not-said rules already decided
+        self.mood: MoodState | None = None
+        self.now = 0.0
+
+    def _role(self, utt: Utterance) -> str:
+        return "customer" if utt.speaker == self.caller else "agent"
+
+    def _find(self, rule: Rule, utt: Utterance, vector: np.ndarray | None) -> str | None:
+        if rule.phrases is not None:
+            hit = rule.phrases.find(utt.text)
+            if hit:
+                return hit
+        if rule.item.means is not None and vector is not None and rule.vector is not None:
+            sims = vector @ rule.vector  # each sentence of the utterance
+            best = int(np.argmax(sims))
+            if float(sims[best]) >= rule.item.threshold:
+                return (f"{self._sentences[best]} (means “{rule.item.means}”, "
+                        f"{float(sims[best]):.2f})")
+        return None
+
+    def _match(self, rule: Rule, time: float, evidence: str, utt: Utterance | None) -> RuleMatch:
+        self.fired[rule.id] = self.fired.get(rule.id, 0) + 1
+        then = rule.item.then
+        return RuleMatch(time=round(time, 3), rule=rule.id, name=rule.item.name,
+                         speaker=utt.speaker if utt else None,
+                         utterance_id=utt.id if utt else None, evidence=evidence,
+                         alert=then.alert or "", severity=then.severity,
+                         category=then.category or "", flag=then.flag)
+
+    def _can_fire(self, rule: Rule) -> bool:
+        return rule.item.every or rule.id not in self.fired
+
+    def on_mood(self, mood: MoodState | None) -> None:
+        if mood is not None:
+            self.mood = mood
+
+    def on_utterance(self, utt: Utterance, mood: MoodState | None = None) -> list[RuleMatch]:
+        self.on_mood(mood)
+        self.now = max(self.now, utt.end)
+        out = self._close_windows(utt.start)
+        vector = None
+        if self.embedder is not None:  # by meaning: sentence by sentence, so one sentence of a
+            # long utterance ("I've been on hold for 20 minutes") is not drowned by the rest
+            self._sentences = _sentences(utt.text)
+            vector = np.asarray(self.embedder.encode(self._sentences))
+        role = self._role(utt)
+        for rule in self.book.active:
+            i = rule.item
+            if i.speaker not in ("any", role):
+                continue
+            inside = rule.in_window(utt.start, None)
+            if inside is False:
+                continue
+            if not rule.words:  # mood conditions only: the first utterance where they hold
+                if inside and not rule.metric and rule.mood_ok(self.mood) and self._can_fire(rule):
+                    out.append(self._match(rule, utt.end, f"{self.mood.label} "
+                                           f"({self.mood.score:+.2f}) at “{_short(utt.text)}”",
+                                           utt))
+                continue
+            hit = self._find(rule, utt, vector)
+            if hit is None or not rule.mood_ok(self.mood):
+                continue
+            self.said.setdefault(rule.id, []).append((utt, hit))
+            if i.not_said or rule.metric or inside is None:
+                continue  # decided when its window closes or the call ends
+            if self._can_fire(rule):
+                out.append(self._match(rule, utt.end, hit, utt))
+        return out
+
+    def _close_windows(self, now: float) -> list[RuleMatch]:
+        """Not-said rules whose window (the first N seconds, up to `to`) has passed."""
+        out = []
+        for rule in self.book.active:
+            if rule.item.not_said and rule.id not in self.closed and rule.window_closed(now):
+                self.closed.add(rule.id)
+                if not self.said.get(rule.id) and not rule.metric:
+                    w = rule.item.within
+                    end = w.first if w.first is not None else w.to
+                    out.append(self._match(rule, end, f"not said {w.describe()}", None))
+        return out
+
+    def finish(self, duration: float, metrics: CallMetrics | None = None) -> list[RuleMatch]:
+        out: list[RuleMatch] = []
+        for rule in self.book.active:
+            i = rule.item
+            if rule.metric:
+                found = self._metric(rule, metrics, duration)
+                if found is None:
+                    continue
+                time, why = found
+                if rule.words:
+                    said = [(u, h) for u, h in self.said.get(rule.id, [])
+                            if rule.in_window(u.start, duration)]
+                    if bool(said) == i.not_said:
+                        continue
+                    if said:
+                        u, h = said[0]
+                        out.append(self._match(rule, u.end, f"{h}; {why}", u))
+                        continue
+                if self._can_fire(rule):
+                    out.append(self._match(rule, time, why, None))
+                continue
+            if not rule.words:
+                continue
+            said = [(u, h) for u, h in self.said.get(rule.id, [])
+                    if rule.in_window(u.start, duration)]
+            if i.not_said:
+                if rule.id in self.closed:
+                    continue
+                self.closed.add(rule.id)
+                if not said:
+                    where = i.within.describe() if i.within else "in the call"
+                    out.append(self._match(rule, duration, f"not said {where}", None))
+            elif i.within is not None and i.within.last is not None:
+                for u, h in said:  # "in the last minute": known now
+                    if self._can_fire(rule):
+                        out.append(self._match(rule, u.end, h, u))
+        return out
+
+    def _metric(self, rule: Rule, m: CallMetrics | None, duration: float) -> tuple[float, str] | None:
+        """(time, why) when the rule's conditions on the whole call hold, else None."""
+        if m is None:
+            return None
+        i = rule.item
+        time, whys = duration, []
+        if i.silence_over is not None:
+            long = [(a, b) for a, b in m.long_silences
+                    if b - a > i.silence_over and rule.in_window(a, duration)]
+            if not long:
+                return None
+            time = long[0][0]
+            whys.append(f"silence of {long[0][1] - long[0][0]:.0f} s")
+        ratio = m.talk_listen_ratio
+        if i.talk_ratio_above is not None:
+            if ratio is None or ratio <= i.talk_ratio_above:
+                return None
+            whys.append(f"talk/listen ratio {ratio:.2f}")
+        if i.talk_ratio_below is not None:
+            if ratio is None or ratio >= i.talk_ratio_below:
+                return None
+            whys.append(f"talk/listen ratio {ratio:.2f}")
+        if i.interruptions_at_least is not None:
+            counts = m.interruptions
+            n = (sum(counts.values()) if i.speaker == "any"
+                 else counts.get("agent" if i.speaker == "agent" else self.caller, 0))
+            if n < i.interruptions_at_least:
+                return None
+            whys.append(f"{n} interruptions")
+        return time, ", ".join(whys)
+
+
+def _sentences(text: str) -> list[str]:
+    parts = [p.strip() for p in re.split(r"(?<=[.!?])\s+", text.strip()) if p.strip()]
+    return parts or [text.strip() or "."]
+
+
+def _short(text: str, n: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def evaluate(book: Rulebook, events: Sequence[Event], duration: float, embedder=None,
+             caller: str = CUSTOMER, rules: Iterable[str] | None = None) -> list[RuleMatch]:
+    """The rules' matches on a whole stored call (its events in order): what the live runner
+    would have found. `rules`: only these ids (testing one rule in the editor)."""
+    if rules is not None:
+        wanted = set(rules)
+        book = Rulebook(book.path, [r for r in book.rules if r.id in wanted], [],
+                        book._embedder)
+    runner = RuleRunner(book, embedder, caller)
+    moods = {e.utterance_id: e for e in events if isinstance(e, MoodState)}
+    out: list[RuleMatch] = []
+    metrics = None
+    for e in events:
+        if isinstance(e, Utterance):
+            out += runner.on_utterance(e, moods.get(e.id))
+        elif isinstance(e, CallMetrics):
+            metrics = e
+    return out + runner.finish(duration, metrics)

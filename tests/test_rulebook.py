@@ -1,0 +1,315 @@
+"""The centre's rules and QA scorecards: a rule of each kind on the demo calls (as `analyze`
+wrote them), a broken rules file, scorecards answered with evidence, rule flags."""
+import json
+import textwrap
+
+import pytest
+
+from callassist.assist.rulebook import Rulebook, RuleRunner, evaluate, phrase_pattern
+from callassist.assist.scorecard import NA, NO, YES, Scorecard, answer_card, check_answer
+from callassist.core.events import (CallMetrics, MoodState, RuleMatch, Utterance,
+                                    event_from_dict)
+from callassist.core.rules import plain_text
+from callassist.core.timeline import Timeline
+from callassist.errors import ConfigError
+from tests.conftest import run_cli
+
+
+def book(tmp_path, text: str) -> Rulebook:
+    path = tmp_path / "rules.yaml"
+    path.write_text(textwrap.dedent(text))
+    return Rulebook.load(path)
+
+
+def events_of(analysis: dict):
+    return [event_from_dict(e) for e in analysis["events"]], analysis["call"]["duration"]
+
+
+def fired(matches, rule_id):
+    return [m for m in matches if m.rule == rule_id]
+
+
+# ---- the file --------------------------------------------------------------------------------------
+
+def test_the_shipped_rules_and_scorecard_load_cleanly():
+    rules = Rulebook.load()
+    assert rules.problems == [] and len(rules.active) >= 12
+    card = Scorecard.load(rules=rules)
+    assert {q.rule for q in card.questions if q.rule} <= {r.id for r in rules.rules}
+
+
+def test_a_broken_rule_is_named_by_file_and_line_and_the_rest_still_load(tmp_path):
+    b = book(tmp_path, """\
+        rules:
+          - id: good_one
+            name: Says sorry
+            said: sorry
+          - id: Bad Id
+            name: an id with spaces
+            said: hello
+          - id: no_words
+            name: nothing to look for
+          - id: typo
+            name: a field that does not exist
+            sayd: hello
+          - id: window
+            name: two windows at once
+            said: hi
+            within: {first: 10, last: 10}
+          - id: good_one
+            name: the same id again
+            said: hello
+        """)
+    assert [r.id for r in b.rules] == ["good_one"]
+    where = str(tmp_path / "rules.yaml")
+    assert len(b.problems) == 5
+    assert b.problems[0].startswith(f"{where} line 5: rule Bad Id: id: must be one lower-case")
+    assert "line 8" in b.problems[1] and "say what to look for" in b.problems[1]
+    assert "line 12" in b.problems[2] and "unknown field 'sayd'" in b.problems[2]
+    assert "line 16" in b.problems[3] and "one of {first: S}" in b.problems[3]
+    assert "line 17" in b.problems[4] and "used twice" in b.problems[4]
+
+
+@pytest.mark.parametrize("text, fault", [
+    ("rules: [\n  {id: a, name: b, said: c\n", "not valid YAML"),
+    ("- id: a\n  name: b\n", "'rules:' followed by a list"),
+    ("rules: &x [1]\nmore: *x\n", "anchors are not allowed"),
+])
+def test_a_file_that_is_not_a_rules_file_is_one_line(tmp_path, text, fault):
+    path = tmp_path / "rules.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        Rulebook.load(path)
+    assert fault in str(exc.value) and str(path) in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_wildcards_and_plain_words():
+    import re
+    pat = re.compile(phrase_pattern("thanks for calling *"))
+    assert pat.search("thanks for calling brightwave electronics")
+    assert not re.fullmatch(phrase_pattern("thanks for calling *"), "thanks for calling")
+    assert re.fullmatch(phrase_pattern("refund*"), "refunded")
+    assert phrase_pattern("That's   NOT ok!") == "thats not ok"
+
+
+# ---- each kind of rule on the demo calls -------------------------------------------------------------
+
+@pytest.mark.slow  # the demo calls through `analyze`, the real encoder for meaning
+def test_a_rule_of_each_kind_on_the_demo_calls(tmp_path, demo_analyses, models):
+    b = book(tmp_path, """\
+        rules:
+          - id: said_exact
+            name: the agent asks for the order number
+            speaker: agent
+            said: "order number"
+          - id: said_wildcard
+            name: the company is named in the greeting
+            speaker: agent
+            said: "thank you for calling *"
+            within: {first: 20}
+          - id: by_meaning
+            name: the caller says they have waited a long time
+            speaker: customer
+            means: "I have been waiting on the phone for a long time"
+            threshold: 0.55
+          - id: wrong_speaker
+            name: the caller never says "order number" first
+            speaker: customer
+            said: "can i have your order number"
+          - id: not_said_greeting
+            name: no apology in the first 10 s
+            speaker: agent
+            said: ["sorry", "apologise"]
+            not_said: true
+            within: {first: 10}
+          - id: said_late
+            name: the agent thanks the caller in the last minute
+            speaker: agent
+            said: "thank you for calling"
+            within: {last: 60}
+          - id: from_to
+            name: anything else asked between 60 and 120 s
+            speaker: agent
+            said: "anything else"
+            negation: false
+            within: {from: 60, to: 120}
+          - id: angry_words
+            name: the caller mentions a manager while angry
+            speaker: customer
+            said: "manager"
+            mood_below: -0.3
+            intensity: angry
+          - id: mood_only
+            name: the caller turns positive
+            speaker: customer
+            mood_above: 0.3
+          - id: talk_ratio
+            name: the agent talks more than the caller
+            talk_ratio_above: 1.0
+          - id: silence
+            name: a silence over a second
+            silence_over: 1.0
+        """)
+    assert b.problems == []
+    embedder = models.knowledge.embedder
+    angry, _ = events_of(demo_analyses["angry_calmed"])
+    m = evaluate(b, angry, demo_analyses["angry_calmed"]["call"]["duration"], embedder)
+    [order] = fired(m, "said_exact")
+    assert order.speaker == "agent" and order.evidence == "order number"
+    [greet] = fired(m, "said_wildcard")
+    assert greet.evidence.startswith("thank you for calling ") and greet.time <= 20
+    [waited] = fired(m, "by_meaning")
+    assert waited.speaker == "customer" and "20 minutes" in waited.evidence
+    assert fired(m, "wrong_speaker") == []
+    [no_sorry] = fired(m, "not_said_greeting")
+    assert no_sorry.utterance_id is None and no_sorry.evidence == "not said in the first 10 s"
+    [late] = fired(m, "said_late")
+    assert late.time >= demo_analyses["angry_calmed"]["call"]["duration"] - 60
+    [mid] = fired(m, "from_to")
+    assert 60 <= mid.time <= 125
+    [manager] = fired(m, "angry_words")
+    assert manager.speaker == "customer" and manager.evidence == "manager"
+    [better] = fired(m, "mood_only")
+    utts = {e.id: e for e in angry if isinstance(e, Utterance)}
+    moods = {e.utterance_id: e for e in angry if isinstance(e, MoodState)}
+    assert moods[better.utterance_id].score >= 0.3
+    assert utts[better.utterance_id].speaker == "customer"
+    metrics = next(e for e in angry if isinstance(e, CallMetrics))
+    assert bool(fired(m, "talk_ratio")) == (metrics.talk_listen_ratio > 1.0)
+    assert bool(fired(m, "silence")) == any(b - a > 1.0 for a, b in metrics.long_silences)
+    # the same rules on a calm call: no anger, no manager
+    calm, dur = events_of(demo_analyses["satisfied_caller"])
+    m2 = evaluate(b, calm, dur, embedder)
+    assert fired(m2, "angry_words") == [] and fired(m2, "by_meaning") == []
+    # "said" and "not said" never both: an apology in the first 10 s clears not_said_greeting
+    billing, dur = events_of(demo_analyses["billing_escalation"])
+    first_agent = [u for u in billing if isinstance(u, Utterance) and u.speaker == "agent"
+                   and u.start <= 10]
+    said_sorry = any("sorry" in u.text.lower() or "apolog" in u.text.lower() for u in first_agent)
+    assert bool(fired(evaluate(b, billing, dur, embedder), "not_said_greeting")) != said_sorry
+
+
+def test_live_runner_fires_as_the_call_goes_and_once_per_rule(tmp_path):
+    b = book(tmp_path, """\
+        rules:
+          - id: cancel
+            name: cancel threat
+            speaker: customer
+            said: "cancel my account"
+            then: {alert: "Churn risk", severity: high, category: Churn, flag: 2}
+          - id: every_sorry
+            name: each apology
+            speaker: agent
+            said: sorry
+            every: true
+          - id: greeted
+            name: no greeting in 5 s
+            speaker: agent
+            said: hello
+            not_said: true
+            within: {first: 5}
+        """)
+    r = RuleRunner(b)
+    u = lambda i, sp, text, t: Utterance(i, sp, text, t, t + 1.0)  # noqa: E731
+    assert r.on_utterance(u(1, "agent", "Good morning, sorry for the wait", 0.5))[0].rule == \
+        "every_sorry"
+    out = r.on_utterance(u(2, "customer", "I want to cancel my account today", 6.0))
+    assert [m.rule for m in out] == ["greeted", "cancel"]  # the 5 s window closed first
+    assert out[1].alert == "Churn risk" and out[1].severity == "high" and out[1].flag == 2
+    assert r.on_utterance(u(3, "customer", "I will cancel my account!", 8.0)) == []  # once
+    assert r.on_utterance(u(4, "customer", "I don't want to cancel my account", 9.0)) == []
+    assert [m.rule for m in r.on_utterance(u(5, "agent", "sorry again", 10.0))] == ["every_sorry"]
+    assert r.finish(12.0) == []
+
+
+@pytest.mark.slow  # the real `analyze` with the shipped rules
+def test_analyze_shows_and_stores_rule_matches(demo_analyses):
+    angry = demo_analyses["angry_calmed"]
+    rules = [e for e in angry["events"] if e["type"] == "rule"]
+    assert {"greeting", "offers_help", "asks_manager", "cancel_threat"} <= {r["rule"] for r in rules}
+    assert "rule cancel_threat: Churn risk" in angry["stdout"]
+    calm = demo_analyses["satisfied_caller"]
+    assert "cancel_threat" not in {e["rule"] for e in calm["events"] if e["type"] == "rule"}
+
+
+# ---- scorecards ------------------------------------------------------------------------------------
+
+@pytest.mark.slow  # the demo calls through `analyze`
+@pytest.mark.parametrize("name", ["angry_calmed", "billing_escalation", "confused_caller",
+                                  "satisfied_caller"])
+def test_a_scorecard_is_answered_on_each_demo_call_with_evidence(demo_analyses, name):
+    events, _ = events_of(demo_analyses[name])
+    matches = [e for e in events if isinstance(e, RuleMatch)]
+    utts = [e for e in events if isinstance(e, Utterance)]
+    card = Scorecard.load(rules=Rulebook.load())
+    result = answer_card(card, matches, utts)
+    by_id = {a.question.id: a for a in result.answers}
+    assert set(by_id) == {q.id for q in card.questions}
+    texts = {u.id: u.text for u in utts}
+    for a in result.answers:
+        if a.question.type == "scale":
+            assert a.auto is None  # for a reviewer
+            continue
+        assert a.auto in (YES, NO, NA)
+        if a.auto == YES and a.question.yes_if == "matched":
+            # each "yes" shows the line it comes from, its speaker and time
+            assert a.evidence and all(e["utterance_id"] in texts and e["time"] is not None
+                                      for e in a.evidence), (a.question.id, a.evidence)
+            assert a.evidence[0]["text"] == texts[a.evidence[0]["utterance_id"]]
+        if a.auto == NO and a.question.yes_if == "matched":
+            assert a.evidence[0]["text"].startswith("not found in the call")
+    assert by_id["greeting"].auto == YES  # every demo agent greets
+    # the agent of billing_escalation says "calm down" and "that is not our problem" (when the
+    # recogniser hears it so): "did not blame" is then no, with the words as evidence
+    agent = " ".join(plain_text(u.text) for u in utts if u.speaker == "agent")
+    blamed = [p for p in ("calm down", "not our problem", "you should have") if p in agent]
+    assert (by_id["no_blame"].auto == NO) == bool(blamed)
+    if blamed:
+        assert by_id["no_blame"].evidence[0]["matched"] in blamed
+    upset = any(e.score <= -0.2 for e in events if isinstance(e, MoodState))
+    assert (by_id["empathy"].auto == NA) == (not upset)  # applies only to an upset caller
+    assert result.score is not None and 0 <= result.score <= 100
+
+
+def test_reviewer_answers_win_and_scores_follow():
+    card = Scorecard.load(rules=Rulebook.load())
+    blame = RuleMatch(10.0, "blames_caller", "blames", "agent", 3, "calm down")
+    result = answer_card(card, [blame])
+    assert result.get("no_blame").auto == NO and result.get("greeting").auto == NO
+    before = result.score
+    reviewed = answer_card(card, [blame], reviews={
+        "no_blame": {"answer": YES, "reviewer": "Ana", "why": "said kindly, in context"},
+        "courtesy": {"answer": 5, "reviewer": "Ana", "why": ""}})
+    assert reviewed.get("no_blame").answer == YES and reviewed.get("no_blame").auto == NO
+    assert reviewed.score > before
+    assert check_answer(card.questions[-1], "4") == 4
+    with pytest.raises(ConfigError):
+        check_answer(card.questions[-1], 7)
+    with pytest.raises(ConfigError):
+        check_answer(card.questions[0], "maybe")
+
+
+def test_a_scorecard_naming_a_missing_rule_is_refused(tmp_path):
+    path = tmp_path / "card.yaml"
+    path.write_text("name: QA\nsections:\n  - name: A\n    questions:\n"
+                    "      - {id: q1, text: Greets, rule: no_such_rule}\n")
+    with pytest.raises(ConfigError, match="names the rule no_such_rule"):
+        Scorecard.load(path, rules=Rulebook.load())
+    path.write_text("name: QA\nsections:\n  - name: A\n    questions:\n"
+                    "      - {id: q1, text: Greets, weight: -1}\n")
+    with pytest.raises(ConfigError, match="line 5"):
+        Scorecard.load(path)
+
+
+def test_rule_flags_are_flagged_moments_named_by_the_rule():
+    from callassist.library.flags import compute_flags
+    tl = Timeline(call={"id": "x", "duration": 20.0})
+    tl(Utterance(1, "agent", "Hi there", 0.5, 1.5))
+    tl(Utterance(2, "customer", "I will close my account", 2.0, 4.0))
+    tl(RuleMatch(4.0, "churn", "Talks of leaving", "customer", 2, "close my account",
+                 alert="Churn risk", severity="high", category="Churn", flag=3))
+    tl(RuleMatch(4.0, "note", "Just a category", "customer", 2, "close", category="Other"))
+    [flag] = [f for f in compute_flags(tl) if f.kind == "rule"]
+    assert (flag.title, flag.severity, flag.time, flag.utterance_id) == \
+        ("Talks of leaving", 3, 2.0, 2)
+    assert json.loads(json.dumps(flag.to_dict()))["label"] == "Talks of leaving"
