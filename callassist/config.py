@@ -207,9 +207,11 @@ class Config(BaseModel):
         in a folder name is not silently made; the default one is made with its folder."""
         from .library.service import Library
         named = path or self.library_path()
-        return Library(named, redact=self.redact, keep_original=self.keep_original,
-                       flag_settings=self.flag_settings() if self.flags else None,
-                       create=create, make_folder=named is None)
+        lib = Library(named, redact=self.redact, keep_original=self.keep_original,
+                      flag_settings=self.flag_settings() if self.flags else None,
+                      create=create, make_folder=named is None)
+        lib.rules_file, lib.scorecard_file = self.rules, self.scorecard
+        return lib
 
 
 def _one_line(exc: ValidationError) -> str:

@@ -12,7 +12,6 @@ from callassist.core.events import (CallMetrics, MoodState, RuleMatch, Utterance
 from callassist.core.rules import plain_text
 from callassist.core.timeline import Timeline
 from callassist.errors import ConfigError
-from tests.conftest import run_cli
 
 
 def book(tmp_path, text: str) -> Rulebook:
@@ -313,3 +312,45 @@ def test_rule_flags_are_flagged_moments_named_by_the_rule():
     assert (flag.title, flag.severity, flag.time, flag.utterance_id) == \
         ("Talks of leaving", 3, 2.0, 2)
     assert json.loads(json.dumps(flag.to_dict()))["label"] == "Talks of leaving"
+
+
+@pytest.mark.slow  # a real library of the demo calls' timelines
+def test_a_reviewer_override_is_kept_and_counted_in_agreement(tmp_path, demo_analyses):
+    from callassist.library.service import Library
+    with Library(tmp_path / "calls.sqlite3") as lib:
+        ids = {}
+        for name in ("billing_escalation", "satisfied_caller"):
+            a = demo_analyses[name]
+            tl = Timeline(call=dict(a["call"]), events=[event_from_dict(e) for e in a["events"]])
+            ids[name] = lib.save_timeline(tl, title=name)
+        card = lib.scorecard(ids["satisfied_caller"])
+        assert card.get("greeting").auto == YES and card.get("greeting").review is None
+        # Ana disagrees once (greeting) and agrees once (offers_help), and rates courtesy
+        lib.review(ids["satisfied_caller"], "greeting", "no", "Ana", "name said too fast")
+        lib.review(ids["satisfied_caller"], "offers_help", card.get("offers_help").auto, "Ana")
+        lib.review(ids["satisfied_caller"], "courtesy", 4, "Ana")
+        with pytest.raises(ConfigError):
+            lib.review(ids["satisfied_caller"], "courtesy", 9, "Ana")
+        with pytest.raises(Exception, match="who reviews"):
+            lib.review(ids["satisfied_caller"], "greeting", "yes", "  ")
+    with Library(tmp_path / "calls.sqlite3") as lib:  # kept across sessions
+        again = lib.scorecard(ids["satisfied_caller"])
+        g = again.get("greeting")
+        assert (g.auto, g.answer, g.review["reviewer"], g.review["why"]) == \
+            (YES, NO, "Ana", "name said too fast")
+        assert again.get("courtesy").answer == 4
+        assert again.score != card.score
+        agreement = lib.review_agreement(again.card.name)
+        assert agreement["greeting"] == (0, 1) and agreement["offers_help"] == (1, 1)
+        assert "courtesy" not in agreement  # no automatic answer to agree with
+        # the report shows the scorecard, the reviewer's answer and the evidence lines
+        from callassist.library.report import ReportData, html_report
+        html = html_report(ReportData.from_store(lib, ids["satisfied_caller"]))
+        assert "QA scorecard: Customer care QA" in html
+        assert "no (reviewer Ana: name said too fast; automatic: yes)" in html
+        import re
+        assert re.search(r"\d:\d\d (Agent|agent): “Thank you for calling", html)
+        # the other call is untouched; deleting a call removes its reviews
+        assert lib.scorecard(ids["billing_escalation"]).get("greeting").review is None
+        lib.delete_call(ids["satisfied_caller"])
+        assert lib.review_agreement(again.card.name) == {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import logging
 import math
 import os
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from ..core.rules import NEGATIVE, POSITIVE, mood_band  # the caller's mood band
 from .service import CallRecord, Library
 from ..core.timeline import Timeline
 
+log = logging.getLogger(__name__)
+
 SEVERITY_TINTS = {1: "#fff8e0", 2: "#fff0e0", 3: "#fde8e8"}
 NOTE_COLOUR = "#2f6fdb"
 CURVE_COLOUR = "#1f4e8c"
@@ -43,6 +46,7 @@ class ReportData:
     timeline: Timeline
     flags: list[Flag]
     notes: list[dict]
+    scorecard: object | None = None  # assist.scorecard.CardResult, with the reviewers' answers
 
     @classmethod
     def from_store(cls, store: Library, call_id: str) -> ReportData:
@@ -51,8 +55,13 @@ class ReportData:
         flags = record.flags
         if flags is None:  # a call still live (or never finished): flag what there is
             flags = compute_flags(timeline, store.flag_settings)
+        try:
+            card = store.scorecard(call_id)
+        except CallAssistError as exc:  # a broken form: the report says so, the rest is shown
+            log.warning("scorecard left out of the report: %s", exc)
+            card = None
         return cls(record=record, timeline=timeline, flags=list(flags),
-                   notes=list(store.notes(call_id)))
+                   notes=list(store.notes(call_id)), scorecard=card)
 
     # -- derived values
     @property
@@ -464,6 +473,32 @@ def _wrapup_section(data: ReportData) -> list[str]:
     return out
 
 
+def _scorecard_section(data: ReportData) -> list[str]:
+    """The QA scorecard: each answer, whether a reviewer gave it, and the lines it rests on."""
+    card = data.scorecard
+    if card is None:
+        return []
+    score = card.score
+    out = [f"<h2>QA scorecard: {_e(card.card.name)} — "
+           f"{'–' if score is None else f'{score:.0f} %'}</h2>"]
+    rows = []
+    for a in card.answers:
+        answer = "to review" if a.answer is None else str(a.answer)
+        if a.review is not None:
+            answer += f" (reviewer {a.review['reviewer']}" + \
+                (f": {a.review['why']}" if a.review.get("why") else "") + \
+                (f"; automatic: {a.auto}" if a.auto is not None and a.auto != a.answer else "") + ")"
+        evidence = "; ".join(
+            (f"{fmt_time(e['time'])} " if e.get("time") is not None else "") +
+            (f"{_speaker(e['speaker'])}: " if e.get("speaker") else "") + f"“{e['text']}”"
+            if e.get("utterance_id") is not None else e["text"] for e in a.evidence[:2])
+        rows.append(([_e(a.section), _e(a.question.text), _e(answer), _e(evidence or "–")],
+                     None))
+    out.append(_table(["Section", "Question", "Answer", "Evidence"], rows,
+                      ["14%", "30%", "18%", "38%"]))
+    return out
+
+
 def _notes_section(data: ReportData) -> list[str]:
     out = ["<h2>Coach notes</h2>"]
     if not data.notes:
@@ -575,6 +610,7 @@ def html_report(data: ReportData, *, image_src: str | None = None,
     parts += _wrapup_section(data)
     parts += _curve(data, image_src, image_width)
     parts += _flags_section(data)
+    parts += _scorecard_section(data)
     parts += _notes_section(data)
     parts += _checklist_section(data)
     parts += _transcript(data)

@@ -17,6 +17,9 @@ Version 5:
   voice_profiles(agent PRIMARY KEY, vector, seconds, calls, updated)
                                                -- an agent's voice as 256 float32 (version 5):
                                                -- tells the agent apart on mono calls only
+  reviews(call_id, card, question, answer, auto, reviewer, at, why)
+                                               -- a QA reviewer's scorecard answers (version 5),
+                                               -- with the automatic answer they saw
 
 The full-text rows are kept in step with `events` by triggers, so every writer (a whole saved
 call, a live recorder, a deleted call) keeps the index right without knowing it exists. An FTS
@@ -98,6 +101,10 @@ _UPGRADE_4_TO_5 = """
 CREATE TABLE voice_profiles (
     agent TEXT PRIMARY KEY, vector BLOB NOT NULL, seconds REAL NOT NULL,
     calls INTEGER NOT NULL, updated TEXT NOT NULL);
+CREATE TABLE reviews (
+    call_id TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE, card TEXT NOT NULL,
+    question TEXT NOT NULL, answer TEXT NOT NULL, auto TEXT, reviewer TEXT NOT NULL,
+    at TEXT NOT NULL, why TEXT NOT NULL DEFAULT '', PRIMARY KEY (call_id, card, question));
 """
 
 UPGRADES = {1: _UPGRADE_1_TO_2, 2: _UPGRADE_2_TO_3, 3: _UPGRADE_3_TO_4,

@@ -155,6 +155,8 @@ class Library:
         self.keep_original = keep_original and redact  # also keep the unredacted events
         self._recorders: dict[str, LiveRecorder] = {}
         self._own_audio: dict[str, Path] = {}  # live calls' recordings made by the app
+        self.rules_file: str | None = None  # the centre's rules and QA form (None: shipped)
+        self.scorecard_file: str | None = None
         self._lock = threading.Lock()
         try:
             self.flag_settings = flag_settings or self._saved_flag_settings()
@@ -447,6 +449,45 @@ class Library:
 
     def delete_voice_profile(self, agent: str | None = None) -> int:
         return self.store.delete_voice_profile(agent)
+
+    # -- QA scorecards (assist.scorecard), answered from the call's rule matches
+    def scorecard(self, call_id: str, card=None, rules=None):
+        """The call's scorecard (a CardResult): automatic answers from the rule matches stored
+        with the call (or, for a call stored before rules, the rules run on it now), and the
+        reviewers' answers over them."""
+        from ..assist.rulebook import evaluate, load_rules
+        from ..assist.scorecard import Scorecard, answer_card
+        from ..core.events import RuleMatch
+        rules = rules if rules is not None else load_rules(self.rules_file)
+        card = card if card is not None else Scorecard.load(self.scorecard_file, rules=rules)
+        timeline = self.load_timeline(call_id)
+        matches = timeline.of(RuleMatch)
+        if not matches:
+            matches = evaluate(rules, timeline.events,
+                               float(timeline.call.get("duration") or 0.0))
+        return answer_card(card, matches, timeline.utterances,
+                           reviews=self.store.reviews(call_id, card.name))
+
+    def review(self, call_id: str, question: str, answer, reviewer: str, why: str = "",
+               card=None, rules=None) -> None:
+        """A reviewer's answer to one question of the call's scorecard, kept with who and when
+        (and why), beside the automatic answer it replaces (for the agreement figures)."""
+        from ..assist.scorecard import check_answer
+        if not reviewer.strip():
+            raise CallAssistError("say who reviews: a reviewer's answer is kept with their name")
+        result = self.scorecard(call_id, card, rules)
+        try:
+            found = result.get(question)
+        except StopIteration:
+            raise CallAssistError(f"the scorecard {result.card.name!r} has no question "
+                                  f"{question!r}") from None
+        value = check_answer(found.question, answer)
+        self.store.set_review(call_id, result.card.name, question, str(value),
+                              None if found.auto is None else str(found.auto), reviewer.strip(),
+                              why.strip())
+
+    def review_agreement(self, card_name: str) -> dict[str, tuple[int, int]]:
+        return self.store.review_agreement(card_name)
 
     # -- notes on moments
     def add_note(self, call_id: str, time: float, text: str, author: str = "") -> int:

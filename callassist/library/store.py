@@ -639,6 +639,27 @@ class CallStore:
                 return db.execute("DELETE FROM voice_profiles").rowcount
             return db.execute("DELETE FROM voice_profiles WHERE agent = ?", (agent,)).rowcount
 
+    # -- QA reviewers' scorecard answers
+    def set_review(self, call_id: str, card: str, question: str, answer: str, auto: str | None,
+                   reviewer: str, why: str = "") -> None:
+        self.get_call(call_id)
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (call_id, card, question, str(answer), None if auto is None else str(auto),
+                        reviewer, _now(), why))
+
+    def reviews(self, call_id: str, card: str) -> dict[str, dict[str, Any]]:
+        rows = self._query("SELECT question, answer, auto, reviewer, at, why FROM reviews "
+                           "WHERE call_id = ? AND card = ?", (call_id, card))
+        return {q: {"answer": int(a) if a.isdigit() else a, "auto": au, "reviewer": r,
+                    "at": at, "why": w} for q, a, au, r, at, w in rows}
+
+    def review_agreement(self, card: str) -> dict[str, tuple[int, int]]:
+        """question -> (reviews that kept the automatic answer, reviews of an automatic answer)."""
+        rows = self._query("SELECT question, SUM(answer = auto), COUNT(*) FROM reviews "
+                           "WHERE card = ? AND auto IS NOT NULL GROUP BY question", (card,))
+        return {q: (int(agreed or 0), int(n)) for q, agreed, n in rows}
+
     # -- notes on moments
     def add_note(self, call_id: str, time: float, text: str, author: str = "") -> int:
         self.get_call(call_id)
