@@ -106,7 +106,7 @@ def test_split_silences_each_speaker_where_the_other_talks():
 
 
 def test_the_status_line_says_how_sure_the_roles_are():
-    assert describe({"voices": 1})[0] == "warning"
+    assert describe({"voices": 1})[0] == "info"  # one voice: said, not a warning
     level, line = describe({"voices": 2, "agent_by": "first", "confidence": 0.55})
     assert level == "warning" and "uncertain" in line and "who spoke first" in line
     level, line = describe({"voices": 2, "agent_by": "profile", "confidence": 0.9})

@@ -354,3 +354,34 @@ def test_a_reviewer_override_is_kept_and_counted_in_agreement(tmp_path, demo_ana
         assert lib.scorecard(ids["billing_escalation"]).get("greeting").review is None
         lib.delete_call(ids["satisfied_caller"])
         assert lib.review_agreement(again.card.name) == {}
+
+
+@pytest.mark.slow  # a real library, a real Qt window (offscreen)
+def test_the_replay_view_shows_the_scorecard_and_takes_a_reviewers_answer(qtbot, tmp_path,
+                                                                          demo_analyses):
+    from callassist.gui.replay import ReplayWindow
+    from callassist.library.service import Library
+    a = demo_analyses["angry_calmed"]
+    with Library(tmp_path / "calls.sqlite3") as lib:
+        tl = Timeline(call=dict(a["call"]), events=[event_from_dict(e) for e in a["events"]])
+        cid = lib.save_timeline(tl, title="angry")
+        win = ReplayWindow(lib, cid, author="Ana")
+        qtbot.addWidget(win)
+        card = win.scorecard
+        assert win.card_list.count() == len(card.answers)
+        assert "QA SCORECARD — CUSTOMER CARE QA:" in win.card_caption.text()
+        row = next(i for i, x in enumerate(card.answers) if x.question.id == "greeting")
+        assert "✓ Greeted the caller" in win.card_list.item(row).text()
+        assert "“Thank you for calling" in win.card_list.item(row).text()
+        win.card_list.setCurrentRow(row)
+        win._card_clicked(win.card_list.item(row))
+        assert [win.card_answer.itemText(i) for i in range(3)] == ["yes", "no", "n/a"]
+        win.card_answer.setCurrentText("no")
+        win.card_why.setText("company name not said")
+        win.review_selected()
+        assert "✗ Greeted the caller" in win.card_list.item(row).text()
+        assert "· Ana" in win.card_list.item(row).text()
+        review = lib.scorecard(cid).get("greeting").review
+        assert (review["answer"], review["reviewer"], review["why"]) == \
+            ("no", "Ana", "company name not said")
+        win.close()

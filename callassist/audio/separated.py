@@ -114,9 +114,9 @@ def describe(separation: dict) -> tuple[str, str]:
         return ("warning", "one microphone for both speakers: the voices are told apart as the "
                            "call goes; the first voice is taken for the agent's (uncertain: save "
                            "a stereo call with your name to learn your voice)")
-    if voices < 2:
-        return ("warning", "one voice heard in this mono recording: all of it is read as the "
-                           "customer's (give --channels agent if it is the agent)")
+    if voices < 2:  # a caller-only recording is common: said, not warned about
+        return ("info", "one voice heard in this mono recording: all of it is read as the "
+                        "customer's (give --channels agent if it is the agent)")
     conf = float(separation.get("confidence", 0.0))
     how = {"profile": "the agent's voice profile", "words": "what each speaker says",
            "first": "who spoke first"}.get(separation.get("agent_by", ""), "a guess")

@@ -726,7 +726,8 @@ class SidePanel(QMainWindow):
                 self.footer.setText("")
             elif ev.level == "info" and "call has ended" in ev.message:
                 self.footer.setText(ev.message)  # the agent's words put aside on a busy machine
-            elif ev.level == "info" and "voices separated" in ev.message:
+            elif ev.level == "info" and ("mono recording" in ev.message
+                                         or "one microphone" in ev.message):
                 self.footer.setText(ev.message)  # a mono call: who is who was worked out
 
     def _show_escalation(self) -> None:

@@ -294,6 +294,28 @@ class ReplayWindow(QMainWindow):
         delete.clicked.connect(self.delete_selected_note)
         add.addWidget(delete)
         rl.addLayout(add)
+        # the QA scorecard, answered from the centre's rules; a reviewer may change an answer
+        self.card_caption = _caption("QA scorecard")
+        rl.addWidget(self.card_caption)
+        self.card_list = QListWidget()
+        self.card_list.setObjectName("points")
+        self.card_list.setWordWrap(True)
+        self.card_list.setAccessibleName("QA scorecard")
+        self.card_list.itemClicked.connect(self._card_clicked)
+        rl.addWidget(self.card_list, 3)
+        review = QHBoxLayout()
+        self.card_answer = QComboBox()
+        self.card_answer.setToolTip("Your answer to the selected question")
+        self.card_answer.setAccessibleName("Reviewer's answer")
+        review.addWidget(self.card_answer)
+        self.card_why = QLineEdit()
+        self.card_why.setPlaceholderText("Why (kept with your answer)…")
+        self.card_why.returnPressed.connect(self.review_selected)
+        review.addWidget(self.card_why, 1)
+        self.card_set = QPushButton("Set answer")
+        self.card_set.clicked.connect(self.review_selected)
+        review.addWidget(self.card_set)
+        rl.addLayout(review)
         split.addWidget(right)
         split.setSizes([640, 420])
         outer.addWidget(split, 1)
@@ -306,7 +328,8 @@ class ReplayWindow(QMainWindow):
                           ("Right", lambda: self.seek(self._position + 5))):
             sc = QShortcut(QKeySequence(key), self)
             sc.setContext(Qt.WindowShortcut)
-            sc.activated.connect(lambda s=slot: None if self.note_text.hasFocus() else s())
+            sc.activated.connect(lambda s=slot: None if self.note_text.hasFocus()
+                                 or self.card_why.hasFocus() else s())
 
     def _meta_text(self) -> str:
         rec = self.record
@@ -334,6 +357,73 @@ class ReplayWindow(QMainWindow):
         if not self.flags:
             self.flag_list.addItem("No flagged moments in this call.")
         self.refresh_notes()
+        self.refresh_scorecard()
+
+    # ---- the QA scorecard
+    def refresh_scorecard(self) -> None:
+        from ..assist.rulebook import evaluate, load_rules
+        from ..assist.scorecard import Scorecard, answer_card
+        from ..core.events import RuleMatch
+        self.card_list.clear()
+        self.scorecard = None
+        try:
+            rules = load_rules(getattr(self.store, "rules_file", None))
+            card = Scorecard.load(getattr(self.store, "scorecard_file", None), rules=rules)
+        except CallAssistError as exc:  # a broken form: said here, the rest of the window works
+            self.card_caption.setText(f"QA SCORECARD — {exc}")
+            return
+        matches = self.timeline.of(RuleMatch) or evaluate(
+            rules, self.timeline.events, self.duration)
+        self.scorecard = answer_card(card, matches, self.utterances,
+                                     reviews=self.store.store.reviews(self.call_id, card.name))
+        score = self.scorecard.score
+        self.card_caption.setText(f"QA SCORECARD — {card.name.upper()}: "
+                                  f"{'–' if score is None else f'{score:.0f} %'}")
+        for a in self.scorecard.answers:
+            value = a.answer
+            mark = {"yes": "✓", "no": "✗", "n/a": "–"}.get(value, "★" if value else "?")
+            shown = "to review" if value is None else str(value)
+            who = f" · {a.review['reviewer']}" if a.review else ""
+            ev = next((e for e in a.evidence if e.get("time") is not None), None)
+            where = f" · {fmt_time(ev['time'])} “{ev['text']}”" if ev else ""
+            item = QListWidgetItem(f"{mark} {a.question.text}: {shown}{who}{where}")
+            tip = [f"automatic answer: {a.auto}" if a.auto is not None else "for a reviewer"]
+            if a.review:
+                tip.append(f"reviewer {a.review['reviewer']} at {a.review['at'][:16]}"
+                           + (f": {a.review['why']}" if a.review.get("why") else ""))
+            item.setToolTip("\n".join(tip))
+            self.card_list.addItem(item)
+
+    def _card_clicked(self, item) -> None:
+        if self.scorecard is None:
+            return
+        a = self.scorecard.answers[self.card_list.row(item)]
+        self.card_answer.clear()
+        for v in (["1", "2", "3", "4", "5"] if a.question.type == "scale"
+                  else ["yes", "no", "n/a"]):
+            self.card_answer.addItem(v)
+        if a.answer is not None:
+            self.card_answer.setCurrentText(str(a.answer))
+        ev = next((e for e in a.evidence if e.get("time") is not None), None)
+        if ev is not None:
+            self.seek(ev["time"])
+
+    def review_selected(self) -> None:
+        row = self.card_list.currentRow()
+        if self.scorecard is None or row < 0 or not self.card_answer.currentText():
+            return
+        a = self.scorecard.answers[row]
+        try:
+            self.store.review(self.call_id, a.question.id, self.card_answer.currentText(),
+                              self.author or "reviewer", self.card_why.text(),
+                              card=self.scorecard.card)
+        except CallAssistError as exc:
+            self.alert.setText(f"⚠ {exc}")
+            self.alert.show()
+            return
+        self.card_why.clear()
+        self.refresh_scorecard()
+        self.card_list.setCurrentRow(row)
 
     def _fill_transcript(self) -> None:
         self.transcript.clear()

@@ -98,10 +98,10 @@ CREATE UNIQUE INDEX calls_content_key ON calls (content_key);
 """
 
 _UPGRADE_4_TO_5 = """
-CREATE TABLE voice_profiles (
+CREATE TABLE IF NOT EXISTS voice_profiles (
     agent TEXT PRIMARY KEY, vector BLOB NOT NULL, seconds REAL NOT NULL,
     calls INTEGER NOT NULL, updated TEXT NOT NULL);
-CREATE TABLE reviews (
+CREATE TABLE IF NOT EXISTS reviews (
     call_id TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE, card TEXT NOT NULL,
     question TEXT NOT NULL, answer TEXT NOT NULL, auto TEXT, reviewer TEXT NOT NULL,
     at TEXT NOT NULL, why TEXT NOT NULL DEFAULT '', PRIMARY KEY (call_id, card, question));
