@@ -179,7 +179,8 @@ def test_interrupted_call_is_offered_and_opened(qtbot, store, monkeypatch):
     tl = json.loads(run_analyze_json(DEMO_CALLS / "angry_calmed.flac"))
     call_id = store.start_call(tl["call"], title="crashed call")
     rec = store.recorder(call_id)
-    for e in tl["events"][:25]:
+    utt_at = [i for i, e in enumerate(tl["events"]) if e["type"] == "utterance"]
+    for e in tl["events"][:utt_at[6]]:  # the crash comes after six utterances (3 the caller's)
         rec(event_from_dict(e))
     rec.flush()
     store.close()  # the process "dies" without finishing the call
