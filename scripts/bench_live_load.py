@@ -10,6 +10,11 @@
 
     .venv/bin/python scripts/bench_live_load.py --minutes 20 --hogs 2
     .venv/bin/python scripts/bench_live_load.py --minutes 20 --hogs 0      # idle
+    .venv/bin/python scripts/bench_live_load.py --minutes 5 --hogs 0 --speakerphone
+
+--speakerphone: the call mixed to one channel and fed, in real time, through the live separator
+(audio.separated.LiveSeparatedSource) as a speakerphone's single input would be: the cost of
+telling the voices apart as the call goes, on the same figures.
 """
 from __future__ import annotations
 
@@ -57,12 +62,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=20.0)
     ap.add_argument("--hogs", type=int, default=2, help="CPU-hog processes beside the panel")
+    ap.add_argument("--speakerphone", action="store_true",
+                    help="one input hearing both speakers, separated live")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_live_"))
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME"):
         os.environ[var] = str(tmp / var)
     call = tmp / "long_call.flac"
     ends = long_call(args.minutes, call)
+    if args.speakerphone:  # both voices on one channel, separated as the call goes
+        audio, rate = sf.read(str(call), dtype="float32")
+        call = tmp / "long_call_mono.flac"
+        sf.write(str(call), audio.mean(axis=1), rate)
+        import callassist.audio.separated as separated
+        from callassist.audio.sources import FileSource
+
+        def live_feed(path, channels=None, *, mono="separate", realtime=False, speed=1.0,
+                      profile=None):
+            return separated.LiveSeparatedSource(
+                FileSource(path, channels="customer", realtime=True, speed=speed))
+        separated.open_recording = live_feed
 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -114,7 +133,8 @@ def main() -> None:
             behind.append((wall - t0, 0.0))
     shed = (panel.last_timeline.call.get("shed") or {}) if panel.last_timeline else {}
     print(f"{args.minutes:.0f}-minute call, {args.hogs} CPU hog(s) beside the panel, "
-          f"engine {panel.models.result().speech.name}; {len(rows)} caller moods shown")
+          f"engine {panel.models.result().speech.name}; {len(rows)} caller moods shown"
+          + ("; one speakerphone input, voices separated live" if args.speakerphone else ""))
     n_windows = int(max(e for e, _ in rows) // WINDOW) + 1
     for w in range(n_windows):
         lat = [x for e, x in rows if w * WINDOW <= e < (w + 1) * WINDOW]

@@ -339,3 +339,30 @@ def test_report_and_replay_say_the_speakers_were_separated_and_how_surely(qtbot,
         assert "speakers separated from one channel (uncertain)" in win.meta.text()
         assert "who spoke first" in win.meta.toolTip()
         win.close()
+
+
+@pytest.mark.slow  # real voices, a real library
+def test_a_live_call_with_the_agents_own_microphone_adds_to_their_profile(tmp_path, qtbot):
+    """The panel's worker, after a live call recorded with the agent's headset on its own
+    channel (agent left, as the app records it), learns the named agent's voice; with the
+    setting off, or without a name, it learns nothing."""
+    from callassist.config import Config
+    from callassist.gui.bridge import CallSetup, CallWorker, EventBridge
+    from callassist.library.service import Library
+    agent, caller, _ = dialogue([
+        ("agent", AGENT_VOICE, "Good morning, Harbour Home Furniture, Sam speaking. How can I "
+                               "help you today?"),
+        ("customer", CALLER_VOICE, "Hi, my sofa arrived with a torn cushion."),
+        ("agent", AGENT_VOICE, "I am sorry about that. I will send a new cushion cover today, "
+                               "and the courier will collect the damaged one on Friday."),
+    ])
+    wav = tmp_path / "live.wav"
+    sf.write(wav, np.stack([agent, caller], axis=1), 16000, subtype="PCM_16")
+    with Library(tmp_path / "calls.sqlite3") as lib:
+        for name, on, learnt in (("", True, False), ("Sam", False, False), ("Sam", True, True)):
+            worker = CallWorker(CallSetup(agent=name or None), EventBridge(),
+                                Config(voice_profiles=on), None, store=lib)
+            worker._learn_voice(wav, ("agent", "customer"))
+            assert (lib.voice_profile("Sam") is not None) == learnt
+        worker._learn_voice(wav, ("customer",))  # no agent microphone: nothing more
+        assert lib.voice_profiles()[0][:1] == ("Sam",) and lib.voice_profiles()[0][2] == 1

@@ -123,6 +123,19 @@ class CallWorker(QObject):
         src.open()
         return src
 
+    def _learn_voice(self, path, order: tuple[str, ...]) -> None:
+        """A live call with the agent on their own microphone adds to their voice profile
+        (used only to tell them apart on mono calls), when they gave their name and the
+        setting allows it. Runs on this worker thread, after the call is saved."""
+        agent = self.setup.agent
+        if not agent or "agent" not in order or len(order) < 2 \
+                or not getattr(self.config, "voice_profiles", False):
+            return
+        try:
+            self.store.learn_voice(agent, path, ",".join(order))
+        except (CallAssistError, OSError) as exc:  # a profile is a convenience: never an error
+            log.warning("voice profile of %s not updated: %s", agent, exc)
+
     def _capture(self, source, audio_rec, blocks: queue.Queue) -> None:
         """Capture thread: from the moment the call starts, every block is recorded and queued
         for the pipeline, which may still be waiting for the models: nothing said is lost."""
@@ -161,6 +174,7 @@ class CallWorker(QObject):
         (Start never waits for them); save the call as it goes."""
         timeline = None
         recorder = audio_rec = capture = None
+        order: tuple[str, ...] = ()
         call = {"id": uuid.uuid4().hex[:12]}
         self._clock = None
         self._speed = self.setup.speed if self.setup.play else 1.0
@@ -220,6 +234,8 @@ class CallWorker(QObject):
                     call["id"], duration, status="done" if timeline is not None else "failed")
                 if not self.kept:
                     self.status.emit("info", NOT_KEPT)
+                elif audio_rec is not None and timeline is not None:
+                    self._learn_voice(audio_rec.path, order)
             self.finished.emit(timeline)
             from ..core.models import trim_memory
             trim_memory()
