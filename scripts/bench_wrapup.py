@@ -147,7 +147,10 @@ def main() -> None:
             for i in c["utterances"]:
                 got_commit.setdefault(i - 1, c)
         got = {"reason": turns_of(wrap.reason), "actions": turns_of(wrap.actions),
-               "commitments": set(got_commit), "followups": turns_of(wrap.followups)}
+               "commitments": set(got_commit),
+               # the labels' follow-ups are the caller's requests left unanswered: the wrap-up's
+               # "unanswered" kind (its commitment and open-issue follow-ups are other facts)
+               "followups": turns_of([f for f in wrap.followups if f["kind"] == "unanswered"])}
         gold = {"reason": set(call.get("reason", [])), "actions": set(call.get("actions", [])),
                 "commitments": set(gold_commit), "followups": set(call.get("followups", []))}
         misses = []

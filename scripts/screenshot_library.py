@@ -5,8 +5,9 @@
 
 Imports the bundled demo calls into a new library (real models), adds two coach notes to the
 angry call, then captures with ImageMagick's `import`: the QA list sorted by flag count
-(docs/library-qa.png) and the angry call opened at its worst moment (docs/replay.png). With
---pdf it also writes that call's PDF report and its first page as docs/report-page1.png.
+(docs/library-qa.png), the angry call opened at its worst moment with its QA scorecard
+(docs/replay.png), and the rules editor testing a rule on the library (docs/rules-editor.png).
+With --pdf it also writes that call's PDF report and its first page as docs/report-page1.png.
 """
 from __future__ import annotations
 
@@ -84,8 +85,22 @@ def main() -> None:
                             str(pdf), str(args.out / "report-page1")], check=True)
             print(args.out / "report-page1.png")
         replay.close()
-        win.close()
-        app.quit()
+        editor = win.edit_rules()
+        editor.resize(1100, 640)
+        editor.move(60, 80)
+        row = next(i for i, r in enumerate(editor.rules) if r.get("id") == "cancel_threat")
+        editor.list.setCurrentRow(row)
+        editor.test_rule()
+
+        def when_tested():
+            if not editor.test_button.isEnabled():
+                QTimer.singleShot(300, when_tested)
+                return
+            grab(editor, args.out / f"rules-editor{suffix}.png")
+            editor.close()
+            win.close()
+            app.quit()
+        QTimer.singleShot(300, when_tested)
 
     QTimer.singleShot(1500, shoot)
     QTimer.singleShot(120000, app.quit)

@@ -4,6 +4,7 @@ import json
 import textwrap
 
 import pytest
+from PySide6.QtCore import Qt
 
 from callassist.assist.rulebook import Rulebook, RuleRunner, evaluate, phrase_pattern
 from callassist.assist.scorecard import NA, NO, YES, Scorecard, answer_card, check_answer
@@ -384,4 +385,56 @@ def test_the_replay_view_shows_the_scorecard_and_takes_a_reviewers_answer(qtbot,
         review = lib.scorecard(cid).get("greeting").review
         assert (review["answer"], review["reviewer"], review["why"]) == \
             ("no", "Ana", "company name not said")
+        win.close()
+
+
+@pytest.mark.slow  # a real library of the demo calls, a real Qt window (offscreen)
+def test_the_rules_editor_tests_a_rule_on_the_library_before_saving_it(qtbot, tmp_path,
+                                                                      demo_analyses):
+    from callassist.config import Config, config_path
+    from callassist.gui.library_view import LibraryWindow
+    from callassist.library.service import Library
+    with Library(tmp_path / "calls.sqlite3") as lib:
+        for name, a in demo_analyses.items():
+            tl = Timeline(call=dict(a["call"]), events=[event_from_dict(e) for e in a["events"]])
+            lib.save_timeline(tl, title=name)
+        win = LibraryWindow(lib, config=Config())
+        qtbot.addWidget(win)
+        ed = win.edit_rules()
+        assert ed.list.count() == len(Rulebook.load().rules) and ed.problems == []
+        # a new rule: the agent says "supervisor" (the billing call's agent does)
+        ed.add_rule()
+        ed.edit.setPlainText("id: agent_mentions_supervisor\nname: The agent mentions a "
+                             "supervisor\nspeaker: agent\nsaid: supervisor\n")
+        ed.test_rule()
+        qtbot.waitUntil(lambda: ed.test_button.isEnabled(), timeout=60000)
+        found_calls = {title for _, title, _ in ed.found}
+        agent_said = {name for name, a in demo_analyses.items()
+                      if any(e["type"] == "utterance" and e["speaker"] == "agent"
+                             and "supervisor" in e["text"].lower() for e in a["events"])}
+        assert found_calls == agent_said and agent_said  # exactly the calls where it is said
+        assert ed.results.count() == len(ed.found)
+        assert "moments in" in ed.results_label.text()
+        # double-clicking a moment opens that call at that moment
+        opened = []
+        ed.open_call.connect(lambda cid, t: opened.append((cid, t)))
+        ed._open_result(ed.results.item(0))
+        assert opened and opened[0][1] == ed.found[0][2].time
+        # a broken rule is refused with the reason, nothing changes
+        ed.edit.setPlainText("id: agent_mentions_supervisor\nname: x\nsaid: [a\n")
+        assert not ed.apply() and "not valid YAML" in ed.error.text()
+        ed.edit.setPlainText("id: agent_mentions_supervisor\nname: x\nspeaker: boss\nsaid: a\n")
+        assert not ed.apply() and "speaker" in ed.error.text()
+        ed.edit.setPlainText("id: agent_mentions_supervisor\nname: The agent mentions a "
+                             "supervisor\nspeaker: agent\nsaid: supervisor\n")
+        # disable a shipped rule, save: the user's own copy is written and used
+        ed.list.item(0).setCheckState(Qt.Unchecked)
+        assert ed.save(), ed.error.text()
+        saved = config_path().parent / "rules.yaml"
+        assert Config.load().rules == str(saved)
+        book = Rulebook.load(saved)
+        assert book.problems == [] and "agent_mentions_supervisor" in {r.id for r in book.rules}
+        assert book.rules[0].item.enabled is False
+        assert (saved.stat().st_mode & 0o777) == 0o600
+        ed.close()
         win.close()

@@ -286,6 +286,40 @@ def _read_rule(node, index: int, where: str) -> Rule:
     return Rule(item, line, phrases)
 
 
+def rule_from_dict(data, where: str = "rule", line: int = 0) -> Rule:
+    """A rule from plain values (the rules editor's text), checked as in the file."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: a rule is a mapping with id, name and what to look for "
+                          f"(got {yamlfile.short(data)})")
+    try:
+        item = RuleItem.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: {yamlfile.schema_problem(exc, RuleItem.model_fields)}") \
+            from None
+    phrases = None
+    if item.said:
+        source = "|".join(p for p in (phrase_pattern(s) for s in item.said) if p)
+        phrases = Phrases(item.id, source, negatable=item.negation) if source else None
+    return Rule(item, line, phrases)
+
+
+def rule_to_dict(item: RuleItem) -> dict:
+    """A rule as plain values for the file (only what differs from the defaults)."""
+    return item.model_dump(by_alias=True, exclude_defaults=True)
+
+
+def save_rules(path: str | Path, rules: Sequence[dict]) -> None:
+    """Write a rules file (owner-only), every rule checked first: nothing broken is saved."""
+    from ..paths import write_private
+    for i, data in enumerate(rules, 1):
+        rule_from_dict(data, f"rule {i}")
+    header = ("# The centre's rules (written by the CallAssist rules editor; see "
+              "callassist/assist/rulebook.py for every field).\n")
+    text = header + yaml.safe_dump({"rules": list(rules)}, sort_keys=False, allow_unicode=True,
+                                   width=100)
+    write_private(Path(path), text.encode("utf-8"))
+
+
 @lru_cache(maxsize=4)
 def _cached(path: str, mtime: float) -> Rulebook:
     return Rulebook.load(path)

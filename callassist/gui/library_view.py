@@ -376,6 +376,7 @@ class LibraryWindow(QMainWindow):
                                 ("Delete call…", self.delete_selected, "Delete"),
                                 ("Export CSV…", self.export_csv, None),
                                 ("Flag thresholds…", self.edit_thresholds, None),
+                                ("Rules…", self.edit_rules, None),
                                 ("Refresh", self.reload, "F5")):
             act = QAction(text, self)
             act.triggered.connect(lambda _=False, s=slot: s())
@@ -675,6 +676,16 @@ class LibraryWindow(QMainWindow):
         if win is not None:
             win.close()
         self.reload()
+
+    def edit_rules(self):
+        """The rules editor (non-modal): a match it finds opens in the replay view."""
+        from .rules_editor import RulesEditor
+        if getattr(self, "rules_editor", None) is None:
+            self.rules_editor = RulesEditor(self.store, self.config, self)
+            self.rules_editor.open_call.connect(lambda cid, t: self.open_call(cid, t))
+        self.rules_editor.show()
+        self.rules_editor.raise_()
+        return self.rules_editor
 
     def edit_thresholds(self) -> None:
         dlg = FlagSettingsDialog(self.store.flag_settings, self)

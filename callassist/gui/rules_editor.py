@@ -1,0 +1,271 @@
+"""The rules editor of the QA window: list, add, edit, enable/disable the centre's rules, and test a
+rule against the call library (the matching calls and moments are shown before anything is
+saved). Rules are edited as the YAML of one rule, checked as the file is (assist.rulebook); the
+file is written only when every rule is valid. The shipped rules are never overwritten: saving
+them writes the user's own copy and points the `rules` setting at it.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import yaml
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (QDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+                               QPlainTextEdit, QPushButton, QSplitter, QVBoxLayout, QWidget)
+
+from ..assist import yamlfile
+from ..assist.rulebook import (DEFAULT_RULES, Rulebook, evaluate, rule_from_dict, save_rules)
+from ..errors import CallAssistError
+from ..library.report import fmt_time
+
+TEMPLATE = {"id": "new_rule", "name": "What this rule looks for", "speaker": "agent",
+            "said": ["a phrase", "another * phrase"],
+            "then": {"alert": "What the agent sees", "severity": "medium"}}
+
+
+class _Signals(QObject):
+    tested = Signal(object, object)  # rule id, [(call id, title, RuleMatch)] or an error line
+
+
+class RulesEditor(QDialog):
+    open_call = Signal(str, float)  # call id, seconds: a match the reviewer wants to hear
+
+    def __init__(self, store, config=None, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Rules — what to look for in calls")
+        self.store, self.config = store, config
+        self.path = Path((config.rules if config is not None and config.rules else None)
+                         or DEFAULT_RULES)
+        self.rules: list[dict] = []
+        self.problems: list[str] = []
+        self._signals = _Signals()
+        self._signals.tested.connect(self._show_test)
+        self.testing: threading.Thread | None = None
+        self._build()
+        self.load()
+
+    # ---- layout
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        split = QSplitter(Qt.Horizontal)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(QLabel("Rules (tick to enable)"))
+        self.list = QListWidget()
+        self.list.setAccessibleName("Rules")
+        self.list.currentRowChanged.connect(self._select)
+        self.list.itemChanged.connect(self._toggled)
+        ll.addWidget(self.list, 1)
+        row = QHBoxLayout()
+        for text, slot in (("Add", self.add_rule), ("Delete", self.delete_rule)):
+            b = QPushButton(text)
+            b.clicked.connect(slot)
+            row.addWidget(b)
+        ll.addLayout(row)
+        split.addWidget(left)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(QLabel("The selected rule (YAML: said, means, speaker, within, mood_below, "
+                            "then: alert / category / flag …)"))
+        self.edit = QPlainTextEdit()
+        self.edit.setAccessibleName("Rule text")
+        rl.addWidget(self.edit, 2)
+        row = QHBoxLayout()
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.setToolTip("Check the rule and keep it in the list (not saved yet)")
+        self.apply_button.clicked.connect(self.apply)
+        row.addWidget(self.apply_button)
+        self.test_button = QPushButton("Test on the library")
+        self.test_button.setToolTip("Run the rule as written on every stored call")
+        self.test_button.clicked.connect(self.test_rule)
+        row.addWidget(self.test_button)
+        row.addStretch(1)
+        rl.addLayout(row)
+        self.results_label = QLabel("")
+        rl.addWidget(self.results_label)
+        self.results = QListWidget()
+        self.results.setAccessibleName("Calls and moments the rule matches")
+        self.results.itemDoubleClicked.connect(self._open_result)
+        rl.addWidget(self.results, 2)
+        split.addWidget(right)
+        split.setSizes([260, 560])
+        outer.addWidget(split, 1)
+        self.error = QLabel("")
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        outer.addWidget(self.error)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.save_button = QPushButton("Save")
+        self.save_button.clicked.connect(self.save)
+        close = QPushButton("Close")
+        close.clicked.connect(self.reject)
+        row.addWidget(self.save_button)
+        row.addWidget(close)
+        outer.addLayout(row)
+        self.resize(900, 600)
+
+    # ---- the list
+    def load(self) -> None:
+        text = yamlfile.read_content_file(self.path, "rules file")
+        data = yamlfile.load(text, str(self.path)) or {}
+        self.rules = [r for r in (data.get("rules") or []) if isinstance(r, dict)] \
+            if isinstance(data, dict) else []
+        self.problems = Rulebook.load(self.path).problems
+        self._fill()
+        if self.problems:
+            self.error.setText("\n".join(self.problems))
+
+    def _fill(self, select: int = 0) -> None:
+        self.list.blockSignals(True)
+        self.list.clear()
+        for r in self.rules:
+            item = QListWidgetItem(f"{r.get('name', '?')} ({r.get('id', '?')})")
+            item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
+            item.setCheckState(Qt.Checked if r.get("enabled", True) else Qt.Unchecked)
+            self.list.addItem(item)
+        self.list.blockSignals(False)
+        if self.rules:
+            self.list.setCurrentRow(min(select, len(self.rules) - 1))
+
+    def _select(self, row: int) -> None:
+        if 0 <= row < len(self.rules):
+            self.edit.setPlainText(yaml.safe_dump(self.rules[row], sort_keys=False,
+                                                  allow_unicode=True, width=90))
+        self.results.clear()
+        self.results_label.setText("")
+
+    def _toggled(self, item: QListWidgetItem) -> None:
+        row = self.list.row(item)
+        on = item.checkState() == Qt.Checked
+        if on:
+            self.rules[row].pop("enabled", None)
+        else:
+            self.rules[row]["enabled"] = False
+        if row == self.list.currentRow():
+            self._select(row)
+
+    def add_rule(self) -> None:
+        ids = {r.get("id") for r in self.rules}
+        rule, n = dict(TEMPLATE), 1
+        while rule["id"] in ids:
+            n += 1
+            rule["id"] = f"new_rule_{n}"
+        self.rules.append(rule)
+        self._fill(len(self.rules) - 1)
+
+    def delete_rule(self) -> None:
+        row = self.list.currentRow()
+        if 0 <= row < len(self.rules):
+            del self.rules[row]
+            self._fill(row)
+
+    # ---- editing
+    def _edited(self) -> dict:
+        """The rule as written in the text box, checked; a ConfigError line if it is not."""
+        try:
+            data = yamlfile.load(self.edit.toPlainText(), "the rule")
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise CallAssistError(f"line {mark.line + 1 if mark else 1} of the rule: not valid "
+                                  f"YAML ({getattr(exc, 'problem', None) or exc})") from None
+        rule_from_dict(data, "the rule")
+        return data
+
+    def apply(self) -> bool:
+        row = self.list.currentRow()
+        try:
+            data = self._edited()
+        except CallAssistError as exc:
+            self.error.setText(str(exc))
+            return False
+        others = {r.get("id") for i, r in enumerate(self.rules) if i != row}
+        if data["id"] in others:
+            self.error.setText(f"the id {data['id']} is used by another rule: give this one "
+                               f"its own")
+            return False
+        if 0 <= row < len(self.rules):
+            self.rules[row] = data
+        else:
+            self.rules.append(data)
+            row = len(self.rules) - 1
+        self.error.setText("")
+        self._fill(row)
+        return True
+
+    def save(self) -> bool:
+        """Write the rules (all valid) to the user's rules file; the shipped one is copied."""
+        if self.edit.toPlainText().strip() and not self.apply():
+            return False
+        target = self.path
+        if target.resolve() == DEFAULT_RULES.resolve():
+            from ..config import config_path
+            target = config_path().parent / "rules.yaml"
+        try:
+            save_rules(target, self.rules)
+            if self.config is not None and (self.config.rules or "") != str(target):
+                self.config = self.config.save(rules=str(target))
+        except CallAssistError as exc:
+            self.error.setText(str(exc))
+            return False
+        except OSError as exc:
+            self.error.setText(f"cannot write {target} ({exc.strerror}): check the folder")
+            return False
+        self.path = target
+        self.error.setText(f"Saved to {target}: calls from now on use these rules")
+        return True
+
+    # ---- testing against the library
+    def test_rule(self) -> None:
+        """Run the rule as written over every stored call, in a thread (the window stays
+        responsive); the calls and moments it matches are listed."""
+        try:
+            data = self._edited()
+        except CallAssistError as exc:
+            self.error.setText(str(exc))
+            return
+        self.error.setText("")
+        rule = rule_from_dict(data, "the rule")
+        book = Rulebook(self.path, [rule])
+        self.results.clear()
+        self.results_label.setText("Testing on the library…")
+        self.test_button.setEnabled(False)
+
+        def run():
+            try:
+                embedder = None
+                if rule.item.means:
+                    from ..mood.embeddings import shared_embedder
+                    embedder = shared_embedder()
+                found = []
+                for rec in self.store.list_calls():
+                    tl = self.store.load_timeline(rec.id)
+                    duration = float(tl.call.get("duration") or rec.duration or 0.0)
+                    for m in evaluate(book, tl.events, duration, embedder):
+                        found.append((rec.id, rec.title or rec.id, m))
+                self._signals.tested.emit(rule.id, found)
+            except Exception as exc:  # shown in the window, never a dead thread
+                self._signals.tested.emit(rule.id, f"the test stopped: {exc}")
+
+        self.testing = threading.Thread(target=run, name="callassist-rule-test", daemon=True)
+        self.testing.start()
+
+    def _show_test(self, rule_id: str, found) -> None:
+        self.test_button.setEnabled(True)
+        if isinstance(found, str):
+            self.results_label.setText(found)
+            return
+        self.found = found
+        calls = len({c for c, _, _ in found})
+        total = len(self.store.list_calls())
+        self.results_label.setText(f"{rule_id}: {len(found)} moments in {calls} of {total} calls "
+                                   f"(double-click one to hear it)")
+        for _, title, m in found:
+            self.results.addItem(f"{title} · {fmt_time(m.time)} · {m.evidence}")
+
+    def _open_result(self, item: QListWidgetItem) -> None:
+        call_id, _, m = self.found[self.results.row(item)]
+        self.open_call.emit(call_id, float(m.time))
