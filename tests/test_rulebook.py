@@ -405,7 +405,7 @@ def test_the_rules_editor_tests_a_rule_on_the_library_before_saving_it(qtbot, tm
         # a new rule: the agent says "supervisor" (the billing call's agent does)
         ed.add_rule()
         ed.edit.setPlainText("id: agent_mentions_supervisor\nname: The agent mentions a "
-                             "supervisor\nspeaker: agent\nsaid: supervisor\n")
+                             "supervisor\nspeaker: agent\nsaid: supervisor\nnegation: false\n")
         ed.test_rule()
         qtbot.waitUntil(lambda: ed.test_button.isEnabled(), timeout=60000)
         found_calls = {title for _, title, _ in ed.found}
@@ -426,7 +426,7 @@ def test_the_rules_editor_tests_a_rule_on_the_library_before_saving_it(qtbot, tm
         ed.edit.setPlainText("id: agent_mentions_supervisor\nname: x\nspeaker: boss\nsaid: a\n")
         assert not ed.apply() and "speaker" in ed.error.text()
         ed.edit.setPlainText("id: agent_mentions_supervisor\nname: The agent mentions a "
-                             "supervisor\nspeaker: agent\nsaid: supervisor\n")
+                             "supervisor\nspeaker: agent\nsaid: supervisor\nnegation: false\n")
         # disable a shipped rule, save: the user's own copy is written and used
         ed.list.item(0).setCheckState(Qt.Unchecked)
         assert ed.save(), ed.error.text()

@@ -310,9 +310,10 @@ def rule_to_dict(item: RuleItem) -> dict:
 
 def save_rules(path: str | Path, rules: Sequence[dict]) -> None:
     """Write a rules file (owner-only), every rule checked first: nothing broken is saved."""
-    from ..paths import write_private
+    from ..paths import private_dir, write_private
     for i, data in enumerate(rules, 1):
         rule_from_dict(data, f"rule {i}")
+    private_dir(Path(path).parent)  # a fresh machine has no config folder yet
     header = ("# The centre's rules (written by the CallAssist rules editor; see "
               "callassist/assist/rulebook.py for every field).\n")
     text = header + yaml.safe_dump({"rules": list(rules)}, sort_keys=False, allow_unicode=True,
