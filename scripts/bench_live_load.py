@@ -10,7 +10,7 @@
 
     .venv/bin/python scripts/bench_live_load.py --minutes 20 --hogs 2
     .venv/bin/python scripts/bench_live_load.py --minutes 20 --hogs 0      # idle
-    .venv/bin/python scripts/bench_live_load.py --minutes 5 --hogs 0 --speakerphone
+    .venv/bin/python scripts/bench_live_load.py --minutes 5 --hogs 0 --one-pair --speakerphone
 
 --speakerphone: the call mixed to one channel and fed, in real time, through the live separator
 (audio.separated.LiveSeparatedSource) as a speakerphone's single input would be: the cost of
@@ -37,12 +37,12 @@ CALLS = ("angry_calmed", "confused_caller", "billing_escalation", "satisfied_cal
 WINDOW = 300.0
 
 
-def long_call(minutes: float, out: Path) -> list[float]:
+def long_call(minutes: float, out: Path, calls=CALLS) -> list[float]:
     """Write a call of at least `minutes` from the demo calls; returns the caller's turn ends."""
     pieces, ends, t = [], [], 0.0
     i = 0
     while t < minutes * 60:
-        name = CALLS[i % len(CALLS)]
+        name = calls[i % len(calls)]
         audio, rate = sf.read(ROOT / "demo" / "calls" / f"{name}.flac", dtype="float32")
         truth = json.loads((ROOT / "demo" / "calls" / f"{name}.truth.json").read_text())
         ends += [t + turn["end"] for turn in truth["turns"] if turn["speaker"] == "customer"]
@@ -64,12 +64,15 @@ def main() -> None:
     ap.add_argument("--hogs", type=int, default=2, help="CPU-hog processes beside the panel")
     ap.add_argument("--speakerphone", action="store_true",
                     help="one input hearing both speakers, separated live")
+    ap.add_argument("--one-pair", action="store_true",
+                    help="one dialogue over and over (the same two voices all call, as on a "
+                         "real call; the default joins four demo calls with eight voices)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_live_"))
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME"):
         os.environ[var] = str(tmp / var)
     call = tmp / "long_call.flac"
-    ends = long_call(args.minutes, call)
+    ends = long_call(args.minutes, call, ("confused_caller",) if args.one_pair else CALLS)
     if args.speakerphone:  # both voices on one channel, separated as the call goes
         audio, rate = sf.read(str(call), dtype="float32")
         call = tmp / "long_call_mono.flac"

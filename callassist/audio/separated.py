@@ -282,13 +282,18 @@ class LiveSeparatedSource:
             emb = diarize._embed([m for _, m in wins]).mean(axis=0)
             return emb / max(float(np.linalg.norm(emb)), 1e-9)
 
+        arrived: dict[float, float] = {}  # block start -> when it came in (held ones)
+
         def route(blocks: list[AudioBlock], k: int) -> Iterator[AudioBlock]:
+            now = time.monotonic()
             for b in blocks:
+                held = max(0.0, now - arrived.pop(b.start, now))
                 for i, name in enumerate(self.speakers):
                     yield AudioBlock(name, b.start,
-                                     b.samples if i == k else np.zeros_like(b.samples))
+                                     b.samples if i == k else np.zeros_like(b.samples), held)
 
         for block in self.inner:
+            arrived[block.start] = time.monotonic()
             probs = vad(block.samples)
             for p in probs:
                 if not on and p >= 0.5:

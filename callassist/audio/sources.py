@@ -35,6 +35,8 @@ class AudioBlock:
     speaker: str
     start: float  # seconds from the start of the call
     samples: np.ndarray  # float32 mono at the source's output rate
+    held: float = 0.0  # seconds the source held it back on purpose (live voice separation):
+    # not a backlog of recognition, so it does not make a live call shed work
 
     @property
     def end(self) -> float:

@@ -249,7 +249,8 @@ class Pipeline:
                 if t0 is None:  # the clock starts with the first audio (a device can take ~2 s)
                     t0 = (clock() if clock else None) or time.monotonic() - block.end / speed
                 if realtime:  # wall-clock seconds behind the call
-                    self._pace((time.monotonic() - t0) - block.end / speed, block.end)
+                    self._pace((time.monotonic() - t0) - block.end / speed - block.held,
+                               block.end)
                 self.feed(block)
                 if realtime and self._backlog and self._lag < CATCH_UP_BELOW:
                     self._catch_up()
