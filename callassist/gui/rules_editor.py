@@ -96,6 +96,7 @@ class RulesEditor(QDialog):
         self.error = QLabel("")
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
+        self.error.hide()
         outer.addWidget(self.error)
         row = QHBoxLayout()
         row.addStretch(1)
@@ -108,6 +109,11 @@ class RulesEditor(QDialog):
         outer.addLayout(row)
         self.resize(900, 600)
 
+    def _say(self, text: str) -> None:
+        """A problem or a confirmation under the editor (hidden when there is none)."""
+        self.error.setText(text)
+        self.error.setVisible(bool(text))
+
     # ---- the list
     def load(self) -> None:
         text = yamlfile.read_content_file(self.path, "rules file")
@@ -117,7 +123,7 @@ class RulesEditor(QDialog):
         self.problems = Rulebook.load(self.path).problems
         self._fill()
         if self.problems:
-            self.error.setText("\n".join(self.problems))
+            self._say("\n".join(self.problems))
 
     def _fill(self, select: int = 0) -> None:
         self.list.blockSignals(True)
@@ -180,11 +186,11 @@ class RulesEditor(QDialog):
         try:
             data = self._edited()
         except CallAssistError as exc:
-            self.error.setText(str(exc))
+            self._say(str(exc))
             return False
         others = {r.get("id") for i, r in enumerate(self.rules) if i != row}
         if data["id"] in others:
-            self.error.setText(f"the id {data['id']} is used by another rule: give this one "
+            self._say(f"the id {data['id']} is used by another rule: give this one "
                                f"its own")
             return False
         if 0 <= row < len(self.rules):
@@ -192,7 +198,7 @@ class RulesEditor(QDialog):
         else:
             self.rules.append(data)
             row = len(self.rules) - 1
-        self.error.setText("")
+        self._say("")
         self._fill(row)
         return True
 
@@ -209,13 +215,13 @@ class RulesEditor(QDialog):
             if self.config is not None and (self.config.rules or "") != str(target):
                 self.config = self.config.save(rules=str(target))
         except CallAssistError as exc:
-            self.error.setText(str(exc))
+            self._say(str(exc))
             return False
         except OSError as exc:
-            self.error.setText(f"cannot write {target} ({exc.strerror}): check the folder")
+            self._say(f"cannot write {target} ({exc.strerror}): check the folder")
             return False
         self.path = target
-        self.error.setText(f"Saved to {target}: calls from now on use these rules")
+        self._say(f"Saved to {target}: calls from now on use these rules")
         return True
 
     # ---- testing against the library
@@ -225,9 +231,9 @@ class RulesEditor(QDialog):
         try:
             data = self._edited()
         except CallAssistError as exc:
-            self.error.setText(str(exc))
+            self._say(str(exc))
             return
-        self.error.setText("")
+        self._say("")
         rule = rule_from_dict(data, "the rule")
         book = Rulebook(self.path, [rule])
         self.results.clear()
