@@ -39,7 +39,7 @@ from typing import Annotated, Iterable, Literal, Sequence
 
 import numpy as np
 import yaml
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field,
                       ValidationError, model_validator)
 
 from ..core.events import CUSTOMER, CallMetrics, Event, MoodState, RuleMatch, Utterance
@@ -55,17 +55,10 @@ INTENSITY = {"annoyed": 0.0, "frustrated": 0.9, "angry": 1.6, "furious": 2.3}
 
 
 def _rule_id(v: str) -> str:
-    v = v.strip()
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", v):
-        raise ValueError("must be one lower-case word such as no_greeting or asks_manager")
-    return v
+    return yamlfile.lower_word(v, "no_greeting or asks_manager")
 
 
-def _as_list(v):
-    return [] if v is None else [v] if isinstance(v, str) else v
-
-
-Text = Annotated[yamlfile.NonEmptyText, BeforeValidator(yamlfile.number_as_text)]
+Text = yamlfile.Text
 
 
 class Window(BaseModel):
@@ -112,7 +105,7 @@ class RuleItem(BaseModel):
     name: Text
     enabled: bool = True
     speaker: Literal["agent", "customer", "any"] = "any"
-    said: Annotated[list[Text], BeforeValidator(_as_list)] = []
+    said: yamlfile.TextList = []
     means: Text | None = None
     threshold: float = Field(0.55, ge=0.3, le=0.95)  # MiniLM: paraphrases ~0.55-0.8
     not_said: bool = False
@@ -215,12 +208,7 @@ class Rulebook:
         path = Path(path).expanduser() if path else DEFAULT_RULES
         where = str(path)
         text = yamlfile.read_content_file(path, "rules file", MAX_BYTES)
-        try:
-            root = yamlfile.compose(text, where)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise ConfigError(f"{where} line {mark.line + 1 if mark else 1}: not valid YAML "
-                              f"({getattr(exc, 'problem', None) or exc})") from None
+        root = yamlfile.compose_file(text, where)
         if root is None:
             return cls(path, [])
         top = ({str(k.value): v for k, v in root.value if isinstance(k, yaml.ScalarNode)}
@@ -278,12 +266,7 @@ def _read_rule(node, index: int, where: str) -> Rule:
         name = data.get("id") if isinstance(data.get("id"), str) else index
         raise ConfigError(f"{where} line {yamlfile.field_line(node, exc)}: rule {name}: "
                           f"{yamlfile.schema_problem(exc, RuleItem.model_fields)}") from None
-    phrases = None
-    if item.said:
-        source = "|".join(p for p in (phrase_pattern(s) for s in item.said) if p)
-        if source:
-            phrases = Phrases(item.id, source, negatable=item.negation)
-    return Rule(item, line, phrases)
+    return _compiled(item, line)
 
 
 def rule_from_dict(data, where: str = "rule", line: int = 0) -> Rule:
@@ -296,10 +279,13 @@ def rule_from_dict(data, where: str = "rule", line: int = 0) -> Rule:
     except ValidationError as exc:
         raise ConfigError(f"{where}: {yamlfile.schema_problem(exc, RuleItem.model_fields)}") \
             from None
-    phrases = None
-    if item.said:
-        source = "|".join(p for p in (phrase_pattern(s) for s in item.said) if p)
-        phrases = Phrases(item.id, source, negatable=item.negation) if source else None
+    return _compiled(item, line)
+
+
+def _compiled(item: RuleItem, line: int) -> Rule:
+    """A checked rule with its phrases compiled (one regex over plain words)."""
+    source = "|".join(p for p in (phrase_pattern(s) for s in item.said) if p)
+    phrases = Phrases(item.id, source, negatable=item.negation) if source else None
     return Rule(item, line, phrases)
 
 

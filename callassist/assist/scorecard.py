@@ -27,7 +27,6 @@ questions answered, and of the scale answers (1-5 as 0..1), in percent.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal, Sequence
@@ -46,10 +45,7 @@ YES, NO, NA = "yes", "no", "n/a"
 
 
 def _qid(v: str) -> str:
-    v = v.strip()
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", v):
-        raise ValueError("must be one lower-case word such as greeting")
-    return v
+    return yamlfile.lower_word(v, "greeting")
 
 
 class QuestionItem(BaseModel):
@@ -92,12 +88,7 @@ class Scorecard:
         path = Path(path).expanduser() if path else DEFAULT_CARD
         where = str(path)
         text = yamlfile.read_content_file(path, "scorecard file", MAX_BYTES)
-        try:
-            root = yamlfile.compose(text, where)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise ConfigError(f"{where} line {mark.line + 1 if mark else 1}: not valid YAML "
-                              f"({getattr(exc, 'problem', None) or exc})") from None
+        root = yamlfile.compose_file(text, where)
         if root is None:
             raise ConfigError(f"{where}: the scorecard is empty: give name and sections")
         data = yamlfile.construct(root, where)

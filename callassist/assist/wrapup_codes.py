@@ -21,7 +21,7 @@ from typing import Annotated, Sequence
 
 import numpy as np
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from ..core.rules import plain_text
 from ..errors import ConfigError
@@ -43,12 +43,7 @@ def _code_name(v: str) -> str:
     return v
 
 
-def _as_list(v):
-    return [] if v is None else [v] if isinstance(v, str) else v
-
-
-Text = Annotated[yamlfile.NonEmptyText, BeforeValidator(yamlfile.number_as_text)]
-TextList = Annotated[list[Text], BeforeValidator(_as_list)]
+TextList = yamlfile.TextList
 
 
 class CodeItem(BaseModel):
@@ -109,25 +104,20 @@ class WrapUpCodes:
         path = Path(path).expanduser() if path else DEFAULT_CODES
         text = yamlfile.read_content_file(path, "wrap-up code file", MAX_BYTES)
         where = str(path)
-        try:
-            root = yamlfile.compose(text, where)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise ConfigError(f"{where} line {mark.line + 1 if mark else 1}: not valid YAML "
-                              f"({getattr(exc, 'problem', None) or exc})") from None
+        root = yamlfile.compose_file(text, where)
         if not isinstance(root, yaml.MappingNode):
-            raise ConfigError(f"{where} line {_line(root)}: expected 'codes:' followed by a list "
+            raise ConfigError(f"{where} line {yamlfile.node_line(root)}: expected 'codes:' followed by a list "
                               f"of codes")
         top = {str(k.value): (k, v) for k, v in root.value if isinstance(k, yaml.ScalarNode)}
         unknown = [k for k in top if k not in ("codes", "fallback")]
         if unknown:
             k = top[unknown[0]][0]
-            raise ConfigError(f"{where} line {_line(k)}: unknown field {yamlfile.short(unknown[0], 40)}"
+            raise ConfigError(f"{where} line {yamlfile.node_line(k)}: unknown field {yamlfile.short(unknown[0], 40)}"
                               f" (known: codes, fallback)")
         if "codes" not in top or not isinstance(top["codes"][1], yaml.SequenceNode) \
                 or not top["codes"][1].value:
             node = top["codes"][1] if "codes" in top else root
-            raise ConfigError(f"{where} line {_line(node)}: 'codes' must be a list of codes, each "
+            raise ConfigError(f"{where} line {yamlfile.node_line(node)}: 'codes' must be a list of codes, each "
                               f"with code, label and description")
         codes: list[WrapUpCode] = []
         for index, item in enumerate(top["codes"][1].value, 1):
@@ -140,7 +130,7 @@ class WrapUpCodes:
             key, node = top["fallback"]
             value = str(node.value).strip() if isinstance(node, yaml.ScalarNode) else None
             if value not in [c.code for c in codes]:
-                raise ConfigError(f"{where} line {_line(node)}: fallback {yamlfile.short(value, 40)}"
+                raise ConfigError(f"{where} line {yamlfile.node_line(node)}: fallback {yamlfile.short(value, 40)}"
                                   f" is not one of the codes ({', '.join(c.code for c in codes)})")
             fallback = value
         return cls(path, codes, fallback)
@@ -212,13 +202,8 @@ class WrapUpCodes:
         return Choice(self.codes[best], "; ".join(why), ids, float(scores[best]))
 
 
-def _line(node) -> int:
-    mark = getattr(node, "start_mark", None)
-    return mark.line + 1 if mark is not None else 1
-
-
 def _read_code(node, index: int, where: str) -> WrapUpCode:
-    line = _line(node)
+    line = yamlfile.node_line(node)
     data = yamlfile.construct(node, where)
     if not isinstance(data, dict):
         raise ConfigError(f"{where} line {line}: wrap-up code {index} must be a mapping with code, "

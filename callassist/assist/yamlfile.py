@@ -15,11 +15,12 @@ part; everything refused here is a `YamlRefused` (a ConfigError), which callers 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated
 
 import yaml
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from ..errors import ConfigError
 
@@ -89,6 +90,17 @@ def compose(text: str, where: str, *, budget: Budget | None = None,
     return yaml.compose(text, Loader=Loader)
 
 
+def compose_file(text: str, where: str) -> yaml.Node | None:
+    """`compose` for a whole content file: a syntax error is one ConfigError line naming the
+    line (the wrap-up codes, the rules, the scorecard: none of them loads half-read)."""
+    try:
+        return compose(text, where)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(f"{where} line {mark.line + 1 if mark else 1}: not valid YAML "
+                          f"({getattr(exc, 'problem', None) or exc})") from None
+
+
 def construct(node: yaml.Node, where: str):
     """Plain Python values (str, int, float, bool, None, dates, lists, dicts) of a checked node."""
     loader = Loader("")
@@ -132,6 +144,24 @@ def number_as_text(v):
     """A number where text is expected (`after: [911]`, `tags: [returns, 30]`) is that text;
     a yes/no (read by YAML as true/false) stays an error that says to quote it."""
     return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
+
+def as_list(v):
+    """One text where a list is expected (`said: sorry`) is a list of that one text."""
+    return [] if v is None else [v] if isinstance(v, str) else v
+
+
+# A text field that may be written as a number (`tags: [returns, 30]`), and a list of them.
+Text = Annotated[NonEmptyText, BeforeValidator(number_as_text)]
+TextList = Annotated[list[Text], BeforeValidator(as_list)]
+
+
+def lower_word(v: str, example: str) -> str:
+    """An id written as one lower-case word (a rule's, a scorecard question's)."""
+    v = v.strip()
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", v):
+        raise ValueError(f"must be one lower-case word such as {example}")
+    return v
 
 
 def schema_problem(exc, fields) -> str:

@@ -115,6 +115,25 @@ class SidePanel(QMainWindow):
             self.status.setText("Ready")
 
     # ---- layout --------------------------------------------------------------------------------
+    @staticmethod
+    def _banner(margin: int) -> tuple[QFrame, QLabel, QToolButton]:
+        """A dismissable banner (the transfer advice, a rule's alert): frame, text, ✕ button;
+        hidden until there is something to say."""
+        frame = QFrame()
+        frame.setObjectName("escalation")
+        row = QHBoxLayout(frame)
+        row.setContentsMargins(8, margin, 8, margin)
+        text = QLabel("")
+        text.setWordWrap(True)
+        row.addWidget(text, 1)
+        dismiss = QToolButton()
+        dismiss.setText("✕")
+        dismiss.setToolTip("Dismiss")
+        dismiss.clicked.connect(frame.hide)
+        row.addWidget(dismiss)
+        frame.hide()
+        return frame, text, dismiss
+
     def _build(self) -> None:
         root = QWidget()
         outer = QVBoxLayout(root)
@@ -204,36 +223,12 @@ class SidePanel(QMainWindow):
         self.alert.setWordWrap(True)
         self.alert.hide()
         outer.addWidget(self.alert)
-        self.escalation = QFrame()
-        self.escalation.setObjectName("escalation")
-        esc = QHBoxLayout(self.escalation)
-        esc.setContentsMargins(8, 6, 8, 6)
-        self.escalation_text = QLabel("")
-        self.escalation_text.setWordWrap(True)
-        esc.addWidget(self.escalation_text, 1)
-        dismiss = self.dismiss_escalation = QToolButton()
-        dismiss.setText("✕")
-        dismiss.setToolTip("Dismiss")
-        dismiss.clicked.connect(self.escalation.hide)
-        esc.addWidget(dismiss)
-        self.escalation.hide()
+        self.escalation, self.escalation_text, self.dismiss_escalation = self._banner(6)
         outer.addWidget(self.escalation)
         # the centre's rules (content/rules.yaml): the latest live alert, until dismissed
-        self.rule_alert = QFrame()
-        self.rule_alert.setObjectName("escalation")
-        ra = QHBoxLayout(self.rule_alert)
-        ra.setContentsMargins(8, 4, 8, 4)
-        self.rule_alert_text = QLabel("")
-        self.rule_alert_text.setWordWrap(True)
+        self.rule_alert, self.rule_alert_text, dismiss = self._banner(4)
         self.rule_alert_text.setAccessibleName("Alert from the centre's rules")
-        ra.addWidget(self.rule_alert_text, 1)
-        dismiss = QToolButton()
-        dismiss.setText("✕")
-        dismiss.setToolTip("Dismiss")
         dismiss.setAccessibleName("Dismiss the alert")
-        dismiss.clicked.connect(self.rule_alert.hide)
-        ra.addWidget(dismiss)
-        self.rule_alert.hide()
         outer.addWidget(self.rule_alert)
 
         scroll = self.scroll = QScrollArea()

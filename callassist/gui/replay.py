@@ -361,21 +361,14 @@ class ReplayWindow(QMainWindow):
 
     # ---- the QA scorecard
     def refresh_scorecard(self) -> None:
-        from ..assist.rulebook import evaluate, load_rules
-        from ..assist.scorecard import Scorecard, answer_card
-        from ..core.events import RuleMatch
         self.card_list.clear()
         self.scorecard = None
         try:
-            rules = load_rules(getattr(self.store, "rules_file", None))
-            card = Scorecard.load(getattr(self.store, "scorecard_file", None), rules=rules)
+            self.scorecard = self.store.scorecard(self.call_id, timeline=self.timeline)
         except CallAssistError as exc:  # a broken form: said here, the rest of the window works
             self.card_caption.setText(f"QA SCORECARD — {exc}")
             return
-        matches = self.timeline.of(RuleMatch) or evaluate(
-            rules, self.timeline.events, self.duration)
-        self.scorecard = answer_card(card, matches, self.utterances,
-                                     reviews=self.store.store.reviews(self.call_id, card.name))
+        card = self.scorecard.card
         score = self.scorecard.score
         self.card_caption.setText(f"QA SCORECARD — {card.name.upper()}: "
                                   f"{'–' if score is None else f'{score:.0f} %'}")

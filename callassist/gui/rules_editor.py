@@ -172,12 +172,8 @@ class RulesEditor(QDialog):
     # ---- editing
     def _edited(self) -> dict:
         """The rule as written in the text box, checked; a ConfigError line if it is not."""
-        try:
-            data = yamlfile.load(self.edit.toPlainText(), "the rule")
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise CallAssistError(f"line {mark.line + 1 if mark else 1} of the rule: not valid "
-                                  f"YAML ({getattr(exc, 'problem', None) or exc})") from None
+        node = yamlfile.compose_file(self.edit.toPlainText(), "the rule")
+        data = yamlfile.construct(node, "the rule") if node is not None else None
         rule_from_dict(data, "the rule")
         return data
 

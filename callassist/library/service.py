@@ -451,16 +451,16 @@ class Library:
         return self.store.delete_voice_profile(agent)
 
     # -- QA scorecards (assist.scorecard), answered from the call's rule matches
-    def scorecard(self, call_id: str, card=None, rules=None):
+    def scorecard(self, call_id: str, card=None, rules=None, timeline=None):
         """The call's scorecard (a CardResult): automatic answers from the rule matches stored
         with the call (or, for a call stored before rules, the rules run on it now), and the
-        reviewers' answers over them."""
+        reviewers' answers over them. `timeline`: the call's, when the caller has it loaded."""
         from ..assist.rulebook import evaluate, load_rules
         from ..assist.scorecard import Scorecard, answer_card
         from ..core.events import RuleMatch
         rules = rules if rules is not None else load_rules(self.rules_file)
         card = card if card is not None else Scorecard.load(self.scorecard_file, rules=rules)
-        timeline = self.load_timeline(call_id)
+        timeline = timeline if timeline is not None else self.load_timeline(call_id)
         matches = timeline.of(RuleMatch)
         if not matches:
             matches = evaluate(rules, timeline.events,
