@@ -34,6 +34,11 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
                    "(default: content/wrapup_codes.yaml)")
 
 
+LIBRARY_HELP = ("call library file (default: ~/.local/share/callassist/calls.sqlite3), or a "
+                "team's shared library postgresql://USER@HOST:PORT/DATABASE (password in "
+                "~/.pgpass)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="callassist", description="Offline call assistant.")
     ap.add_argument("--version", action="version", version=f"callassist {__version__}")
@@ -59,8 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "it is redacted, as the library stores it")
     a.add_argument("--save", action="store_true", help="also store the call in the call library "
                    "(personal data redacted, moments flagged)")
-    a.add_argument("--library", metavar="FILE", help="call library file for --save "
-                   "(default: ~/.local/share/callassist/calls.sqlite3)")
+    a.add_argument("--library", metavar="LIBRARY", help="call library for --save: "
+                   + LIBRARY_HELP)
     a.add_argument("--agent", metavar="NAME", help="with --save: the agent on the call")
     _engine_options(a)
 
@@ -70,12 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--channels", metavar="NAMES", help="speaker of each channel (default: agent,customer)")
     im.add_argument("--mono", choices=("separate", "customer", "agent"),
                     help="mono recordings: tell the voices apart (default) or one speaker's")
-    im.add_argument("--library", metavar="FILE", help="call library file")
+    im.add_argument("--library", metavar="LIBRARY", help=LIBRARY_HELP)
     im.add_argument("--agent", metavar="NAME", help="the agent who took these calls")
     _engine_options(im)
 
     lib = sub.add_parser("library", help="open the QA / coach window on the call library")
-    lib.add_argument("--library", metavar="FILE", help="call library file")
+    lib.add_argument("--library", metavar="LIBRARY", help=LIBRARY_HELP)
     lib.add_argument("--config", metavar="FILE", help="config file")
     lib.add_argument("--call", metavar="ID", help="open this call in the replay view")
 
@@ -88,15 +93,26 @@ def build_parser() -> argparse.ArgumentParser:
                     "bleeped (WAV)")
     rp.add_argument("--csv", metavar="OUT", help="write the whole library as CSV")
     rp.add_argument("--list", action="store_true", help="list the calls in the library")
-    rp.add_argument("--library", metavar="FILE", help="call library file")
+    rp.add_argument("--library", metavar="LIBRARY", help=LIBRARY_HELP)
     rp.add_argument("--config", metavar="FILE", help="config file")
 
     vp = sub.add_parser("voices", help="list or delete the agents' voice profiles (learnt from "
                         "stereo calls, used only to tell the agent apart on mono calls)")
     vp.add_argument("--delete", metavar="AGENT", help="forget this agent's voice profile")
     vp.add_argument("--delete-all", action="store_true", help="forget every voice profile")
-    vp.add_argument("--library", metavar="FILE", help="call library file")
+    vp.add_argument("--library", metavar="LIBRARY", help=LIBRARY_HELP)
     vp.add_argument("--config", metavar="FILE", help="config file")
+
+    tm = sub.add_parser("team", help="a team's shared PostgreSQL library: who may use it and "
+                        "what each sees (agents their own calls; coaches and QA all)")
+    tm.add_argument("action", choices=("add", "list", "remove"))
+    tm.add_argument("login", nargs="?", help="the person's PostgreSQL login (add, remove)")
+    tm.add_argument("--role", choices=("agent", "coach", "qa"), default="agent",
+                    help="add: what they may see (default: agent)")
+    tm.add_argument("--password-file", metavar="FILE", help="add: read the new login's password "
+                    "from this file ('-': standard input) instead of asking for it")
+    tm.add_argument("--library", metavar="LIBRARY", help=LIBRARY_HELP)
+    tm.add_argument("--config", metavar="FILE", help="config file")
 
     li = sub.add_parser("listen", help="transcribe a live call from input devices")
     li.add_argument("--input", metavar="DEV", help="caller's audio: a source name or description "
@@ -550,6 +566,57 @@ def cmd_voices(args) -> int:
     return 0
 
 
+def _new_password(args) -> str | None:
+    """The new login's password: from --password-file, or asked twice on the terminal."""
+    import getpass
+    if args.password_file:
+        try:
+            text = sys.stdin.read() if args.password_file == "-" else \
+                Path(args.password_file).read_text()
+        except OSError as exc:
+            raise CallAssistError(f"cannot read {args.password_file} ({exc.strerror})") from None
+        password = text.splitlines()[0] if text.strip() else ""
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.login} (empty: keep theirs): ")
+        if password and getpass.getpass("again: ") != password:
+            raise CallAssistError("the two passwords differ: run the command again")
+    else:
+        raise CallAssistError("give the new login's password with --password-file FILE "
+                              "(or '-' for standard input)")
+    if password and len(password) < 12:
+        raise CallAssistError("a password of at least 12 characters, please")
+    return password or None
+
+
+def cmd_team(args) -> int:
+    from .config import Config
+    from .library import team
+
+    cfg = Config.load(args.config)
+    if args.action != "list" and not args.login:
+        raise CallAssistError(f"`callassist team {args.action}` needs a LOGIN")
+    with cfg.open_store(args.library, create=False) as library:
+        store = library.store
+        team._check(store)
+        if args.action == "add":
+            team.check_login(args.login)
+            made = team.add_member(store, args.login, args.role, _new_password(args))
+            print(f"{args.login}: {args.role}" + (" (new login)" if made else "") +
+                  f"; they put their password in ~/.pgpass as "
+                  f"HOST:PORT:DATABASE:{args.login}:PASSWORD (mode 0600)", file=sys.stderr)
+        elif args.action == "remove":
+            team.remove_member(store, args.login)
+            print(f"{args.login} may no longer use this library", file=sys.stderr)
+        else:
+            rows = team.members(store)
+            for login, role, added in rows:
+                print(f"{login}  {role}  (since {added[:10]})")
+            if not rows:
+                print("nobody yet: `callassist team add LOGIN --role agent|coach|qa`",
+                      file=sys.stderr)
+    return 0
+
+
 def cmd_listen(args) -> int:
     from .audio.sources import MicSource
     from .core.events import AGENT, CUSTOMER
@@ -646,7 +713,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     commands = {"analyze": cmd_analyze, "listen": cmd_listen, "devices": cmd_devices,
                 "download-model": cmd_download, "import": cmd_import, "library": cmd_library,
-                "report": cmd_report, "voices": cmd_voices}
+                "report": cmd_report, "voices": cmd_voices, "team": cmd_team}
     handler = commands[args.command] if args.command else cmd_gui
     try:
         return handler(args)

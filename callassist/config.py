@@ -37,7 +37,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .core.rules import ESCALATE_MOOD
-from .errors import ConfigError
+from .errors import CallAssistError, ConfigError
 from .paths import config_dir, private_dir, write_private
 
 SPEAKER_NAMES = ("agent", "customer", "ignore")
@@ -76,7 +76,8 @@ class Config(BaseModel):
     escalate_unanswered: int = Field(2, ge=1)  # caller problems in a row the base cannot answer
     redact: bool = True  # personal data removed from stored calls and exports
     keep_original: bool = False  # keep the unredacted transcript too (the user's choice)
-    library: str | None = None  # call library file (default: data_dir()/calls.sqlite3)
+    library: str | None = None  # call library file (default: data_dir()/calls.sqlite3), or a
+    # team's PostgreSQL library: "postgresql://USER@HOST:PORT/DATABASE" (password in ~/.pgpass)
     import_jobs: int = Field(2, ge=1, le=16)  # recordings analysed at once by an import
     flags: dict[str, Any] = Field(default_factory=dict)  # [flags] thresholds
 
@@ -88,6 +89,17 @@ class Config(BaseModel):
             raise ValueError("a file name cannot hold a NUL character")
         if v is not None and (len(v) > 4096 or any(len(p) > 255 for p in v.split("/"))):
             raise ValueError("too long for a file name")
+        return v
+
+    @field_validator("library")
+    @classmethod
+    def _library_address(cls, v: str | None) -> str | None:
+        from .library.store import is_server, server_url
+        if v is not None and is_server(v):
+            try:
+                server_url(v)  # no password in the file, a database named
+            except CallAssistError as exc:
+                raise ValueError(str(exc)) from None
         return v
 
     @field_validator("channels")
@@ -196,8 +208,12 @@ class Config(BaseModel):
         from .library.flags import FlagSettings
         return FlagSettings.from_dict(self.flags)
 
-    def library_path(self) -> Path | None:
-        return Path(self.library).expanduser() if self.library else None
+    def library_path(self) -> Path | str | None:
+        """The library file, or a database server's address as written."""
+        from .library.store import is_server
+        if not self.library:
+            return None
+        return self.library if is_server(self.library) else Path(self.library).expanduser()
 
     def open_store(self, path: str | Path | None = None, *, create: bool = True):
         """The call library (a `Library`) with this config's privacy and flag settings.

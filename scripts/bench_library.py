@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The call library at scale: build, transcript search, re-flagging, and the QA window meanwhile.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/bench_library.py [--calls 2000]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/bench_library.py [--calls 2000] [--postgresql]
 
 Makes `--calls` timelines from the scripts of the shipped demo calls (every kind of event a real
 call has: utterances with word timings, sentiment, mood with cues, suggestions, knowledge, the
@@ -105,20 +105,34 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--calls", type=int, default=2000)
+    ap.add_argument("--postgresql", action="store_true",
+                    help="the library on a private PostgreSQL server (tests/pgserver.py, "
+                         "127.0.0.1) instead of an SQLite file")
     args = ap.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     tmp = Path(tempfile.mkdtemp(prefix="bench_library_"))
     os.environ["XDG_DATA_HOME"] = str(tmp / "data")
     os.environ["XDG_CONFIG_HOME"] = str(tmp / "config")
+    server = None
     try:
-        run(args.calls, tmp)
+        if args.postgresql:
+            sys.path.insert(0, str(ROOT))
+            from tests.pgserver import PgServer
+            server = PgServer().start()
+            os.environ["PGPASSFILE"] = str(server.passfile)
+            target = server.create_database("bench")
+        else:
+            target = tmp / "calls.sqlite3"
+        run(args.calls, target)
     finally:
+        if server is not None:
+            server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run(n_calls: int, tmp: Path) -> None:
+def run(n_calls: int, db) -> None:
     from callassist.library.flags import FlagSettings
     from callassist.library.service import Library
     rng = random.Random(11)
@@ -128,15 +142,19 @@ def run(n_calls: int, tmp: Path) -> None:
     n_events = sum(len(t.events) for t in timelines)
     print(f"made {n_calls} timelines ({n_events} events) in {time.perf_counter() - t0:.1f} s")
 
-    db = tmp / "calls.sqlite3"
     lib = Library(db)
     t0 = time.perf_counter()
     for tl in timelines:
         lib.save_timeline(tl, title=Path(tl.call["source"]).stem)
     build = time.perf_counter() - t0
-    print(f"library build: {n_calls} calls in {build:.1f} s ({build / n_calls * 1000:.1f} ms a call:"
-          f" redaction, summary, flags, one transaction each); file "
-          f"{db.stat().st_size / 1e6:.0f} MB")
+    if lib.store.kind == "sqlite":
+        size = f"file {db.stat().st_size / 1e6:.0f} MB"
+    else:
+        size = "database {:.0f} MB".format(lib.store._query(
+            "SELECT pg_database_size(current_database())")[0][0] / 1e6)
+    print(f"library build on {lib.store.kind}: {n_calls} calls in {build:.1f} s "
+          f"({build / n_calls * 1000:.1f} ms a call: redaction, summary, flags, one transaction "
+          f"each); {size}")
 
     queries = ["laptop", "refund", "refun", "manager", "warranty", "ridiculous", "express",
                "invoice", "crashing", "colour", "router", "prin", "headset", "neighbour",
@@ -153,20 +171,26 @@ def run(n_calls: int, tmp: Path) -> None:
         t0 = time.perf_counter()
         hits.append(len(lib.search(q)))
         lat.append(time.perf_counter() - t0)
-    print(f"search ({len(queries)} queries, FTS5): p50 {pct(lat, 0.5) * 1000:.1f} ms, "
+    how = "FTS5" if lib.store.kind == "sqlite" else "tsquery + GIN index"
+    print(f"search ({len(queries)} queries, {how}): p50 {pct(lat, 0.5) * 1000:.1f} ms, "
           f"p95 {pct(lat, 0.95) * 1000:.1f} ms, max {max(lat) * 1000:.1f} ms; "
           f"median {statistics.median(hits):.0f} calls found")
-    import sqlite3
-    raw = sqlite3.connect(db)
-    like = []
-    for q in queries[:10]:
-        t0 = time.perf_counter()
-        raw.execute("SELECT DISTINCT call_id FROM events WHERE type = 'utterance' AND "
-                    "json_extract(data, '$.text') LIKE ?", (f"%{q}%",)).fetchall()
-        like.append(time.perf_counter() - t0)
-    raw.close()
-    print(f"  for comparison, the former LIKE scan over every event: p50 "
-          f"{pct(like, 0.5) * 1000:.0f} ms (10 queries)")
+    if lib.store.kind == "sqlite":
+        import sqlite3
+        raw = sqlite3.connect(db)
+        like = []
+        for q in queries[:10]:
+            t0 = time.perf_counter()
+            raw.execute("SELECT DISTINCT call_id FROM events WHERE type = 'utterance' AND "
+                        "json_extract(data, '$.text') LIKE ?", (f"%{q}%",)).fetchall()
+            like.append(time.perf_counter() - t0)
+        raw.close()
+        print(f"  for comparison, the former LIKE scan over every event: p50 "
+              f"{pct(like, 0.5) * 1000:.0f} ms (10 queries)")
+    t0 = time.perf_counter()
+    for _ in range(3):
+        rows = lib.list_calls()
+    print(f"list of calls ({len(rows)} rows): {(time.perf_counter() - t0) / 3 * 1000:.0f} ms")
 
     t0 = time.perf_counter()
     done = lib.refresh_flags(FlagSettings(silence_seconds=6.0))

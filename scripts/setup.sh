@@ -12,7 +12,8 @@ SYS_PKGS=(libportaudio2 libsndfile1 espeak-ng sox
           libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxkbcommon-x11-0
           libegl1 libgl1 libfontconfig1 libdbus-1-3 poppler-utils
           strace   # strace: the test that nothing opens a network socket
-          flite festival festvox-us-slt-hts)  # voices for the mono-call tests and benchmark
+          flite festival festvox-us-slt-hts   # voices for the mono-call tests and benchmark
+          postgresql)  # a team's shared library; the tests start a private server (initdb)
 missing=()
 for p in "${SYS_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

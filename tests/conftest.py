@@ -104,3 +104,62 @@ def demo_analyses(tmp_path_factory, _session_cache):
 def load_truth(call: Path) -> dict:
     from democall import truth_path
     return json.loads(truth_path(call).read_text())
+
+
+# ---- the two library backends ----------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server for the session (tests/pgserver.py), on 127.0.0.1 only. Where
+    PostgreSQL is not installed the PostgreSQL half of the library tests is skipped, unless
+    CALLASSIST_REQUIRE_PG=1 (scripts/test.sh, CI): then it fails."""
+    from tests import pgserver
+    if not pgserver.available():
+        if os.environ.get("CALLASSIST_REQUIRE_PG") == "1":
+            pytest.fail("PostgreSQL is not installed: run scripts/setup.sh")
+        pytest.skip("PostgreSQL is not installed (scripts/setup.sh installs it)")
+    server = pgserver.PgServer().start()
+    os.environ["PGPASSFILE"] = str(server.passfile)  # libpq's password file, as a user has
+    yield server
+    server.stop()
+
+
+class PgDatabases:
+    """Fresh databases on the session's server, dropped after the test."""
+
+    def __init__(self, server):
+        self.server, self.names = server, []
+
+    def new(self, template: str | None = None) -> str:
+        import uuid
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        self.names.append(name)
+        return self.server.create_database(name, template)
+
+    def drop(self):
+        for name in self.names:
+            self.server.drop_database(name)
+
+
+@pytest.fixture
+def pg_databases(pg_server):
+    dbs = PgDatabases(pg_server)
+    yield dbs
+    dbs.drop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_library(request, tmp_path):
+    """Makes where a new call library goes, on each backend: an SQLite file in the test's
+    folder, or a fresh database on the session's PostgreSQL server. `new_library()` returns a
+    new one each call (a file name may be given: `new_library("plain.sqlite3")`)."""
+    if request.param == "sqlite":
+        return lambda name="calls.sqlite3": tmp_path / name
+    dbs = request.getfixturevalue("pg_databases")
+    return lambda name=None: dbs.new()
+
+
+@pytest.fixture
+def target(new_library):
+    """Where a test's call library is, on each backend (see new_library)."""
+    return new_library()

@@ -137,9 +137,10 @@ def test_two_imports_at_once_store_each_call_once(tmp_path, recordings, _session
 
 
 def downgrade_to_3(path: Path) -> None:
-    """Make a library file what CallAssist wrote before content keys (format 3)."""
+    """Make a library file what CallAssist wrote before content keys (format 3) and the
+    migrations."""
     with sqlite3.connect(path) as db:
-        db.executescript("DROP INDEX calls_content_key; ALTER TABLE calls DROP COLUMN content_key; "
+        db.executescript("DROP TABLE alembic_version; DROP INDEX calls_content_key; ALTER TABLE calls DROP COLUMN content_key; "
                          "UPDATE meta SET value = '3' WHERE key = 'schema_version';")
 
 

@@ -1,5 +1,6 @@
 """The call library for coaches and QA: real recordings imported with the real models into a real
-SQLite file, flagged, redacted, listed, filtered, replayed (QtMultimedia) and annotated."""
+SQLite file and a real PostgreSQL database, flagged, redacted, listed, filtered, replayed
+(QtMultimedia) and annotated; the tests on an imported library run on both backends."""
 import os
 import shutil
 import sqlite3
@@ -53,14 +54,32 @@ def demo_library(tmp_path_factory, models):
     return db, folder, results
 
 
-@pytest.fixture
-def library(demo_library, tmp_path):
-    """A private copy of the imported library for one test (tests add notes, re-flag…)."""
-    db, folder, _ = demo_library
-    copy = tmp_path / "calls.sqlite3"
-    with sqlite3.connect(db) as src, sqlite3.connect(copy) as dst:
-        src.backup(dst)
-    os.chmod(copy, 0o600)
+@pytest.fixture(scope="session")
+def demo_pg_library(pg_server, demo_library, models):
+    """The same four recordings imported into a PostgreSQL database (the template of each
+    test's copy)."""
+    from callassist.library.importer import Importer
+    _, folder, _ = demo_library
+    url = pg_server.create_database("demo_calls")
+    with Library(url) as store:
+        results = Importer(store, models, Config(), jobs=2).run([folder])
+    assert [r.error for r in results] == [None] * 4
+    return "demo_calls", results
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def library(request, demo_library, tmp_path):
+    """A private copy of the imported library for one test (tests add notes, re-flag…), on
+    each backend."""
+    if request.param == "sqlite":
+        db, folder, _ = demo_library
+        copy = tmp_path / "calls.sqlite3"
+        with sqlite3.connect(db) as src, sqlite3.connect(copy) as dst:
+            src.backup(dst)
+        os.chmod(copy, 0o600)
+    else:
+        template, _ = request.getfixturevalue("demo_pg_library")
+        copy = request.getfixturevalue("pg_databases").new(template=template)
     store = Library(copy)
     yield store
     store.close()
@@ -72,8 +91,10 @@ def by_title(store, title):
 
 # ---- import, flags, privacy ------------------------------------------------------------------------
 
-def test_import_stores_every_call_with_audio_timeline_and_flags(library, demo_library):
+def test_import_stores_every_call_with_audio_timeline_and_flags(library, demo_library, request):
     _, folder, results = demo_library
+    if library.store.kind == "postgresql":
+        _, results = request.getfixturevalue("demo_pg_library")
     recs = {r.title: r for r in library.list_calls()}
     assert set(recs) == set(CALLS)
     for name, rec in recs.items():
@@ -115,7 +136,8 @@ def test_flags_appear_at_the_right_times_on_the_angry_call(library):
 def test_library_file_is_owner_only_and_reimport_is_skipped(library, demo_library, models):
     from callassist.library.importer import Importer
     _, folder, _ = demo_library
-    assert stat.S_IMODE(os.stat(library.path).st_mode) == 0o600
+    if library.store.kind == "sqlite":
+        assert stat.S_IMODE(os.stat(library.path).st_mode) == 0o600
     results = Importer(library, models, Config()).run([folder])
     assert all(r.skipped for r in results) and len(library.list_calls()) == 4
 

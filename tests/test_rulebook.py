@@ -316,9 +316,9 @@ def test_rule_flags_are_flagged_moments_named_by_the_rule():
 
 
 @pytest.mark.slow  # a real library of the demo calls' timelines
-def test_a_reviewer_override_is_kept_and_counted_in_agreement(tmp_path, demo_analyses):
+def test_a_reviewer_override_is_kept_and_counted_in_agreement(target, demo_analyses):
     from callassist.library.service import Library
-    with Library(tmp_path / "calls.sqlite3") as lib:
+    with Library(target) as lib:
         ids = {}
         for name in ("billing_escalation", "satisfied_caller"):
             a = demo_analyses[name]
@@ -334,7 +334,7 @@ def test_a_reviewer_override_is_kept_and_counted_in_agreement(tmp_path, demo_ana
             lib.review(ids["satisfied_caller"], "courtesy", 9, "Ana")
         with pytest.raises(Exception, match="who reviews"):
             lib.review(ids["satisfied_caller"], "greeting", "yes", "  ")
-    with Library(tmp_path / "calls.sqlite3") as lib:  # kept across sessions
+    with Library(target) as lib:  # kept across sessions
         again = lib.scorecard(ids["satisfied_caller"])
         g = again.get("greeting")
         assert (g.auto, g.answer, g.review["reviewer"], g.review["why"]) == \

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 import soundfile as sf
 
 from callassist.audio.sources import AudioBlock
@@ -21,7 +22,8 @@ from callassist.core.events import (CallerPoint, CallMetrics, CallScore, Checkli
 from callassist.audio.recording import AudioRecorder, repair_wav
 from callassist.core.text import spoken_numbers
 from callassist.library.service import Library
-from callassist.library.store import default_db
+from callassist.library.schema import HEAD
+from callassist.library.store import CallStore, default_db
 from callassist.core.timeline import Timeline
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,9 +90,9 @@ def kill_after(proc: subprocess.Popen, seconds: float) -> tuple[float, list[tupl
 
 # ---- calls and timelines ------------------------------------------------------------------------
 
-def test_live_recording_round_trip_and_summary(tmp_path):
+def test_live_recording_round_trip_and_summary(tmp_path, target):
     tl = demo_timeline()
-    store = Library(tmp_path / "calls.sqlite3", keep_original=True)
+    store = Library(target, keep_original=True)
     call = {k: v for k, v in tl.call.items() if k != "duration"}
     call_id = store.start_call(call, audio_path=tmp_path / "demo01.wav", title="Late laptop",
                                agent="sam")
@@ -102,7 +104,7 @@ def test_live_recording_round_trip_and_summary(tmp_path):
     store.finish_call(call_id, tl.call["duration"])
     store.close()
 
-    store = Library(tmp_path / "calls.sqlite3")
+    store = Library(target)
     redacted = " ".join(u.text for u in store.load_timeline(call_id).utterances)
     assert "[" in redacted and not spoken_numbers(redacted, min_digits=5)  # the order number
     assert store.get_call(call_id).redacted
@@ -126,8 +128,8 @@ def test_live_recording_round_trip_and_summary(tmp_path):
     store.close()
 
 
-def test_saved_timelines_listed_newest_first_and_deleted(tmp_path):
-    store = Library(tmp_path / "calls.sqlite3", redact=False)  # stored exactly as given
+def test_saved_timelines_listed_newest_first_and_deleted(target):
+    store = Library(target, redact=False)  # stored exactly as given
     tl = demo_timeline()
     for n, started in enumerate(["2024-05-01T10:00:00", "2024-05-03T09:00:00", "2024-05-02T08:00:00"]):
         tl.call.update(id=f"call{n}", started=started)
@@ -147,8 +149,8 @@ def test_saved_timelines_listed_newest_first_and_deleted(tmp_path):
     store.close()
 
 
-def test_notes_persist_across_reopen(tmp_path):
-    path = tmp_path / "lib" / "calls.sqlite3"
+def test_notes_persist_across_reopen(new_library):
+    path = new_library("lib/calls.sqlite3")
     with Library(path) as store:
         store.save_timeline(demo_timeline())
         a = store.add_note("demo01", 12.5, "caller angry here: apologise sooner", author="coach")
@@ -250,8 +252,8 @@ while True:
 """
 
 
-def test_crash_loses_at_most_the_last_flush(tmp_path):
-    path = tmp_path / "calls.sqlite3"
+def test_crash_loses_at_most_the_last_flush(target):
+    path = target
     proc = run_child(RECORD_EVENTS, str(path))
     t_kill, sent = kill_after(proc, 1.2)
     assert len(sent) > 20
@@ -273,8 +275,8 @@ def test_crash_loses_at_most_the_last_flush(tmp_path):
     store.close()
 
 
-def test_live_call_in_this_process_is_not_offered(tmp_path):
-    path = tmp_path / "calls.sqlite3"
+def test_live_call_in_this_process_is_not_offered(target):
+    path = target
     store = Library(path)
     cid = store.start_call({"id": "now", "started": "2024-05-01T10:00:00"})
     store.recorder(cid)(Utterance(1, "customer", "hello", 0.0, 1.0))
@@ -290,8 +292,8 @@ def test_live_call_in_this_process_is_not_offered(tmp_path):
     other.close()
 
 
-def test_concurrent_worker_writes_while_main_thread_reads(tmp_path):
-    path = tmp_path / "calls.sqlite3"
+def test_concurrent_worker_writes_while_main_thread_reads(target):
+    path = target
     store = Library(path)
     cid = store.start_call({"id": "busy", "started": "2024-05-01T10:00:00"})
     rec = store.recorder(cid, flush_seconds=0.02)
@@ -326,13 +328,13 @@ def test_concurrent_worker_writes_while_main_thread_reads(tmp_path):
     store.close()
 
 
-def test_recorder_flushes_when_events_stop(tmp_path):
-    store = Library(tmp_path / "calls.sqlite3")
+def test_recorder_flushes_when_events_stop(target):
+    store = Library(target)
     cid = store.start_call({"id": "quiet"})
     rec = store.recorder(cid, flush_seconds=0.1)
     rec(Utterance(1, "customer", "first", 0.0, 1.0))
     rec(Utterance(2, "customer", "then nothing for a while", 1.0, 2.0))
-    reader = Library(tmp_path / "calls.sqlite3")
+    reader = Library(target)
     deadline = time.monotonic() + 5
     while len(reader.load_timeline(cid).events) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -407,8 +409,8 @@ def test_audio_channels_follow_time_not_arrival(tmp_path):
     assert not agent[31200:].any()
 
 
-def test_recover_repairs_call_audio(tmp_path):
-    store = Library(tmp_path / "calls.sqlite3")
+def test_recover_repairs_call_audio(tmp_path, target):
+    store = Library(target)
     wav = tmp_path / "c.wav"
     cid = store.start_call({"id": "a1"}, audio_path=wav)
     rec = AudioRecorder(wav, ("customer",), max_lag=0)
@@ -416,7 +418,7 @@ def test_recover_repairs_call_audio(tmp_path):
     with open(wav, "ab") as f:  # as if killed between writing data and its header
         f.write(np.zeros(16000, "<i2").tobytes())
     store.close()
-    with Library(tmp_path / "calls.sqlite3") as again:
+    with Library(target) as again:
         again.recover(cid)
         assert again.get_call(cid).duration == pytest.approx(4.0)
     assert sf.info(wav).frames == 64000
@@ -424,8 +426,8 @@ def test_recover_repairs_call_audio(tmp_path):
 
 # ---- the library format: flags, search, upgrade -----------------------------------------------------
 
-def test_finished_calls_are_flagged_and_transcripts_searchable(tmp_path):
-    with Library(tmp_path / "calls.sqlite3") as store:
+def test_finished_calls_are_flagged_and_transcripts_searchable(target):
+    with Library(target) as store:
         tl = demo_timeline()
         call_id = store.save_timeline(tl, title="Late laptop")
         rec = store.get_call(call_id)
@@ -438,9 +440,10 @@ def test_finished_calls_are_flagged_and_transcripts_searchable(tmp_path):
 
 
 def downgrade_to_2(path):
-    """Make a library file what CallAssist wrote before the full-text index (format 2)."""
+    """Make a library file what CallAssist wrote before the full-text index (format 2), and
+    before the migrations."""
     with sqlite3.connect(path) as db:
-        db.executescript("DROP INDEX calls_content_key; ALTER TABLE calls DROP COLUMN content_key; "
+        db.executescript("DROP TABLE alembic_version; DROP INDEX calls_content_key; ALTER TABLE calls DROP COLUMN content_key; "
                          "DROP TRIGGER events_fts_insert; DROP TRIGGER events_fts_delete; "
                          "DROP TRIGGER calls_fts_delete; DROP TABLE utterance_fts; "
                          "UPDATE meta SET value = '2' WHERE key = 'schema_version';")
@@ -476,8 +479,32 @@ def test_version_2_library_gets_a_filled_full_text_index(tmp_path):
         assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("5",)
 
 
-def searchable_library(tmp_path) -> tuple[Library, str, str]:
-    store = Library(tmp_path / "calls.sqlite3")
+def test_format_5_file_from_before_the_migrations_is_marked_and_kept(tmp_path):
+    """A library written by the previous CallAssist (format 5, no alembic_version): opened,
+    marked as the first migration, every call and note kept."""
+    path = tmp_path / "calls.sqlite3"
+    with Library(path) as store:
+        call_id = store.save_timeline(demo_timeline())
+        store.add_note(call_id, 2.0, "kept")
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE alembic_version")
+    with Library(path) as store:
+        assert [n["text"] for n in store.notes(call_id)] == ["kept"]
+        assert store.search("warehouse") == {call_id}
+        assert store.store._query("SELECT version_num FROM alembic_version") == [(HEAD,)]
+
+
+def test_head_is_the_newest_migration():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from callassist.library import schema
+    cfg = Config()
+    cfg.set_main_option("script_location", str(schema.MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_heads() == [HEAD]
+
+
+def searchable_library(target) -> tuple[Library, str, str]:
+    store = Library(target)
     angry = store.save_timeline(demo_timeline())
     tl = Timeline(call={"id": "other", "started": "2024-05-02T10:00:00"})
     tl(Utterance(1, "customer", "I would like a refund for the café order, not a repair", 0.0, 3.0))
@@ -485,8 +512,8 @@ def searchable_library(tmp_path) -> tuple[Library, str, str]:
     return store, angry, store.save_timeline(tl)
 
 
-def test_search_words_phrases_and_prefixes(tmp_path):
-    store, angry, other = searchable_library(tmp_path)
+def test_search_words_phrases_and_prefixes(target):
+    store, angry, other = searchable_library(target)
     with store:
         assert store.search("laptop") == {angry, other}
         assert store.search("Laptop warehouse") == {angry}  # every word, anywhere in the call's lines
@@ -504,8 +531,8 @@ def test_search_words_phrases_and_prefixes(tmp_path):
                                   "laptop AND", "-laptop", "laptop -charger", "NEAR(a b)",
                                   "text:laptop", "^laptop", "(laptop", "50%", "it's", "a'b\"c",
                                   "'; DROP TABLE calls; --", "{text}: x", "\\", "\x00"])
-def test_search_never_fails_on_what_a_user_types(tmp_path, text):
-    store, angry, other = searchable_library(tmp_path)
+def test_search_never_fails_on_what_a_user_types(target, text):
+    store, angry, other = searchable_library(target)
     with store:
         found = store.search(text)
         assert found <= {angry, other}
@@ -514,8 +541,8 @@ def test_search_never_fails_on_what_a_user_types(tmp_path, text):
         assert found == {angry, other}
 
 
-def test_full_text_index_follows_live_writes_and_deletes(tmp_path):
-    store, angry, other = searchable_library(tmp_path)
+def test_full_text_index_follows_live_writes_and_deletes(target):
+    store, angry, other = searchable_library(target)
     with store:
         cid = store.start_call({"id": "live1"})
         rec = store.recorder(cid)
@@ -525,8 +552,9 @@ def test_full_text_index_follows_live_writes_and_deletes(tmp_path):
         store.finish_call(cid, 2.0)
         store.delete_call(other)
         assert store.search("laptop") == {angry} and store.search("refund") == set()
-        assert store.store._query("SELECT count(*) FROM utterance_fts WHERE call_id = ?",
-                                  (other,)) == [(0,)]
+        if store.store.kind == "sqlite":  # the FTS5 table's rows went with the call
+            assert store.store._query("SELECT count(*) FROM utterance_fts WHERE call_id = :c",
+                                      {"c": other}) == [(0,)]
         store.delete_call(cid)
         assert store.search("zanzibar") == set()
 
@@ -544,15 +572,14 @@ def test_store_module_imports_no_domain_code():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_reads_do_not_wait_behind_a_long_write(tmp_path):
-    store, angry, other = searchable_library(tmp_path)
-    outsider = sqlite3.connect(store.path, isolation_level=None)  # e.g. another CallAssist
+def test_reads_do_not_wait_behind_a_long_write(target):
+    store, angry, other = searchable_library(target)
     holding, reads_done = threading.Event(), threading.Event()
     seen: dict = {}
 
     def long_write():  # the store's own write lock and a write transaction, held until the
         with store.store._tx() as db:  # reads are done (or 30 s have passed)
-            db.execute("UPDATE calls SET title = 'changing' WHERE id = ?", (angry,))
+            db.execute(sa.text("UPDATE calls SET title = 'changing' WHERE id = :id"), {"id": angry})
             holding.set()
             seen["reads first"] = reads_done.wait(30)
 
@@ -574,7 +601,10 @@ def test_reads_do_not_wait_behind_a_long_write(tmp_path):
     assert seen["titles"] == ["", ""] and seen["found"] == {angry} and seen["events"] > 15
     assert seen["notes"] == []
     assert store.get_call(angry).title == "changing"  # and the write went through after
-
+    if store.store.kind != "sqlite":
+        store.close()
+        return
+    outsider = sqlite3.connect(store.path, isolation_level=None)  # e.g. another CallAssist
     outsider.execute("BEGIN IMMEDIATE")  # another process in the middle of a write
     outsider.execute("UPDATE calls SET title = 'other' WHERE id = ?", (angry,))
     try:
@@ -585,9 +615,9 @@ def test_reads_do_not_wait_behind_a_long_write(tmp_path):
     store.close()
 
 
-def test_refresh_flags_reports_progress_and_stops_when_cancelled(tmp_path):
+def test_refresh_flags_reports_progress_and_stops_when_cancelled(target):
     from callassist.library.flags import FlagSettings
-    store = Library(tmp_path / "calls.sqlite3")
+    store = Library(target)
     tl = demo_timeline()
     ids = []
     for n in range(5):
@@ -616,13 +646,13 @@ def test_refresh_flags_reports_progress_and_stops_when_cancelled(tmp_path):
     store.close()
 
 
-def test_summary_and_flags_are_computed_from_the_timeline(tmp_path):
+def test_summary_and_flags_are_computed_from_the_timeline(new_library):
     from callassist.library.flags import FlagSettings, compute_flags
     from callassist.library.redact import redact_timeline
     settings = FlagSettings(silence_seconds=3.0)
     tl = demo_timeline()
     moods = [m.score for m in tl.moods]
-    with Library(tmp_path / "plain.sqlite3", redact=False, flag_settings=settings) as store:
+    with Library(new_library("plain.sqlite3"), redact=False, flag_settings=settings) as store:
         rec = store.get_call(store.save_timeline(tl))
         assert rec.flags == compute_flags(tl, settings) and rec.flags
         assert (rec.utterances, rec.mood_start, rec.mood_end, rec.mood_min) == \
@@ -632,7 +662,7 @@ def test_summary_and_flags_are_computed_from_the_timeline(tmp_path):
             if not isinstance(e, PartialUtterance):
                 counts[e.kind] = counts.get(e.kind, 0) + 1
         assert rec.event_counts == counts
-    with Library(tmp_path / "private.sqlite3", flag_settings=settings) as store:
+    with Library(new_library("private.sqlite3"), flag_settings=settings) as store:
         call = {k: v for k, v in tl.call.items() if k != "duration"}
         cid = store.start_call(call)
         rec = store.recorder(cid)
@@ -650,21 +680,46 @@ def test_summary_and_flags_are_computed_from_the_timeline(tmp_path):
         assert store.get_call(cid2).utterances == 15
 
 
-def test_programs_opening_a_new_library_together_all_get_it(tmp_path):
+def test_programs_opening_a_new_library_together_all_get_it(new_library):
     """Two imports (or a panel and an import) started at once on a library that is not there
     yet: SQLite answers the switch to WAL with BUSY at once, without waiting; every opener must
-    wait its turn instead of saying "locked" (CI saw 1 in 6 fail before)."""
+    wait its turn instead of saying "locked" (CI saw 1 in 6 fail before). On a new PostgreSQL
+    database, desks starting together must make the tables once."""
     code = ("import sys, time\n"
             "from callassist.library.store import CallStore\n"
             "while time.time() < float(sys.argv[2]): pass\n"
             "CallStore(sys.argv[1]).close(); print('ok')\n")
     for round_ in range(6):
-        db = tmp_path / f"lib{round_}" / "calls.sqlite3"
+        db = new_library(f"lib{round_}/calls.sqlite3")
         start = time.time() + 1.0  # the children spin until the same moment, then open
         procs = [subprocess.Popen([sys.executable, "-c", code, str(db), str(start)], cwd=ROOT,
                                   text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                  for _ in range(3)]
         outs = [p.communicate(timeout=60) for p in procs]
         assert [p.returncode for p in procs] == [0, 0, 0], outs
+        if isinstance(db, str):  # PostgreSQL: one format, made once
+            with CallStore(db) as store:
+                assert store._query("SELECT version_num FROM alembic_version") == [(HEAD,)]
+            continue
         with sqlite3.connect(db) as con:
             assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_voice_profiles_are_folded_listed_and_forgotten(target):
+    """An agent's voice profile on either backend: a running mean weighted by seconds of
+    speech, kept as 256 float32, forgotten on request."""
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal(256), rng.standard_normal(256)
+    with Library(target) as lib:
+        store = lib.store
+        store.add_voice("Sam", a, 20.0)
+        store.add_voice("Sam", b, 60.0)
+        store.add_voice("Ana", b, 10.0)
+        vector, seconds, calls = store.voice_profile("Sam")
+        want = a / np.linalg.norm(a) * 20 + b * 60
+        want /= np.linalg.norm(want)
+        assert vector.dtype == np.float32 and np.allclose(vector, want, atol=1e-5)
+        assert (seconds, calls) == (80.0, 2)
+        assert [p[:3] for p in store.voice_profiles()] == [("Ana", 10.0, 1), ("Sam", 80.0, 2)]
+        assert store.delete_voice_profile("Sam") == 1 and store.voice_profile("Sam") is None
+        assert store.delete_voice_profile() == 1 and store.voice_profiles() == []

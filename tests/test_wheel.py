@@ -54,7 +54,8 @@ def test_wheel_installed_outside_the_checkout_runs_analyze(tmp_path):
     assert all(str(site) in w for w in where), where  # the wheel's own copies, not the checkout's
     assert Path(where[1]).is_file() and (Path(where[2]) / "adapter_model.safetensors").is_file()
 
-    r = subprocess.run([str(venv / "bin" / "callassist"), "analyze", str(call), "--json", "out.json"],
+    r = subprocess.run([str(venv / "bin" / "callassist"), "analyze", str(call), "--json", "out.json",
+                        "--save", "--library", str(work / "calls.sqlite3")],  # its migrations
                        capture_output=True, text=True, cwd=work, env=env, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     events = json.loads((work / "out.json").read_text())["events"]
@@ -62,3 +63,4 @@ def test_wheel_installed_outside_the_checkout_runs_analyze(tmp_path):
     assert {"utterance", "mood", "knowledge", "phrases", "escalation"} <= kinds, kinds
     assert not [e for e in events if e["type"] == "status" and e.get("level") != "info"]
     assert "late deliveries" in json.dumps([e for e in events if e["type"] == "knowledge"])
+    assert "saved to the call library" in r.stderr

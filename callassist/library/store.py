@@ -1,19 +1,25 @@
-"""The call store: calls, their events, summaries and notes in one SQLite file, and nothing else.
+"""The call store: calls, their events, summaries and notes in one database, and nothing else.
+
+Two backends behind this one class, with one format (`schema`, Alembic migrations): an SQLite
+file, the embedded default for one person, and a PostgreSQL database (`library =
+"postgresql://user@host/db"`), a team's shared library. Both are reached through SQLAlchemy
+Core; the few statements that differ (search, order of arrival) are chosen by `self.kind`.
 
 The store only stores. It writes the rows and summary values it is given and reads them back;
 what a call means (redaction, its summary, its flagged moments) is worked out by the service,
 `callassist.library.service.Library`, from the timeline in memory before it comes here. So the
 store imports no flags, redaction or timeline code, and no domain work ever runs under its lock.
 
-Threads: writes go through one connection under a lock, held for the write only. Reads use a
-connection per thread and never take that lock: with SQLite's WAL journal a reader sees the last
+Threads: writes are made under a lock, held for the write only. Reads never take that lock and
+use connections of their own (SQLite: a read-only pool; WAL journal): a reader sees the last
 committed state while a write is under way, so the GUI never waits behind a long write (a
 re-flag of the whole library, an import, a live call being saved).
 
 A live call's events are appended by an `EventWriter` (its own connection), committed at least
 every second, so a crash loses at most the last second or so; the next start finds the call
-still "live" with no process recording it (`interrupted_calls`). The file and its WAL/SHM
-companions are readable by their owner only (0600). The format is in `schema`.
+still "live" with no process recording it (`interrupted_calls`). An SQLite file and its WAL/SHM
+companions are readable by their owner only (0600). A PostgreSQL address never holds a password
+(libpq's ~/.pgpass, mode 0600, or PGPASSFILE gives it).
 """
 from __future__ import annotations
 
@@ -31,6 +37,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Connection, make_url
 
 from ..errors import CallAssistError
 from ..paths import data_dir, private_dir
@@ -190,7 +199,33 @@ def _open_error(path: Path, exc: OSError) -> CallAssistError:
                            f"another file")
 
 
-def _schema_error(path: Path, exc: Exception) -> CallAssistError:
+def _pg_error(where: str, exc: BaseException) -> CallAssistError:
+    """One line for what went wrong with a PostgreSQL library."""
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    low = msg.lower()
+    if "password authentication failed" in low or "no password supplied" in low:
+        return CallAssistError(
+            f"cannot log in to the shared call library {where}: put your password in ~/.pgpass "
+            f"(mode 0600; PGPASSFILE names another file), or ask your administrator for a login")
+    if "does not exist" in low and "database" in low:
+        return CallAssistError(f"there is no database for the shared call library {where}: ask "
+                               f"your administrator to create it, or check the address")
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    if sqlstate == "42501" or "permission denied" in low:
+        return CallAssistError(f"your login may not do this in the shared call library {where} "
+                               f"({msg})")
+    if sqlstate.startswith("08") or any(w in low for w in (
+            "connection refused", "could not connect", "connection failed", "timeout",
+            "server closed the connection", "terminating connection", "no route to host",
+            "could not translate host", "connection is closed", "consuming input failed")):
+        return CallAssistError(
+            f"cannot reach the shared call library {where} ({msg}): check that the server is "
+            f"running and reachable and the `library` address in config.toml; a call in "
+            f"progress is kept and saved when the server is back")
+    return CallAssistError(f"the shared call library {where} cannot be used ({msg})")
+
+
+def _schema_error(path: Path | str, exc: Exception) -> CallAssistError:
     if isinstance(exc, schema.TooNew):
         return CallAssistError(
             f"the call library {path} was written by a newer CallAssist (format {exc.version}; "
@@ -198,8 +233,64 @@ def _schema_error(path: Path, exc: Exception) -> CallAssistError:
     if isinstance(exc, schema.NoVersion):
         return CallAssistError(f"the call library {path} has no format version: move it aside "
                                f"so a new one is made")
+    if isinstance(path, str):
+        return CallAssistError(f"the database {path} holds other tables, not a CallAssist call "
+                               f"library: give the library a database of its own")
     return CallAssistError(f"{path} is an SQLite database but not a CallAssist call library: "
                            f"choose another file, or move this one aside")
+
+
+SERVER_SCHEMES = ("postgresql", "postgres")
+
+
+def is_server(target: str | Path | None) -> bool:
+    """Whether a `library` setting names a database server rather than a file."""
+    return str(target or "").split(":", 1)[0].split("+", 1)[0].lower() in SERVER_SCHEMES
+
+
+def server_url(target: str) -> sa.URL:
+    """The SQLAlchemy address of a `postgresql://user@host:port/db` library (psycopg 3).
+    An address holding a password is refused: config.toml and command lines are not the place
+    for it (libpq reads it from ~/.pgpass, mode 0600)."""
+    try:
+        url = make_url(str(target).replace("postgres://", "postgresql://", 1))
+    except Exception as exc:
+        raise CallAssistError(f"the library address {target!r} cannot be read ({exc}): write "
+                              f"it as postgresql://USER@HOST:PORT/DATABASE") from None
+    if url.password is not None:
+        raise CallAssistError(
+            "the library address holds a password: remove it from the address and put it in "
+            "~/.pgpass (a line HOST:PORT:DATABASE:USER:PASSWORD, mode 0600)")
+    if not url.database:
+        raise CallAssistError(f"the library address {target!r} names no database: write it as "
+                              f"postgresql://USER@HOST:PORT/DATABASE")
+    return url.set(drivername="postgresql+psycopg")
+
+
+# what the database (or reaching it) can raise, as opposed to a mistake in a statement
+_DB_ERRORS = (sa.exc.DBAPIError, sa.exc.TimeoutError)
+
+
+def _sqlite_engine(path: Path, timeout: float, *, reader: bool) -> sa.Engine:
+    """An engine for an SQLite library file: the writers' (each transaction BEGIN IMMEDIATE,
+    so a write never fails half way on a lock upgrade) or the readers' (query_only)."""
+    engine = sa.create_engine(
+        f"sqlite:///{path}", pool_size=2, max_overflow=-1,
+        connect_args={"timeout": timeout, "check_same_thread": False})
+
+    @sa_event.listens_for(engine, "connect")
+    def _connect(dbapi, _record):
+        dbapi.isolation_level = None  # transactions are begun below, not by the sqlite3 module
+        dbapi.execute("PRAGMA foreign_keys = ON")
+        dbapi.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a crashed app loses nothing
+        if reader:
+            dbapi.execute("PRAGMA query_only = ON")
+
+    @sa_event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN" if reader else "BEGIN IMMEDIATE")
+
+    return engine
 
 
 def _missing_library(path: Path) -> str:
@@ -222,33 +313,47 @@ class AlreadyStored(CallAssistError):
 # ---- the store ------------------------------------------------------------------------------------
 
 class CallStore:
-    """Calls, their events and notes in one SQLite file. Safe to use from several threads."""
+    """Calls, their events and notes in an SQLite file or a PostgreSQL database. Safe to use
+    from several threads."""
 
     def __init__(self, path: str | Path | None = None, *, timeout: float = 5.0,
                  create: bool = True, make_folder: bool = True):
-        """`create=False`: a file that does not exist is refused (one line saying how to make
+        """`path`: an SQLite file, or a `postgresql://user@host:port/db` address.
+        `create=False`: a file that does not exist is refused (one line saying how to make
         a library) instead of made; `make_folder=False`: a new library is made only in a folder
         that exists. An existing file that is not a call library (another program's database, a
         damaged file) is refused before anything in it, or its mode, is changed."""
         if str(path) == ":memory:":
             raise ValueError("CallStore keeps calls in a file (readers and writers each have "
                              "their own connection)")
-        self.path = Path(path) if path is not None else default_db()
         self.timeout = timeout
-        self._key = str(self.path.resolve())
-        self._lock = threading.RLock()  # the write connection; held for writes only
-        self._local = threading.local()  # each thread's read connection
-        self._readers: list[sqlite3.Connection] = []
-        self._readers_lock = threading.Lock()
+        self._lock = threading.RLock()  # this process's writes; held for one write only
         self._writers: dict[str, EventWriter] = {}
         self._mine: set[str] = set()  # live calls started or recorded by this store
-        self._check_file(create, make_folder)
-        self._prepare_file()
-        self._db = self._connect()
+        if is_server(path):
+            self.kind = "postgresql"
+            url = server_url(str(path))
+            self.path = url.set(drivername="postgresql").render_as_string(hide_password=True)
+            self._key = self.path
+            self._engine = sa.create_engine(
+                url, pool_size=4, max_overflow=-1, pool_pre_ping=True,
+                connect_args={"connect_timeout": max(2, int(timeout)),
+                              "application_name": "callassist"})
+            self._reads = self._engine
+            self._arrival = "n"
+        else:
+            self.kind = "sqlite"
+            self.path = Path(path) if path is not None else default_db()
+            self._key = str(self.path.resolve())
+            self._check_file(create, make_folder)
+            self._prepare_file()
+            self._engine = _sqlite_engine(self.path, timeout, reader=False)
+            self._reads = _sqlite_engine(self.path, timeout, reader=True)
+            self._arrival = "rowid"
         try:
             self._init_schema()
         except BaseException:
-            self._db.close()
+            self._dispose()
             raise
 
     # -- opening
@@ -281,7 +386,7 @@ class CallStore:
             db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
                                  timeout=self.timeout)
             try:
-                schema.check(db)
+                schema.check_sqlite(db)
             finally:
                 db.close()
         except (schema.NotALibrary, schema.TooNew, schema.NoVersion) as exc:
@@ -309,76 +414,65 @@ class CallStore:
         except OSError as exc:
             raise _open_error(self.path, exc) from exc
 
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
-                                 check_same_thread=False)
-            db.execute("PRAGMA foreign_keys = ON")
-            db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a crashed app loses nothing
-            return db
-        except sqlite3.Error as exc:
-            raise _db_error(self.path, exc) from exc
+    def _error(self, exc: BaseException) -> CallAssistError:
+        """The one line for a database error (SQLAlchemy's, or the driver's inside it)."""
+        orig = getattr(exc, "orig", None) or exc
+        if self.kind == "postgresql":
+            return _pg_error(self.path, orig)
+        if not isinstance(orig, sqlite3.Error):
+            orig = sqlite3.OperationalError(str(orig))
+        return _db_error(self.path, orig)
 
     def _init_schema(self) -> None:
         try:
-            mode = self._wal()
-            if mode != "wal":
-                log.warning("call library %s: WAL journal unavailable (%s)", self.path, mode)
+            if self.kind == "sqlite":
+                mode = self._wal()
+                if mode != "wal":
+                    log.warning("call library %s: WAL journal unavailable (%s)", self.path, mode)
             with self._tx() as db:
+                if self.kind == "postgresql":  # desks starting together make the tables once
+                    db.execute(sa.text("SELECT pg_advisory_xact_lock(7262275)"))
                 schema.ensure(db)
         except (schema.NotALibrary, schema.TooNew, schema.NoVersion) as exc:
             raise _schema_error(self.path, exc) from None
-        except sqlite3.Error as exc:
-            raise _db_error(self.path, exc) from exc
 
     def _wal(self) -> str:
         """Switch the file to WAL. The switch needs the file to itself and SQLite answers BUSY at
         once (no busy wait) while another program opens it, e.g. two imports started together
         on a new library: retry until `timeout`, as the other statements wait."""
         deadline = _time.monotonic() + self.timeout
-        while True:
-            try:
-                return self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            except sqlite3.OperationalError as exc:
-                busy = getattr(exc, "sqlite_errorname", "").startswith("SQLITE_BUSY")
-                if not busy or _time.monotonic() >= deadline:
-                    raise
-                _time.sleep(0.02)
+        try:
+            raw = self._engine.raw_connection()
+        except _DB_ERRORS as exc:
+            raise self._error(exc) from exc
+        try:
+            while True:
+                try:
+                    return raw.cursor().execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                except sqlite3.OperationalError as exc:
+                    busy = getattr(exc, "sqlite_errorname", "").startswith("SQLITE_BUSY")
+                    if not busy or _time.monotonic() >= deadline:
+                        raise _db_error(self.path, exc) from exc
+                    _time.sleep(0.02)
+        finally:
+            raw.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction on the write connection, under the write lock."""
+    def _tx(self) -> Iterator[Connection]:
+        """One write transaction, under this process's write lock."""
         with self._lock:
-            db = self._db
             try:
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise _db_error(self.path, exc) from exc
-            try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException as exc:
-                db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise _db_error(self.path, exc) from exc
-                raise
+                with self._engine.connect() as db, db.begin():
+                    yield db
+            except _DB_ERRORS as exc:
+                raise self._error(exc) from exc
 
-    def _reader(self) -> sqlite3.Connection:
-        """This thread's read connection (made on first use); reads never take the write lock."""
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = self._connect()
-            db.execute("PRAGMA query_only = ON")
-            self._local.db = db
-            with self._readers_lock:
-                self._readers.append(db)
-        return db
-
-    def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
+    def _query(self, sql: str, params: dict | None = None) -> list[tuple]:
         try:
-            return self._reader().execute(sql, args).fetchall()
-        except sqlite3.Error as exc:
-            raise _db_error(self.path, exc) from exc
+            with self._reads.connect() as db:
+                return [tuple(r) for r in db.execute(sa.text(sql), params or {})]
+        except _DB_ERRORS as exc:
+            raise self._error(exc) from exc
 
     # -- live calls in this process
     def claim(self, call_id: str) -> None:
@@ -406,25 +500,27 @@ class CallStore:
         A `content_key` already stored raises AlreadyStored: the UNIQUE index decides, inside
         the transaction, so two processes importing the same file store it once."""
         with self._tx() as db:
-            if db.execute("SELECT 1 FROM calls WHERE id = ?", (call_id,)).fetchone():
+            if db.execute(sa.text("SELECT 1 FROM calls WHERE id = :id"), {"id": call_id}).first():
                 raise CallAssistError(f"a call with id {call_id} is already in the call library "
                                       f"{self.path}: give this call a new id, or delete the old one")
-            cur = db.execute(
+            # on a team's server a call with no agent named is the login's own (an agent's
+            # desk), or nobody's (a reviewer's import): see migration 0006
+            agent_sql = (":agent" if self.kind == "sqlite" else "COALESCE(:agent, CASE WHEN "
+                         "callassist_sees_all() THEN NULL ELSE session_user END)")
+            cur = db.execute(sa.text(
                 "INSERT INTO calls (id, source, started, status, audio_path, title, agent, "
-                "call_json, owner, updated, redacted, content_key) "
-                "VALUES (?, ?, ?, 'live', ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (content_key) DO NOTHING",
-                (call_id, str(call.get("source") or ""), str(call.get("started") or _now()),
-                 audio_path, title, agent, _dumps(call), _owner_token(), _now(), int(redacted),
-                 content_key))
+                "call_json, owner, updated, redacted, content_key) VALUES (:id, :source, "
+                f":started, 'live', :audio, :title, {agent_sql}, :call, :owner, :now, "
+                ":redacted, :key) ON CONFLICT (content_key) DO NOTHING"),
+                {"id": call_id, "source": str(call.get("source") or ""),
+                 "started": str(call.get("started") or _now()), "audio": audio_path,
+                 "title": title, "agent": agent, "call": _dumps(call), "owner": _owner_token(),
+                 "now": _now(), "redacted": int(redacted), "key": content_key})
             if cur.rowcount == 0:
-                other = db.execute("SELECT id, title FROM calls WHERE content_key = ?",
-                                   (content_key,)).fetchone()
-                raise AlreadyStored(*other)
-            db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)",
-                           [(call_id, *r) for r in events])
-            db.executemany("INSERT INTO originals VALUES (?, ?, ?)",
-                           [(call_id, *r) for r in originals])
+                other = db.execute(sa.text("SELECT id, title FROM calls WHERE content_key = :k"),
+                                   {"k": content_key}).first()
+                raise AlreadyStored(*(other or ("", "a call another login stored")))
+            _insert_events(db, call_id, events, originals)
             if summary is not None:
                 self._set_summary(db, call_id, summary)
         if summary is None:
@@ -435,19 +531,21 @@ class CallStore:
         with self._tx() as db:
             self._set_summary(db, call_id, summary)
 
-    def _set_summary(self, db: sqlite3.Connection, call_id: str, summary: Summary) -> None:
-        cur = db.execute(
-            "UPDATE calls SET status = ?, duration = ?, call_json = ?, utterances = ?, "
-            "mood_start = ?, mood_end = ?, mood_min = ?, event_counts = ?, updated = ?, "
-            "flags = ? WHERE id = ?", (*summary.values(), call_id))
+    def _set_summary(self, db: Connection, call_id: str, summary: Summary) -> None:
+        names = ("status", "duration", "call_json", "utterances", "mood_start", "mood_end",
+                 "mood_min", "event_counts", "updated", "flags")
+        cur = db.execute(sa.text(f"UPDATE calls SET {', '.join(f'{n} = :{n}' for n in names)} "
+                                 f"WHERE id = :id"),
+                         {**dict(zip(names, summary.values())), "id": call_id})
         if cur.rowcount == 0:
             raise CallAssistError(f"no call {call_id} in the call library {self.path}")
 
     def set_flags(self, flags: dict[str, list[dict]]) -> int:
         """Replace the flags of calls (id -> flag dicts) in one transaction; returns rows changed."""
         with self._tx() as db:
-            return sum(db.execute("UPDATE calls SET flags = ? WHERE id = ?",
-                                  (_dumps(f), call_id)).rowcount for call_id, f in flags.items())
+            return sum(db.execute(sa.text("UPDATE calls SET flags = :f WHERE id = :id"),
+                                  {"f": _dumps(f), "id": call_id}).rowcount
+                       for call_id, f in flags.items())
 
     def update_call(self, call_id: str, **values) -> None:
         """Set title, agent or audio_path (None leaves a value as it is)."""
@@ -457,8 +555,9 @@ class CallStore:
             raise ValueError(f"cannot update {sorted(sets)}")
         if sets:
             with self._tx() as db:
-                db.execute(f"UPDATE calls SET {', '.join(k + ' = ?' for k in sets)}, updated = ? "
-                           f"WHERE id = ?", (*sets.values(), _now(), call_id))
+                db.execute(sa.text(f"UPDATE calls SET {', '.join(f'{k} = :{k}' for k in sets)}, "
+                                   f"updated = :updated WHERE id = :id"),
+                           {**sets, "updated": _now(), "id": call_id})
 
     def delete_call(self, call_id: str) -> None:
         """Remove a call, its events, originals and notes (its audio file stays where it is)."""
@@ -467,12 +566,14 @@ class CallStore:
         if writer is not None:
             writer.close(save=False)
         with self._tx() as db:
-            db.execute("DELETE FROM calls WHERE id = ?", (call_id,))
+            db.execute(sa.text("DELETE FROM calls WHERE id = :id"), {"id": call_id})
         self.release(call_id)
 
     def set_meta(self, key: str, value: str) -> None:
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            db.execute(sa.text("INSERT INTO meta (key, value) VALUES (:k, :v) "
+                               "ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+                       {"k": key, "v": value})
 
     def writer(self, call_id: str, flush_seconds: float = 1.0) -> EventWriter:
         """The appender of a live call's events (one per call; see `EventWriter`)."""
@@ -495,11 +596,11 @@ class CallStore:
 
     # -- reading
     def meta(self, key: str) -> str | None:
-        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        rows = self._query("SELECT value FROM meta WHERE key = :k", {"k": key})
         return rows[0][0] if rows else None
 
     def get_call(self, call_id: str) -> CallRow:
-        rows = self._query(f"SELECT {_CALL_COLUMNS} FROM calls WHERE id = ?", (call_id,))
+        rows = self._query(f"SELECT {_CALL_COLUMNS} FROM calls WHERE id = :id", {"id": call_id})
         if not rows:
             raise CallAssistError(f"no call {call_id} in the call library {self.path}: "
                                   f"pick one from the list of calls")
@@ -507,8 +608,9 @@ class CallStore:
 
     def list_calls(self, limit: int | None = None) -> list[CallRow]:
         """Calls, newest first."""
-        rows = self._query(f"SELECT {_CALL_COLUMNS} FROM calls ORDER BY started DESC, rowid DESC "
-                           f"LIMIT ?", (-1 if limit is None else int(limit),))
+        sql = (f"SELECT {_CALL_COLUMNS} FROM calls ORDER BY started DESC, {self._arrival} DESC"
+               + ("" if limit is None else " LIMIT :limit"))
+        rows = self._query(sql, None if limit is None else {"limit": int(limit)})
         return [CallRow._from_row(r) for r in rows]
 
     def _my_calls(self) -> set[str]:
@@ -523,7 +625,7 @@ class CallStore:
         mine = self._my_calls()
         rows = self._query(f"SELECT {_CALL_COLUMNS}, owner, (SELECT count(*) FROM events e "
                            f"WHERE e.call_id = calls.id AND e.type = 'utterance') FROM calls "
-                           f"WHERE status = 'live' ORDER BY started DESC, rowid DESC")
+                           f"WHERE status = 'live' ORDER BY started DESC, {self._arrival} DESC")
         mine |= self._my_calls()
         calls = []
         for *row, owner, said in rows:
@@ -538,7 +640,7 @@ class CallStore:
         if without_flags:
             where.append("flags IS NULL")
         sql = "SELECT id FROM calls" + (" WHERE " + " AND ".join(where) if where else "")
-        return [r[0] for r in self._query(sql + " ORDER BY rowid")]
+        return [r[0] for r in self._query(sql + f" ORDER BY {self._arrival}")]
 
     def event_data(self, call_id: str, original: bool = False) -> list[str]:
         """The call's events as stored JSON, in order; `original=True` puts back the unredacted
@@ -546,17 +648,20 @@ class CallStore:
         if original:
             rows = self._query(
                 "SELECT coalesce(o.data, e.data) FROM events e LEFT JOIN originals o "
-                "ON o.call_id = e.call_id AND o.seq = e.seq WHERE e.call_id = ? ORDER BY e.seq",
-                (call_id,))
+                "ON o.call_id = e.call_id AND o.seq = e.seq WHERE e.call_id = :id ORDER BY e.seq",
+                {"id": call_id})
         else:
-            rows = self._query("SELECT data FROM events WHERE call_id = ? ORDER BY seq", (call_id,))
+            rows = self._query("SELECT data FROM events WHERE call_id = :id ORDER BY seq",
+                               {"id": call_id})
         return [r[0] for r in rows]
 
     def last_event_time(self, call_id: str) -> float | None:
-        return self._query("SELECT max(time) FROM events WHERE call_id = ?", (call_id,))[0][0]
+        return self._query("SELECT max(time) FROM events WHERE call_id = :id",
+                           {"id": call_id})[0][0]
 
     def has_originals(self, call_id: str) -> bool:
-        return bool(self._query("SELECT 1 FROM originals WHERE call_id = ? LIMIT 1", (call_id,)))
+        return bool(self._query("SELECT 1 FROM originals WHERE call_id = :id LIMIT 1",
+                                {"id": call_id}))
 
     def audio_paths(self) -> set[str]:
         """The recordings already in the library (one column, nothing else parsed); one whose
@@ -566,51 +671,64 @@ class CallStore:
 
     def by_content(self, key: str) -> tuple[str, str] | None:
         """(id, title) of the call stored with this content key, if any."""
-        rows = self._query("SELECT id, title FROM calls WHERE content_key = ?", (key,))
+        rows = self._query("SELECT id, title FROM calls WHERE content_key = :k", {"k": key})
         return rows[0] if rows else None
 
     def keyless_recordings(self, duration: float, within: float) -> list[tuple[str, str]]:
         """(id, audio_path) of finished calls with audio but no content key (imported before
         format 4) lasting `duration` ± `within` seconds: the candidates to key lazily."""
         return self._query("SELECT id, audio_path FROM calls WHERE content_key IS NULL AND "
-                           "audio_path IS NOT NULL AND status != 'live' AND duration BETWEEN ? "
-                           "AND ?", (duration - within, duration + within))
+                           "audio_path IS NOT NULL AND status != 'live' AND duration BETWEEN "
+                           ":low AND :high", {"low": duration - within, "high": duration + within})
 
     def set_content_key(self, call_id: str, key: str) -> bool:
         """Give an old call its key; False when another call holds it (an old duplicate)."""
-        with self._tx() as db:
-            return db.execute("UPDATE OR IGNORE calls SET content_key = ? WHERE id = ? AND "
-                              "content_key IS NULL", (key, call_id)).rowcount == 1
+        try:
+            with self._tx() as db:
+                return db.execute(sa.text(
+                    "UPDATE calls SET content_key = :k WHERE id = :id AND content_key IS NULL "
+                    "AND NOT EXISTS (SELECT 1 FROM calls other WHERE other.content_key = :k)"),
+                    {"k": key, "id": call_id}).rowcount == 1
+        except CallAssistError as exc:  # another writer took the key meanwhile (server)
+            if isinstance(exc.__cause__, sa.exc.IntegrityError):
+                return False
+            raise
 
     def clear_content_key(self, call_id: str) -> None:
         """Let a call give up its content key (an analysis of the recording that never finished,
         so that the recording can be analysed and stored whole)."""
         with self._tx() as db:
-            db.execute("UPDATE calls SET content_key = NULL WHERE id = ?", (call_id,))
+            db.execute(sa.text("UPDATE calls SET content_key = NULL WHERE id = :id"),
+                       {"id": call_id})
 
     def search(self, text: str) -> set[str]:
-        """Ids of calls whose transcript has the words of `text` (see schema.fts_query)."""
-        query = schema.fts_query(text)
+        """Ids of calls whose transcript has the words of `text` (see schema.search_terms)."""
+        if self.kind == "postgresql":
+            query = schema.tsquery(text)
+            sql = ("SELECT DISTINCT call_id FROM events WHERE type = 'utterance' AND "
+                   "to_tsvector('callassist_words', (data::jsonb ->> 'text')) @@ "
+                   "to_tsquery('callassist_words', :q)")
+        else:
+            query = schema.fts_query(text)
+            sql = "SELECT DISTINCT call_id FROM utterance_fts WHERE utterance_fts MATCH :q"
         if query is None:
             return set()
-        rows = self._query("SELECT DISTINCT call_id FROM utterance_fts WHERE utterance_fts "
-                           "MATCH ?", (query,))
-        return {r[0] for r in rows}
+        return {r[0] for r in self._query(sql, {"q": query})}
 
     # -- agents' voice profiles (biometric: used only to tell the agent apart on mono calls)
     def voice_profile(self, agent: str) -> tuple[np.ndarray, float, int] | None:
         """(unit vector, seconds of speech, calls) of an agent's voice, or None."""
-        rows = self._query("SELECT vector, seconds, calls FROM voice_profiles WHERE agent = ?",
-                           (agent,))
+        rows = self._query("SELECT vector, seconds, calls FROM voice_profiles WHERE agent = :a",
+                           {"a": agent})
         if not rows:
             return None
         vector, seconds, calls = rows[0]
-        return np.frombuffer(vector, dtype=np.float32).copy(), float(seconds), int(calls)
+        return np.frombuffer(bytes(vector), dtype=np.float32).copy(), float(seconds), int(calls)
 
     def voice_profiles(self) -> list[tuple[str, float, int, str]]:
         """(agent, seconds, calls, updated) of every stored profile, by agent."""
-        return [tuple(r) for r in self._query(
-            "SELECT agent, seconds, calls, updated FROM voice_profiles ORDER BY agent")]
+        return self._query("SELECT agent, seconds, calls, updated FROM voice_profiles "
+                           "ORDER BY agent")
 
     def add_voice(self, agent: str, vector: np.ndarray, seconds: float,
                   keep_seconds: float = 600.0) -> None:
@@ -619,67 +737,82 @@ class CallStore:
         lines is followed, not frozen by the first hour)."""
         v = np.asarray(vector, dtype=np.float32).reshape(-1)
         with self._tx() as db:
-            row = db.execute("SELECT vector, seconds, calls FROM voice_profiles WHERE agent = ?",
-                             (agent,)).fetchone()
+            row = db.execute(sa.text("SELECT vector, seconds, calls FROM voice_profiles "
+                                     "WHERE agent = :a"), {"a": agent}).first()
             if row is not None:
-                old = np.frombuffer(row[0], dtype=np.float32)
+                old = np.frombuffer(bytes(row[0]), dtype=np.float32)
                 w_old = min(float(row[1]), keep_seconds)
                 v = (old * w_old + v * seconds) / max(w_old + seconds, 1e-9)
                 total, calls = float(row[1]) + seconds, int(row[2]) + 1
             else:
                 total, calls = seconds, 1
             v = (v / max(float(np.linalg.norm(v)), 1e-9)).astype(np.float32)
-            db.execute("INSERT OR REPLACE INTO voice_profiles VALUES (?, ?, ?, ?, ?)",
-                       (agent, v.tobytes(), round(total, 1), calls, _now()))
+            db.execute(sa.text(
+                "INSERT INTO voice_profiles (agent, vector, seconds, calls, updated) "
+                "VALUES (:a, :v, :s, :n, :at) ON CONFLICT (agent) DO UPDATE SET "
+                "vector = excluded.vector, seconds = excluded.seconds, calls = excluded.calls, "
+                "updated = excluded.updated"),
+                {"a": agent, "v": v.tobytes(), "s": round(total, 1), "n": calls, "at": _now()})
 
     def delete_voice_profile(self, agent: str | None = None) -> int:
         """Forget one agent's voice profile (or, with None, every one); returns how many."""
         with self._tx() as db:
             if agent is None:
-                return db.execute("DELETE FROM voice_profiles").rowcount
-            return db.execute("DELETE FROM voice_profiles WHERE agent = ?", (agent,)).rowcount
+                return db.execute(sa.text("DELETE FROM voice_profiles")).rowcount
+            return db.execute(sa.text("DELETE FROM voice_profiles WHERE agent = :a"),
+                              {"a": agent}).rowcount
 
     # -- QA reviewers' scorecard answers
     def set_review(self, call_id: str, card: str, question: str, answer: str, auto: str | None,
                    reviewer: str, why: str = "") -> None:
         self.get_call(call_id)
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       (call_id, card, question, str(answer), None if auto is None else str(auto),
-                        reviewer, _now(), why))
+            db.execute(sa.text(
+                "INSERT INTO reviews (call_id, card, question, answer, auto, reviewer, at, why) "
+                "VALUES (:c, :card, :q, :a, :auto, :r, :at, :why) "
+                "ON CONFLICT (call_id, card, question) DO UPDATE SET answer = excluded.answer, "
+                "auto = excluded.auto, reviewer = excluded.reviewer, at = excluded.at, "
+                "why = excluded.why"),
+                {"c": call_id, "card": card, "q": question, "a": str(answer),
+                 "auto": None if auto is None else str(auto), "r": reviewer, "at": _now(),
+                 "why": why})
 
     def reviews(self, call_id: str, card: str) -> dict[str, dict[str, Any]]:
         rows = self._query("SELECT question, answer, auto, reviewer, at, why FROM reviews "
-                           "WHERE call_id = ? AND card = ?", (call_id, card))
+                           "WHERE call_id = :c AND card = :card", {"c": call_id, "card": card})
         return {q: {"answer": int(a) if a.isdigit() else a, "auto": au, "reviewer": r,
                     "at": at, "why": w} for q, a, au, r, at, w in rows}
 
     def review_agreement(self, card: str) -> dict[str, tuple[int, int]]:
         """question -> (reviews that kept the automatic answer, reviews of an automatic answer)."""
-        rows = self._query("SELECT question, SUM(answer = auto), COUNT(*) FROM reviews "
-                           "WHERE card = ? AND auto IS NOT NULL GROUP BY question", (card,))
+        rows = self._query("SELECT question, SUM(CASE WHEN answer = auto THEN 1 ELSE 0 END), "
+                           "COUNT(*) FROM reviews WHERE card = :card AND auto IS NOT NULL "
+                           "GROUP BY question", {"card": card})
         return {q: (int(agreed or 0), int(n)) for q, agreed, n in rows}
 
     # -- notes on moments
     def add_note(self, call_id: str, time: float, text: str, author: str = "") -> int:
         self.get_call(call_id)
         with self._tx() as db:
-            cur = db.execute("INSERT INTO notes (call_id, time, text, author, created) "
-                             "VALUES (?, ?, ?, ?, ?)", (call_id, float(time), text, author, _now()))
-            return int(cur.lastrowid)
+            return int(db.execute(sa.text(
+                "INSERT INTO notes (call_id, time, text, author, created) "
+                "VALUES (:c, :t, :text, :a, :at) RETURNING id"),
+                {"c": call_id, "t": float(time), "text": text, "a": author,
+                 "at": _now()}).scalar())
 
     def notes(self, call_id: str) -> list[dict[str, Any]]:
         rows = self._query("SELECT id, call_id, time, text, author, created FROM notes "
-                           "WHERE call_id = ? ORDER BY time, id", (call_id,))
+                           "WHERE call_id = :c ORDER BY time, id", {"c": call_id})
         return [dict(zip(("id", "call_id", "time", "text", "author", "created"), r)) for r in rows]
 
     def update_note(self, note_id: int, text: str) -> None:
         with self._tx() as db:
-            db.execute("UPDATE notes SET text = ? WHERE id = ?", (text, note_id))
+            db.execute(sa.text("UPDATE notes SET text = :t WHERE id = :id"),
+                       {"t": text, "id": note_id})
 
     def delete_note(self, note_id: int) -> None:
         with self._tx() as db:
-            db.execute("DELETE FROM notes WHERE id = ?", (note_id,))
+            db.execute(sa.text("DELETE FROM notes WHERE id = :id"), {"id": note_id})
 
     def close(self) -> None:
         """Save what writers hold and close. Unfinished calls stay "live" (offered next start)."""
@@ -691,18 +824,36 @@ class CallStore:
         finally:
             for call_id in list(self._mine):
                 self.release(call_id)
-            with self._readers_lock:
-                readers, self._readers = self._readers, []
-            for db in readers:
-                db.close()
-            with self._lock:
-                self._db.close()
+            self._dispose()
+
+    def _dispose(self) -> None:
+        for engine in {id(self._engine): self._engine, id(self._reads): self._reads}.values():
+            engine.dispose()
 
     def __enter__(self) -> CallStore:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+_EVENT_INSERT = sa.text(
+    "INSERT INTO events (call_id, seq, type, time, data) VALUES (:c, :s, :k, :t, :d) "
+    "ON CONFLICT (call_id, seq) DO UPDATE SET type = excluded.type, time = excluded.time, "
+    "data = excluded.data")
+_ORIGINAL_INSERT = sa.text(
+    "INSERT INTO originals (call_id, seq, data) VALUES (:c, :s, :d) "
+    "ON CONFLICT (call_id, seq) DO UPDATE SET data = excluded.data")
+
+
+def _insert_events(db: Connection, call_id: str, events, originals) -> None:
+    """Event rows `(seq, type, time, data)` and original rows `(seq, data)` of one call."""
+    rows = [{"c": call_id, "s": s, "k": k, "t": t, "d": d} for s, k, t, d in events]
+    if rows:
+        db.execute(_EVENT_INSERT, rows)
+    rows = [{"c": call_id, "s": s, "d": d} for s, d in originals]
+    if rows:
+        db.execute(_ORIGINAL_INSERT, rows)
 
 
 class EventWriter:
@@ -723,13 +874,15 @@ class EventWriter:
         self._pending: list[tuple] = []
         self._pending_originals: list[tuple] = []
         self._lock = threading.Lock()
-        self._db = store._connect()
+        self._db: Connection | None = None
         try:
-            last = self._db.execute("SELECT max(seq) FROM events WHERE call_id = ?",
-                                    (call_id,)).fetchone()[0]
-        except sqlite3.Error as exc:
-            self._db.close()
-            raise _db_error(store.path, exc) from exc
+            self._db = store._engine.connect()
+            last = self._db.execute(sa.text("SELECT max(seq) FROM events WHERE call_id = :c"),
+                                    {"c": call_id}).scalar()
+            self._db.commit()
+        except _DB_ERRORS as exc:
+            self._drop_connection()
+            raise store._error(exc) from exc
         self.first_seq = self._seq = 0 if last is None else last + 1
         self._last_flush = _time.monotonic()
         self._wake = threading.Event()
@@ -742,9 +895,9 @@ class EventWriter:
         with self._lock:
             if self.closed:
                 return
-            self._pending.append((self.call_id, self._seq, kind, time, data))
+            self._pending.append((self._seq, kind, time, data))
             if original is not None:
-                self._pending_originals.append((self.call_id, self._seq, original))
+                self._pending_originals.append((self._seq, original))
             self._seq += 1
             if _time.monotonic() - self._last_flush >= self.flush_seconds:
                 self._write()
@@ -755,25 +908,29 @@ class EventWriter:
                 if self._pending and _time.monotonic() - self._last_flush >= self.flush_seconds:
                     self._write()
 
+    def _drop_connection(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            try:
+                db.close()
+            except sa.exc.SQLAlchemyError:
+                pass
+
     def _write(self) -> None:
-        """Commit pending rows (caller holds the lock). Errors are kept, not raised."""
+        """Commit pending rows (caller holds the lock). Errors are kept, not raised; a lost
+        connection (a database server restarted) is made again at the next write."""
         self._last_flush = _time.monotonic()
         if not self._pending:
             return
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?)",
-                                     self._pending)
-                self._db.executemany("INSERT OR REPLACE INTO originals VALUES (?, ?, ?)",
-                                     self._pending_originals)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            self.error = _db_error(self.store.path, exc)
+            if self._db is None:
+                self._db = self.store._engine.connect()
+            with self._db.begin():
+                _insert_events(self._db, self.call_id, self._pending, self._pending_originals)
+        except _DB_ERRORS as exc:
+            self.error = self.store._error(exc)
             log.error("%s", self.error)
+            self._drop_connection()
             return
         self.saved += len(self._pending)
         self._pending.clear()
@@ -795,6 +952,6 @@ class EventWriter:
             self.closed = True
             self._wake.set()
             error = self.error if save else None
-            self._db.close()
+            self._drop_connection()
         if error is not None:
             raise error

@@ -1,0 +1,1 @@
+"""The call library's migrations (Alembic), run by callassist.library.schema.ensure."""
