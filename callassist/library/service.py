@@ -32,7 +32,7 @@ from ..core.timeline import Timeline
 from ..errors import CallAssistError
 from .flags import Flag, FlagSettings, compute_flags, flag_counts, worst_moment
 from .redact import redact_event
-from .store import STATUSES, CallRow, CallStore, EventWriter, Summary
+from .store import STATUSES, CallRow, CallStore, EventWriter, Summary, is_server
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +147,14 @@ class Library:
                  redact: bool = True, keep_original: bool = False,
                  flag_settings: FlagSettings | None = None, create: bool = True,
                  make_folder: bool = True):
-        """`create`, `make_folder`: whether a missing file, and its folder, may be made (see
+        """`path`: a library file, or a team's server (`postgresql://USER@HOST:PORT/DB`).
+        `create`, `make_folder`: whether a missing file, and its folder, may be made (see
         CallStore); a file that is not a call library is refused as it was found."""
-        self.store = CallStore(path, timeout=timeout, create=create, make_folder=make_folder)
+        if is_server(path):  # a team's library: live calls spooled on this desk (see spool)
+            from .spool import SpoolingStore
+            self.store = SpoolingStore(CallStore(path, timeout=timeout, offline_ok=True))
+        else:
+            self.store = CallStore(path, timeout=timeout, create=create, make_folder=make_folder)
         self.path = self.store.path
         self.redact = redact  # remove personal data from what is written
         self.keep_original = keep_original and redact  # also keep the unredacted events

@@ -214,11 +214,12 @@ def _pg_error(where: str, exc: BaseException) -> CallAssistError:
     if sqlstate == "42501" or "permission denied" in low:
         return CallAssistError(f"your login may not do this in the shared call library {where} "
                                f"({msg})")
-    if sqlstate.startswith("08") or any(w in low for w in (
+    if sqlstate.startswith(("08", "57P")) or any(w in low for w in (
             "connection refused", "could not connect", "connection failed", "timeout",
             "server closed the connection", "terminating connection", "no route to host",
-            "could not translate host", "connection is closed", "consuming input failed")):
-        return CallAssistError(
+            "could not translate host", "connection is closed", "consuming input failed",
+            "the database system is", "server conn crashed")):
+        return ServerUnreachable(
             f"cannot reach the shared call library {where} ({msg}): check that the server is "
             f"running and reachable and the `library` address in config.toml; a call in "
             f"progress is kept and saved when the server is back")
@@ -302,6 +303,10 @@ def _missing_library(path: Path) -> str:
             f"(`callassist analyze CALL --save{lib}`)")
 
 
+class ServerUnreachable(CallAssistError):
+    """A team's library server cannot be reached now (down, restarting, the network)."""
+
+
 class AlreadyStored(CallAssistError):
     """The recording is in the library already (same content key); `call_id`, `title`: that call."""
 
@@ -317,8 +322,10 @@ class CallStore:
     from several threads."""
 
     def __init__(self, path: str | Path | None = None, *, timeout: float = 5.0,
-                 create: bool = True, make_folder: bool = True):
-        """`path`: an SQLite file, or a `postgresql://user@host:port/db` address.
+                 create: bool = True, make_folder: bool = True, offline_ok: bool = False):
+        """`path`: an SQLite file, or a `postgresql://user@host:port/db` address;
+        `offline_ok`: a server that cannot be reached now is not an error yet (a desk starting
+        while it is down): its format is checked at the first use that reaches it.
         `create=False`: a file that does not exist is refused (one line saying how to make
         a library) instead of made; `make_folder=False`: a new library is made only in a folder
         that exists. An existing file that is not a call library (another program's database, a
@@ -350,8 +357,14 @@ class CallStore:
             self._engine = _sqlite_engine(self.path, timeout, reader=False)
             self._reads = _sqlite_engine(self.path, timeout, reader=True)
             self._arrival = "rowid"
+        self._ready = False
+        self._ready_lock = threading.Lock()
         try:
             self._init_schema()
+        except ServerUnreachable:
+            if not offline_ok:
+                self._dispose()
+                raise
         except BaseException:
             self._dispose()
             raise
@@ -424,6 +437,12 @@ class CallStore:
         return _db_error(self.path, orig)
 
     def _init_schema(self) -> None:
+        with self._ready_lock:
+            if not self._ready:
+                self._make_ready()
+
+    def _make_ready(self) -> None:
+        self._ready = True  # (the statements below use _tx, which asks for readiness)
         try:
             if self.kind == "sqlite":
                 mode = self._wal()
@@ -434,7 +453,11 @@ class CallStore:
                     db.execute(sa.text("SELECT pg_advisory_xact_lock(7262275)"))
                 schema.ensure(db)
         except (schema.NotALibrary, schema.TooNew, schema.NoVersion) as exc:
+            self._ready = False
             raise _schema_error(self.path, exc) from None
+        except BaseException:
+            self._ready = False
+            raise
 
     def _wal(self) -> str:
         """Switch the file to WAL. The switch needs the file to itself and SQLite answers BUSY at
@@ -460,6 +483,8 @@ class CallStore:
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
         """One write transaction, under this process's write lock."""
+        if not self._ready:
+            self._init_schema()
         with self._lock:
             try:
                 with self._engine.connect() as db, db.begin():
@@ -468,6 +493,8 @@ class CallStore:
                 raise self._error(exc) from exc
 
     def _query(self, sql: str, params: dict | None = None) -> list[tuple]:
+        if not self._ready:
+            self._init_schema()
         try:
             with self._reads.connect() as db:
                 return [tuple(r) for r in db.execute(sa.text(sql), params or {})]

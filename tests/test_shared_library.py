@@ -1,0 +1,132 @@
+"""Desks writing live calls into a team's PostgreSQL library as the calls go: two at once, the
+server stopped mid-call and started again, a desk closed while the server is away. Real server,
+real desk processes, every event counted on the server."""
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from callassist.core.events import Utterance
+from callassist.library.service import Library
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+DESK = r"""
+import sys, time
+from callassist.core.events import Sentiment, Utterance
+from callassist.library.service import Library
+url, call_id, n, gap = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+lib = Library(url)
+cid = lib.start_call({"id": call_id, "started": "2026-11-30T09:00:00+00:00"})
+rec = lib.recorder(cid, flush_seconds=0.2)
+print("ready", flush=True)
+for i in range(n):
+    rec(Utterance(i, "customer", f"line {i} of {call_id}", i * 0.1, i * 0.1 + 0.1))
+    rec(Sentiment(i, "customer", i * 0.1 + 0.1, "neutral", 0.0))
+    time.sleep(gap)
+lib.finish_call(cid, n * 0.1)
+lib.close()
+print("closed", lib.store.pending(), flush=True)
+"""
+
+
+def desk(url: str, call_id: str, n: int, gap: float) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", DESK, url, call_id, str(n), str(gap)],
+                            cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    line = proc.stdout.readline()
+    assert line.strip() == "ready", proc.stderr.read()
+    return proc
+
+
+def on_server(server, dbname: str, sql: str, args=()):
+    with server.admin(dbname) as db:
+        return db.execute(sql, args).fetchall()
+
+
+def wait_for(check, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    return check()
+
+
+def assert_whole(server, dbname: str, call_id: str, n: int) -> None:
+    """The call on the server: done, every event once, in order."""
+    rows = on_server(server, dbname, "SELECT seq, type, data FROM events WHERE call_id = %s "
+                     "ORDER BY seq", (call_id,))
+    assert [r[0] for r in rows] == list(range(2 * n))
+    said = [json.loads(d)["id"] for _, kind, d in rows if kind == "utterance"]
+    assert said == list(range(n))
+    (status, utterances), = on_server(server, dbname, "SELECT status, utterances FROM calls "
+                                      "WHERE id = %s", (call_id,))
+    assert (status, utterances) == ("done", n)
+
+
+def test_two_desks_write_live_calls_at_once(pg_server, pg_databases):
+    url = pg_databases.new()
+    dbname = url.rsplit("/", 1)[1]
+    Library(url).close()  # the library made by the administrator
+    a, b = desk(url, "desk-a", 60, 0.05), desk(url, "desk-b", 60, 0.05)
+    # while both calls go on, the server already has part of each (for the supervisor's board)
+    partial = wait_for(lambda: all(on_server(pg_server, dbname, "SELECT count(*) FROM events "
+                                             "WHERE call_id = %s", (c,))[0][0] > 0
+                                   for c in ("desk-a", "desk-b")), timeout=10)
+    assert partial and a.poll() is None and b.poll() is None
+    for proc in (a, b):
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert out.split()[-2:] == ["closed", "0"]  # nothing left on the desk
+    for c in ("desk-a", "desk-b"):
+        assert_whole(pg_server, dbname, c, 60)
+
+
+def test_server_stopped_mid_call_then_restarted_the_call_arrives_complete(pg_server,
+                                                                          pg_databases):
+    url = pg_databases.new()
+    dbname = url.rsplit("/", 1)[1]
+    Library(url).close()
+    proc = desk(url, "through-outage", 100, 0.05)  # about 5 s of call
+    assert wait_for(lambda: on_server(pg_server, dbname, "SELECT count(*) FROM events")[0][0] > 4,
+                    timeout=10)
+    pg_server.restart_later(2.5)  # down now, for 2.5 s, in the middle of the call
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert "cannot reach the shared call library" in err  # the desk did meet the outage
+    wait_for(lambda: pg_server.started and on_server(
+        pg_server, dbname, "SELECT status FROM calls WHERE id = 'through-outage'") == [("done",)],
+        timeout=30)
+    assert_whole(pg_server, dbname, "through-outage", 100)
+
+
+def test_a_desk_closed_while_the_server_is_away_sends_the_call_at_its_next_start(
+        pg_server, pg_databases):
+    url = pg_databases.new()
+    dbname = url.rsplit("/", 1)[1]
+    Library(url).close()
+    pg_server.stop(remove=False)
+    try:
+        lib = Library(url)  # the desk starts while the server is down: still takes calls
+        cid = lib.start_call({"id": "offline", "started": "2026-11-30T10:00:00+00:00"})
+        rec = lib.recorder(cid)
+        for i in range(5):
+            rec(Utterance(i, "customer", f"offline line {i}", i, i + 0.5))
+        lib.finish_call(cid, 5.0)
+        assert [c.id for c in lib.list_calls()] == ["offline"]  # the desk's own copy
+        assert lib.store.pending() == 1 and lib.store.error is not None
+        assert "cannot reach the shared call library" in str(lib.store.error)
+        lib.store.close(wait=0.5)
+    finally:
+        pg_server._pg_ctl_start()
+    with Library(url) as again:  # the next start: the spool is sent
+        assert wait_for(lambda: again.store.pending() == 0, timeout=20)
+        assert again.get_call("offline").status == "done"
+    rows = on_server(pg_server, dbname, "SELECT count(*), count(DISTINCT seq) FROM events "
+                     "WHERE call_id = 'offline'")
+    assert rows == [(5, 5)]
