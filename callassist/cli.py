@@ -103,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     vp.add_argument("--library", metavar="LIBRARY", help=LIBRARY_HELP)
     vp.add_argument("--config", metavar="FILE", help="config file")
 
+    bd = sub.add_parser("board", help="the supervisor's board: every desk's live calls with the "
+                        "caller's mood, alerts and escalation advice; click one to follow it")
+    bd.add_argument("--library", metavar="LIBRARY", help=LIBRARY_HELP)
+    bd.add_argument("--config", metavar="FILE", help="config file")
+
     tm = sub.add_parser("team", help="a team's shared PostgreSQL library: who may use it and "
                         "what each sees (agents their own calls; coaches and QA all)")
     tm.add_argument("action", choices=("add", "list", "remove"))
@@ -506,6 +511,11 @@ def cmd_library(args) -> int:
     return run_library(args.library, args.config, args.call)
 
 
+def cmd_board(args) -> int:
+    from .gui.board import run_board
+    return run_board(args.library, args.config)
+
+
 def cmd_report(args) -> int:
     from .config import Config
     from .library import report
@@ -713,7 +723,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     commands = {"analyze": cmd_analyze, "listen": cmd_listen, "devices": cmd_devices,
                 "download-model": cmd_download, "import": cmd_import, "library": cmd_library,
-                "report": cmd_report, "voices": cmd_voices, "team": cmd_team}
+                "report": cmd_report, "voices": cmd_voices, "team": cmd_team,
+                "board": cmd_board}
     handler = commands[args.command] if args.command else cmd_gui
     try:
         return handler(args)

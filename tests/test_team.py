@@ -1,5 +1,7 @@
 """A team's shared library on a real PostgreSQL server: each person's own login, and who sees
 what enforced by the database itself (row-level security), tried with plain SQL."""
+import time
+
 import psycopg
 import pytest
 
@@ -20,6 +22,15 @@ def call(cid: str, words: str) -> Timeline:
     tl(Utterance(2, "agent", "Thank you for calling, I can help with that.", 2.0, 4.0))
     tl.call["duration"] = 4.0
     return tl
+
+
+def wait_for(check, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def as_login(server, url: str, login: str) -> str:
@@ -49,6 +60,10 @@ def test_an_agent_login_cannot_read_another_agents_calls_with_plain_sql(pg_serve
         mine = amy.save_timeline(call("amy-1", "my parcel went to Zanzibar"))
         assert amy.get_call(mine).agent == "amy"
         amy.add_note(mine, 1.0, "apologised well")
+        empty = amy.start_call({"id": "amy-empty"})  # started by mistake, nothing said
+        assert wait_for(lambda: amy.store.server_has(empty))  # the server heard of it
+        assert amy.finish_call(empty, 1.0) is False  # ...and it goes from there too
+        assert wait_for(lambda: not amy.store.server_has(empty))
     with Library(as_login(pg_server, url, "ben")) as ben:
         theirs = ben.save_timeline(call("ben-1", "my card number is on the invoice"))
         assert [c.id for c in ben.list_calls()] == [theirs]  # the app shows ben only his
@@ -139,3 +154,22 @@ def test_team_commands_and_no_password_in_the_address(pg_server, team_library, t
     Library(tmp_path / "mine.sqlite3").close()
     r = run_cli("team", "list", "--library", str(tmp_path / "mine.sqlite3"))
     assert r.returncode == 2 and "one person's library file" in r.stderr
+
+
+def test_the_board_shows_a_coach_every_desk_and_an_agent_their_own(pg_server, team_library):
+    from callassist.library.board import live_calls
+    url = team_library
+    desks = {login: Library(as_login(pg_server, url, login)) for login in ("amy", "ben")}
+    try:
+        for login, lib in desks.items():
+            cid = lib.start_call({"id": f"{login}-live", "started": "2026-11-30T09:00:00+00:00"})
+            lib.recorder(cid, flush_seconds=0.1)(Utterance(1, "customer", "hello?", 0.0, 1.0))
+        with Library(as_login(pg_server, url, "quinn")) as quinn:
+            assert wait_for(lambda: len(live_calls(quinn.store)) == 2)
+            assert {(c.id, c.agent) for c in live_calls(quinn.store)} == {
+                ("amy-live", "amy"), ("ben-live", "ben")}
+        with Library(as_login(pg_server, url, "amy")) as amy:
+            assert [c.id for c in live_calls(amy.store)] == ["amy-live"]
+    finally:
+        for lib in desks.values():
+            lib.close()

@@ -4,7 +4,8 @@ security), not by the window.
 Each person logs in with their own PostgreSQL login (`callassist team add`). The `team` table
 says who is a coach or QA reviewer; everyone else is an agent:
 - agents see, write and annotate only calls whose `agent` is their login, cannot write a call
-  in someone else's name, and delete nothing;
+  in someone else's name, and delete nothing but a live call of theirs in which nothing was
+  said (a call started by mistake);
 - coaches and QA reviewers (and the database's owner) see and write every call;
 - the rows that hang off a call (events, unredacted originals, notes, reviews) follow the call;
 - voice profiles: an agent sees only their own; the library's settings (meta): readable by all,
@@ -50,7 +51,11 @@ STATEMENTS = [
     "CREATE POLICY calls_change ON calls FOR UPDATE "
     "USING (agent = session_user OR callassist_sees_all()) "
     "WITH CHECK (agent = session_user OR callassist_sees_all())",
-    "CREATE POLICY calls_delete ON calls FOR DELETE USING (callassist_sees_all())",
+    # an agent deletes nothing of theirs but a call still live in which nothing was said (a
+    # call started by mistake, as the desk does at its end)
+    "CREATE POLICY calls_delete ON calls FOR DELETE USING (callassist_sees_all() OR ("
+    "agent = session_user AND status = 'live' AND NOT EXISTS (SELECT 1 FROM events e "
+    "WHERE e.call_id = calls.id AND e.type = 'utterance')))",
     *[s for table in CALL_TABLES for s in (
         f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
         f"CREATE POLICY {table}_of_visible_calls ON {table} "
