@@ -75,6 +75,8 @@ class LiveCallsModel(QAbstractTableModel):
             text = self.text(call, index.column())
             if role == Qt.ToolTipRole and index.column() == 5 and call.alerts:
                 return "\n".join(f"[{s}] {t}" for s, t in call.alerts)
+            if role == Qt.ToolTipRole and index.column() == 7:
+                return call.last_line
             return text
         if role == Qt.ForegroundRole and index.column() in (3, 5, 6) and call.severity:
             return QBrush(QColor(SEVERITY_COLOURS[call.severity]))
@@ -152,7 +154,13 @@ class SupervisorBoard(QMainWindow):
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeToContents)
-        header.setStretchLastSection(True)
+        for column in (5, 6):  # alerts, advice: a fair width, elided (the tooltip has it all)
+            header.setSectionResizeMode(column, QHeaderView.Interactive)
+            header.resizeSection(column, 170)
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.Stretch)  # "Last said"
+        header.setMinimumSectionSize(60)
+        self.table.setTextElideMode(Qt.ElideRight)
+        self.table.setWordWrap(False)
         self.table.clicked.connect(self._clicked)
         self.table.activated.connect(self._clicked)
 
@@ -169,7 +177,7 @@ class SupervisorBoard(QMainWindow):
         split = QSplitter()
         split.addWidget(self.table)
         split.addWidget(right)
-        split.setSizes([820, 380])
+        split.setSizes([900, 300])
         self.setCentralWidget(split)
         self.empty = "No live calls"
         self.statusBar().showMessage("Reading the live calls…")
@@ -222,6 +230,7 @@ class SupervisorBoard(QMainWindow):
     # -- from the user
     def _clicked(self, index: QModelIndex) -> None:
         call = self.model.calls[index.row()]
+        self.table.selectRow(index.row())
         self.following = call.id
         self.follow_title.setText(f"{call.agent or 'Agent'} — {call.title or call.id}")
         self.transcript.clear()
