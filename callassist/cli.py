@@ -71,7 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     im = sub.add_parser("import", help="analyse recordings into the call library (several at once)")
     im.add_argument("paths", nargs="+", metavar="PATH", help="recordings or folders of recordings")
-    im.add_argument("--jobs", type=int, help="recordings analysed at once (default: 2)")
+    im.add_argument("--jobs", type=int, help="recordings analysed at once (default: 2); with "
+                    "--ray on a local cluster, its workers")
+    im.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                    help="spread the analysis over a Ray cluster: the one at ADDRESS "
+                    "(HEAD:6379), or a local one (127.0.0.1 only) when none is given; each "
+                    "worker loads the models once and writes into the library")
     im.add_argument("--channels", metavar="NAMES", help="speaker of each channel (default: agent,customer)")
     im.add_argument("--mono", choices=("separate", "customer", "agent"),
                     help="mono recordings: tell the voices apart (default) or one speaker's")
@@ -449,6 +454,8 @@ def cmd_import(args) -> int:
         raise CallAssistError(f"no recordings (.wav, .flac, .ogg, .mp3…) found in "
                               f"{', '.join(args.paths)}: give recordings or folders that hold them")
     cfg = _config(args)
+    if args.ray is not None:
+        return _import_on_ray(args, cfg, files)
     failed = stored = 0
     t0 = time.perf_counter()
     with cfg.open_store(args.library) as store:  # a library that cannot be used: said first
@@ -503,6 +510,38 @@ def cmd_import(args) -> int:
     print(f"imported {n_ok} of {len(results)} recordings ({audio / 60:.1f} min of audio) into "
           f"{store.path} in {wall:.0f} s", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _import_on_ray(args, cfg, files) -> int:
+    """`import --ray [ADDRESS]`: the same import, the analysis on a Ray cluster's workers."""
+    from .library import rayimport
+    from .library.store import default_db
+
+    library = args.library or cfg.library_path() or default_db()
+    t0 = time.perf_counter()
+    counts = {"failed": 0}
+
+    def said(res, done, total):
+        if res.skipped:
+            what = res.skip_reason
+        elif res.error:
+            counts["failed"] += 1
+            what = f"error: {res.error}" + (" (partly saved)" if res.call_id else "")
+        else:
+            what = f"{res.duration:.0f} s in {res.seconds:.1f} s"
+        print(f"[{done}/{total}] {res.path.name}: {what}", flush=True)
+
+    where = f"the Ray cluster at {args.ray}" if args.ray else "a local Ray cluster"
+    print(f"callassist: analysing {len(files)} recordings on {where} "
+          f"(each worker loads the models first)", file=sys.stderr, flush=True)
+    results = rayimport.run(files, library, cfg, address=args.ray or None,
+                            workers=args.jobs or cfg.import_jobs, agent=args.agent,
+                            on_result=said)
+    audio = sum(r.duration for r in results if r.ok)
+    wall = time.perf_counter() - t0
+    print(f"imported {sum(r.ok for r in results)} of {len(results)} recordings "
+          f"({audio / 60:.1f} min of audio) into {library} in {wall:.0f} s", file=sys.stderr)
+    return 1 if counts["failed"] else 0
 
 
 def cmd_library(args) -> int:

@@ -35,6 +35,7 @@ class ImportResult:
     duration: float = 0.0  # seconds of audio
     seconds: float = 0.0  # wall-clock seconds spent analysing
     duplicate_of: str | None = None  # title of the call already holding this audio
+    worker: int | None = None  # the process that analysed it (a Ray import's worker)
 
     @property
     def skip_reason(self) -> str:
