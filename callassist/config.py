@@ -19,6 +19,10 @@ panel's settings dialog edits this file too); the panel's panel.ini keeps only w
     redact = true                     # remove card/phone/account numbers, e-mails from saved calls
     keep_original = false             # also keep the unredacted transcript (owner-only file)
     library = "~/calls.sqlite3"       # call library (default: ~/.local/share/callassist/)
+    # or a team's shared library (its password in ~/.pgpass, never here), and the shared folder
+    # where its calls' recordings are kept, as this machine mounts it:
+    # library = "postgresql://sam@callassist-db:5432/callassist"
+    # recordings = "/mnt/team/callassist-recordings"
     import_jobs = 2                   # recordings analysed at once when importing
 
     [flags]                           # thresholds of the flagged moments (callassist.library.flags)
@@ -78,11 +82,13 @@ class Config(BaseModel):
     keep_original: bool = False  # keep the unredacted transcript too (the user's choice)
     library: str | None = None  # call library file (default: data_dir()/calls.sqlite3), or a
     # team's PostgreSQL library: "postgresql://USER@HOST:PORT/DATABASE" (password in ~/.pgpass)
+    recordings: str | None = None  # a team library's shared folder of recordings (a shared
+    # drive every reviewer's machine mounts, wherever): calls' audio is kept there
     import_jobs: int = Field(2, ge=1, le=16)  # recordings analysed at once by an import
     flags: dict[str, Any] = Field(default_factory=dict)  # [flags] thresholds
 
     @field_validator("vosk_model", "whisper_model", "mood_model", "knowledge", "phrases",
-                     "wrapup_codes", "rules", "scorecard", "library")
+                     "wrapup_codes", "rules", "scorecard", "library", "recordings")
     @classmethod
     def _path_like(cls, v: str | None) -> str | None:
         if v is not None and "\x00" in v:
@@ -227,6 +233,8 @@ class Config(BaseModel):
                       flag_settings=self.flag_settings() if self.flags else None,
                       create=create, make_folder=named is None)
         lib.rules_file, lib.scorecard_file = self.rules, self.scorecard
+        if self.recordings:
+            lib.recordings = Path(self.recordings).expanduser()
         return lib
 
 

@@ -2,6 +2,7 @@
 server stopped mid-call and started again, a desk closed while the server is away. Real server,
 real desk processes, every event counted on the server."""
 import json
+from pathlib import Path
 import subprocess
 import sys
 import time
@@ -130,3 +131,56 @@ def test_a_desk_closed_while_the_server_is_away_sends_the_call_at_its_next_start
     rows = on_server(pg_server, dbname, "SELECT count(*), count(DISTINCT seq) FROM events "
                      "WHERE call_id = 'offline'")
     assert rows == [(5, 5)]
+
+
+def test_recordings_go_to_the_shared_folder_every_reviewer_reads(pg_server, pg_databases,
+                                                                 tmp_path):
+    """Two machines mount the team's recordings folder at different places; an imported
+    recording and a desk's own recording of a live call are kept there once, by content, and
+    each machine plays them from its own mount."""
+    import numpy as np
+    import soundfile as sf
+    from callassist.core.timeline import Timeline
+    from callassist.library.store import AlreadyStored
+    url = pg_databases.new()
+    dbname = url.rsplit("/", 1)[1]
+    share = tmp_path / "share"
+    share.mkdir()
+    other_mount = tmp_path / "elsewhere"
+    other_mount.symlink_to(share)  # the same folder, reached at another path
+    wav = tmp_path / "desk" / "call.flac"
+    wav.parent.mkdir()
+    sf.write(wav, np.sin(np.arange(32000) / 9.0).astype("float32") * 0.2, 16000)
+
+    def timeline():
+        tl = Timeline(call={})
+        tl(Utterance(1, "customer", "my router is blinking orange", 0.0, 2.0))
+        tl.call["duration"] = 2.0
+        return tl
+
+    with Library(url) as desk:
+        desk.recordings = share
+        cid = desk.save_recording(timeline(), wav, title="router")
+        with pytest.raises(AlreadyStored):  # the same audio again: no second call, no new file
+            desk.save_recording(timeline(), wav, title="again")
+        live = desk.start_call({"id": "live-rec", "started": "2026-11-30T11:00:00+00:00"},
+                               audio_path=tmp_path / "desk" / "live.wav", own_audio=True)
+        sf.write(tmp_path / "desk" / "live.wav", np.zeros((16000, 2), "float32") + 0.1, 16000)
+        desk.recorder(live)(Utterance(1, "customer", "hello there", 0.0, 1.0))
+        desk.finish_call(live, 1.0)
+    assert not (tmp_path / "desk" / "live.wav").exists()  # moved, not left on the desk
+    files = sorted(p.relative_to(share).as_posix() for p in share.rglob("*") if p.is_file())
+    assert sorted(Path(f).suffix for f in files) == [".flac", ".wav"]  # one file each
+    stored = dict(on_server(pg_server, dbname, "SELECT id, audio_path FROM calls"))
+    assert stored[cid].startswith("shared:") and stored[cid][7:] in files
+    assert wait_for(lambda: dict(on_server(pg_server, dbname, "SELECT id, audio_path FROM calls"))
+                    .get("live-rec", "").startswith("shared:"))
+
+    with Library(url) as reviewer:  # another machine, its own mount of the folder
+        reviewer.recordings = other_mount
+        rec = reviewer.get_call(cid)
+        assert rec.audio_path == str(other_mount / stored[cid][7:])
+        assert sf.read(rec.audio_path)[0].shape == sf.read(wav)[0].shape
+        assert Path(reviewer.get_call("live-rec").audio_path).exists()
+    with Library(url) as unset:  # no folder set on this machine: the reference, said plainly
+        assert unset.get_call(cid).audio_path.startswith("shared:")

@@ -456,6 +456,13 @@ class ReplayWindow(QMainWindow):
         self.original_audio = Path(path).resolve() if path else None
         self.bleeped_audio: Path | None = None
         self._tmpdir: str | None = None
+        if path and path.startswith("shared:"):
+            self.show_alert("This call's recording is in the team's shared folder: set "
+                            "`recordings` in config.toml to where this machine reaches it, to "
+                            "listen. The transcript, flags and notes still work.")
+            self.original_audio = None
+            self.play_button.setEnabled(False)
+            return
         if not path or not Path(path).exists():
             self.show_alert(f"The recording {path or '(none)'} is not there: the transcript, flags "
                             f"and notes still work; put the file back to listen.")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import threading
 from dataclasses import dataclass, fields
 from functools import cached_property
@@ -35,6 +36,8 @@ from .redact import redact_event
 from .store import STATUSES, CallRow, CallStore, EventWriter, Summary, is_server
 
 log = logging.getLogger(__name__)
+
+SHARED = "shared:"  # audio_path of a recording kept in a team's shared folder (Library._share)
 
 
 @dataclass
@@ -160,6 +163,7 @@ class Library:
         self.keep_original = keep_original and redact  # also keep the unredacted events
         self._recorders: dict[str, LiveRecorder] = {}
         self._own_audio: dict[str, Path] = {}  # live calls' recordings made by the app
+        self.recordings: Path | None = None  # a team's shared folder of recordings (see share)
         self.rules_file: str | None = None  # the centre's rules and QA form (None: shipped)
         self.scorecard_file: str | None = None
         self._lock = threading.Lock()
@@ -263,9 +267,55 @@ class Library:
         by two imports at once. Raises AlreadyStored ("already in the library as …")."""
         path = Path(path)
         timeline.call["started"] = provenance.recorded_at(path)
-        return self.save_timeline(timeline, audio_path=path, title=title or path.stem,
-                                  agent=agent, status=status,
-                                  content_key=key or provenance.content_key(path))
+        key = key or provenance.content_key(path)
+        stored, made = self._share(path, key)
+        try:
+            return self.save_timeline(timeline, audio_path=stored, title=title or path.stem,
+                                      agent=agent, status=status, content_key=key)
+        except BaseException:
+            if made:  # the copy this call would have used; the stored one keeps its own
+                Path(made).unlink(missing_ok=True)
+            raise
+
+    # -- a team's recordings, where every reviewer can play them
+    def _share(self, path: Path, key: str, move: bool = False) -> tuple[str, str | None]:
+        """Where a call's recording is kept: on a team's server library with a shared folder
+        (`recordings` in config.toml), a copy in that folder, named by its content (the same
+        audio is one file, a retried import writes it again in place), stored as a reference
+        "shared:ab/<hash>.flac" that each machine reads from wherever it mounts the folder.
+        Otherwise the path as it is. Returns (what to store, the file made or None). A folder
+        that cannot be written is logged and the path kept: the call is stored all the same."""
+        if self.recordings is None or getattr(self.store, "kind", "sqlite") != "postgresql":
+            return str(path), None
+        digest = key.rsplit(":", 1)[-1][:40]
+        rel = f"{digest[:2]}/{digest}{path.suffix.lower()}"
+        target = self.recordings / rel
+        try:
+            made = None
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
+                shutil.copyfile(path, tmp)
+                os.chmod(tmp, 0o640)  # the team's group reads it (the folder says who that is)
+                os.replace(tmp, target)
+                made = str(target)
+            if move:
+                path.unlink(missing_ok=True)
+            return SHARED + rel, made
+        except OSError as exc:
+            log.warning("recording %s kept where it is: cannot copy it into the shared folder "
+                        "%s (%s)", path, self.recordings, exc.strerror or exc)
+            return str(path), None
+
+    def _record(self, row: CallRow) -> CallRecord:
+        """A stored row as the app uses it: a shared recording's reference read as a file on
+        this machine (its own mount of the shared folder)."""
+        rec = CallRecord.from_row(row)
+        if rec.audio_path and rec.audio_path.startswith(SHARED):
+            rel = rec.audio_path[len(SHARED):]
+            if self.recordings is not None:  # else left as it is: the replay view says why
+                rec.audio_path = str(self.recordings / rel)
+        return rec
 
     def save_timeline(self, timeline: Timeline, audio_path: str | Path | None = None,
                       title: str = "", agent: str | None = None, status: str = "done",
@@ -323,6 +373,10 @@ class Library:
                 return False
             call = self.store.get_call(call_id).call
             self.store.finish_call(call_id, self._summary(call, events, duration, status))
+            if own_audio is not None and own_audio.exists() and self.recordings is not None:
+                stored, _ = self._share(own_audio, provenance.content_key(own_audio), move=True)
+                if stored != str(own_audio):  # now in the team's shared folder
+                    self.store.update_call(call_id, audio_path=stored)
         finally:
             self.store.release(call_id)
         if error is not None:
@@ -331,7 +385,7 @@ class Library:
 
     def interrupted_calls(self) -> list[CallRecord]:
         """Calls left "live" by a process that is no longer recording them (a crash)."""
-        return [CallRecord.from_row(r) for r in self.store.interrupted_calls()]
+        return [self._record(r) for r in self.store.interrupted_calls()]
 
     def recover(self, call_id: str) -> Timeline:
         """Mark an interrupted call as such, fill its summary and duration, return its timeline."""
@@ -355,11 +409,11 @@ class Library:
                         events=timeline.events)
 
     def get_call(self, call_id: str) -> CallRecord:
-        return CallRecord.from_row(self.store.get_call(call_id))
+        return self._record(self.store.get_call(call_id))
 
     def list_calls(self, limit: int | None = None) -> list[CallRecord]:
         """Calls, newest first."""
-        return [CallRecord.from_row(r) for r in self.store.list_calls(limit)]
+        return [self._record(r) for r in self.store.list_calls(limit)]
 
     def load_timeline(self, call_id: str, original: bool = False) -> Timeline:
         """The call's timeline as stored (redacted); `original=True` puts back the unredacted
