@@ -20,6 +20,7 @@ On one shared 2-core machine compare the ratios within a run, not figures across
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -108,11 +109,40 @@ def board_delay(url: str, lines: int) -> list[float]:
     return sorted(seen[t] - said[t] for t in seen)
 
 
+def board_read_time(url: str, calls: int, events: int) -> tuple[float, float]:
+    """Seconds for the board to read `calls` live calls of `events` events each (p50, max)."""
+    from callassist.core.events import MoodState, Utterance
+    from callassist.library.board import live_calls
+    from callassist.library.service import Library
+    with Library(url) as lib:
+        for n in range(calls):
+            cid = f"c{n}"
+            lib.store.server.add_call(cid, {"started": f"2026-11-30T09:{n % 60:02d}:00"},
+                                      agent=f"desk{n}")
+            rows = []
+            for i in range(events // 2):
+                rows.append((2 * i, "utterance", float(i), json.dumps(Utterance(
+                    i, "customer", f"caller line {i} of call {n}", i, i + 0.5).to_dict())))
+                rows.append((2 * i + 1, "mood", float(i), json.dumps(MoodState(
+                    i + 0.5, "customer", -0.1, "neutral", 0.8, "steady", 0.0, i, "").to_dict())))
+            with lib.store.server._tx() as db:
+                from callassist.library.store import _insert_events
+                _insert_events(db, cid, rows, [])
+        times = []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            assert len(live_calls(lib.store)) == calls
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times), max(times)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--calls", type=int, default=20)
     ap.add_argument("--lines", type=int, default=40)
-    ap.add_argument("--skip-import", action="store_true", help="only the board's delay")
+    ap.add_argument("--skip-import", action="store_true", help="only the board's figures")
+    ap.add_argument("--board-calls", type=int, default=100,
+                    help="live calls on the server when timing the board's read")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_team_"))
     os.environ["XDG_DATA_HOME"] = str(tmp / "data")
@@ -143,6 +173,9 @@ def main() -> None:
                   f"max {delays[-1]:.2f} s")
         else:
             print("board: no line seen")
+        p50, worst = board_read_time(server.create_database("board100"), args.board_calls, 400)
+        print(f"board: reading {args.board_calls} live calls of 400 events each: "
+              f"p50 {p50 * 1000:.0f} ms, max {worst * 1000:.0f} ms", flush=True)
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
