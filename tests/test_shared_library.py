@@ -120,8 +120,10 @@ def test_a_desk_closed_while_the_server_is_away_sends_the_call_at_its_next_start
             rec(Utterance(i, "customer", f"offline line {i}", i, i + 0.5))
         lib.finish_call(cid, 5.0)
         assert [c.id for c in lib.list_calls()] == ["offline"]  # the desk's own copy
-        assert lib.store.pending() == 1 and lib.store.error is not None
+        assert wait_for(lambda: lib.store.error is not None and lib.store.kept == 1)
         assert "cannot reach the shared call library" in str(lib.store.error)
+        assert lib.store.state() == ("shared library unreachable: 1 call kept on this desk, "
+                                     "sent when it is back")  # the panel's footer
         lib.store.close(wait=0.5)
     finally:
         pg_server._pg_ctl_start()

@@ -811,6 +811,12 @@ class SidePanel(QMainWindow):
         return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
     def _tick(self) -> None:
+        spool = getattr(self.store, "store", None)  # a team library: its desk's spool
+        state = spool.state() if hasattr(spool, "state") else ""
+        if state and self.footer.text() != f"⚠ {state}":
+            self.footer.setText(f"⚠ {state}")
+        elif not state and self.footer.text().startswith("⚠ shared library"):
+            self.footer.setText("")
         # The clock runs while the call runs: it stops when Stop is pressed (the recogniser may
         # still be catching up) and, for a recording, at the recording's end.
         if self.call_started is not None and not self._clock_stopped:

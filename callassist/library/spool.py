@@ -71,6 +71,7 @@ class SpoolingStore:
         self.local = CallStore(folder_path, timeout=server.timeout)
         self.path, self.kind, self.timeout = server.path, server.kind, server.timeout
         self.error: CallAssistError | None = None  # the last failed send, None once one works
+        self.kept = 0  # calls the server lacks, as the sender last counted (read by windows)
         self._sent: dict[str, tuple] = {}  # call id -> what the server was last sent
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -194,6 +195,14 @@ class SpoolingStore:
             remote = []
         return local + remote
 
+    def state(self) -> str:
+        """One line for a desk's window while the server is away ("" when all is sent); from
+        memory only, so a window can ask on its own thread."""
+        if self.error is None or not self.kept:
+            return ""
+        calls = f"{self.kept} call{'s' * (self.kept != 1)}"
+        return (f"shared library unreachable: {calls} kept on this desk, sent when it is back")
+
     def pending(self) -> int:
         """Calls on this desk the server does not have whole yet."""
         return len(self.local.call_ids(finished=False))
@@ -209,7 +218,12 @@ class SpoolingStore:
             try:
                 self.send()
                 pause = self.POLL
+                self.kept = self.pending()
             except CallAssistError as exc:
+                try:
+                    self.kept = self.pending()
+                except CallAssistError:
+                    pass
                 if self.error is None or str(exc) != str(self.error):
                     log.warning("shared library: %s (kept on this desk: %d calls)", exc,
                                 self.pending())
