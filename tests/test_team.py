@@ -57,8 +57,8 @@ def team_library(pg_server, pg_databases, tmp_path):
 def test_an_agent_login_cannot_read_another_agents_calls_with_plain_sql(pg_server, team_library):
     url = team_library
     with Library(as_login(pg_server, url, "amy")) as amy:  # amy's desk: her calls are hers
-        mine = amy.save_timeline(call("amy-1", "my parcel went to Zanzibar"))
-        assert amy.get_call(mine).agent == "amy"
+        mine = amy.save_timeline(call("amy-1", "my parcel went to Zanzibar"), agent="Amy J")
+        assert amy.get_call(mine).agent == "amy"  # her login, whatever name was typed
         amy.add_note(mine, 1.0, "apologised well")
         empty = amy.start_call({"id": "amy-empty"})  # started by mistake, nothing said
         assert wait_for(lambda: amy.store.server_has(empty))  # the server heard of it

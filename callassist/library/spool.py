@@ -39,11 +39,12 @@ _COLUMNS = ("id", "source", "started", "status", "duration", "audio_path", "titl
             "call_json", "utterances", "mood_start", "mood_end", "mood_min", "event_counts",
             "owner", "updated", "flags", "redacted")
 _ROW = ", ".join(_COLUMNS)
-# the call as the server first hears of it: live (its summary comes with its end), and on a
-# desk with no agent named, the login's own
+# the call as the server first hears of it: live (its summary comes with its end), an agent's
+# desk's call is their login's, a reviewer's desk keeps the name given (else the login's)
 _SERVER_INSERT = sa.text(
     f"INSERT INTO calls ({_ROW}) VALUES ("
-    + ", ".join({"status": "'live'", "agent": "COALESCE(:agent, session_user)"}.get(c, f":{c}")
+    + ", ".join({"status": "'live'", "agent": "CASE WHEN callassist_sees_all() THEN "
+                 "COALESCE(:agent, session_user) ELSE session_user END"}.get(c, f":{c}")
                 for c in _COLUMNS)
     + ") ON CONFLICT (id) DO NOTHING")
 _SUMMARY = ("status", "duration", "call_json", "utterances", "mood_start", "mood_end", "mood_min",

@@ -530,10 +530,10 @@ class CallStore:
             if db.execute(sa.text("SELECT 1 FROM calls WHERE id = :id"), {"id": call_id}).first():
                 raise CallAssistError(f"a call with id {call_id} is already in the call library "
                                       f"{self.path}: give this call a new id, or delete the old one")
-            # on a team's server a call with no agent named is the login's own (an agent's
-            # desk), or nobody's (a reviewer's import): see migration 0006
-            agent_sql = (":agent" if self.kind == "sqlite" else "COALESCE(:agent, CASE WHEN "
-                         "callassist_sees_all() THEN NULL ELSE session_user END)")
+            # on a team's server an agent's calls are their login's, whatever name was typed;
+            # a reviewer's import keeps the agent it names, or none (see migration 0006)
+            agent_sql = (":agent" if self.kind == "sqlite" else
+                         "CASE WHEN callassist_sees_all() THEN :agent ELSE session_user END")
             cur = db.execute(sa.text(
                 "INSERT INTO calls (id, source, started, status, audio_path, title, agent, "
                 "call_json, owner, updated, redacted, content_key) VALUES (:id, :source, "
