@@ -29,8 +29,8 @@ def said(text: str, t: float = 0.5) -> Utterance:
     return Utterance(1, "customer", text, t, t + 1.5)
 
 
-def test_empty_live_call_is_dropped_with_its_recording_and_a_spoken_one_kept(tmp_path):
-    with Library(tmp_path / "calls.sqlite3") as lib:
+def test_empty_live_call_is_dropped_with_its_recording_and_a_spoken_one_kept(tmp_path, target):
+    with Library(target) as lib:
         kept = {}
         for name, events in (("silent", [Status(0.0, "listening")]),
                              ("spoken", [Status(0.0, "listening"), said("I need help")])):
@@ -117,8 +117,8 @@ def test_renamed_or_reencoded_copy_is_skipped_by_content(tmp_path, recordings, m
 
 
 @pytest.mark.slow  # two real imports at once
-def test_two_imports_at_once_store_each_call_once(tmp_path, recordings, _session_cache):
-    db = tmp_path / "calls.sqlite3"
+def test_two_imports_at_once_store_each_call_once(target, recordings, _session_cache):
+    db = target
     exe = Path(sys.executable).with_name("callassist")
     cmd = [str(exe), "import", str(recordings), "--library", str(db), "--jobs", "1"]
     env = {**os.environ, "XDG_CACHE_HOME": str(_session_cache)}
@@ -163,13 +163,13 @@ def test_version_3_library_with_duplicates_upgrades_and_keys_lazily(tmp_path):
         assert sorted(keys, key=str) == sorted([(key,), (None,)], key=str)
 
 
-def test_the_unique_key_not_the_check_decides_a_race(tmp_path):
+def test_the_unique_key_not_the_check_decides_a_race(tmp_path, target):
     """Two writers (two connections, as two processes) both find the recording new; the
     insert inside the transaction lets one win and tells the other it is already there."""
     wav = tmp_path / "call.wav"
     sf.write(wav, np.full(16000, 0.3, "float32"), 16000)
     key = content_key(wav)
-    with Library(tmp_path / "calls.sqlite3") as a, Library(tmp_path / "calls.sqlite3") as b:
+    with Library(target) as a, Library(target) as b:
         assert a.find_recording(wav, key, 1.0) is None and b.find_recording(wav, key, 1.0) is None
         won = a.save_recording(timeline(), wav, title="first")
         with pytest.raises(AlreadyStored, match="already in the library as first"):
