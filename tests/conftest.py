@@ -130,11 +130,17 @@ class PgDatabases:
     def __init__(self, server):
         self.server, self.names = server, []
 
-    def new(self, template: str | None = None) -> str:
+    def new(self, template: str | None = None, owner: str | None = None) -> str:
+        """A new database (a copy of `template`), owned by `owner` (a login on the server,
+        who is then the address's user) or the server's superuser."""
         import uuid
         name = f"t_{uuid.uuid4().hex[:12]}"
         self.names.append(name)
-        return self.server.create_database(name, template)
+        if owner is None:
+            return self.server.create_database(name, template)
+        with self.server.admin() as db:
+            db.execute(f'CREATE DATABASE "{name}" OWNER "{owner}"')
+        return self.server.url(name, user=owner)
 
     def drop(self):
         for name in self.names:

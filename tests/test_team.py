@@ -1,5 +1,6 @@
 """A team's shared library on a real PostgreSQL server: each person's own login, and who sees
 what enforced by the database itself (row-level security), tried with plain SQL."""
+import re
 import time
 
 import psycopg
@@ -12,6 +13,7 @@ from callassist.library import team
 from callassist.library.service import Library
 from tests.conftest import run_cli
 
+ADMIN_PASSWORD = "centre-admin-secret-1"
 PASSWORDS = {"amy": "amy-secret-123456", "ben": "ben-secret-123456",
              "quinn": "quinn-secret-12345", "carl": "carl-secret-123456"}
 
@@ -34,7 +36,7 @@ def wait_for(check, timeout: float = 10.0) -> bool:
 
 
 def as_login(server, url: str, login: str) -> str:
-    return url.replace(f"{server.ADMIN}@", f"{login}@")
+    return re.sub(r"//[^@/]+@", f"//{login}@", url, count=1)
 
 
 def sql_as(server, url: str, login: str) -> psycopg.Connection:
@@ -44,7 +46,13 @@ def sql_as(server, url: str, login: str) -> psycopg.Connection:
 
 @pytest.fixture
 def team_library(pg_server, pg_databases, tmp_path):
-    url = pg_databases.new()
+    """A team library set up as the README says: the centre's administrator is no superuser,
+    only a login that may make logins (CREATEROLE) and owns the library's database."""
+    with pg_server.admin() as db:
+        if not db.execute("SELECT 1 FROM pg_roles WHERE rolname = 'centre_admin'").fetchone():
+            db.execute(f"CREATE ROLE centre_admin LOGIN CREATEROLE PASSWORD '{ADMIN_PASSWORD}'")
+    pg_server.add_password("centre_admin", ADMIN_PASSWORD)
+    url = pg_databases.new(owner="centre_admin")
     with Library(url) as admin:
         store = admin.store
         for login, role in (("amy", "agent"), ("ben", "agent"), ("quinn", "qa")):
