@@ -31,6 +31,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import soundfile as sf
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -162,9 +164,20 @@ def main() -> None:
             two = ray_import(files, server.create_database("ray2"), 2)
             print(f"ratios: Ray 2 workers / 1 worker {two / one:.2f}; Ray 2 workers / plain "
                   f"import {two / plain:.2f}")
-            size = server.admin("ray2").execute(
-                "SELECT pg_database_size(current_database())").fetchone()[0]
-            print(f"database after {len(files)} calls: {size / 1e6:.1f} MB", flush=True)
+            from callassist.library.service import Library
+            empty_url = server.create_database("empty")
+            Library(empty_url).close()
+            sizes = {}
+            for name in ("ray2", "empty"):
+                with server.admin(name) as db:
+                    sizes[name] = db.execute(
+                        "SELECT pg_database_size(current_database())").fetchone()[0]
+            audio_min = sum(sf.info(f).duration for f in files) / 60
+            per_call = (sizes["ray2"] - sizes["empty"]) / len(files)
+            print(f"database after {len(files)} calls: {sizes['ray2'] / 1e6:.1f} MB, "
+                  f"{per_call / 1e3:.0f} kB a call above an empty library "
+                  f"({per_call * len(files) / audio_min / 1e3:.0f} kB per minute of call)",
+                  flush=True)
         delays = board_delay(server.create_database("board"), args.lines)
         if delays:
             p95 = delays[min(len(delays) - 1, int(0.95 * len(delays)))]

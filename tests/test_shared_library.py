@@ -186,3 +186,43 @@ def test_recordings_go_to_the_shared_folder_every_reviewer_reads(pg_server, pg_d
         assert Path(reviewer.get_call("live-rec").audio_path).exists()
     with Library(url) as unset:  # no folder set on this machine: the reference, said plainly
         assert unset.get_call(cid).audio_path.startswith("shared:")
+
+
+def test_a_desk_panel_call_goes_to_the_server_as_it_is_said(qtbot, pg_server, pg_databases,
+                                                            models):
+    """The panel's own call worker (as a desk runs it) on a team library: the call is on the
+    server while it goes, and whole, with the caller's mood, when it ends."""
+    from callassist.config import Config
+    from callassist.gui.bridge import CallSetup, CallWorker, EventBridge
+    from tests.conftest import DEMO_CALLS
+    url = pg_databases.new()
+    dbname = url.rsplit("/", 1)[1]
+    seen_live = []
+    with Library(url) as lib:
+        worker = CallWorker(CallSetup(play=str(DEMO_CALLS / "satisfied_caller.flac"), speed=4.0,
+                                      agent="desk7"), EventBridge(), Config(), models, lib)
+
+        def watch():  # what the server holds while the call goes
+            while not ended:
+                rows = on_server(pg_server, dbname, "SELECT c.status, count(e.seq) FROM calls c "
+                                 "LEFT JOIN events e ON e.call_id = c.id GROUP BY c.status")
+                if rows and rows[0][0] == "live" and rows[0][1] > 0:
+                    seen_live.append(rows[0][1])
+                time.sleep(0.3)
+
+        ended = []
+        worker.finished.connect(ended.append)
+        import threading
+        spy = threading.Thread(target=watch, daemon=True)
+        spy.start()
+        worker.run()
+        ended.append(True)
+        spy.join(5)
+        assert worker.kept
+        assert wait_for(lambda: lib.store.pending() == 0, timeout=20)
+    assert seen_live and max(seen_live) > 5  # events arrived while the call was live
+    (status, agent, utterances, mood_end), = on_server(
+        pg_server, dbname, "SELECT status, agent, utterances, mood_end FROM calls")
+    assert (status, agent) == ("done", "desk7") and utterances >= 8 and mood_end is not None
+    kinds = dict(on_server(pg_server, dbname, "SELECT type, count(*) FROM events GROUP BY type"))
+    assert kinds["utterance"] == utterances and kinds["mood"] > 0
