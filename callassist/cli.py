@@ -569,7 +569,7 @@ def cmd_report(args) -> int:
                       f"{len(rec.flags or [])} flags  {rec.title}")
             return 0
         if args.csv:
-            report.write_csv(store.list_calls(), args.csv)
+            store.write_csv(store.list_calls(), args.csv)  # with the QA scores
             print(f"library written to {args.csv}", file=sys.stderr)
         if args.html or args.pdf or args.audio:
             if not args.call:

@@ -325,6 +325,29 @@ def test_csv_export_of_the_filtered_list(qa, tmp_path):
     out = qa.export_csv(str(tmp_path / "qa.csv"))
     rows = list(csv.DictReader(open(out, encoding="utf-8")))
     assert sorted(r["title"] for r in rows) == ["angry_calmed", "billing_escalation"]
+    assert all(r["qa_score"] for r in rows)  # each imported call scored as it was stored
+    card = qa.store.qa_card()
+    assert all(f"qa_{q.id}" in rows[0] for q in card.questions)
+
+
+def test_qa_averages_per_agent_and_per_question_over_the_calls_shown(qa, library, qtbot):
+    angry = by_title(library, "angry_calmed")
+    library.update_call(angry.id, agent="Sam")
+    qa.reload()
+    dlg = qa.show_qa_averages()
+    qtbot.addWidget(dlg)
+    agents = {dlg.agents.item(r, 0).text(): dlg.agents.item(r, 1).text()
+              for r in range(dlg.agents.rowCount())}
+    assert agents == {"Sam": "1", "(no agent)": "3"}
+    card = library.qa_card()
+    assert dlg.questions.rowCount() == len(card.questions)
+    sam_score = library.scorecard(angry.id).score
+    row = next(r for r in range(dlg.agents.rowCount()) if dlg.agents.item(r, 0).text() == "Sam")
+    assert dlg.agents.item(row, 2).text() == f"{sam_score:.1f} %"
+    qa.kind.setCurrentIndex(qa.kind.findData("escalation"))  # the calls shown only
+    dlg = qa.show_qa_averages()
+    qtbot.addWidget(dlg)
+    assert sum(int(dlg.agents.item(r, 1).text()) for r in range(dlg.agents.rowCount())) == 2
 
 
 # ---- replay view ------------------------------------------------------------------------------------

@@ -316,7 +316,7 @@ def test_rule_flags_are_flagged_moments_named_by_the_rule():
 
 
 @pytest.mark.slow  # a real library of the demo calls' timelines
-def test_a_reviewer_override_is_kept_and_counted_in_agreement(target, demo_analyses):
+def test_a_reviewer_override_is_kept_and_counted_in_agreement(target, demo_analyses, tmp_path):
     from callassist.library.service import Library
     with Library(target) as lib:
         ids = {}
@@ -351,6 +351,34 @@ def test_a_reviewer_override_is_kept_and_counted_in_agreement(target, demo_analy
         assert "no (reviewer Ana: name said too fast; automatic: yes)" in html
         import re
         assert re.search(r"\d:\d\d (Agent|agent): “Thank you for calling", html)
+        # stored with each call: its automatic answers, the same as the card worked out now
+        for name, cid in ids.items():
+            stored = lib.get_call(cid).scorecard
+            assert stored["card"] == again.card.name
+            assert stored["auto"] == {a.question.id: a.auto for a in lib.scorecard(cid).answers}
+        # the CSV: each call's score and answers, the reviewer's where there is one
+        import csv as csv_module
+        out = tmp_path / "calls.csv"
+        lib.write_csv(lib.list_calls(), out)
+        rows = {r["title"]: r for r in csv_module.DictReader(out.open(encoding="utf-8"))}
+        sat = rows["satisfied_caller"]
+        assert float(sat["qa_score"]) == again.score and sat["qa_greeting"] == NO
+        assert sat["qa_courtesy"] == "4" and rows["billing_escalation"]["qa_courtesy"] == ""
+        assert float(rows["billing_escalation"]["qa_score"]) == \
+            lib.scorecard(ids["billing_escalation"]).score
+        # averages per agent and per question over the calls, reviews counted
+        lib.update_call(ids["satisfied_caller"], agent="Sam")
+        card, agents, questions = lib.qa_averages()
+        by_agent = {a.agent: a for a in agents}
+        assert by_agent["Sam"].calls == 1 and by_agent["Sam"].score == again.score
+        assert by_agent["(no agent)"].score == lib.scorecard(ids["billing_escalation"]).score
+        greeting = next(q for q in questions if q.question.id == "greeting")
+        assert (greeting.reviewed, greeting.agreed) == (1, 0) and greeting.answered == 2
+        expected = 100.0 * [lib.scorecard(i).get("greeting").answer for i in ids.values()
+                            ].count(YES) / 2
+        assert greeting.value == expected
+        courtesy = next(q for q in questions if q.question.id == "courtesy")
+        assert (courtesy.answered, courtesy.value) == (1, 4.0)
         # the other call is untouched; deleting a call removes its reviews
         assert lib.scorecard(ids["billing_escalation"]).get("greeting").review is None
         lib.delete_call(ids["satisfied_caller"])

@@ -215,3 +215,62 @@ def check_answer(question: QuestionItem, answer) -> str | int:
     if answer not in (YES, NO, NA):
         raise ConfigError(f"question {question.id} is answered yes, no or n/a (got {answer!r})")
     return answer
+
+
+def result_from_answers(card: Scorecard, auto: dict[str, str | int | None],
+                        reviewed: dict[str, str | int] | None = None) -> CardResult:
+    """A call's card from its stored automatic answers (question id -> answer) and the
+    reviewers' answers over them: the score without the call's events."""
+    reviewed = reviewed or {}
+    return CardResult(card, [Answer(q, s.name, auto.get(q.id), [],
+                                    {"answer": reviewed[q.id]} if q.id in reviewed else None)
+                             for s in card.sections for q in s.questions])
+
+
+@dataclass
+class QuestionAverage:
+    question: QuestionItem
+    answered: int = 0  # calls with an answer (yes/no, or 1-5)
+    value: float | None = None  # share of "yes" in percent, or the mean of a 1-5 scale
+    reviewed: int = 0  # automatic answers a reviewer looked at
+    agreed: int = 0  # ... and kept
+
+
+@dataclass
+class AgentAverage:
+    agent: str
+    calls: int
+    score: float | None  # mean score (percent) of their scored calls
+
+
+def averages(card: Scorecard, calls: Sequence[tuple[str, dict, dict]]
+             ) -> tuple[list[AgentAverage], list[QuestionAverage]]:
+    """Averages per agent and per question over calls given as (agent, automatic answers,
+    reviewers' answers): the reviewers' answers count where there are any."""
+    scores: dict[str, list[float]] = {}
+    counts: dict[str, int] = {}
+    per_q = {q.id: QuestionAverage(q) for q in card.questions}
+    sums: dict[str, float] = {q: 0.0 for q in per_q}
+    for agent, auto, reviewed in calls:
+        result = result_from_answers(card, auto, reviewed)
+        counts[agent] = counts.get(agent, 0) + 1
+        if result.score is not None:
+            scores.setdefault(agent, []).append(result.score)
+        for a in result.answers:
+            avg, value = per_q[a.question.id], a.answer
+            if value in (YES, NO):
+                avg.answered += 1
+                sums[a.question.id] += 100.0 * (value == YES)
+            elif isinstance(value, int) and not isinstance(value, bool):
+                avg.answered += 1
+                sums[a.question.id] += value
+            if a.question.id in reviewed and a.auto is not None:
+                avg.reviewed += 1
+                avg.agreed += str(reviewed[a.question.id]) == str(a.auto)
+    for qid, avg in per_q.items():
+        if avg.answered:
+            avg.value = round(sums[qid] / avg.answered, 1 if avg.question.type == "yes_no" else 2)
+    agents = [AgentAverage(agent, counts[agent],
+                           round(sum(scores[agent]) / len(scores[agent]), 1)
+                           if scores.get(agent) else None) for agent in sorted(counts)]
+    return agents, list(per_q.values())

@@ -18,7 +18,8 @@ from PySide6.QtGui import QAction, QBrush, QColor, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateEdit, QDialog, QDialogButtonBox,
                                QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView,
                                QInputDialog, QLabel, QLineEdit, QMainWindow, QMessageBox, QProgressBar,
-                               QPushButton, QTableView, QToolBar, QVBoxLayout, QWidget)
+                               QPushButton, QTableView, QTableWidget, QTableWidgetItem, QToolBar,
+                               QVBoxLayout, QWidget)
 
 from ..core.rules import VERY_NEGATIVE, mood_band, mood_change  # the mood bands, shared with the report
 from ..errors import CallAssistError
@@ -236,6 +237,58 @@ class ImportWorker(QObject):
         self.finished.emit(results)
 
 
+class QaAveragesDialog(QDialog):
+    """Averages of the QA scorecard over the calls shown in the list."""
+
+    def __init__(self, card, agents, questions, shown: int, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle(f"QA averages — {card.name}")
+        self.resize(760, 520)
+        lay = QVBoxLayout(self)
+        scored = sum(a.calls for a in agents)
+        lay.addWidget(QLabel(f"{scored} of the {shown} calls shown scored with “{card.name}” "
+                             f"(a reviewer's answer counts where there is one)."))
+        self.agents = self._table(
+            ["Agent", "Calls", "Average score"],
+            [[a.agent, str(a.calls), "—" if a.score is None else f"{a.score:.1f} %"]
+             for a in agents], "QA averages per agent")
+        lay.addWidget(QLabel("<b>Per agent</b>"))
+        lay.addWidget(self.agents)
+        rows = []
+        for q in questions:
+            if q.value is None:
+                value = "—"
+            elif q.question.type == "yes_no":
+                value = f"{q.value:.0f} % yes"
+            else:
+                value = f"{q.value:.2f} of 5"
+            kept = f"{q.agreed} of {q.reviewed}" if q.reviewed else "—"
+            rows.append([q.question.text, str(q.answered), value, kept])
+        self.questions = self._table(["Question", "Answered", "Result",
+                                      "Reviewers kept the automatic answer"], rows,
+                                     "QA averages per question")
+        lay.addWidget(QLabel("<b>Per question</b>"))
+        lay.addWidget(self.questions, 2)
+        buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        buttons.rejected.connect(self.reject)
+        lay.addWidget(buttons)
+
+    @staticmethod
+    def _table(headers: list[str], rows: list[list[str]], name: str) -> QTableWidget:
+        table = QTableWidget(len(rows), len(headers))
+        table.setHorizontalHeaderLabels(headers)
+        table.setAccessibleName(name)
+        table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        table.verticalHeader().hide()
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row):
+                table.setItem(r, c, QTableWidgetItem(text))
+        table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        for c in range(1, len(headers)):
+            table.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeToContents)
+        return table
+
+
 class FlagSettingsDialog(QDialog):
     """Edit the thresholds of the flagged moments; every call is re-flagged on OK."""
 
@@ -377,6 +430,7 @@ class LibraryWindow(QMainWindow):
                                 ("Export CSV…", self.export_csv, None),
                                 ("Flag thresholds…", self.edit_thresholds, None),
                                 ("Rules…", self.edit_rules, None),
+                                ("QA averages…", self.show_qa_averages, None),
                                 ("Refresh", self.reload, "F5")):
             act = QAction(text, self)
             act.triggered.connect(lambda _=False, s=slot: s())
@@ -620,14 +674,13 @@ class LibraryWindow(QMainWindow):
 
     # ---- other actions
     def export_csv(self, path: str | None = None) -> str | None:
-        from ..library.report import write_csv
         if path is None:
             path, _ = QFileDialog.getSaveFileName(self, "Export the calls shown as CSV",
                                                   str(Path.home() / "calls.csv"), "CSV (*.csv)")
         if not path:
             return None
         try:
-            write_csv(self.visible_records(), path)
+            self.store.write_csv(self.visible_records(), path)  # with the QA scores
         except CallAssistError as exc:
             self.show_message(str(exc))
             return None
@@ -686,6 +739,19 @@ class LibraryWindow(QMainWindow):
         self.rules_editor.show()
         self.rules_editor.raise_()
         return self.rules_editor
+
+    def show_qa_averages(self):
+        """The QA scorecard's averages over the calls shown: per agent and per question, with
+        how often reviewers kept the automatic answer."""
+        try:
+            card, agents, questions = self.store.qa_averages(self.visible_records())
+        except CallAssistError as exc:
+            self.show_message(str(exc))
+            return None
+        dlg = QaAveragesDialog(card, agents, questions, self.proxy.rowCount(), self)
+        dlg.show()
+        self.qa_dialog = dlg
+        return dlg
 
     def edit_thresholds(self) -> None:
         dlg = FlagSettingsDialog(self.store.flag_settings, self)

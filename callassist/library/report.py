@@ -691,12 +691,29 @@ def csv_row(rec: CallRecord) -> list[Any]:
     return row
 
 
-def write_csv(records: Iterable[CallRecord], path) -> None:
+def write_csv(records: Iterable[CallRecord], path, card=None,
+              reviewed: dict[str, dict] | None = None) -> None:
     """One row per call (columns: CSV_COLUMNS), utf-8 with a header row, written atomically.
-    Flag kinds that are not known here are counted in `flags` only."""
+    Flag kinds that are not known here are counted in `flags` only. With the QA `card`
+    (assist.scorecard.Scorecard) and the reviewers' answers (call id -> {question: answer}):
+    the call's QA score and each question's answer too (the reviewer's where there is one);
+    empty for a call stored without its card."""
+    from ..assist.scorecard import result_from_answers
     buf = io.StringIO(newline="")
     w = csv.writer(buf)
-    w.writerow(CSV_COLUMNS)
+    questions = card.questions if card is not None else []
+    w.writerow(CSV_COLUMNS + (["qa_score"] + [f"qa_{q.id}" for q in questions] if card else []))
     for rec in records:
-        w.writerow(csv_row(rec))
+        row = csv_row(rec)
+        if card is not None:
+            stored = rec.scorecard if rec.scorecard and rec.scorecard.get("card") == card.name \
+                else None
+            if stored is None:
+                row += [""] * (1 + len(questions))
+            else:
+                result = result_from_answers(card, stored["auto"], (reviewed or {}).get(rec.id))
+                score = result.score
+                row += ["" if score is None else score] + [
+                    "" if a.answer is None else a.answer for a in result.answers]
+        w.writerow(row)
     write_bytes_atomic(path, buf.getvalue().encode("utf-8"), "CSV file")

@@ -196,7 +196,69 @@ class Library:
     def _summary(self, call: dict, events, duration: float, status: str) -> Summary:
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}")
-        return summarise(call, events, duration, status, self.flag_settings)
+        summary = summarise(call, events, duration, status, self.flag_settings)
+        summary.scorecard = self._auto_card(events, summary.duration)
+        return summary
+
+    # -- the centre's QA form, answered automatically when a call is stored
+    def _qa_form(self):
+        """(rules, scorecard) of this library's files, loaded once; None when they cannot be
+        (a broken file: said once in the log, the calls are stored without their card)."""
+        key = (self.rules_file, self.scorecard_file)
+        if getattr(self, "_form_key", None) != key:
+            from ..assist.rulebook import load_rules
+            from ..assist.scorecard import Scorecard
+            try:
+                rules = load_rules(self.rules_file)
+                self._form = (rules, Scorecard.load(self.scorecard_file, rules=rules))
+            except CallAssistError as exc:
+                log.warning("calls stored without their QA scorecard: %s", exc)
+                self._form = None
+            self._form_key = key
+        return self._form
+
+    def _auto_card(self, events, duration: float) -> dict | None:
+        """The automatic answers of the QA form on these events (the rule matches stored with
+        them, else the rules by words run on them now), as stored with the call."""
+        from ..assist.rulebook import evaluate
+        from ..assist.scorecard import answer_card
+        from ..core.events import RuleMatch
+        form = self._qa_form()
+        if form is None:
+            return None
+        rules, card = form
+        events = [e for e in events if not isinstance(e, Transient)]
+        matches = [e for e in events if isinstance(e, RuleMatch)] or evaluate(rules, events,
+                                                                               duration)
+        result = answer_card(card, matches)
+        return {"card": card.name, "auto": {a.question.id: a.auto for a in result.answers}}
+
+    def qa_card(self):
+        """This library's QA form (assist.scorecard.Scorecard), None when it cannot be read."""
+        form = self._qa_form()
+        return None if form is None else form[1]
+
+    def write_csv(self, records: list[CallRecord], path) -> None:
+        """The list of calls as CSV, with each call's QA score and answers."""
+        from .report import write_csv
+        card = self.qa_card()
+        write_csv(records, path, card, self.store.all_reviews(card.name) if card else None)
+
+    def qa_averages(self, records: list[CallRecord] | None = None):
+        """(scorecard, per agent, per question) over `records` (default: every call) scored
+        with this library's form, reviewers' answers counted where there are any."""
+        from ..assist.scorecard import averages
+        form = self._qa_form()
+        if form is None:
+            raise CallAssistError("the QA scorecard or rules file cannot be read: see the log, "
+                                  "fix the file, and try again")
+        card = form[1]
+        records = records if records is not None else self.list_calls()
+        reviewed = self.store.all_reviews(card.name)
+        rows = [(r.agent or "(no agent)", r.scorecard["auto"], reviewed.get(r.id, {}))
+                for r in records if r.scorecard and r.scorecard.get("card") == card.name]
+        agents, questions = averages(card, rows)
+        return card, agents, questions
 
     # -- calls
     def start_call(self, call: dict[str, Any], audio_path: str | Path | None = None,

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 _COLUMNS = ("id", "source", "started", "status", "duration", "audio_path", "title", "agent",
             "call_json", "utterances", "mood_start", "mood_end", "mood_min", "event_counts",
-            "owner", "updated", "flags", "redacted")
+            "owner", "updated", "flags", "scorecard", "redacted")
 _ROW = ", ".join(_COLUMNS)
 # the call as the server first hears of it: live (its summary comes with its end), an agent's
 # desk's call is their login's, a reviewer's desk keeps the name given (else the login's)
@@ -48,7 +48,7 @@ _SERVER_INSERT = sa.text(
                 for c in _COLUMNS)
     + ") ON CONFLICT (id) DO NOTHING")
 _SUMMARY = ("status", "duration", "call_json", "utterances", "mood_start", "mood_end", "mood_min",
-            "event_counts", "updated", "flags", "title", "audio_path")
+            "event_counts", "updated", "flags", "scorecard", "title", "audio_path")
 _TOMBSTONE = "spool-deleted:"  # meta key of a spooled call deleted before the server heard
 
 
@@ -244,12 +244,21 @@ class SpoolingStore:
                 self.server.delete_call(key[len(_TOMBSTONE):])  # nothing if it never got there
                 with self.local._tx() as db:
                     db.execute(sa.text("DELETE FROM meta WHERE key = :k"), {"k": key})
+            first_error = None
             for (call_id,) in self.local._query("SELECT id FROM calls ORDER BY rowid"):
-                done += self._send_call(call_id)
+                try:
+                    done += self._send_call(call_id)
+                except ServerUnreachable:
+                    raise  # the others would not get through either
+                except CallAssistError as exc:  # this call refused (kept): the others go on
+                    first_error = first_error or exc
+            if first_error is not None:
+                raise first_error
             self.error = None
             return done
 
     def _send_call(self, call_id: str) -> bool:
+        recording = self.local.is_recording(call_id)  # asked first: the row read next is then
         rows = self.local._query(f"SELECT {_ROW} FROM calls WHERE id = :id", {"id": call_id})
         if not rows:
             return False
@@ -257,8 +266,10 @@ class SpoolingStore:
         last = self.local._query("SELECT coalesce(max(seq), -1) FROM events WHERE call_id = :id",
                                  {"id": call_id})[0][0]
         mark = (last, row["status"], row["updated"], row["title"])
-        if self._sent.get(call_id) == mark and row["status"] == "live":
-            return False  # nothing new since the last send
+        if self._sent.get(call_id) == mark:  # nothing new since the last send
+            if row["status"] == "live" or recording:
+                return False
+            return self._let_go(call_id, row["updated"])  # sent whole, its recorder let go
         with self.server._tx() as db:
             db.execute(_SERVER_INSERT, {c: row[c] for c in _COLUMNS if c != "status"})
             have = db.execute(sa.text("SELECT coalesce(max(seq), -1) FROM events WHERE "
@@ -278,11 +289,19 @@ class SpoolingStore:
         self._sent[call_id] = mark
         if not finished:
             return False
-        if self.local.is_recording(call_id):
+        if recording:
             return False  # finished but its recorder not yet let go: next time
-        self.local.delete_call(call_id)  # the server has it whole
-        self._sent.pop(call_id, None)
-        return True
+        return self._let_go(call_id, row["updated"])
+
+    def _let_go(self, call_id: str, updated: str | None) -> bool:
+        """Take a call the server has whole out of the spool, unless it changed since it was
+        read (a title or recording set meanwhile: sent next time)."""
+        with self.local._tx() as db:
+            gone = db.execute(sa.text("DELETE FROM calls WHERE id = :id AND updated IS :u"),
+                              {"id": call_id, "u": updated}).rowcount
+        if gone:
+            self._sent.pop(call_id, None)
+        return bool(gone)
 
     def close(self, wait: float = 2.0) -> None:
         """Stop sending (one last try, at most `wait` seconds) and close both. What the server

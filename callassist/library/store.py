@@ -59,7 +59,8 @@ def default_db() -> Path:
 DEFAULT_DB = default_db()
 
 _CALL_COLUMNS = ("id, source, started, status, duration, audio_path, title, agent, utterances, "
-                 "mood_start, mood_end, mood_min, redacted, event_counts, flags, call_json")
+                 "mood_start, mood_end, mood_min, redacted, event_counts, flags, scorecard, "
+                 "call_json")
 
 
 @dataclass
@@ -80,13 +81,15 @@ class CallRow:
     redacted: bool = False
     event_counts: dict[str, int] = field(default_factory=dict)
     flags: list[dict] | None = None  # None until the call is finished
+    scorecard: dict | None = None  # {"card", "auto": {question: answer}}; None: not stored
     call: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def _from_row(cls, row) -> CallRow:
-        *cols, redacted, counts, flags, call_json = row
+        *cols, redacted, counts, flags, card, call_json = row
         return cls(*cols, redacted=bool(redacted), event_counts=json.loads(counts or "{}"),
                    flags=None if flags is None else json.loads(flags),
+                   scorecard=None if card is None else json.loads(card),
                    call=json.loads(call_json or "{}"))
 
 
@@ -102,13 +105,15 @@ class Summary:
     mood_min: float | None = None
     event_counts: dict[str, int] = field(default_factory=dict)
     flags: list[dict] | None = None
+    scorecard: dict | None = None  # the automatic QA answers (see CallRow)
 
     def values(self) -> tuple:
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}")
         return (self.status, round(float(self.duration), 3), _dumps(self.call), self.utterances,
                 self.mood_start, self.mood_end, self.mood_min, json.dumps(self.event_counts),
-                _now(), None if self.flags is None else _dumps(self.flags))
+                _now(), None if self.flags is None else _dumps(self.flags),
+                None if self.scorecard is None else _dumps(self.scorecard))
 
 
 def _dumps(value) -> str:
@@ -560,7 +565,7 @@ class CallStore:
 
     def _set_summary(self, db: Connection, call_id: str, summary: Summary) -> None:
         names = ("status", "duration", "call_json", "utterances", "mood_start", "mood_end",
-                 "mood_min", "event_counts", "updated", "flags")
+                 "mood_min", "event_counts", "updated", "flags", "scorecard")
         cur = db.execute(sa.text(f"UPDATE calls SET {', '.join(f'{n} = :{n}' for n in names)} "
                                  f"WHERE id = :id"),
                          {**dict(zip(names, summary.values())), "id": call_id})
@@ -809,6 +814,14 @@ class CallStore:
                            "WHERE call_id = :c AND card = :card", {"c": call_id, "card": card})
         return {q: {"answer": int(a) if a.isdigit() else a, "auto": au, "reviewer": r,
                     "at": at, "why": w} for q, a, au, r, at, w in rows}
+
+    def all_reviews(self, card: str) -> dict[str, dict[str, str | int]]:
+        """call id -> {question: the reviewer's answer} for every reviewed call of a form."""
+        out: dict[str, dict[str, str | int]] = {}
+        for call_id, q, a in self._query("SELECT call_id, question, answer FROM reviews "
+                                         "WHERE card = :card", {"card": card}):
+            out.setdefault(call_id, {})[q] = int(a) if a.isdigit() else a
+        return out
 
     def review_agreement(self, card: str) -> dict[str, tuple[int, int]]:
         """question -> (reviews that kept the automatic answer, reviews of an automatic answer)."""
