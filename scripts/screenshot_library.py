@@ -6,7 +6,8 @@
 Imports the bundled demo calls into a new library (real models), adds two coach notes to the
 angry call, then captures with ImageMagick's `import`: the QA list sorted by flag count
 (docs/library-qa.png), the angry call opened at its worst moment with its QA scorecard
-(docs/replay.png), and the rules editor testing a rule on the library (docs/rules-editor.png).
+(docs/replay.png), the rules editor testing a rule on the library (docs/rules-editor.png) and
+the QA averages per agent and per question (docs/qa-averages.png).
 With --pdf it also writes that call's PDF report and its first page as docs/report-page1.png.
 """
 from __future__ import annotations
@@ -60,6 +61,10 @@ def main() -> None:
     angry = next(r for r in store.list_calls() if r.title == "angry_calmed")
     store.add_note(angry.id, angry.worst.time, "Good: stayed calm and offered the supervisor.")
     store.add_note(angry.id, 47.0, "Acknowledge the third call before the order number.")
+    for title, agent in (("angry_calmed", "Sam"), ("billing_escalation", "Sam"),
+                         ("confused_caller", "Priya"), ("satisfied_caller", "Priya")):
+        store.update_call(next(r.id for r in store.list_calls() if r.title == title), agent=agent)
+    store.review(angry.id, "greeting", "no", "Ana", "company name missing")
 
     win = LibraryWindow(store)
     apply_theme(win, args.theme)
@@ -98,6 +103,13 @@ def main() -> None:
                 return
             grab(editor, args.out / f"rules-editor{suffix}.png")
             editor.close()
+            dlg = win.show_qa_averages()
+            dlg.move(80, 60)
+            QTimer.singleShot(800, lambda: shoot_averages(dlg))
+
+        def shoot_averages(dlg):
+            grab(dlg, args.out / f"qa-averages{suffix}.png")
+            dlg.close()
             win.close()
             app.quit()
         QTimer.singleShot(300, when_tested)

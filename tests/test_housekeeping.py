@@ -140,7 +140,7 @@ def downgrade_to_3(path: Path) -> None:
     """Make a library file what CallAssist wrote before content keys (format 3) and the
     migrations."""
     with sqlite3.connect(path) as db:
-        db.executescript("DROP TABLE alembic_version; DROP INDEX calls_content_key; ALTER TABLE calls DROP COLUMN content_key; "
+        db.executescript("DROP TABLE alembic_version; ALTER TABLE calls DROP COLUMN scorecard; DROP INDEX calls_content_key; ALTER TABLE calls DROP COLUMN content_key; "
                          "UPDATE meta SET value = '3' WHERE key = 'schema_version';")
 
 

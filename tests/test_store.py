@@ -443,7 +443,7 @@ def downgrade_to_2(path):
     """Make a library file what CallAssist wrote before the full-text index (format 2), and
     before the migrations."""
     with sqlite3.connect(path) as db:
-        db.executescript("DROP TABLE alembic_version; DROP INDEX calls_content_key; ALTER TABLE calls DROP COLUMN content_key; "
+        db.executescript("DROP TABLE alembic_version; ALTER TABLE calls DROP COLUMN scorecard; DROP INDEX calls_content_key; ALTER TABLE calls DROP COLUMN content_key; "
                          "DROP TRIGGER events_fts_insert; DROP TRIGGER events_fts_delete; "
                          "DROP TRIGGER calls_fts_delete; DROP TABLE utterance_fts; "
                          "UPDATE meta SET value = '2' WHERE key = 'schema_version';")
@@ -487,7 +487,7 @@ def test_format_5_file_from_before_the_migrations_is_marked_and_kept(tmp_path):
         call_id = store.save_timeline(demo_timeline())
         store.add_note(call_id, 2.0, "kept")
     with sqlite3.connect(path) as db:
-        db.execute("DROP TABLE alembic_version")
+        db.executescript("DROP TABLE alembic_version; ALTER TABLE calls DROP COLUMN scorecard")
     with Library(path) as store:
         assert [n["text"] for n in store.notes(call_id)] == ["kept"]
         assert store.search("warehouse") == {call_id}

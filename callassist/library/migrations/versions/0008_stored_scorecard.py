@@ -17,7 +17,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("calls", sa.Column("scorecard", sa.Text))
+    have = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("calls")}
+    if "scorecard" not in have:  # (a file copied back from a newer format may have it)
+        op.add_column("calls", sa.Column("scorecard", sa.Text))
 
 
 def downgrade() -> None:
