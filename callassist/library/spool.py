@@ -130,9 +130,16 @@ class SpoolingStore:
         if not self._spooled(call_id):
             self.server.delete_call(call_id)
             return
-        self.local.set_meta(_TOMBSTONE + call_id, "1")  # the server may have its start
-        self.local.delete_call(call_id)
-        self._wake.set()
+        with self._send_lock:  # not while the sender is half way through sending it
+            self.local.set_meta(_TOMBSTONE + call_id, "1")  # the server may have its start
+            self.local.delete_call(call_id)
+            try:
+                self.server.delete_call(call_id)
+            except ServerUnreachable:
+                return  # the sender deletes it there when the server is back
+            with self.local._tx() as db:
+                db.execute(sa.text("DELETE FROM meta WHERE key = :k"),
+                           {"k": _TOMBSTONE + call_id})
 
     def claim(self, call_id: str) -> None:
         self._holder(call_id).claim(call_id)
