@@ -243,7 +243,7 @@ class QaAveragesDialog(QDialog):
     def __init__(self, card, agents, questions, shown: int, parent=None):
         super().__init__(parent)
         self.setWindowTitle(f"QA averages — {card.name}")
-        self.resize(760, 520)
+        self.resize(820, 600)
         lay = QVBoxLayout(self)
         scored = sum(a.calls for a in agents)
         lay.addWidget(QLabel(f"{scored} of the {shown} calls shown scored with “{card.name}” "
@@ -253,7 +253,7 @@ class QaAveragesDialog(QDialog):
             [[a.agent, str(a.calls), "—" if a.score is None else f"{a.score:.1f} %"]
              for a in agents], "QA averages per agent")
         lay.addWidget(QLabel("<b>Per agent</b>"))
-        lay.addWidget(self.agents)
+        lay.addWidget(self.agents, 1)
         rows = []
         for q in questions:
             if q.value is None:
@@ -268,7 +268,7 @@ class QaAveragesDialog(QDialog):
                                       "Reviewers kept the automatic answer"], rows,
                                      "QA averages per question")
         lay.addWidget(QLabel("<b>Per question</b>"))
-        lay.addWidget(self.questions, 2)
+        lay.addWidget(self.questions, 3)
         buttons = QDialogButtonBox(QDialogButtonBox.Close)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
@@ -282,7 +282,9 @@ class QaAveragesDialog(QDialog):
         table.verticalHeader().hide()
         for r, row in enumerate(rows):
             for c, text in enumerate(row):
-                table.setItem(r, c, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)  # a long question is elided in its cell
+                table.setItem(r, c, item)
         table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
         for c in range(1, len(headers)):
             table.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeToContents)
