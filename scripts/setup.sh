@@ -12,6 +12,7 @@ SYS_PKGS=(libportaudio2 libsndfile1 espeak-ng sox
           libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxkbcommon-x11-0
           libegl1 libgl1 libfontconfig1 libdbus-1-3 poppler-utils
           strace   # strace: the test that nothing opens a network socket
+          iproute2 # ss: the test that a local Ray cluster listens on 127.0.0.1 only
           flite festival festvox-us-slt-hts   # voices for the mono-call tests and benchmark
           postgresql)  # a team's shared library; the tests start a private server (initdb)
 missing=()
