@@ -210,6 +210,11 @@ def test_newer_or_foreign_database_refused(tmp_path):
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(CallAssistError, match=r"newer CallAssist .*update CallAssist"):
         Library(path)
+    with sqlite3.connect(path) as db:  # a newer migration, the format number the same
+        db.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+        db.execute("UPDATE alembic_version SET version_num = '0099'")
+    with pytest.raises(CallAssistError, match=r"newer CallAssist .*update CallAssist"):
+        Library(path)
     other = tmp_path / "other.db"
     with sqlite3.connect(other) as db:
         db.execute("CREATE TABLE photos (id)")

@@ -95,12 +95,30 @@ def test_an_agent_login_cannot_read_another_agents_calls_with_plain_sql(pg_serve
                           (theirs,)).rowcount == 0
         assert db.execute("DELETE FROM events WHERE call_id = %s", (theirs,)).rowcount == 0
         assert db.execute("DELETE FROM calls WHERE id = %s", (mine,)).rowcount == 0  # keeps all
+        # her own finished call is evidence: its row, events, notes and reviews stay as they are
+        assert db.execute("UPDATE calls SET flags = '[]', status = 'live' WHERE id = %s",
+                          (mine,)).rowcount == 0
+        assert db.execute("DELETE FROM events WHERE call_id = %s", (mine,)).rowcount == 0
+        assert db.execute("UPDATE events SET data = '{}' WHERE call_id = %s",
+                          (mine,)).rowcount == 0
+        assert db.execute("DELETE FROM notes").rowcount == 0
+        assert db.execute("UPDATE reviews SET answer = 'yes'").rowcount == 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            db.execute("INSERT INTO events (call_id, seq, type, time, data) "
+                       "VALUES (%s, 999, 'utterance', 0, '{}')", (mine,))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            db.execute("INSERT INTO reviews VALUES (%s, 'c', 'q', 'yes', 'no', 'amy', 'now', '')",
+                       (mine,))
         assert db.execute("SELECT agent FROM voice_profiles").fetchall() == []  # ben's voice
         assert db.execute("SELECT login FROM team").fetchall() == [("amy",)]
         with pytest.raises(psycopg.errors.InsufficientPrivilege):  # not in someone else's name
             db.execute("INSERT INTO calls (id, agent) VALUES ('forged', 'ben')")
+        assert db.execute("UPDATE calls SET agent = 'ben' WHERE id = %s",
+                          (mine,)).rowcount == 0  # finished: not hers to change any more
+        db.execute("INSERT INTO calls (id, agent) VALUES ('amy-live', 'amy')")  # a live one
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            db.execute("UPDATE calls SET agent = 'ben' WHERE id = %s", (mine,))
+            db.execute("UPDATE calls SET agent = 'ben' WHERE id = 'amy-live'")
+        assert db.execute("DELETE FROM calls WHERE id = 'amy-live'").rowcount == 1  # empty
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             db.execute("SET ROLE ben")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):  # the team is the admin's
@@ -108,6 +126,22 @@ def test_an_agent_login_cannot_read_another_agents_calls_with_plain_sql(pg_serve
         assert db.execute("UPDATE meta SET value = '9' WHERE key = 'schema_version'").rowcount == 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):  # the library's settings
             db.execute("INSERT INTO meta VALUES ('flag_settings', '{}')")
+    # a login able to make objects in `public` (PostgreSQL 14 and older let everyone) cannot
+    # make the reviewers' test say yes with an operator of its own
+    dbname = url.rsplit("/", 1)[1]
+    with pg_server.admin(dbname) as db:
+        db.execute("GRANT CREATE ON SCHEMA public TO amy")
+    with sql_as(pg_server, url, "amy") as db:
+        db.execute("CREATE FUNCTION public.always(oid, regclass) RETURNS boolean "
+                   "LANGUAGE sql AS 'SELECT true'")
+        db.execute("CREATE OPERATOR public.= (LEFTARG = oid, RIGHTARG = regclass, "
+                   "FUNCTION = public.always)")
+        db.execute("CREATE FUNCTION public.always_t(text, text) RETURNS boolean "
+                   "LANGUAGE sql AS 'SELECT true'")
+        db.execute("CREATE OPERATOR public.= (LEFTARG = text, RIGHTARG = text, "
+                   "FUNCTION = public.always_t)")
+        assert db.execute("SELECT callassist_sees_all()").fetchone() == (False,)
+        assert db.execute("SELECT count(*) FROM calls").fetchone() == (1,)
     with sql_as(pg_server, url, "quinn") as db:
         assert db.execute("SELECT count(DISTINCT call_id) FROM events").fetchone() == (3,)
         assert db.execute("SELECT agent FROM voice_profiles").fetchall() == [("ben",)]

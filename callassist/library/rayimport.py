@@ -93,10 +93,17 @@ def run(paths: Iterable[str | Path], library: str | Path, config, *, address: st
     started_here = not ray.is_initialized()
     if started_here:
         kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
-        if address:
-            ray.init(address=address, **kwargs)
-        else:
-            ray.init(num_cpus=max(1, workers), **kwargs)
+        try:
+            if address:
+                ray.init(address=address, **kwargs)
+            else:
+                ray.init(num_cpus=max(1, workers), **kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise CallAssistError(f"cannot start or reach {where} ({first}): "
+                                  f"check the address (HEAD:6379) and that `ray start` runs "
+                                  f"there") from None
     try:
         Worker = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)(ImportWorker)
         target = str(library)

@@ -201,6 +201,8 @@ def ensure(db: Connection) -> None:
             current = db.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
         if current == HEAD and version == SCHEMA_VERSION:
             return  # the usual case: nothing to import or run
+        if current and current.isdigit() and int(current) > int(HEAD):
+            raise TooNew(int(current))  # a newer CallAssist's migration: read nothing
         if version < LEGACY_VERSION:  # a file from before the migrations (SQLite only)
             for v in range(version, LEGACY_VERSION):
                 _run(db, UPGRADES[v])

@@ -330,14 +330,11 @@ class Library:
         path = Path(path)
         timeline.call["started"] = provenance.recorded_at(path)
         key = key or provenance.content_key(path)
-        stored, made = self._share(path, key)
-        try:
-            return self.save_timeline(timeline, audio_path=stored, title=title or path.stem,
-                                      agent=agent, status=status, content_key=key)
-        except BaseException:
-            if made:  # the copy this call would have used; the stored one keeps its own
-                Path(made).unlink(missing_ok=True)
-            raise
+        # (a copy in the shared folder is never taken back: named by its content, it is the
+        # very file another call of the same audio, stored meanwhile, points to)
+        stored, _ = self._share(path, key)
+        return self.save_timeline(timeline, audio_path=stored, title=title or path.stem,
+                                  agent=agent, status=status, content_key=key)
 
     # -- a team's recordings, where every reviewer can play them
     def _share(self, path: Path, key: str, move: bool = False) -> tuple[str, str | None]:

@@ -31,7 +31,8 @@ import sqlalchemy as sa
 
 from ..errors import CallAssistError
 from ..paths import data_dir, private_dir
-from .store import CallRow, CallStore, EventWriter, ServerUnreachable, Summary, _insert_events
+from .store import (CallRow, CallStore, EventWriter, ServerUnreachable, Summary, _insert_events,
+                    _owner_alive, _owner_token)
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +136,8 @@ class SpoolingStore:
             self.local.delete_call(call_id)
             try:
                 self.server.delete_call(call_id)
-            except ServerUnreachable:
-                return  # the sender deletes it there when the server is back
+            except CallAssistError:
+                return  # the sender deletes it there later (the server away, or busy)
             with self.local._tx() as db:
                 db.execute(sa.text("DELETE FROM meta WHERE key = :k"),
                            {"k": _TOMBSTONE + call_id})
@@ -190,7 +191,11 @@ class SpoolingStore:
 
     def search(self, text: str) -> set[str]:
         """The server's calls with these words, and this desk's spooled ones."""
-        return self.server.search(text) | self.local.search(text)
+        try:
+            found = self.server.search(text)
+        except ServerUnreachable:
+            found = set()  # the server away: this desk's own calls still
+        return found | self.local.search(text)
 
     def interrupted_calls(self) -> list[CallRow]:
         local = self.local.interrupted_calls()
@@ -234,11 +239,13 @@ class SpoolingStore:
                     pass
                 if self.error is None or str(exc) != str(self.error):
                     log.warning("shared library: %s (kept on this desk: %d calls)", exc,
-                                self.pending())
+                                self.kept)
                 self.error = exc
                 pause = min(self.MAX_PAUSE, max(pause * 2, 1.0))
-            except Exception:  # noqa: BLE001 - the sender must outlive a bug in one send
+            except Exception as exc:  # noqa: BLE001 - the sender must outlive a bug in one send
                 log.exception("shared library: sending a spooled call failed")
+                self.error = CallAssistError(f"sending calls to the shared library failed "
+                                             f"({type(exc).__name__}): see the log")
                 pause = self.MAX_PAUSE
 
     def send(self) -> int:
@@ -246,12 +253,18 @@ class SpoolingStore:
         cannot be reached); returns how many calls were sent whole and left the spool."""
         with self._send_lock:
             done = 0
+            first_error = None
             for key, _ in self.local._query("SELECT key, value FROM meta WHERE key LIKE :k",
                                             {"k": _TOMBSTONE + "%"}):
-                self.server.delete_call(key[len(_TOMBSTONE):])  # nothing if it never got there
+                try:
+                    self.server.delete_call(key[len(_TOMBSTONE):])  # nothing if never there
+                except ServerUnreachable:
+                    raise
+                except CallAssistError as exc:  # kept for the next try; the calls go on
+                    first_error = first_error or exc
+                    continue
                 with self.local._tx() as db:
                     db.execute(sa.text("DELETE FROM meta WHERE key = :k"), {"k": key})
-            first_error = None
             for (call_id,) in self.local._query("SELECT id FROM calls ORDER BY rowid"):
                 try:
                     done += self._send_call(call_id)
@@ -270,6 +283,11 @@ class SpoolingStore:
         if not rows:
             return False
         row = dict(zip(_COLUMNS, rows[0]))
+        if row["owner"] != _owner_token() and _owner_alive(row["owner"]):
+            return False  # another program on this desk records it: that one sends it
+        if row["status"] != "live" and recording:
+            return False  # its end is sent whole once its recorder has let go (one change
+            #               from live to finished: an agent's login may not edit it after)
         last = self.local._query("SELECT coalesce(max(seq), -1) FROM events WHERE call_id = :id",
                                  {"id": call_id})[0][0]
         mark = (last, row["status"], row["updated"], row["title"])

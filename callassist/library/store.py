@@ -364,6 +364,7 @@ class CallStore:
             self._arrival = "rowid"
         self._ready = False
         self._ready_lock = threading.Lock()
+        self._readying = threading.local()  # this thread is checking the format
         try:
             self._init_schema()
         except ServerUnreachable:
@@ -442,12 +443,19 @@ class CallStore:
         return _db_error(self.path, orig)
 
     def _init_schema(self) -> None:
+        if getattr(self._readying, "on", False):
+            return  # the statements of the check itself
         with self._ready_lock:
             if not self._ready:
-                self._make_ready()
+                self._readying.on = True
+                try:
+                    self._make_ready()
+                finally:
+                    self._readying.on = False
 
     def _make_ready(self) -> None:
-        self._ready = True  # (the statements below use _tx, which asks for readiness)
+        """Check the format (and bring it up to date) before anything else is read or written:
+        other threads wait for it; the ready flag is set only once it is done."""
         try:
             if self.kind == "sqlite":
                 mode = self._wal()
@@ -458,11 +466,8 @@ class CallStore:
                     db.execute(sa.text("SELECT pg_advisory_xact_lock(7262275)"))
                 schema.ensure(db)
         except (schema.NotALibrary, schema.TooNew, schema.NoVersion) as exc:
-            self._ready = False
             raise _schema_error(self.path, exc) from None
-        except BaseException:
-            self._ready = False
-            raise
+        self._ready = True
 
     def _wal(self) -> str:
         """Switch the file to WAL. The switch needs the file to itself and SQLite answers BUSY at

@@ -26,6 +26,15 @@ def _check(store: CallStore) -> None:
             f"shared library (library = \"postgresql://USER@HOST:PORT/DATABASE\")")
 
 
+def _connect(store: CallStore):
+    """A connection of the store's own (the administrator's), or the one line why not."""
+    store._query("SELECT 1")  # the format checked first, as for any other use
+    try:
+        return store._engine.raw_connection()
+    except Exception as exc:  # noqa: BLE001 - the store's one line for it
+        raise store._error(exc) from exc
+
+
 def check_login(login: str) -> str:
     if not _LOGIN.fullmatch(login or ""):
         raise CallAssistError(f"{login!r} cannot be a login: use lower-case letters, digits, "
@@ -41,7 +50,7 @@ def add_member(store: CallStore, login: str, role: str, password: str | None) ->
     check_login(login)
     if role not in ROLES:
         raise CallAssistError(f"unknown role {role!r}: give one of {', '.join(ROLES)}")
-    raw = store._engine.raw_connection()
+    raw = _connect(store)
     try:
         pg = raw.driver_connection
         try:
@@ -83,7 +92,7 @@ def remove_member(store: CallStore, login: str) -> None:
     stays on the server (it may belong to other databases); its calls stay in the library."""
     from psycopg import sql
     _check(store)
-    raw = store._engine.raw_connection()
+    raw = _connect(store)
     try:
         pg = raw.driver_connection
         try:
