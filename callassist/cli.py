@@ -468,17 +468,11 @@ def cmd_import(args) -> int:
             nonlocal failed, stored
             if res.error == "cancelled" and cancel.is_set():
                 return  # stopped at once by a second Ctrl+C: not an error of the recording
-            if res.skipped:
-                what = res.skip_reason
-            elif res.error:
-                failed += 1
-                what = f"error: {res.error}" + (" (partly saved)" if res.call_id else "")
-            else:
-                rec = store.get_call(res.call_id)
-                what = (f"{res.duration:.0f} s in {res.seconds:.1f} s, "
-                        f"{len(rec.flags or [])} flagged moments")
+            failed += bool(res.error) and not res.skipped
             stored += res.ok
-            print(f"[{done}/{total}] {res.path.name}: {what}", flush=True)
+            flagged = (f", {len(store.get_call(res.call_id).flags or [])} flagged moments"
+                       if res.ok else "")
+            print(_import_line(res, done, total, flagged), flush=True)
 
         def gently():
             drain.set()
@@ -512,6 +506,17 @@ def cmd_import(args) -> int:
     return 1 if failed else 0
 
 
+def _import_line(res, done: int, total: int, more: str = "") -> str:
+    """The progress line of one recording imported (locally or on Ray)."""
+    if res.skipped:
+        what = res.skip_reason
+    elif res.error:
+        what = f"error: {res.error}" + (" (partly saved)" if res.call_id else "")
+    else:
+        what = f"{res.duration:.0f} s in {res.seconds:.1f} s{more}"
+    return f"[{done}/{total}] {res.path.name}: {what}"
+
+
 def _import_on_ray(args, cfg, files) -> int:
     """`import --ray [ADDRESS]`: the same import, the analysis on a Ray cluster's workers."""
     from .library import rayimport
@@ -522,14 +527,8 @@ def _import_on_ray(args, cfg, files) -> int:
     counts = {"failed": 0}
 
     def said(res, done, total):
-        if res.skipped:
-            what = res.skip_reason
-        elif res.error:
-            counts["failed"] += 1
-            what = f"error: {res.error}" + (" (partly saved)" if res.call_id else "")
-        else:
-            what = f"{res.duration:.0f} s in {res.seconds:.1f} s"
-        print(f"[{done}/{total}] {res.path.name}: {what}", flush=True)
+        counts["failed"] += bool(res.error) and not res.skipped
+        print(_import_line(res, done, total), flush=True)
 
     where = f"the Ray cluster at {args.ray}" if args.ray else "a local Ray cluster"
     print(f"callassist: analysing {len(files)} recordings on {where} "

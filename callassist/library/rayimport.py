@@ -19,7 +19,6 @@ the library on the team's server.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterable
@@ -141,14 +140,3 @@ def _ray_error(exc: Exception) -> str:
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return f"the Ray worker failed ({first[:200]}): import this recording again"
 
-
-def wait_for_pid(actor, timeout: float = 120.0) -> int:
-    """The process id of a worker, once it is up again (after a restart)."""
-    import ray
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return ray.get(actor.pid.remote(), timeout=10)
-        except ray.exceptions.RayError:
-            if time.monotonic() > deadline:
-                raise

@@ -138,9 +138,11 @@ class SpoolingStore:
                 self.server.delete_call(call_id)
             except CallAssistError:
                 return  # the sender deletes it there later (the server away, or busy)
-            with self.local._tx() as db:
-                db.execute(sa.text("DELETE FROM meta WHERE key = :k"),
-                           {"k": _TOMBSTONE + call_id})
+            self._forget_tombstone(_TOMBSTONE + call_id)
+
+    def _forget_tombstone(self, key: str) -> None:
+        with self.local._tx() as db:
+            db.execute(sa.text("DELETE FROM meta WHERE key = :k"), {"k": key})
 
     def claim(self, call_id: str) -> None:
         self._holder(call_id).claim(call_id)
@@ -263,8 +265,7 @@ class SpoolingStore:
                 except CallAssistError as exc:  # kept for the next try; the calls go on
                     first_error = first_error or exc
                     continue
-                with self.local._tx() as db:
-                    db.execute(sa.text("DELETE FROM meta WHERE key = :k"), {"k": key})
+                self._forget_tombstone(key)
             for (call_id,) in self.local._query("SELECT id FROM calls ORDER BY rowid"):
                 try:
                     done += self._send_call(call_id)
