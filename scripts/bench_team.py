@@ -116,6 +116,7 @@ def board_read_time(url: str, calls: int, events: int) -> tuple[float, float]:
     from callassist.core.events import MoodState, Utterance
     from callassist.library.board import live_calls
     from callassist.library.service import Library
+    from callassist.library.store import _insert_events
     with Library(url) as lib:
         for n in range(calls):
             cid = f"c{n}"
@@ -128,7 +129,6 @@ def board_read_time(url: str, calls: int, events: int) -> tuple[float, float]:
                 rows.append((2 * i + 1, "mood", float(i), json.dumps(MoodState(
                     i + 0.5, "customer", -0.1, "neutral", 0.8, "steady", 0.0, i, "").to_dict())))
             with lib.store.server._tx() as db:
-                from callassist.library.store import _insert_events
                 _insert_events(db, cid, rows, [])
         times = []
         for _ in range(20):
