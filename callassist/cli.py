@@ -765,15 +765,43 @@ def main(argv: list[str] | None = None) -> int:
                 "board": cmd_board}
     handler = commands[args.command] if args.command else cmd_gui
     try:
-        return handler(args)
+        code = handler(args)
     except CallAssistError as exc:
         logging.getLogger("callassist").warning("%s: %s", args.command or "panel", exc)
         one_line = " ".join(str(exc).splitlines())  # a name from a file may hold a line break
         print(f"callassist: error: {one_line}", file=sys.stderr)
-        return 2
+        code = 2
     except KeyboardInterrupt:
         print("callassist: interrupted", file=sys.stderr)
-        return 130
+        code = 130
+    if argv is None and args.command not in _WINDOWS:
+        _exit(code)
+    return code
+
+
+# commands that open a window end the usual way: Qt's objects are taken down in order
+_WINDOWS = {None, "library", "board"}
+
+
+def _exit(code: int | None) -> None:
+    """End the program without the interpreter's teardown: freeing torch's and transformers'
+    thousands of module objects one by one takes 1-1.5 s after the work is done (measured by
+    scripts/bench_startup.py). Everything a normal exit does that matters still happens, in
+    its order: other threads that are not daemons are waited for, the atexit handlers run
+    (logging's flush, models' loads in flight), the output streams are flushed."""
+    import atexit
+    import threading
+    me = threading.current_thread()
+    for t in threading.enumerate():
+        if t is not me and not t.daemon:
+            t.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`| head`): nothing more can be said
+            pass
+    os._exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -163,3 +163,34 @@ def test_damaged_recording_keeps_what_was_analysed(tmp_path):
     utts = events(tl, "utterance")
     assert len(utts) >= 3 and utts[-1]["end"] <= tl["call"]["duration"] + 0.01
     assert any(e["type"] == "status" and e["level"] == "error" for e in tl["events"])
+
+
+def test_the_program_ends_without_teardown_but_loses_nothing(tmp_path):
+    """The program skips the interpreter's teardown (cli._exit, 1-1.5 s of freeing torch): what
+    a normal exit does that matters still happens, in its order: a thread still working is
+    waited for, atexit handlers run, buffered output reaches a pipe, the exit status is kept."""
+    import subprocess
+    import sys
+    script = tmp_path / "prog.py"
+    script.write_text(f"""
+import atexit, sys, threading, time
+from pathlib import Path
+out = Path({str(tmp_path)!r})
+def slow():
+    time.sleep(0.5)
+    (out / "thread").write_text("done")
+threading.Thread(target=slow).start()
+atexit.register(lambda: (out / "atexit").write_text((out / "thread").read_text()))
+for i in range(20000):
+    print("line", i)  # buffered: 20 000 lines still in Python's buffer at the exit
+sys.argv = ["callassist", "analyze", {str(tmp_path / "nope.wav")!r}]
+from callassist.cli import main
+main()
+raise SystemExit("main returned: the program did not end there")
+""")
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().startswith("callassist: error:") and "not found" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stdout.splitlines()[-1] == "line 19999" and len(r.stdout.splitlines()) == 20000
+    assert (tmp_path / "atexit").read_text() == "done"  # the thread ended before atexit ran

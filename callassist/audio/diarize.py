@@ -216,12 +216,16 @@ def _windows(mel: np.ndarray, start: float, end: float) -> list[tuple[float, np.
 # ---- 3. clustering ----------------------------------------------------------------------------------
 
 def _two_clusters(emb: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    from sklearn.cluster import AgglomerativeClustering
+    # scipy's average linkage is what scikit-learn's AgglomerativeClustering runs for this case,
+    # without scikit-learn's second of imports (pandas, scipy.stats) on every analysis
+    from scipy.cluster.hierarchy import fcluster, linkage
 
     if len(emb) < 2:
         return np.zeros(len(emb), dtype=int)
-    labels = AgglomerativeClustering(n_clusters=2, metric="cosine",
-                                     linkage="average").fit_predict(emb)
+    tree = linkage(np.asarray(emb, dtype=np.float64), method="average", metric="cosine")
+    cut = fcluster(tree, t=2, criterion="maxclust")
+    # numbered by first appearance: 0 is the side heard first
+    labels = (cut != cut[0]).astype(int)
     # average linkage may put a handful of odd windows (a cough, a laugh) on their own: when one
     # side holds under 5 % of the speech, split by k-means on the unit sphere instead
     share = weights[labels == 1].sum() / max(weights.sum(), 1e-9)

@@ -58,11 +58,29 @@ class Models:
         wrapup = WrapUpCodes.load(getattr(config, "wrapup_codes", None))
         rules = Rulebook.load(getattr(config, "rules", None))
         say("Loading speech model…")
-        speech = load_engine(config.engine, config.vosk_model, config.whisper_model)
+        # the speech model loads in native code (CTranslate2, Vosk) while the mood model's
+        # Python libraries are imported: side by side, not one after the other
+        speech_box: list = []
+
+        def load_speech():
+            try:
+                speech_box.append(load_engine(config.engine, config.vosk_model,
+                                              config.whisper_model))
+            except BaseException as exc:  # handed to the loading thread below
+                speech_box.append(exc)
+        speech_thread = threading.Thread(target=load_speech, name="callassist-speech-load",
+                                         daemon=True)
+        speech_thread.start()
+        try:
+            say("Loading mood model…")
+            mood = SentimentModel.load(config.mood_model)
+        finally:
+            speech_thread.join()
+        if isinstance(speech_box[0], BaseException):
+            raise speech_box[0]
+        speech = speech_box[0]
         for problem in getattr(speech, "problems", ()):
             log.warning("%s", problem)
-        say("Loading mood model…")
-        mood = SentimentModel.load(config.mood_model)
         say("Loading knowledge base…")
         knowledge = KnowledgeBase(config.knowledge)
         for problem in knowledge.problems + phrases.problems + rules.problems:
