@@ -791,10 +791,9 @@ def _exit(code: int | None) -> None:
     (logging's flush, models' loads in flight), the output streams are flushed."""
     import atexit
     import threading
-    me = threading.current_thread()
-    for t in threading.enumerate():
-        if t is not me and not t.daemon:
-            t.join()
+    # what the interpreter runs first: thread pools told to stop, threads that are not daemons
+    # waited for (then the atexit handlers, as it does)
+    threading._shutdown()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:

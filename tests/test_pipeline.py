@@ -94,7 +94,8 @@ def test_partials_are_published_but_not_kept(whisper_engine, sentiment_model, es
     pipe = Pipeline(whisper_engine, sentiment_model, partials=True)
     seen = []
     pipe.subscribe(seen.append)
-    tl = pipe.run(FileSource(path))
+    # in real time, as a call comes: partial passes run beside the stream and need the time
+    tl = pipe.run(FileSource(path, realtime=True))
     partials = [e for e in seen if isinstance(e, PartialUtterance)]
     finals = [e for e in seen if isinstance(e, Utterance)]
     assert partials and len(finals) == 1
@@ -254,3 +255,76 @@ def test_the_agents_words_still_waiting_at_hang_up_are_said_and_transcribed(monk
     assert len(ended) == 1 and f"{pipe.shed.agent_seconds_at_hangup:.0f} s" in ended[0].message
     agent = [t for sp, t in fed if sp == "agent"]
     assert len(agent) == 300 and agent == sorted(agent)
+
+
+class _GatedWhisper:
+    """The real WhisperEngine's stream logic over a fake model: finals answer at once, partial
+    passes wait for `gate` (a partial pass that takes as long as the test wants)."""
+    from callassist.asr.whisper_engine import WhisperEngine as _W
+    name = "whisper"
+    partial_pass = _W.partial_pass
+    stream = _W.stream
+
+    def __init__(self):
+        import threading
+        from types import SimpleNamespace
+        from callassist.audio.vad import SegmenterOptions
+        self.segmenter_options = SegmenterOptions()
+        self.gate = threading.Event()
+        self.partials_begun = threading.Event()
+        self._partials_pool = None
+        self._partials_lock = threading.Lock()
+        self._partial_in_flight = False
+        self._seg = SimpleNamespace
+
+    def transcribe(self, audio, words=True, economy=False):
+        if not words:  # a partial pass
+            self.partials_begun.set()
+            assert self.gate.wait(30)
+            return [self._seg(text=" partial words", words=None)]
+        w = self._seg(word=" final", start=0.1, end=0.5, probability=0.9)
+        return [self._seg(text=" final words", words=[w])]
+
+
+def _blocks(audio, size=1600):
+    return [audio[i:i + size] for i in range(0, len(audio), size)]
+
+
+def test_a_final_pass_never_waits_for_a_partial_pass_and_late_partials_are_dropped(espeak):
+    """The caller stops while a partial pass is still running: the utterance's final text comes
+    at once (not after the partial), and the partial's text, back after the final, is dropped."""
+    engine = _GatedWhisper()
+    stream = engine.stream("customer", partials=True)
+    stream.speculate_after = 10.0  # no pass run ahead: the segmenter's own cut
+    speech = espeak("I would like to return the headphones I bought last week", "en-us+m7", 150, 45)
+    out = []
+    for block in _blocks(np.concatenate([np.zeros(8000, np.float32), speech])):
+        out += stream.accept_audio(block)
+    assert engine.partials_begun.wait(5)  # a partial pass began while they spoke ...
+    for block in _blocks(np.zeros(16000, np.float32)):  # ... and they stopped: 1 s of silence
+        out += stream.accept_audio(block)
+    finals = [e for e in out if isinstance(e, Utterance)]
+    assert [u.text for u in finals] == ["final words"]  # while the partial pass still ran
+    assert not engine.gate.is_set()
+    engine.gate.set()
+    for _ in range(50):  # its text comes back now: too late, the utterance has ended
+        time.sleep(0.02)
+        out += stream.accept_audio(np.zeros(1600, np.float32))
+    assert stream._partial is None
+    assert not [e for e in out if isinstance(e, PartialUtterance)]
+
+
+def test_partial_text_comes_with_a_later_block_while_they_speak(espeak):
+    engine = _GatedWhisper()
+    engine.gate.set()
+    stream = engine.stream("customer", partials=True)
+    speech = espeak("I would like to return the headphones I bought last week because they do "
+                    "not fit well and the sound is poor", "en-us+m7", 150, 45)
+    out = []
+    for block in _blocks(np.concatenate([np.zeros(8000, np.float32), speech])):
+        out += stream.accept_audio(block)
+        time.sleep(0.01)  # the partial pass runs on its own thread meanwhile
+    partials = [e for e in out if isinstance(e, PartialUtterance)]
+    assert partials and all(p.text == "partial words" for p in partials)
+    assert not [e for e in out if isinstance(e, Utterance)]  # still speaking
+    assert partials[0].start < partials[0].end <= stream.now
