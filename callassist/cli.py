@@ -793,12 +793,16 @@ def _exit(code: int | None) -> None:
     import threading
     # what the interpreter runs first: thread pools told to stop, threads that are not daemons
     # waited for (then the atexit handlers, as it does)
-    threading._shutdown()
+    try:
+        threading._shutdown()
+    except KeyboardInterrupt:  # Ctrl+C while a thread finishes: it ends now, as it asked
+        os._exit(130)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe (`| head`): nothing more can be said
+            if stream is not None:
+                stream.flush()
+        except Exception:  # a closed pipe (`| head`): nothing more can be said
             pass
     os._exit(code if isinstance(code, int) else 0)
 

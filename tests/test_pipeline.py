@@ -328,3 +328,23 @@ def test_partial_text_comes_with_a_later_block_while_they_speak(espeak):
     assert partials and all(p.text == "partial words" for p in partials)
     assert not [e for e in out if isinstance(e, Utterance)]  # still speaking
     assert partials[0].start < partials[0].end <= stream.now
+
+
+@pytest.mark.slow  # real Whisper
+def test_a_final_pass_runs_beside_a_long_partial_pass(whisper_engine, espeak):
+    """The real model: a final pass on a short utterance is not queued behind a partial pass on
+    a long one (the model has a second worker for it)."""
+    assert whisper_engine.model.model.num_workers == 2
+    long = espeak("I have been waiting for my refund for three weeks now and every time I call "
+                  "somebody tells me it is on its way, but nothing ever arrives in my account, "
+                  "and I am getting really tired of calling you people about the same thing",
+                  "en-us+m7", 150, 45)
+    short = espeak("Yes please.", "en-us+m7", 150, 45)
+    job = whisper_engine.partial_pass(long)
+    assert job is not None and whisper_engine.partial_pass(short) is None  # one at a time
+    began = time.perf_counter()
+    text = " ".join(s.text for s in whisper_engine.transcribe(short))
+    final_done = time.perf_counter()
+    partial_text, partial_cost = job.result(60)
+    assert "yes" in text.lower() and "refund" in partial_text.lower()
+    assert final_done - began < partial_cost  # finished first, not queued behind it

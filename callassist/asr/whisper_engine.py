@@ -77,8 +77,6 @@ class WhisperEngine(SpeechEngine):
             if self._partial_in_flight:
                 return None
             self._partial_in_flight = True
-            if self._partials_pool is None:
-                self._partials_pool = ThreadPoolExecutor(1, thread_name_prefix="callassist-partials")
 
         def run():
             began = time.perf_counter()
@@ -88,7 +86,14 @@ class WhisperEngine(SpeechEngine):
             finally:
                 with self._partials_lock:
                     self._partial_in_flight = False
-        return self._partials_pool.submit(run)
+        try:
+            if self._partials_pool is None:
+                self._partials_pool = ThreadPoolExecutor(1, thread_name_prefix="callassist-partials")
+            return self._partials_pool.submit(run)
+        except RuntimeError:  # no thread to be had (the program is ending): no partial text
+            with self._partials_lock:
+                self._partial_in_flight = False
+            return None
 
     def transcribe(self, audio: np.ndarray, words: bool = True, economy: bool = False):
         # Finals: beam search, with Whisper's temperature fallback when the text repeats itself
@@ -211,6 +216,7 @@ class WhisperStream(SpeechStream):
             out += self._final(seg)
         self._ahead = None
         self._partial = None  # the call's text is final now; a partial in flight is dropped
+        self._next_partial = 0.0
         return out
 
     def reset(self) -> None:

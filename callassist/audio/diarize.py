@@ -218,12 +218,12 @@ def _windows(mel: np.ndarray, start: float, end: float) -> list[tuple[float, np.
 def _two_clusters(emb: np.ndarray, weights: np.ndarray) -> np.ndarray:
     # scipy's average linkage is what scikit-learn's AgglomerativeClustering runs for this case,
     # without scikit-learn's second of imports (pandas, scipy.stats) on every analysis
-    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.cluster.hierarchy import cut_tree, linkage
 
     if len(emb) < 2:
         return np.zeros(len(emb), dtype=int)
     tree = linkage(np.asarray(emb, dtype=np.float64), method="average", metric="cosine")
-    cut = fcluster(tree, t=2, criterion="maxclust")
+    cut = cut_tree(tree, n_clusters=2).ravel()  # the root's two sides, even when tied
     # numbered by first appearance: 0 is the side heard first
     labels = (cut != cut[0]).astype(int)
     # average linkage may put a handful of odd windows (a cough, a laugh) on their own: when one

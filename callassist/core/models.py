@@ -13,6 +13,7 @@ serialises its calls); the knowledge base guards its index with a lock.
 from __future__ import annotations
 
 import atexit
+import importlib
 import logging
 import threading
 import time
@@ -61,6 +62,10 @@ class Models:
         # the speech model loads in native code (CTranslate2, Vosk) while the mood model's
         # Python libraries are imported: side by side, not one after the other
         speech_box: list = []
+        try:  # its Python modules here, not beside transformers' (two threads importing
+            importlib.import_module("faster_whisper")  # the same packages can meet half-made
+        except ImportError:  # modules)
+            pass  # load_engine says what to do
 
         def load_speech():
             try:
@@ -74,8 +79,12 @@ class Models:
         try:
             say("Loading mood model…")
             mood = SentimentModel.load(config.mood_model)
-        finally:
+        except BaseException:
             speech_thread.join()
+            if speech_box and isinstance(speech_box[0], BaseException):  # said, not lost
+                log.warning("the speech model could not be loaded either: %s", speech_box[0])
+            raise
+        speech_thread.join()
         if isinstance(speech_box[0], BaseException):
             raise speech_box[0]
         speech = speech_box[0]
