@@ -786,7 +786,7 @@ _WINDOWS = {None, "library", "board"}
 def _exit(code: int | None) -> None:
     """End the program without the interpreter's teardown: freeing torch's and transformers'
     thousands of module objects one by one takes 1-1.5 s after the work is done (measured by
-    scripts/bench_startup.py). Everything a normal exit does that matters still happens, in
+    scripts/bench_cli.py). Everything a normal exit does that matters still happens, in
     its order: other threads that are not daemons are waited for, the atexit handlers run
     (logging's flush, models' loads in flight), the output streams are flushed."""
     import atexit

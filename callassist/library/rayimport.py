@@ -99,8 +99,7 @@ def run(paths: Iterable[str | Path], library: str | Path, config, *, address: st
                 ray.init(num_cpus=max(1, workers), **kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            raise CallAssistError(f"cannot start or reach {where} ({first}): "
+            raise CallAssistError(f"cannot start or reach {where} ({_first_line(exc)}): "
                                   f"check the address (HEAD:6379) and that `ray start` runs "
                                   f"there") from None
     try:
@@ -136,7 +135,11 @@ def run(paths: Iterable[str | Path], library: str | Path, config, *, address: st
     return sorted(results, key=lambda r: order.get(r.path, 0))
 
 
+def _first_line(exc: Exception) -> str:
+    """The first line of what Ray says (its messages run to pages), at most 200 characters."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
 def _ray_error(exc: Exception) -> str:
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return f"the Ray worker failed ({first[:200]}): import this recording again"
+    return f"the Ray worker failed ({_first_line(exc)}): import this recording again"
 
