@@ -2,10 +2,11 @@
 the close-the-call checklist, escalation, the caller's points and the call metrics."""
 import pytest
 
-from callassist.assist.checklist import Checklist
 from callassist.assist.coaching import review
-from callassist.assist.escalation import EscalationAdvisor, EscalationSettings
-from callassist.core.events import Utterance, Word
+from callassist.assist.escalation import EscalationSettings
+from callassist.assist.rulebook import Rulebook, RuleRunner
+from callassist.core.events import (ChecklistItem, EscalationAdvice, MoodState, RuleMatch,
+                                    Utterance, Word)
 from callassist.assist.metrics import call_metrics
 from callassist.assist.points import PointTracker
 from callassist.core.text import spoken_numbers
@@ -46,7 +47,25 @@ def test_good_agent_lines_get_no_coaching(line):
     assert review(line) == []
 
 
-# ---- close-the-call checklist -----------------------------------------------------------------
+# ---- close-the-call checklist (built-in rules of the rules engine) ----------------------------
+
+class Checklist:
+    """The built-in checklist rules run on agent lines, as the assistant runs them live."""
+
+    def __init__(self):
+        self.runner = RuleRunner(Rulebook.builtin())
+        self.done: set[str] = set()
+
+    def agent_said(self, i: int, line: str) -> list[ChecklistItem]:
+        out = [e for e in self.runner.on_utterance(Utterance(i + 1, "agent", line, i, i + 0.5))
+               if isinstance(e, ChecklistItem)]
+        self.done |= {c.item for c in out}
+        return out
+
+    @property
+    def missing(self) -> set[str]:
+        return {label for item, label in Rulebook.builtin().checklist() if item not in self.done}
+
 
 def test_checklist_ticks_from_the_angry_call_agent():
     c = Checklist()
@@ -57,20 +76,56 @@ def test_checklist_ticks_from_the_angry_call_agent():
         "Does that solve the problem for you?",
         "You are welcome. Thank you for calling Brightwave, and have a great day.",
     ]
-    ticked = [(i, item) for i, line in enumerate(lines) for item, _, _ in c.agent_said(i, line)]
-    assert ticked == [(1, "recap"), (2, "anything_else"), (3, "resolved"), (4, "thanks")]
-    assert c.missing == []
+    ticked = [(i, t.item) for i, line in enumerate(lines) for t in c.agent_said(i, line)]
+    assert ticked == [(1, "recap"), (2, "anything_else"), (3, "resolved"), (4, "thanks_caller")]
+    assert c.missing == set()
 
 
 def test_checklist_stays_open_when_the_agent_skips_steps():
     c = Checklist()
     c.agent_said(1, "Billing department, this is Tom speaking.")
     c.agent_said(2, "Fine. Please hold the line while I transfer you.")
-    assert set(c.missing) == {"Confirm the issue is resolved", "Recap the next steps",
-                              "Ask if there is anything else", "Thank the caller"}
+    assert c.missing == {"Confirm the issue is resolved", "Recap the next steps",
+                         "Ask if there is anything else", "Thank the caller"}
 
 
-# ---- escalation -------------------------------------------------------------------------------
+def test_a_checklist_item_is_a_rule_the_centre_can_change(tmp_path):
+    """The checklist is rules: a centre's rule with a built-in's id takes its place (here: the
+    recap needs the words "to recap"), and a rule of its own adds an item."""
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n"
+                    "  - {id: recap, name: Recap, speaker: agent, said: [to recap],\n"
+                    "     then: {checklist: Recap the next steps}}\n"
+                    "  - {id: reference, name: Gives a reference, speaker: agent,\n"
+                    "     said: [your reference is], then: {checklist: Give the reference}}\n")
+    book = Rulebook.for_centre(path)
+    assert [i for i, _ in book.checklist()] == ["resolved", "recap", "anything_else",
+                                                "thanks_caller", "reference"]
+    runner = RuleRunner(book)
+    said = lambda n, text: [e.item for e in runner.on_utterance(  # noqa: E731
+        Utterance(n, "agent", text, n, n + 1)) if isinstance(e, ChecklistItem)]
+    assert said(1, "I have sent the label to your email.") == []  # the built-in recap would tick
+    assert said(2, "To recap, the label is in your email. Your reference is 4 4 1.") == [
+        "recap", "reference"]
+
+
+# ---- escalation (built-in rules: the caller's request, mood, the knowledge base) ---------------
+
+class EscalationAdvisor:
+    """The built-in escalation rules run on caller lines with a mood score, as live."""
+
+    def __init__(self, settings: EscalationSettings | None = None):
+        self.runner = RuleRunner(Rulebook.builtin(), escalation=settings)
+        self.n = 0
+
+    def caller_said(self, line, t, score, problem, answered, label="upset"):
+        self.n += 1
+        mood = MoodState(time=t, speaker="customer", utterance_id=self.n, score=score,
+                         label=label, trend="steady", confidence=1.0, change=0.0, reason="")
+        out = self.runner.on_utterance(Utterance(self.n, "customer", line, t - 1, t), mood,
+                                       problem=problem, answered=answered)
+        return [(e.trigger, e.reason) for e in out if isinstance(e, EscalationAdvice)]
+
 
 @pytest.mark.parametrize("line", [
     "I want to speak to a supervisor right now.",
@@ -97,6 +152,17 @@ def test_escalation_after_sustained_negative_mood():
         assert adv2.caller_said("hmm", t, score, False, None) == []
 
 
+def test_escalation_when_the_caller_stays_furious():
+    adv = EscalationAdvisor()
+    assert adv.caller_said("this is a joke", 5, -0.8, False, None, label="furious") == []
+    out = adv.caller_said("an absolute joke", 9, -0.8, False, None, label="furious")
+    assert [t for t, _ in out] == ["furious"] and "2 utterances" in out[0][1]
+    adv = EscalationAdvisor()
+    adv.caller_said("this is a joke", 5, -0.8, False, None, label="furious")
+    adv.caller_said("well okay", 9, -0.3, False, None, label="annoyed")
+    assert adv.caller_said("no this is a joke", 12, -0.8, False, None, label="furious") == []
+
+
 def test_escalation_when_the_knowledge_base_has_no_answer():
     adv = EscalationAdvisor()
     assert adv.caller_said("my drone fell in the lake", 5, 0.0, True, False) == []
@@ -106,6 +172,22 @@ def test_escalation_when_the_knowledge_base_has_no_answer():
     adv = EscalationAdvisor()
     adv.caller_said("my drone fell in the lake", 5, 0.0, True, False)
     assert adv.caller_said("i want a refund", 9, 0.0, True, True) == []  # answered: reset
+
+
+def test_a_centre_switches_a_built_in_escalation_off_and_adds_its_own(tmp_path):
+    """Escalation advice is rules: off with `enabled: false` under the built-in's id; a
+    centre's phrase rule can advise a transfer too, and its match is a RuleMatch as well."""
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n"
+                    "  - {id: asks_manager, name: Asks for a manager, enabled: false, detector: asks_for_senior}\n"
+                    "  - {id: legal, name: Legal threat, speaker: customer,\n"
+                    "     said: [my solicitor], then: {escalate: legal, severity: high}}\n")
+    runner = RuleRunner(Rulebook.for_centre(path))
+    out = runner.on_utterance(Utterance(1, "customer", "I want your manager. My solicitor "
+                                        "will hear about this.", 0, 4))
+    assert [(e.trigger, e.reason) for e in out if isinstance(e, EscalationAdvice)] == [
+        ("legal", "Legal threat (“my solicitor”)")]
+    assert [e.rule for e in out if isinstance(e, RuleMatch)] == ["legal"]
 
 
 # ---- the caller's points ----------------------------------------------------------------------

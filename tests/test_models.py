@@ -33,7 +33,10 @@ def test_sessions_share_models_but_not_state(models):
     pipe = models.session(cfg, partials=False)
     assert pipe.engine is models.speech and pipe.sentiment_model is models.mood
     assert pipe.assistant.knowledge is models.knowledge
-    assert pipe.assistant.escalation.s.negative_seconds == 10.0  # the config's thresholds
+    # the config's thresholds reach the built-in escalation rules; the centre's rules run too
+    assert pipe.assistant.rules.state.settings.negative_seconds == 10.0
+    assert pipe.assistant.rules.book is models.rules and "greeting" in {
+        r.id for r in pipe.assistant.rules.active}
 
 
 def test_a_session_runs_one_call(models):

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
-from callassist.assist.escalation import EscalationAdvisor
+from callassist.assist.rulebook import Rulebook, RuleRunner
 from callassist.assist.knowledge import DEFAULT_KB, parse_article
 from callassist.core.events import EscalationAdvice, KnowledgeMatch, PhraseSuggestion, Utterance
 from callassist.gui.bridge import CallSetup
@@ -75,9 +75,13 @@ def test_a_card_is_its_title_and_the_one_sentence_that_answers(qtbot, panel):
 
 
 def test_escalation_banner_and_cards_do_not_contradict(qtbot, panel):
-    adv = EscalationAdvisor()
-    adv.caller_said("my drone fell in the lake", 30, 0.0, True, False)
-    (trigger, reason), = adv.caller_said("the drone remote is also broken", 40, 0.0, True, False)
+    rules = RuleRunner(Rulebook.builtin())  # the built-in escalation rules, as live
+    rules.on_utterance(Utterance(6, "customer", "my drone fell in the lake", 28, 30),
+                       problem=True, answered=False)
+    (advice,) = [e for e in rules.on_utterance(
+        Utterance(7, "customer", "the drone remote is also broken", 38, 40),
+        problem=True, answered=False) if isinstance(e, EscalationAdvice)]
+    trigger, reason = advice.trigger, advice.reason
     assert trigger == "no_knowledge" and "nothing" not in reason
 
     # cards for an earlier topic are on screen when the base has no answer to the new problems

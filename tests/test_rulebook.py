@@ -32,10 +32,28 @@ def fired(matches, rule_id):
 # ---- the file --------------------------------------------------------------------------------------
 
 def test_the_shipped_rules_and_scorecard_load_cleanly():
-    rules = Rulebook.load()
+    rules = Rulebook.for_centre()
     assert rules.problems == [] and len(rules.active) >= 12
     card = Scorecard.load(rules=rules)
     assert {q.rule for q in card.questions if q.rule} <= {r.id for r in rules.rules}
+
+
+def test_cues_escalation_checklist_and_flags_are_built_in_rules_of_the_one_engine():
+    """Every built-in detector is switched on by a built-in rule (nothing runs beside the
+    engine), the centre's shipped rules repeat none of them, and each built-in rule says what
+    follows: a cue, advice to transfer, a checklist tick or graded flags."""
+    from callassist.assist import detectors
+    builtin = Rulebook.builtin()
+    assert builtin.problems == [] and all(r.builtin for r in builtin.rules)
+    assert sorted(r.item.detector for r in builtin.rules if r.item.detector) == sorted(
+        detectors.known())
+    assert not {r.id for r in builtin.rules} & {r.id for r in Rulebook.load().rules}
+    for r in builtin.rules:
+        t = r.item.then
+        assert t.cue or t.escalate or t.checklist or t.flag == "graded", r.id
+    assert [i for i, _ in builtin.checklist()] == ["resolved", "recap", "anything_else",
+                                                   "thanks_caller"]
+    assert set(builtin.moment_kinds()) == set(detectors.MOMENT_DETECTORS)
 
 
 def test_a_broken_rule_is_named_by_file_and_line_and_the_rest_still_load(tmp_path):
@@ -90,6 +108,61 @@ def test_wildcards_and_plain_words():
     assert not re.fullmatch(phrase_pattern("thanks for calling *"), "thanks for calling")
     assert re.fullmatch(phrase_pattern("refund*"), "refunded")
     assert phrase_pattern("That's   NOT ok!") == "thats not ok"
+    either = phrase_pattern("(does|did) (that|it) (fix|sort) *")
+    assert re.fullmatch(either, "did it sort the problem") and re.fullmatch(either, "does that fix it")
+    assert not re.search(either, "does this fix it")
+
+
+def test_unless_and_detector_rules_and_what_a_built_in_rule_may_be_given(tmp_path):
+    b = book(tmp_path, """\
+        rules:
+          - id: thanks_end
+            name: Thanks at the end
+            speaker: agent
+            said: ["thank you for calling"]
+            unless: ["how can i help"]
+          - id: fed_up_alert
+            name: Fed up caller
+            speaker: customer
+            detector: fed_up
+            then: {alert: Acknowledge it, cue: anger}
+          - id: wrong_cue
+            name: a cue the detector does not give
+            detector: fed_up
+            then: {cue: gratitude}
+          - id: moment_with_words
+            name: a moment detector given words
+            detector: silence
+            speaker: agent
+            then: {flag: graded}
+          - id: graded_phrase
+            name: graded is for moment detectors
+            said: hello
+            then: {flag: graded}
+          - id: unknown
+            name: no such detector
+            detector: mind_reading
+          - id: agent_cue
+            name: a cue from the agent's words
+            speaker: agent
+            said: hello
+            then: {cue: worry}
+        """)
+    assert [r.id for r in b.rules] == ["thanks_end", "fed_up_alert"]
+    assert len(b.problems) == 5
+    assert b.problems[0].endswith("line 12: rule wrong_cue: the fed_up detector's cue is "
+                                  "anger, not gratitude")
+    assert "only then: {flag: graded}" in b.problems[1] and "graded is for" in b.problems[2]
+    assert "line 27: rule unknown: detector: 'mind_reading' is not a built-in" in b.problems[3]
+    assert "speaker must be customer" in b.problems[4]
+    runner = RuleRunner(b)
+    said = lambda n, who, text: [m.rule for m in runner.on_utterance(  # noqa: E731
+        Utterance(n, who, text, n, n + 1)) if isinstance(m, RuleMatch)]
+    assert said(1, "agent", "Thank you for calling, how can I help?") == []
+    assert said(2, "customer", "This is ridiculous, I'm fed up.") == ["fed_up_alert"]
+    assert said(3, "agent", "Thank you for calling, goodbye.") == ["thanks_end"]
+    cues = b.cue_detector()("honestly this is ridiculous", ())
+    assert [(c.kind, c.reason) for c in cues] == [("anger", "sounds fed up")]
 
 
 # ---- each kind of rule on the demo calls -------------------------------------------------------------
@@ -241,7 +314,7 @@ def test_a_scorecard_is_answered_on_each_demo_call_with_evidence(demo_analyses, 
     events, _ = events_of(demo_analyses[name])
     matches = [e for e in events if isinstance(e, RuleMatch)]
     utts = [e for e in events if isinstance(e, Utterance)]
-    card = Scorecard.load(rules=Rulebook.load())
+    card = Scorecard.load(rules=Rulebook.for_centre())
     result = answer_card(card, matches, utts)
     by_id = {a.question.id: a for a in result.answers}
     assert set(by_id) == {q.id for q in card.questions}
@@ -272,7 +345,7 @@ def test_a_scorecard_is_answered_on_each_demo_call_with_evidence(demo_analyses, 
 
 
 def test_reviewer_answers_win_and_scores_follow():
-    card = Scorecard.load(rules=Rulebook.load())
+    card = Scorecard.load(rules=Rulebook.for_centre())
     blame = RuleMatch(10.0, "blames_caller", "blames", "agent", 3, "calm down")
     result = answer_card(card, [blame])
     assert result.get("no_blame").auto == NO and result.get("greeting").auto == NO
@@ -294,7 +367,7 @@ def test_a_scorecard_naming_a_missing_rule_is_refused(tmp_path):
     path.write_text("name: QA\nsections:\n  - name: A\n    questions:\n"
                     "      - {id: q1, text: Greets, rule: no_such_rule}\n")
     with pytest.raises(ConfigError, match="names the rule no_such_rule"):
-        Scorecard.load(path, rules=Rulebook.load())
+        Scorecard.load(path, rules=Rulebook.for_centre())
     path.write_text("name: QA\nsections:\n  - name: A\n    questions:\n"
                     "      - {id: q1, text: Greets, weight: -1}\n")
     with pytest.raises(ConfigError, match="line 5"):
@@ -429,14 +502,14 @@ def test_the_rules_editor_tests_a_rule_on_the_library_before_saving_it(qtbot, tm
         win = LibraryWindow(lib, config=Config())
         qtbot.addWidget(win)
         ed = win.edit_rules()
-        assert ed.list.count() == len(Rulebook.load().rules) and ed.problems == []
+        assert ed.list.count() == len(Rulebook.for_centre().rules) and ed.problems == []
         # a new rule: the agent says "supervisor" (the billing call's agent does)
         ed.add_rule()
         ed.edit.setPlainText("id: agent_mentions_supervisor\nname: The agent mentions a "
                              "supervisor\nspeaker: agent\nsaid: supervisor\nnegation: false\n")
         ed.test_rule()
         qtbot.waitUntil(lambda: ed.test_button.isEnabled(), timeout=60000)
-        found_calls = {title for _, title, _ in ed.found}
+        found_calls = {title for _, title, _, _ in ed.found}
         agent_said = {name for name, a in demo_analyses.items()
                       if any(e["type"] == "utterance" and e["speaker"] == "agent"
                              and "supervisor" in e["text"].lower() for e in a["events"])}
@@ -447,7 +520,7 @@ def test_the_rules_editor_tests_a_rule_on_the_library_before_saving_it(qtbot, tm
         opened = []
         ed.open_call.connect(lambda cid, t: opened.append((cid, t)))
         ed._open_result(ed.results.item(0))
-        assert opened and opened[0][1] == ed.found[0][2].time
+        assert opened and opened[0][1] == ed.found[0][2]
         # a broken rule is refused with the reason, nothing changes
         ed.edit.setPlainText("id: agent_mentions_supervisor\nname: x\nsaid: [a\n")
         assert not ed.apply() and "not valid YAML" in ed.error.text()
@@ -455,14 +528,31 @@ def test_the_rules_editor_tests_a_rule_on_the_library_before_saving_it(qtbot, tm
         assert not ed.apply() and "speaker" in ed.error.text()
         ed.edit.setPlainText("id: agent_mentions_supervisor\nname: The agent mentions a "
                              "supervisor\nspeaker: agent\nsaid: supervisor\nnegation: false\n")
-        # disable a shipped rule, save: the user's own copy is written and used
+        assert ed.apply()
+        # a built-in rule with a moment detector is tested as the flags are computed
+        ids = [r["id"] for r in ed.rules]
+        ed.list.setCurrentRow(ids.index("flag_silence"))
+        assert "built-in" in ed.list.currentItem().text()
+        ed.test_rule()
+        qtbot.waitUntil(lambda: ed.test_button.isEnabled(), timeout=60000)
+        assert "moments in" in ed.results_label.text()
+        assert all("silence" in e or "hold" in e for _, _, _, e in ed.found)
+        # a built-in rule is not deleted (switched off instead)
+        ed.delete_rule()
+        assert len(ed.rules) == len(ids) and "untick it" in ed.error.text()
+        # disable a built-in rule, save: the user's own copy is written and used; it holds the
+        # centre's rules and the changed built-in only, and the other built-ins still run
         ed.list.item(0).setCheckState(Qt.Unchecked)
+        assert "changed" in ed.list.item(0).text()
         assert ed.save(), ed.error.text()
         saved = config_path().parent / "rules.yaml"
         assert Config.load().rules == str(saved)
         book = Rulebook.load(saved)
         assert book.problems == [] and "agent_mentions_supervisor" in {r.id for r in book.rules}
+        assert [r.id for r in book.rules if r.id in ed.builtin] == [ids[0]]
         assert book.rules[0].item.enabled is False
+        centre = Rulebook.for_centre(saved)
+        assert {r.id for r in centre.rules} >= set(ed.builtin) and not centre.get(ids[0]).item.enabled
         assert (saved.stat().st_mode & 0o777) == 0o600
         ed.close()
         win.close()

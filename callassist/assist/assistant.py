@@ -1,10 +1,11 @@
 """The assistant stage: turns the transcript and the caller's mood into help for the agent.
 
-Caller utterances give phrase suggestions, knowledge cards, the caller's points and escalation
-advice; agent utterances give coaching tips, ticks on the close-the-call checklist and mark the
-caller's points addressed. At the end, the call metrics and the wrap-up (assist.wrapup: the
-summary, the wrap-up code and the follow-ups); `catch_up` gives the same summary mid-call, for a
-transfer. Everything comes out as events.
+Caller utterances give phrase suggestions, knowledge cards and the caller's points; agent
+utterances give coaching tips and mark the caller's points addressed. The rules (assist.rulebook:
+the built-in ones and the centre's) run on every utterance: alerts, escalation advice, ticks on
+the close-the-call checklist. At the end, the call metrics, the rules decided over the whole call
+and the wrap-up (assist.wrapup: the summary, the wrap-up code and the follow-ups); `catch_up`
+gives the same summary mid-call, for a transfer. Everything comes out as events.
 """
 from __future__ import annotations
 
@@ -13,11 +14,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from .checklist import Checklist
 from .coaching import review
-from .escalation import EscalationAdvisor, EscalationSettings
-from ..core.events import (CUSTOMER, CallerPoint, ChecklistItem, CoachingTip, EscalationAdvice,
-                          Event, KnowledgeMatch, MoodState, PhraseSuggestion, Utterance, WrapUp)
+from .escalation import EscalationSettings
+from ..core.events import (CUSTOMER, CallerPoint, CoachingTip, Event, KnowledgeMatch, MoodState,
+                          PhraseSuggestion, Utterance, WrapUp)
 from .knowledge import KnowledgeBase
 from .metrics import call_metrics
 from .phrases import PhraseLibrary, PhraseSuggester
@@ -54,8 +54,6 @@ class Assistant:
         if embedder is None and knowledge is not None:
             embedder = knowledge.embedder
         self.points = PointTracker(embedder=embedder)
-        self.checklist = Checklist()
-        self.escalation = EscalationAdvisor(self.settings.escalation)
         self._caller_texts: list[str] = []
         self._last_cards: tuple[str, ...] = ()
         self._last_phrases: tuple[str, ...] = ()
@@ -65,10 +63,10 @@ class Assistant:
         self.caller = caller
         self.embedder = embedder
         self._seen: list[Event] = []  # the caller's moods and what this assistant said: the wrap-up's input
-        self.rules = None  # the centre's rules (assist.rulebook) applied to this call
-        if rules is not None and rules.active:
-            from .rulebook import RuleRunner
-            self.rules = RuleRunner(rules, embedder, caller)
+        from .rulebook import Rulebook, RuleRunner
+        # the rules applied to this call (default: the built-in ones alone)
+        self.rules = RuleRunner(rules if rules is not None else Rulebook.builtin(), embedder,
+                                caller, self.settings.escalation)
 
     @property
     def problems(self) -> list[str]:
@@ -94,13 +92,14 @@ class Assistant:
         return situation, why
 
     def on_caller(self, utt: Utterance, mood: MoodState | None) -> list[Event]:
-        out = self._on_caller(utt, mood)
-        if self.rules is not None:
-            out += self.rules.on_utterance(utt, mood)
+        out, problem, answered = self._on_caller(utt, mood)
+        out += self.rules.on_utterance(utt, mood, problem=problem, answered=answered)
         self._seen += ([mood] if mood is not None else []) + out
         return out
 
-    def _on_caller(self, utt: Utterance, mood: MoodState | None) -> list[Event]:
+    def _on_caller(self, utt: Utterance,
+                   mood: MoodState | None) -> tuple[list[Event], bool, bool | None]:
+        """(events, whether the caller raised a problem, whether the knowledge base answers it)."""
         out: list[Event] = []
         t = utt.end
         new_points = self.points.caller_said(utt.id, t, utt.text)
@@ -141,12 +140,7 @@ class Assistant:
                                             situation=situation, phrases=texts, reason=why))
 
         problem = any(p.category in ("issue", "question", "request") for p in new_points)
-        for trigger, reason in self.escalation.caller_said(
-                utt.text, t, mood.score if mood else None, problem, answered if problem else None,
-                furious=bool(mood and mood.label == "furious")):
-            out.append(EscalationAdvice(time=round(t, 3), utterance_id=utt.id, trigger=trigger,
-                                        reason=reason))
-        return out
+        return out, problem, answered
 
     def _reload_knowledge(self) -> None:
         """Pick up articles edited during the call (only changed files are re-indexed)."""
@@ -161,8 +155,7 @@ class Assistant:
 
     def on_agent(self, utt: Utterance) -> list[Event]:
         out = self._on_agent(utt)
-        if self.rules is not None:
-            out += self.rules.on_utterance(utt)
+        out += self.rules.on_utterance(utt)
         self._seen += out
         return out
 
@@ -172,9 +165,6 @@ class Assistant:
         for category, said, suggestion in review(utt.text):
             out.append(CoachingTip(time=t, utterance_id=utt.id, category=category, said=said,
                                    suggestion=suggestion))
-        for item, label, evidence in self.checklist.agent_said(utt.id, utt.text):
-            out.append(ChecklistItem(time=t, utterance_id=utt.id, item=item, label=label, done=True,
-                                     evidence=evidence))
         out += [self._point_event(p, t) for p in self.points.agent_said(utt.id, utt.text)]
         if self.suggester is not None:
             self.suggester.agent_said(utt.text)
@@ -197,8 +187,7 @@ class Assistant:
         (default: the caller's moods and what this assistant said during the call)."""
         metrics = call_metrics(utterances, duration)
         out: list[Event] = [metrics]
-        if self.rules is not None:
-            out += self.rules.finish(duration, metrics)
+        out += self.rules.finish(duration, metrics)
         wrap = self._summary(utterances, events, final=True)
         return out + ([wrap] if wrap is not None else [])
 

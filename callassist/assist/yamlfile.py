@@ -178,6 +178,8 @@ def schema_problem(exc, fields) -> str:
     msg = str(err["msg"]).removeprefix("Value error, ")
     msg = msg[:1].lower() + msg[1:]
     hint = ": quote it if it is meant as text" if err["type"] == "string_type" else ""
+    if not loc:  # a check of the whole item: its message says what is wrong
+        return msg
     return f"{field}: {msg} (got {short(err.get('input'))}){hint}"
 
 

@@ -36,7 +36,7 @@ class Models:
     key: tuple = ()  # Config.model_key() of the settings they were loaded with
     load_seconds: float = 0.0
     wrapup: object | None = None  # assist.wrapup_codes.WrapUpCodes (None: the shipped list)
-    rules: object | None = None  # assist.rulebook.Rulebook (None: no rules)
+    rules: object | None = None  # assist.rulebook.Rulebook (None: the built-in rules alone)
 
     @classmethod
     def load(cls, config, progress: Progress | None = None) -> "Models":
@@ -57,7 +57,7 @@ class Models:
         t0 = time.perf_counter()
         phrases = PhraseLibrary.load(config.phrases)  # first: a broken file is said in a second
         wrapup = WrapUpCodes.load(getattr(config, "wrapup_codes", None))
-        rules = Rulebook.load(getattr(config, "rules", None))
+        rules = Rulebook.for_centre(getattr(config, "rules", None))
         say("Loading speech model…")
         # the speech model loads in native code (CTranslate2, Vosk) while the mood model's
         # Python libraries are imported: side by side, not one after the other
@@ -115,7 +115,7 @@ class Models:
         to the articles are picked up by the next import rather than mid-batch.
         """
         from ..assist.assistant import Assistant, AssistSettings
-        from ..mood.cues import detect_cues
+        from ..assist.rulebook import Rulebook
         from .pipeline import Pipeline
 
         settings = AssistSettings(escalation=config.escalation())
@@ -124,7 +124,9 @@ class Models:
         assistant = Assistant(self.knowledge, self.phrases, settings,
                               embedder=self.knowledge.embedder if self.knowledge else None,
                               codes=self.wrapup, rules=self.rules)
-        return Pipeline(self.speech, self.mood, partials=partials, cue_detector=detect_cues,
+        rules = self.rules if self.rules is not None else Rulebook.builtin()
+        return Pipeline(self.speech, self.mood, partials=partials,
+                        cue_detector=rules.cue_detector(),
                         mood_window=config.mood_window, assistant=assistant)
 
 

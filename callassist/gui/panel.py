@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QHBoxL
                                QListWidget, QListWidgetItem, QMainWindow, QPlainTextEdit, QProgressBar,
                                QPushButton, QScrollArea, QTextEdit, QToolButton, QVBoxLayout, QWidget)
 
-from ..assist.checklist import ITEMS as CHECKLIST_ITEMS
 from ..core.events import (CallerPoint, CallMetrics, ChecklistItem, CoachingTip, EscalationAdvice,
                       KnowledgeMatch, MoodState, PartialUtterance, PhraseSuggestion, ProvisionalMood, Sentiment,
                       RuleMatch, Status, Utterance, WrapUp)
@@ -77,6 +76,24 @@ class SidePanel(QMainWindow):
         self.models_progress.connect(self._models_progress)
         self.models_ready.connect(self._models_loaded)
         self.preload_models()
+
+    def _checklist(self) -> list[tuple[str, str]]:
+        """The close-the-call checklist: the rules that tick it (the built-in ones and the
+        centre's file; a small file, read once and cached)."""
+        from ..assist.rulebook import Rulebook, load_rules
+        from ..errors import CallAssistError
+        try:
+            return load_rules(getattr(self.config, "rules", None)).checklist()
+        except CallAssistError:  # said when the models load; the built-in checklist meanwhile
+            return Rulebook.builtin().checklist()
+
+    def _check_box(self, item: str, label: str) -> QCheckBox:
+        box = QCheckBox(label)
+        box.setAccessibleName(f"Close the call: {label}")
+        box.setAccessibleDescription("Ticked when you say it")
+        self.checks[item] = box
+        self.checklist_section.body_layout.addWidget(box)
+        return box
 
     # ---- models, loaded once in the background -----------------------------------------------
     def preload_models(self) -> None:
@@ -286,10 +303,8 @@ class SidePanel(QMainWindow):
 
         self.checklist_section = Section("Close the call")
         self.checks: dict[str, QCheckBox] = {}
-        for item, label, _ in CHECKLIST_ITEMS:
-            box = QCheckBox(label)
-            self.checks[item] = box
-            self.checklist_section.body_layout.addWidget(box)
+        for item, label in self._checklist():
+            self._check_box(item, label)
         col.addWidget(self.checklist_section)
 
         # the wrap-up, written from the call when it ends: editable, one click copies it
@@ -376,9 +391,6 @@ class SidePanel(QMainWindow):
         for i, lab in enumerate(self.phrase_labels):
             lab.setAccessibleName(f"Phrase {i + 1} to say next")
             lab.setAccessibleDescription(f"Enter, a click or Ctrl+{i + 1} copies it")
-        for item, box in self.checks.items():
-            box.setAccessibleName(f"Close the call: {box.text()}")
-            box.setAccessibleDescription("Ticked when you say it")
         if self.transcript_section.toggle is not None:
             self.transcript_section.toggle.setAccessibleName("Show or hide the transcript")
             self.transcript_section.toggle.setAccessibleDescription("Ctrl+T")
@@ -706,10 +718,9 @@ class SidePanel(QMainWindow):
             self.rule_alert.setAccessibleDescription(f"{ev.severity} alert: {ev.alert}")
             self.rule_alert.show()
         elif isinstance(ev, ChecklistItem):
-            box = self.checks.get(ev.item)
-            if box is not None:
-                box.setChecked(ev.done)
-                box.setToolTip(f"you said: “{ev.evidence}”")
+            box = self.checks.get(ev.item) or self._check_box(ev.item, ev.label)
+            box.setChecked(ev.done)
+            box.setToolTip(f"you said: “{ev.evidence}”")
         elif isinstance(ev, CallMetrics):
             ratio = ev.talk_listen_ratio
             self.footer.setText(f"talk/listen {ratio if ratio is not None else '–'} · "

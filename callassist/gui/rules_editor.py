@@ -3,9 +3,14 @@ rule against the call library (the matching calls and moments are shown before a
 saved). Rules are edited as the YAML of one rule, checked as the file is (assist.rulebook); the
 file is written only when every rule is valid. The shipped rules are never overwritten: saving
 them writes the user's own copy and points the `rules` setting at it.
+
+The built-in rules (cues, escalation advice, the close-the-call checklist, flagged moments) are
+in the list too, marked "built-in": they can be switched off or changed, which saves the changed
+rule under its id in the centre's file; "Delete" on a changed one puts the built-in back.
 """
 from __future__ import annotations
 
+import copy
 import threading
 from pathlib import Path
 
@@ -15,7 +20,8 @@ from PySide6.QtWidgets import (QDialog, QHBoxLayout, QLabel, QListWidget, QListW
                                QPlainTextEdit, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from ..assist import yamlfile
-from ..assist.rulebook import (DEFAULT_RULES, Rulebook, evaluate, rule_from_dict, save_rules)
+from ..assist.rulebook import (BUILTIN_RULES, DEFAULT_RULES, Rulebook, evaluate,
+                               rule_from_dict, save_rules)
 from ..errors import CallAssistError
 from ..library.report import fmt_time
 
@@ -38,6 +44,7 @@ class RulesEditor(QDialog):
         self.path = Path((config.rules if config is not None and config.rules else None)
                          or DEFAULT_RULES)
         self.rules: list[dict] = []
+        self.builtin: dict[str, dict] = {}  # the built-in rules as shipped, by id
         self.problems: list[str] = []
         self._signals = _Signals()
         self._signals.tested.connect(self._show_test)
@@ -115,11 +122,19 @@ class RulesEditor(QDialog):
         self.error.setVisible(bool(text))
 
     # ---- the list
-    def load(self) -> None:
-        text = yamlfile.read_content_file(self.path, "rules file")
-        data = yamlfile.load(text, str(self.path)) or {}
-        self.rules = [r for r in (data.get("rules") or []) if isinstance(r, dict)] \
+    @staticmethod
+    def _read(path: Path) -> list[dict]:
+        data = yamlfile.load(yamlfile.read_content_file(path, "rules file"), str(path)) or {}
+        return [r for r in (data.get("rules") or []) if isinstance(r, dict)] \
             if isinstance(data, dict) else []
+
+    def load(self) -> None:
+        """The built-in rules (or the centre's changed copy of one, in its place), then the
+        centre's own."""
+        self.builtin = {r.get("id"): r for r in self._read(BUILTIN_RULES)}
+        own = {r.get("id"): r for r in self._read(self.path)}
+        self.rules = [copy.deepcopy(own.pop(i, r)) for i, r in self.builtin.items()] \
+            + list(own.values())
         self.problems = Rulebook.load(self.path).problems
         self._fill()
         if self.problems:
@@ -129,13 +144,19 @@ class RulesEditor(QDialog):
         self.list.blockSignals(True)
         self.list.clear()
         for r in self.rules:
-            item = QListWidgetItem(f"{r.get('name', '?')} ({r.get('id', '?')})")
+            item = QListWidgetItem(self._label(r))
             item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
             item.setCheckState(Qt.Checked if r.get("enabled", True) else Qt.Unchecked)
             self.list.addItem(item)
         self.list.blockSignals(False)
         if self.rules:
             self.list.setCurrentRow(min(select, len(self.rules) - 1))
+
+    def _label(self, r: dict) -> str:
+        mark = ""
+        if r.get("id") in self.builtin:
+            mark = " · built-in" + ("" if r == self.builtin[r.get("id")] else ", changed")
+        return f"{r.get('name', '?')} ({r.get('id', '?')}){mark}"
 
     def _select(self, row: int) -> None:
         if 0 <= row < len(self.rules):
@@ -151,6 +172,9 @@ class RulesEditor(QDialog):
             self.rules[row].pop("enabled", None)
         else:
             self.rules[row]["enabled"] = False
+        self.list.blockSignals(True)
+        item.setText(self._label(self.rules[row]))
+        self.list.blockSignals(False)
         if row == self.list.currentRow():
             self._select(row)
 
@@ -165,9 +189,18 @@ class RulesEditor(QDialog):
 
     def delete_rule(self) -> None:
         row = self.list.currentRow()
-        if 0 <= row < len(self.rules):
+        if not 0 <= row < len(self.rules):
+            return
+        shipped = self.builtin.get(self.rules[row].get("id"))
+        if shipped is None:
             del self.rules[row]
-            self._fill(row)
+        elif self.rules[row] != shipped:
+            self.rules[row] = copy.deepcopy(shipped)
+            self._say("the built-in rule is back as shipped (Save to keep it so)")
+        else:
+            self._say("a built-in rule cannot be deleted: untick it to switch it off")
+            return
+        self._fill(row)
 
     # ---- editing
     def _edited(self) -> dict:
@@ -206,8 +239,8 @@ class RulesEditor(QDialog):
         if target.resolve() == DEFAULT_RULES.resolve():
             from ..config import config_path
             target = config_path().parent / "rules.yaml"
-        try:
-            save_rules(target, self.rules)
+        try:  # the built-in rules as shipped stay out of the file: updates reach them
+            save_rules(target, [r for r in self.rules if self.builtin.get(r.get("id")) != r])
             if self.config is not None and (self.config.rules or "") != str(target):
                 self.config = self.config.save(rules=str(target))
         except CallAssistError as exc:
@@ -232,6 +265,7 @@ class RulesEditor(QDialog):
         self._say("")
         rule = rule_from_dict(data, "the rule")
         book = Rulebook(self.path, [rule])
+        settings = getattr(self.store, "flag_settings", None)
         self.results.clear()
         self.results_label.setText("Testing on the library…")
         self.test_button.setEnabled(False)
@@ -246,8 +280,15 @@ class RulesEditor(QDialog):
                 for rec in self.store.list_calls():
                     tl = self.store.load_timeline(rec.id)
                     duration = float(tl.call.get("duration") or rec.duration or 0.0)
-                    for m in evaluate(book, tl.events, duration, embedder):
-                        found.append((rec.id, rec.title or rec.id, m))
+                    title = rec.title or rec.id
+                    if rule.detector == "moment":  # flagged moments, graded by the detector
+                        from ..library.flags import compute_flags
+                        found += [(rec.id, title, f.time, f"{f.severity_name}: {f.reason}")
+                                  for f in compute_flags(tl, settings, book)
+                                  if f.kind == rule.item.detector]
+                        continue
+                    for m in evaluate(book, tl.events, duration, embedder, cues=True):
+                        found.append((rec.id, title, m.time, m.evidence))
                 self._signals.tested.emit(rule.id, found)
             except Exception as exc:  # shown in the window, never a dead thread
                 self._signals.tested.emit(rule.id, f"the test stopped: {exc}")
@@ -261,13 +302,13 @@ class RulesEditor(QDialog):
             self.results_label.setText(found)
             return
         self.found = found
-        calls = len({c for c, _, _ in found})
+        calls = len({c for c, _, _, _ in found})
         total = len(self.store.list_calls())
         self.results_label.setText(f"{rule_id}: {len(found)} moments in {calls} of {total} calls "
                                    f"(double-click one to hear it)")
-        for _, title, m in found:
-            self.results.addItem(f"{title} · {fmt_time(m.time)} · {m.evidence}")
+        for _, title, time, evidence in found:
+            self.results.addItem(f"{title} · {fmt_time(time)} · {evidence}")
 
     def _open_result(self, item: QListWidgetItem) -> None:
-        call_id, _, m = self.found[self.results.row(item)]
-        self.open_call.emit(call_id, float(m.time))
+        call_id, _, time, _ = self.found[self.results.row(item)]
+        self.open_call.emit(call_id, float(time))

@@ -6,6 +6,10 @@ recovered calls and imported recordings are flagged the same way, and re-flagged
 thresholds change. Each flag has a time (where to start listening), an end, a severity
 (1 low, 2 medium, 3 high) and a reason a person can read.
 
+Each kind is a built-in rule with a moment detector (content/builtin_rules.yaml), run here by
+name: a centre switches a kind off in its rules file (or in the rules editor) like any rule.
+Rules of the centre's own with a `flag` flag their matches too (kind "rule").
+
 Kinds:
   mood_drop       the caller's mood fell sharply from one utterance to the next
   negative_mood   the caller's mood stayed negative for a long stretch
@@ -301,9 +305,17 @@ def _unresolved_flag(tl: Timeline, moods: Sequence[MoodState], s: FlagSettings,
                  "; ".join(reasons), CUSTOMER, last.id)]
 
 
-def compute_flags(timeline: Timeline, settings: FlagSettings | None = None) -> list[Flag]:
-    """Every flagged moment of a call, in time order."""
+def compute_flags(timeline: Timeline, settings: FlagSettings | None = None,
+                  rules=None) -> list[Flag]:
+    """Every flagged moment of a call, in time order: the moments of the kinds the active rules
+    flag (`rules`, an assist.rulebook.Rulebook; default the built-in rules, where each kind is a
+    rule with a moment detector) and the settings keep, and the moments the centre's own rules
+    flagged in the call."""
     s = settings or FlagSettings()
+    if rules is None:
+        from ..assist.rulebook import Rulebook
+        rules = Rulebook.builtin()
+    on = (set(rules.moment_kinds()) | {"rule"}) & set(s.kinds)
     utts = sorted(timeline.utterances, key=lambda u: u.start)
     by_id = _utt_index(utts)
     moods = [m for m in timeline.moods if m.speaker == CUSTOMER] or timeline.moods
@@ -316,7 +328,7 @@ def compute_flags(timeline: Timeline, settings: FlagSettings | None = None) -> l
     flags += _language_flags(timeline.of(CoachingTip), by_id)
     flags += _unresolved_flag(timeline, moods, s, duration)
     flags += _rule_flags(timeline.of(RuleMatch), by_id)
-    flags = [f for f in flags if f.kind in s.kinds]
+    flags = [f for f in flags if f.kind in on]
     return sorted(flags, key=lambda f: (f.time, -f.severity, f.kind))
 
 

@@ -19,7 +19,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from ..assist.checklist import ITEMS as CHECKLIST_ITEMS
 from ..errors import CallAssistError
 from ..paths import write_private
 from ..core.events import (AGENT, CUSTOMER, CallerPoint, CallMetrics, CallScore, ChecklistItem, MoodState,
@@ -47,6 +46,11 @@ class ReportData:
     flags: list[Flag]
     notes: list[dict]
     scorecard: object | None = None  # assist.scorecard.CardResult, with the reviewers' answers
+    rules: object | None = None  # assist.rulebook.Rulebook of the library (its checklist)
+
+    def checklist(self, ticks) -> list[tuple[str, str, object]]:
+        from ..assist.rulebook import Rulebook
+        return (self.rules or Rulebook.builtin()).checklist_ticks(ticks)
 
     @classmethod
     def from_store(cls, store: Library, call_id: str) -> ReportData:
@@ -54,14 +58,14 @@ class ReportData:
         timeline = store.load_timeline(call_id)
         flags = record.flags
         if flags is None:  # a call still live (or never finished): flag what there is
-            flags = compute_flags(timeline, store.flag_settings)
+            flags = compute_flags(timeline, store.flag_settings, store.flag_rules())
         try:
             card = store.scorecard(call_id)
         except CallAssistError as exc:  # a broken form: the report says so, the rest is shown
             log.warning("scorecard left out of the report: %s", exc)
             card = None
         return cls(record=record, timeline=timeline, flags=list(flags),
-                   notes=list(store.notes(call_id)), scorecard=card)
+                   notes=list(store.notes(call_id)), scorecard=card, rules=store.flag_rules())
 
     # -- derived values
     @property
@@ -512,7 +516,7 @@ def _notes_section(data: ReportData) -> list[str]:
 
 def _checklist_section(data: ReportData) -> list[str]:
     tl = data.timeline
-    ticks = {c.item: c for c in tl.of(ChecklistItem) if c.done}
+    ticks = tl.of(ChecklistItem)
     points: dict[int, CallerPoint] = {}
     for p in sorted(tl.of(CallerPoint), key=lambda p: p.time):
         points[p.id] = p  # re-sent when addressed: the last state counts
@@ -520,8 +524,7 @@ def _checklist_section(data: ReportData) -> list[str]:
         return []
     out = ["<h2>Close-the-call checklist and the caller's points</h2>"]
     rows = []
-    for item, label, _ in CHECKLIST_ITEMS:
-        c = ticks.get(item)
+    for _item, label, c in data.checklist(ticks):
         state = ('<span class="done">✓ done</span>' if c else '<span class="missing">✗ not done'
                  '</span>')
         rows.append(([state, _e(label), _e(f"{fmt_time(c.time)} “{c.evidence}”" if c else "")],

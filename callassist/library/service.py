@@ -63,7 +63,7 @@ class CallRecord(CallRow):
 
 
 def summarise(call: dict[str, Any], events: Iterable[Event], duration: float, status: str,
-              settings: FlagSettings | None = None) -> Summary:
+              settings: FlagSettings | None = None, rules=None) -> Summary:
     """The summary and flags of a call from its events (as stored: partials left out)."""
     call = {**call, "duration": round(float(duration), 3)}
     events = [e for e in events if not isinstance(e, Transient)]
@@ -72,7 +72,7 @@ def summarise(call: dict[str, Any], events: Iterable[Event], duration: float, st
         counts[e.kind] = counts.get(e.kind, 0) + 1
     moods = [getattr(e, "score", None) for e in events if e.kind == "mood"]
     moods = [m for m in moods if isinstance(m, (int, float))]
-    flags = compute_flags(Timeline(call=call, events=events), settings)
+    flags = compute_flags(Timeline(call=call, events=events), settings, rules)
     return Summary(status=status, duration=call["duration"], call=call,
                    utterances=counts.get("utterance", 0),
                    mood_start=moods[0] if moods else None, mood_end=moods[-1] if moods else None,
@@ -196,9 +196,21 @@ class Library:
     def _summary(self, call: dict, events, duration: float, status: str) -> Summary:
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}")
-        summary = summarise(call, events, duration, status, self.flag_settings)
+        summary = summarise(call, events, duration, status, self.flag_settings,
+                            self.flag_rules())
         summary.scorecard = self._auto_card(events, summary.duration)
         return summary
+
+    def flag_rules(self):
+        """The rules whose moments are flagged: the built-in ones and this library's rules file
+        (which can switch a built-in flag off); the built-in ones alone when the file is
+        broken (said in the log)."""
+        from ..assist.rulebook import Rulebook, load_rules
+        try:
+            return load_rules(self.rules_file)
+        except CallAssistError as exc:
+            log.warning("flags from the built-in rules only: %s", exc)
+            return Rulebook.builtin()
 
     # -- the centre's QA form, answered automatically when a call is stored
     def _qa_form(self):
@@ -518,7 +530,7 @@ class Library:
         if settings is not None:
             self.flag_settings = settings
             self.store.set_meta("flag_settings", json.dumps(settings.to_dict()))
-        settings = self.flag_settings
+        settings, rules = self.flag_settings, self.flag_rules()
         ids = self.store.call_ids(without_flags=only_missing)
         done, batch = 0, {}
         try:
@@ -531,7 +543,7 @@ class Library:
                     if call_id in self.store.call_ids(finished=False):
                         raise
                     continue  # deleted meanwhile
-                batch[call_id] = [f.to_dict() for f in compute_flags(timeline, settings)]
+                batch[call_id] = [f.to_dict() for f in compute_flags(timeline, settings, rules)]
                 done += 1
                 if len(batch) >= 50:
                     self.store.set_flags(batch)

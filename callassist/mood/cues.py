@@ -47,6 +47,7 @@ _STOP = {"i", "you", "we", "it", "the", "a", "an", "to", "do", "does", "is", "ar
 
 @dataclass(frozen=True)
 class _Rule:
+    name: str  # the built-in detector's name in the rules file (content/builtin_rules.yaml)
     kind: str
     reason: str
     strength: float
@@ -54,27 +55,28 @@ class _Rule:
     negatable: bool = True  # skip the match when a negation word comes just before it
 
 
-def _rule(kind: str, reason: str, strength: float, pattern: str, negatable: bool = True) -> _Rule:
-    return _Rule(kind, reason, strength, re.compile(r"\b(?:" + pattern.replace("'", "") + r")\b"), negatable)
+def _rule(name: str, kind: str, reason: str, strength: float, pattern: str,
+          negatable: bool = True) -> _Rule:
+    return _Rule(name, kind, reason, strength, re.compile(r"\b(?:" + pattern.replace("'", "") + r")\b"), negatable)
 
 
-def _shared(kind: str, strength: float, phrases: rules.Phrases) -> _Rule:
+def _shared(name: str, kind: str, strength: float, phrases: rules.Phrases) -> _Rule:
     """A cue from a rule in core.rules, which other stages read too (its name is the reason)."""
-    return _Rule(kind, phrases.name, strength, phrases.regex, phrases.negatable)
+    return _Rule(name, kind, phrases.name, strength, phrases.regex, phrases.negatable)
 
 
 _RULES: tuple[_Rule, ...] = (
     # -- anger / escalation --------------------------------------------------------------------
-    _shared("anger", 0.9, rules.ASKS_FOR_SENIOR),
-    _shared("anger", 0.85, rules.CANCEL_THREAT),
-    _rule("anger", "threatens to complain", 0.85,
+    _shared("asks_for_senior", "anger", 0.9, rules.ASKS_FOR_SENIOR),
+    _shared("cancel_threat", "anger", 0.85, rules.CANCEL_THREAT),
+    _rule("complaint_threat", "anger", "threatens to complain", 0.85,
           r"(?:file|make|lodge|submit|raise|put in|write) (?:a |an )?(?:formal |official )?complaint"
           r"|report (?:you|this|your company|it) to"
           r"|(?:my|a|an) (?:lawyer|attorney|solicitor)|legal action|(?:sue|suing) (?:you|your company|them)"
           r"|(?:the|to the) (?:press|media|newspapers|ombudsman|better business bureau|bbb|regulator|fcc|ftc|trading standards)"
           r"|(?:leave|write|post|give) (?:you |a |an )?(?:bad|terrible|negative|awful|horrible|one star|1 star|zero star) review"
           r"|(?:post|tell everyone|put) (?:this |it )?(?:on|all over) (?:social media|twitter|facebook|the internet)"),
-    _rule("anger", "says this is not the first call", 0.75,
+    _rule("repeat_call", "anger", "says this is not the first call", 0.75,
           rf"(?:this is|thats|that is|its|it is) (?:the|my) {_ORDINAL} time (?:ive |i have |im |i am |i |we )?(?:called|calling|rung|ringing|phoned|phoning|had to call|contacted)"
           rf"|(?:not|isnt|is not) (?:the|my) first time (?:ive |i have |im |i am |i )?(?:called|calling|rung|ringing|phoned|had to call)"
           rf"|(?:ive|i have|i|we have|weve) (?:already |now |just )?(?:called|rung|phoned|contacted you|spoken to \w+|talked to \w+|been on the phone) (?:\w+ )?(?:{_NUM_TIMES}|before|already|yesterday|last week|earlier|this morning|every day)"
@@ -85,7 +87,7 @@ _RULES: tuple[_Rule, ...] = (
           r"|how many (?:more )?times (?:do|have|must|will|am) (?:i|you)"
           r"|(?:nobody|no one|noone|you never) (?:ever )?(?:calls?|called|rang|got) (?:me )?back",
           negatable=False),
-    _rule("anger", "sounds fed up", 0.6,
+    _rule("fed_up", "anger", "sounds fed up", 0.6,
           r"(?:ridiculous|unacceptable|outrageous|absurd|pathetic|disgraceful|a disgrace|a joke|a scam|insane|useless|incompetent|infuriating)"
           r"|(?:fed up|sick and tired|sick of|had enough|had it with|wasting my time|waste of (?:my )?time|you people|rip off|ripoff)"
           r"|(?:worst|terrible|horrible|awful|appalling|lousy) (?:service|company|customer service|experience|support|airline)"
@@ -94,7 +96,7 @@ _RULES: tuple[_Rule, ...] = (
           r"|(?:fucking|fuck|shit|bullshit|crap|damn|goddamn|bloody hell)",
           negatable=False),
     # -- confusion ---------------------------------------------------------------------------------
-    _rule("confusion", "does not understand", 0.75,
+    _rule("not_understanding", "confusion", "does not understand", 0.75,
           r"(?:dont|do not|didnt|did not|cant|cannot|can not|still dont|still cant) (?:really |quite |fully |even )?(?:understand|follow|get it|get what|get how|get this|see what|see how|see why|figure out|work out|make sense of|know what (?:that|this|you) means?|know what to do|know how)"
           r"|(?:im|i am|so|really|totally|completely|a bit|a little|little|bit|getting|very) (?:confused|lost|puzzled|baffled)|confusing"
           r"|(?:that|this|it|none of this|none of that) (?:doesnt|does not|dont|do not) make (?:any )?sense|makes no sense|making no sense"
@@ -105,12 +107,12 @@ _RULES: tuple[_Rule, ...] = (
           r"|(?:can|could|would) you (?:please )?(?:explain|say that|repeat|go over|walk me through|slow down)|say (?:that|it) again|come again",
           negatable=False),
     # -- worry / urgency ---------------------------------------------------------------------------
-    _rule("worry", "urgent", 0.7,
+    _rule("urgent", "worry", "urgent", 0.7,
           r"(?:urgent|urgently|emergency|asap|as soon as possible|right away|immediately|straight away|time sensitive|no time|running out of time|last minute|deadline)"
           r"|(?:need|needs|needed|have to|must) (?:\w+ ){0,3}(?:today|tonight|right now|by tomorrow|by tonight|this morning|this afternoon|by the end of the day|before \w+day)"
           r"|(?:flight|plane|train|surgery|appointment|interview|meeting|payment|rent|bill) (?:\w+ ){0,2}(?:leaves|departs|is|is due|are due|starts) (?:in (?:an hour|\w+ (?:hours|minutes))|tonight|tomorrow|today|at \d+)",
           negatable=True),
-    _rule("worry", "sounds worried", 0.65,
+    _rule("worried", "worry", "sounds worried", 0.65,
           r"(?:im|i am|so|really|very|getting|bit|little|quite|extremely|were|we are) (?:worried|anxious|scared|nervous|concerned|stressed|panicking|frightened|afraid|terrified|desperate)"
           r"|(?:afraid|scared|worried|worry|fear) (?:that|of|about|ill|i will|i might|it will|it might|you will|they will)|what if (?:it|i|they|we|something|he|she) (?:happens|doesnt|dont|cant|loses?|miss|misses|breaks|fails|gets|never)|panic|panicking"
           r"|(?:cant|cannot|can not|dont|do not) (?:afford|sleep)|(?:stranded|stuck) (?:at|in|here|overseas|abroad)"
@@ -119,21 +121,26 @@ _RULES: tuple[_Rule, ...] = (
           r"|(?:fraud|fraudulent|scammed|stolen|hacked|identity theft|unauthori[sz]ed (?:charge|payment|transaction)s?)",
           negatable=True),
     # -- gratitude / satisfaction -----------------------------------------------------------------
-    _rule("gratitude", "thanks the agent", 0.8,
+    _rule("thanks", "gratitude", "thanks the agent", 0.8,
           r"(?:thank you|thanks|thank u|thankyou|thx|cheers|(?:i )?(?:really |truly )?appreciate (?:it|that|this|your help|you|all your help|the help)|much appreciated|(?:im|i am|so|very) grateful)",
           negatable=True),
-    _rule("gratitude", "says it is solved", 0.75,
+    _rule("solved", "gratitude", "says it is solved", 0.75,
           r"(?:that|it|this|everything) (?:worked|works now|works|is working|fixed it|solved it|did the trick|sorted it|is fixed|is sorted|is solved|is resolved)"
           r"|(?:(?:problem|issue) (?:is|has been|got|seems|was)|its|it is|it has been|it got|it seems|thats|that is|that has been|that got|everything is|everythings) (?:all )?(?:solved|fixed|resolved|sorted(?: out)?)(?! (?:yet|soon|today|tomorrow))"
           r"|^(?:(?:great|perfect|ok|okay|oh|brilliant|excellent) )*problem solved"
           r"|(?:all|well|that|thats) sorted|(?:all|im|were) set now|thats (?:all|everything) i needed",
           negatable=True),
-    _rule("gratitude", "is satisfied", 0.7,
+    _rule("satisfied", "gratitude", "is satisfied", 0.7,
           r"(?:thats|that is|this is|thats been|that was|youve been|you have been|you were|youre|you are|it was|was) (?:really |very |so |just |absolutely |super )?(?:great|perfect|wonderful|brilliant|excellent|amazing|fantastic|awesome|lovely|helpful|a great help|a big help|a lifesaver|a star|the best)"
           r"|(?:im|i am|so|really|very) (?:happy|glad|pleased|satisfied|relieved|delighted)"
           r"|great service|excellent service|good service|great job|good job|well done|you made my day|youre a star|you rock",
           negatable=True),
 )
+REPEATED_QUESTIONS = "repeated_questions"  # asks how / what again (from the call's history)
+DETECTORS: dict[str, str] = {r.name: r.kind for r in _RULES} | {REPEATED_QUESTIONS: "confusion"}
+"""The cue detectors by name, with the kind of cue each gives: the built-in rules
+(content/builtin_rules.yaml) switch them on and off by these names."""
+
 # A gratitude phrase that is really a refusal or sarcasm: not gratitude.
 _NOT_GRATITUDE = re.compile(r"\b(?:no (?:thanks|thank you)|thanks but no|thanks for nothing|thanks a lot for nothing)\b")
 
@@ -164,8 +171,10 @@ def _content(joined: str) -> set[str]:
     return {w for w in joined.split() if w not in _STOP and len(w) > 2}
 
 
-def detect_cues(text: str, history: Sequence[str] = ()) -> list[Cue]:
-    """Cues in one caller utterance; ``history`` = the caller's earlier utterances in this call."""
+def detect_cues(text: str, history: Sequence[str] = (),
+                only: frozenset[str] | set[str] | None = None) -> list[Cue]:
+    """Cues in one caller utterance; ``history`` = the caller's earlier utterances in this call;
+    ``only``: the names of the detectors to run (DETECTORS; default all)."""
     joined, spans, offsets = _words(text or "")
     if not joined:
         return []
@@ -174,6 +183,8 @@ def detect_cues(text: str, history: Sequence[str] = ()) -> list[Cue]:
     found: dict[tuple[str, str], Cue] = {}
     blocked = [m.span() for m in _NOT_GRATITUDE.finditer(joined)]
     for rule in _RULES:
+        if only is not None and rule.name not in only:
+            continue
         hits: list[tuple[int, int]] = []
         for pos in offsets:
             if hits and pos < offsets[hits[-1][1]] + len(words[hits[-1][1]]):
@@ -197,7 +208,7 @@ def detect_cues(text: str, history: Sequence[str] = ()) -> list[Cue]:
         found[(rule.kind, rule.reason)] = Cue(rule.kind, trigger, rule.reason, round(min(strength, 1.0), 2))
 
     # Asks how / what again: this utterance is a question and so were earlier ones in the call.
-    if _is_question(joined):
+    if (only is None or REPEATED_QUESTIONS in only) and _is_question(joined):
         earlier = [h for h in list(history)[-6:] if _is_question(_words(h or "")[0])]
         if earlier:
             now = _content(joined)
