@@ -6,6 +6,7 @@ written text: Whisper), the code file's checks, the event through JSON and the l
 redaction, the assistant's hang-up and mid-call catch-up; then the real thing: the tuning set
 with the real sentence encoder and the four demo calls analysed by the real command line."""
 import json
+import re
 
 import pytest
 
@@ -86,7 +87,7 @@ def test_facts_of_a_call_in_written_and_recognised_text(utts, when, amount):
     w = summarize(utts, [], default_codes())
     assert ids(w.reason) == [2] and "fridge" in w.reason[0]["text"]
     assert "Sam" not in w.reason[0]["text"] and "sam" not in w.reason[0]["text"].split()
-    assert ids(w.actions) == [3, 4]
+    assert ids(w.actions) == [4]  # "let me check the order" looks it up: nothing done yet
     (promise,) = w.commitments
     assert promise["utterances"] == [4] and promise["when"] == when and promise["amount"] == amount
     assert w.code == "DELIVERY" and "arrived" in w.code_why  # by its keywords: no encoder here
@@ -101,7 +102,8 @@ def test_facts_of_a_call_in_written_and_recognised_text(utts, when, amount):
     ("i'll refund twenty five pounds to your card by friday", "by friday", "twenty five pounds"),
     ("You'll get $40 back within 24 hours.", "within 24 hours", "$40"),
     ("you'll get forty nine ninety nine back in three to five working days",
-     "in three to five working days", "forty nine ninety nine"),
+     "three to five working days", "forty nine ninety nine"),  # a bare "in" is not kept
+    ("An engineer will come out tomorrow before 12 noon.", "tomorrow before 12 noon", None),
     ("An engineer will come out tomorrow before twelve.", "tomorrow before twelve", None),
     ("the refund of thirty four pounds ninety nine will be back on your card on the 14th",
      "on the 14th", "thirty four pounds ninety nine"),
@@ -129,7 +131,6 @@ def test_times_and_amounts_read_both_ways():
 
 
 @pytest.mark.parametrize("text", [
-    "Let me check that for you.", "I'm just pulling up your account now.",
     "Please hold the line while I transfer you.", "Your refund has been processed.",
     "i've gone ahead and cancelled the subscription",
 ])
@@ -164,7 +165,7 @@ def test_an_unresolved_call_keeps_the_issue_open():
 def test_a_transfer_is_escalated_whatever_the_caller_wanted():
     w = summarize(TRANSFERRED, [], default_codes())
     assert w.code == "ESCALATED" and w.code_utterances == (5,) and not w.resolved
-    assert ids(w.actions) == [3, 5]
+    assert ids(w.actions) == [5]  # the transfer is done; "let me look at the notes" is not
     # asking for a manager is not a transfer: a delivery call stays a delivery call
     asked = call((C, "my parcel still hasn't arrived"), (C, "i want to speak to your manager"),
                  (A, "i've rebooked it for tomorrow"), (C, "okay thanks"))
@@ -194,6 +195,102 @@ def test_mood_at_start_and_end_and_a_question_left_open():
     # the caller's last question, no agent reply after it: open for whoever takes the call over
     assert [f["utterances"] for f in w.followups if f["kind"] == "unanswered"] == [[3]]
     assert_traceable(w, utts)
+
+
+# ---- follow-ups, escalation, promises (the label rules of tests/data/wrapup_blind.md) -------------
+
+def _unanswered(w):
+    return [f["utterances"][0] for f in w.followups if f["kind"] == "unanswered"]
+
+
+def test_a_request_the_agent_never_takes_up_is_a_follow_up():
+    utts = call((A, "brightwave this is marcus how can i help"),
+                (C, "my parcel says delivered but there's nothing here"),
+                (A, "i've opened an investigation with the courier"),
+                (C, "oh and also can you change the phone number for the delivery texts"),
+                (A, "i'll email you as soon as we hear anything back from the courier"),
+                (C, "okay thanks bye"))
+    assert _unanswered(summarize(utts, [], default_codes())) == [4]
+
+
+@pytest.mark.parametrize("reply", [
+    "yes I've changed it to the new number now",  # answered straight away
+    "Of course. Done, the texts will go to the new one.",
+    "I'm afraid I can't change that until the parcel is found.",  # turned down with a reason
+])
+def test_a_request_answered_or_turned_down_is_not_a_follow_up(reply):
+    utts = call((C, "My parcel says delivered but there's nothing here."),
+                (A, "I've opened an investigation with the courier."),
+                (C, "Oh, and could you change the phone number for the delivery texts?"),
+                (A, reply), (C, "Okay, thanks."))
+    assert _unanswered(summarize(utts, [], default_codes())) == []
+
+
+def test_a_question_answered_later_is_not_a_follow_up_but_half_of_two_is():
+    later = call((C, "I ordered a kettle and it came without the lid."),
+                 (C, "And do you do the matching toaster in white?"),
+                 (A, "Sorry, one moment, I'm just bringing the order up."),
+                 (A, "I've sent a new lid today. And the toaster does come in white, yes."))
+    assert _unanswered(summarize(later, [], default_codes())) == []
+    two = call((C, "I've got an old phone I want to trade in, how does it work?"),
+               (A, "You get a quote online and we send you a free kit."),
+               (C, "And my mum's got an old tablet, would you take that as well? "
+                   "And do you recycle old laptop chargers?"),
+               (A, "Chargers and cables we recycle for free, any brand."))
+    (open_item,) = [f for f in summarize(two, [], default_codes()).followups if f["kind"] == "unanswered"]
+    assert open_item["utterances"] == [3] and "tablet" in open_item["text"]
+
+
+def test_questions_before_the_reason_and_checks_are_not_follow_ups():
+    utts = call((C, "Hello, is this the right number for payments?"),
+                (A, "Hello, this is Brightwave, Amy speaking."),
+                (C, "I've been charged twice for my order."),
+                (A, "I've refunded the second payment now."),
+                (C, "Is that right? Can you hear me?"))
+    assert _unanswered(summarize(utts, [], default_codes())) == []
+
+
+def test_a_transfer_is_escalated_only_to_someone_senior():
+    payment = call((C, "i want to pay for the order over the phone"),
+                   (A, "i'm putting you through to the payment line now"))
+    assert summarize(payment, [], default_codes()).code != "ESCALATED"
+    callback = call((C, "the tv has the same fault for the third time"),
+                    (A, "none of the team leaders can take a call right now so i've booked a "
+                        "callback for you"))
+    assert summarize(callback, [], default_codes()).code == "ESCALATED"
+    maybe = call((C, "the tv has the same fault for the third time"),
+                 (A, "if it happens again i'd need to look at it with my team leader"))
+    assert summarize(maybe, [], default_codes()).code != "ESCALATED"
+
+
+@pytest.mark.parametrize("text, promises", [
+    # a condition on events is still a promise; one on the caller's choice is an offer
+    ("If it's lost we'll send a replacement by Friday.", [("by Friday", None)]),
+    ("As soon as the courier confirms it, the $179 will be refunded to your PayPal.", [(None, "$179")]),
+    ("If you'd like, we'll send a replacement tomorrow.", []),
+    # the present for a scheduled event, with its time; without one it says how things work
+    ("forty dollars goes back on the card within two working days",
+     [("within two working days", "forty dollars")]),
+    ("The refund goes back to the card you paid with.", []),
+    # two promises in one turn, each with its own time
+    ("they'll go out within one working day and should reach you in three to five working days",
+     [("within one working day", None), ("three to five working days", None)]),
+    # how things are now, and a transfer under way, are no promises
+    ("You should be all set now then.", []),
+    ("they'll go through everything with you i'm transferring you now", []),
+])
+def test_promises_by_their_grammar(text, promises):
+    w = summarize(call((C, "my order has not arrived"), (A, text)), [], default_codes())
+    assert [(c["when"], c["amount"]) for c in w.commitments] == promises
+
+
+@pytest.mark.parametrize("text", [
+    "Let me check that for you.", "I'm just pulling up your account now.",
+    "I've had a look and it left the warehouse on Monday.", "we're expecting more next month",
+])
+def test_looking_things_up_is_no_action(text):
+    w = summarize(call((C, "I need to cancel my order please"), (A, text)), [], default_codes())
+    assert w.actions == ()
 
 
 class ScriptedEngine:
@@ -359,6 +456,10 @@ def test_the_tuning_set_with_the_real_encoder():
         right += w.code == c["code"]
         gold = {"reason": set(c["reason"]), "actions": set(c["actions"]),
                 "commitments": {x["turn"] for x in c["commitments"]}, "followups": set(c["followups"])}
+        # the set predates the label rules (wrapup_blind.md): it counts looking the order up
+        # ("let me check…") as an action, which the wrap-up no longer does
+        gold["actions"] = {i for i in gold["actions"] if not re.match(
+            r"^(?:\W*\w+\W+){0,5}let me (?:check|look|pull|have a look)\b", c["turns"][i]["text"], re.I)}
         for k, want in gold.items():
             got = {i - 1 for i in ids(getattr(w, k))}
             hits[k][0] += len(got & want)

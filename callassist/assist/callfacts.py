@@ -201,48 +201,49 @@ def _reason_text(turn: Turn, names: set[str] = frozenset()) -> str:
 
 # ---- what the agent did ----------------------------------------------------------------------
 
-PARTICIPLES = set("""sent put made set done given taken found raised logged issued booked cancelled
+PARTICIPLES = set("""sent put made set done given taken raised logged issued booked cancelled
 canceled refunded credited added applied updated changed reset arranged processed escalated
 emailed texted reported ordered flagged noted passed corrected upgraded scheduled opened created
 submitted requested removed unlocked reactivated waived reversed paid resent rebooked pushed
 fixed sorted amended moved placed started registered replaced dispatched reissued renewed
 switched activated blocked frozen closed authorised authorized approved attached marked spoken
-contacted called chased checked looked gone pulled transferred extended adjusted reduced
-lowered tried spoken asked organised organized""".split())
+contacted called chased transferred extended adjusted reduced lowered spoken asked organised
+organized""".split())
 NOT_ACTION = {"been", "got", "to", "not", "no", "never", "seen", "heard", "noticed", "received",
-              "had", "need", "used", "a", "an", "the", "your", "you", "it", "this", "that"}
+              "had", "need", "used", "a", "an", "the", "your", "you", "it", "this", "that",
+              "checked", "looked", "pulled", "found", "tried", "searched"}  # looked up: not done
 EXCLUDE_ING = {"going", "calling", "speaking", "hoping", "thinking", "wondering", "asking", "being",
                "saying", "telling", "guessing", "assuming", "seeing", "showing", "afraid", "getting",
-               "having", "feeling", "looking forward", "trying to understand"}
+               "having", "feeling", "looking forward", "trying to understand",
+               # looking things up is not doing anything to the order
+               "checking", "looking", "pulling", "searching", "reading", "bringing", "finding",
+               "trying", "waiting", "sorry", "expecting"}
 IMMEDIATE = (r"(?:just\s+|quickly\s+|now\s+)*(?:check|look|see|have\s+a\s+(?:quick\s+)?look|"
              r"transfer|put\s+you|pass\s+you|connect\s+you|pop\s+you|bear|find|pull|bring\s+up|"
              r"grab|be\s+with\s+you|go\s+through|take\s+a\s+look)\b")
+DONE = (r"(?:processed|cancelled|canceled|refunded|credited|updated|changed|booked|arranged|reset|"
+        r"corrected|sorted|done|applied|added|removed|unlocked|issued|raised|logged|reversed|approved|"
+        r"escalated|resent|re-sent|sent|replaced|fixed|reactivated|waived|upgraded|rebooked|amended|"
+        r"submitted|scheduled|flagged|confirmed|opened|placed|reserved|set\s+up|put\s+through)")
+# What the agent did or is doing to the order or account, in the perfect, the past or the
+# progressive, or a transfer under way. Not what they are about to do ("let me…", "I'll…",
+# "what I'm going to do is…"): the label goes on the turn that says it is done.
 ACTION_PATTERNS = [re.compile(p) for p in (
     r"\b(?:i|we)(?:'ve|ve|\s+have)\s+(?:(?:just|now|also|already|actually|gone\s+ahead\s+and|"
-    r"went\s+ahead\s+and|managed\s+to)\s+)*(?P<v>[a-z]+)\b(?P<look>\s+a\s+(?:quick\s+)?look)?",
+    r"went\s+ahead\s+and|managed\s+to)\s+)*(?P<v>[a-z]+(?:-[a-z]+)?)\b",
     r"\bi\s+(?:just\s+|also\s+)?(?:went\s+ahead\s+and\s+)?(?P<v>sent|processed|cancelled|canceled|"
     r"refunded|credited|added|applied|updated|changed|booked|arranged|raised|logged|issued|"
-    r"emailed|escalated|rebooked|corrected|upgraded|checked|spoke|called|contacted|ordered|moved|"
+    r"emailed|escalated|rebooked|corrected|upgraded|spoke|called|contacted|ordered|moved|"
     r"fixed|removed|unlocked|reactivated|waived|reversed|approved|opened|created|submitted|"
     r"scheduled|dispatched|transferred)\b",
     r"\b(?:i'm|im|i\s+am|we're|we\s+are)\s+(?:just\s+|now\s+|currently\s+|also\s+)?"
     r"(?P<ing>[a-z]+ing)\b(?P<fwd>\s+forward)?",
-    r"\blet\s+me\s+(?:just\s+|quickly\s+)?(?P<let>check|look|see|pull|have\s+a\s+(?:quick\s+)?look|"
-    r"find|bring|get\s+(?:that|this|it)|transfer|put\s+you|pass\s+you|sort|raise|reset|update|"
-    r"cancel|process|book|arrange|send|refund|credit|add|change|correct|fix|open|log|search|try|"
-    r"run|dig|investigate|escalate|look\s+into|go\s+into|take\s+a\s+look)\b",
-    r"\b(?:transferring|putting|passing|connecting|handing)\s+you\b|\btransfer\s+you\b|"
-    r"\b(?:put|pass|hand|connect)\s+you\s+(?:through|over|across)\b|\btransfer\s+the\s+call\b",
-    rf"\b(?:i'll|ill|i\s+will|i'm\s+going\s+to|im\s+going\s+to|i\s+am\s+going\s+to)\s+{IMMEDIATE}",
-    r"\b(?:i'll|ill|i\s+will|i'm\s+going\s+to|im\s+going\s+to|i\s+am\s+going\s+to)\s+(?:just\s+)?"
-    r"[a-z]+(?:\s+[^\s|]+){0,7}?\s+(?:now|right\s+now|right\s+away|straight\s+away|immediately)\b",
-    r"\b(?:has|have|'s|is|it's|its|that's|thats)\s+(?:now\s+|just\s+|also\s+|all\s+)?been\s+"
-    r"(?:processed|cancelled|canceled|refunded|credited|updated|changed|booked|arranged|reset|"
-    r"corrected|sorted|done|applied|added|removed|unlocked|issued|raised|logged|reversed|approved|"
-    r"escalated|resent|replaced|fixed|reactivated|waived|upgraded|rebooked|amended|submitted|"
-    r"scheduled|flagged|put\s+through)\b",
-    r"\b(?:that's|thats|that\s+is|it's|its|everything's|everything\s+is)\s+(?:all\s+|now\s+)?"
-    r"(?:done|sorted|booked|cancelled|canceled|updated|processed|fixed|changed)\s+(?:for\s+you|now)\b",
+    r"\b(?:transferring|putting|passing|connecting|handing)\s+you\b|"
+    r"\b(?:while|as)\s+i\s+(?:transfer|put|pass|connect)\s+you\b|"
+    r"\b(?:transfer|put|pass|connect)\s+you\s+(?:through\s+|over\s+)?now\b",
+    rf"\b(?:has|have|'s|is|it's|its|that's|thats)\s+(?:now\s+|just\s+|also\s+|all\s+)?been\s+{DONE}\b",
+    rf"\b(?:that's|thats|that\s+is|it's|its|everything's|everything\s+is)\s+(?:all\s+|now\s+)?"
+    rf"{DONE}\b(?:\s+(?:for\s+you|now)\b)?",
 )]
 
 
@@ -253,16 +254,14 @@ def _action_match(turn: Turn) -> tuple[re.Match, int] | None:
         for m in pat.finditer(turn.sh):
             g = m.groupdict()
             if g.get("v") is not None and pat is ACTION_PATTERNS[0]:
-                v = g["v"]
-                if v == "had" and g.get("look"):
-                    pass
-                elif v in NOT_ACTION or not (v in PARTICIPLES or v.endswith("ed")):
+                v = g["v"].split("-")[-1]  # "re-sent"
+                if v in NOT_ACTION or not (v in PARTICIPLES or v.endswith("ed")):
                     continue
             if g.get("ing") is not None and (g["ing"] in EXCLUDE_ING or g.get("fwd")):
                 continue
             if _question(turn, m.start()):
                 continue
-            return m, (0 if pat.pattern[:30].startswith((r"\b(?:i", r"\blet")) else 3)
+            return m, (0 if pat.pattern[:30].startswith(r"\b(?:i") else 3)
     return None
 
 
@@ -290,13 +289,18 @@ def actions(turns: Sequence[Turn], caller: str) -> list[Fact]:
 # ---- what the agent promised -------------------------------------------------------------------
 
 FUTURE = re.compile(
-    r"(?P<subj>\b[a-z]+)(?:'ll|\s+will|\s+shall)\s+(?P<verb>[a-z']+(?:\s+[a-z']+){0,2})"
+    r"(?P<subj>[$£€]?\b[a-z0-9][a-z0-9.]*)(?:'ll|\s+will|\s+shall)\s+(?P<verb>[a-z']+(?:\s+[a-z']+){0,2})"
     r"|\b(?:ill|youll|itll|theyll|thatll)\s+(?P<verb2>[a-z']+(?:\s+[a-z']+){0,2})"
     r"|\b(?:i'm|im|i\s+am|we're|we\s+are|you're|youre|you\s+are|it's|its|it\s+is|they're|theyre|"
     r"they\s+are)\s+going\s+to\s+(?P<verb3>[a-z']+(?:\s+[a-z']+){0,2})"
     r"|\b(?:should|can\s+expect\s+to)\s+(?P<verb4>(?:arrive|be|get|receive|see|reach|come|have|"
     r"clear|show|land|go|take|hear|appear)\b(?:\s+[a-z']+){0,2})"
-    r"|\bexpect\s+(?P<verb5>(?:it|them|a|an|the|your|to)\b(?:\s+[a-z']+){0,2})")
+    r"|\bexpect\s+(?P<verb5>(?:it|them|a|an|the|your|to)\b(?:\s+[a-z']+){0,2})"
+    # the present for a scheduled event, kept only with a time after it ("forty dollars goes back
+    # on your card within two working days", "it ships tomorrow")
+    r"|\b(?P<verb6>(?:goes|comes|arrives|ships|lands|drops|gets\s+(?:back|to|refunded|sent)|"
+    r"is\s+(?:refunded|credited|sent|delivered|dispatched|due|booked|coming|arriving)|"
+    r"are\s+(?:refunded|sent|delivered|dispatched|due|booked|coming|arriving))\b(?:\s+[a-z']+){0,2})")
 NOT_PROMISE = re.compile(
     r"^(?:not|need|have\s+to|be\s+(?:happy|glad|able|pleased|delighted)|i|you|we|"
     r"it|they|he|she|there|that\s+be\s+all|be\s+fine|be\s+okay|be\s+ok|also\s+need|just\s+need|"
@@ -304,19 +308,25 @@ NOT_PROMISE = re.compile(
 IMMEDIATE_VERB = re.compile(rf"^{IMMEDIATE}")
 QUESTION_WORDS = {"what", "when", "how", "where", "why", "which", "who", "will", "shall"}
 WHEN_QUESTION = re.compile(r"\b(?:when|how\s+long|how\s+soon|what\s+time|what\s+day|by\s+when)\b")
-CONDITIONAL = re.compile(r"\b(?:if|unless|once\s+you|as\s+long\s+as)\b")
+# a condition on what the caller chooses or does makes an offer or an instruction ("if you order
+# before eight…", "when you call back we can…"); a condition on events is still a promise ("if
+# it's lost we'll send a replacement")
+CONDITIONAL = re.compile(r"\b(?:if|unless|once|when|as\s+long\s+as)\s+(?:you|you'd|youd|you're)\b|"
+                         r"\bif\s+(?:we|i)\s+(?:were|did|had)\b")
+STATE_NOW = re.compile(r"^be\s+(?:all\s+)?(?:set|done|good|fine|ready|sorted|it|the\s+one)\b")
 EMBEDDED = re.compile(r"\b(?:what|how|why|whether|who|which|know|sure)\s+(?:\S+\s+){0,2}$")
 NOW = re.compile(r"\b(?:now|right\s+now|right\s+away|straight\s+away|immediately|while\s+you're|"
                  r"while\s+youre|whilst)\b")
 BOOKED = re.compile(r"\b(?:booked|rebooked|arranged|scheduled|set\s+up|organised|organized)\b")
 
 
-def _promise_at(turn: Turn) -> tuple[int, int] | None:
-    """Where the agent promises something for after the call (the first such place), and where
-    the clause saying it starts; None if nowhere."""
+def _promises(turn: Turn) -> list[tuple[int, int]]:
+    """Where the agent promises something for after the call (each separate promise: "they'll go
+    out today and should reach you Friday" is two), and where the clause saying it starts."""
+    out = []
     for m in FUTURE.finditer(turn.sh):
         verb = next(v for v in (m.group("verb"), m.group("verb2"), m.group("verb3"),
-                                m.group("verb4"), m.group("verb5")) if v is not None)
+                                m.group("verb4"), m.group("verb5"), m.group("verb6")) if v is not None)
         subj = m.group("subj")
         if subj in QUESTION_WORDS or (subj and subj in ("what", "that") and verb.startswith("be all")):
             continue
@@ -327,14 +337,20 @@ def _promise_at(turn: Turn) -> tuple[int, int] | None:
                 IMMEDIATE_VERB.match(verb) or re.match(r"be\s+with\s+you\b", verb))):
             continue
         a, b = turn.sentence_at(m.start())
-        if first_person and NOW.search(turn.sh[m.end():b]) and not times(turn.sh[m.end():b]):
-            continue  # "i'm going to refund the charge now": done on the call, not promised
-        a, _ = turn.sentence_at(m.start())
+        later = times(turn.sh[m.end():b])
+        if NOW.search(turn.sh[m.end():b]) and not later:
+            continue  # "i'm going to refund the charge now", "you should be all set now"
+        if STATE_NOW.match(verb) and not later:
+            continue  # "that'll be it", "you'll be all set": how things are, not a promise
+        if m.group("verb6") is not None and (not times(turn.sh[m.start():b]) or re.search(
+                r"\b(?:if|once|when|unless|soon\s+as)\s+(?:\S+\s+){0,3}$", turn.sh[a:m.start()])):
+            continue  # "it goes back on your card" with no time: how things work; "if the price
+            # drops within 14 days": the condition, not what is promised
         before = turn.sh[a:m.start()]
         if CONDITIONAL.search(before) or _question(turn, m.start()) or EMBEDDED.search(before):
             continue
-        return m.start(), _subject_start(turn, m)
-    return None
+        out.append((m.start(), _subject_start(turn, m)))
+    return out
 
 
 PRONOUN = {"i", "we", "you", "it", "they", "he", "she", "this", "that", "someone", "somebody",
@@ -385,24 +401,38 @@ def commitments(turns: Sequence[Turn], caller: str) -> list[Fact]:
         if t.utt.speaker == caller:
             last_caller = t
             continue
-        found = _promise_at(t)
+        found = _promises(t)
         tms = times(t.utt.text, t.sh)
-        if found is None and tms and last_caller is not None \
-                and WHEN_QUESTION.search(last_caller.sh) and not CONDITIONAL.search(t.sh):
-            found = tms[0].start, t.sentence_at(tms[0].start)[0]  # "when will it come?" answered
-        if found is None and tms:  # "i've booked an engineer for thursday": a date agreed
+        if not found and tms and last_caller is not None and WHEN_QUESTION.search(last_caller.sh) \
+                and re.search(r"\b(?:you|your)\b", t.sh) and not CONDITIONAL.search(t.sh):
+            found = [(tms[0].start, t.sentence_at(tms[0].start)[0])]  # "when will it come?" answered
+        if not found and tms:  # "i've booked an engineer for thursday": a date agreed
             m = BOOKED.search(t.sh)
             if m and any(t.sentence_at(s.start) == t.sentence_at(m.start()) for s in tms):
-                found = m.start(), max(t.sentence_at(m.start())[0], _word_start(t.sh, m.start(), 2))
-        if found is None:
-            continue
-        at, begin = found
-        when = _pick(tms, t, at)
-        amount = _pick(amounts(t.utt.text, t.sh), t, at, same_sentence=True)
-        end = max([at + 1] + [s.end for s in (when, amount) if s is not None and s.start >= at])
-        out.append(Fact(t.clause(begin, end), (t.id,), when.text if when else None,
-                        amount.text if amount else None))
+                found = [(m.start(), max(t.sentence_at(m.start())[0], _word_start(t.sh, m.start(), 2)))]
+        money = amounts(t.utt.text, t.sh)
+        for n, (at, begin) in enumerate(found):
+            # each promise's time and money lie between the promises before and after it
+            low = found[n - 1][0] + 1 if n else 0
+            upto = found[n + 1][0] if n + 1 < len(found) else len(t.sh)
+            when = _pick([s for s in tms if low <= s.start < upto], t, at)
+            amount = _pick([s for s in money if low <= s.start < upto], t, at, same_sentence=True)
+            end = max([at + 1] + [s.end for s in (when, amount) if s is not None and s.start >= at])
+            out.append(Fact(t.clause(begin, end), (t.id,), _when(when, t), amount.text if amount else None))
     return out
+
+
+def _when(span: Span | None, turn: Turn) -> str | None:
+    """The time words of a promise: a bare leading "in" dropped ("in three to five working days"
+    is "three to five working days"), "noon" or "midday" after a clock time kept ("before 12
+    noon")."""
+    if span is None:
+        return None
+    text = span.text
+    after = re.match(r"\s+(?:noon|midday|o'clock|or\s+so)\b", turn.utt.text[span.end:])
+    if after:
+        text += turn.utt.text[span.end:span.end + after.end()]
+    return re.sub(r"^in\s+(?=\S)", "", text, flags=re.I)
 
 
 # ---- resolved? -------------------------------------------------------------------------------

@@ -4,24 +4,31 @@ No packaged language model writes a good summary, so it is built from the timeli
 read by rules from what was said (assist.callfacts: why the customer called, what the agent did,
 what the agent promised, with when and how much in the exact words said, whether it was
 resolved), the caller's mood at the start and the end (MoodState events), the knowledge topics
-shown (KnowledgeMatch), the caller's points left unanswered (CallerPoint) and the close-the-call
-checklist (ChecklistItem). Every sentence names the utterances it comes from.
+shown (KnowledgeMatch), the caller's questions and requests no agent turn dealt with (below) and
+the close-the-call checklist (ChecklistItem). Every sentence names the utterances it comes from.
 
 The code is chosen from a configurable list (assist.wrapup_codes) by keywords and by the shared
-sentence encoder; the hang-up costs one small embedding batch (the reason for calling), the
-codes' own embeddings being made once per process. A mid-call catch-up (for a transfer to a
+sentence encoder; the hang-up costs a few small embedding batches (the reason for calling, and
+the caller's asks that no reply took up in words, with those replies), the codes' own embeddings
+being made once per process. A mid-call catch-up (for a transfer to a
 senior rep) is the same summary of the call so far (`final=False`).
 """
 from __future__ import annotations
 
-from dataclasses import replace
+import math
+import re
+from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
-from ..core.events import (CUSTOMER, CallerPoint, ChecklistItem, Event, KnowledgeMatch, MoodState,
+import numpy as np
+
+from ..core.events import (CUSTOMER, ChecklistItem, Event, KnowledgeMatch, MoodState,
                            Utterance, WrapUp)
 from . import callfacts
 from .callfacts import Fact, Turn
-from .wrapup_codes import WrapUpCodes, default_codes
+from .points import key_words
+from .timespans import amounts, shadow, times
+from .wrapup_codes import PREPARE_BATCH, WrapUpCodes, default_codes
 
 __all__ = ["WrapUp", "WrapUpCodes", "summarize", "default_codes"]
 SHOWN = 3  # facts of a kind on the copyable text; all of them are in the event
@@ -29,15 +36,6 @@ SHOWN = 3  # facts of a kind on the copyable text; all of them are in the event
 
 def _fact(f: Fact, **extra) -> dict:
     return {"text": f.text, **extra, "utterances": list(f.utterances)}
-
-
-def _latest_points(events: Iterable[Event]) -> list[CallerPoint]:
-    """Each caller point as last sent (a point is re-sent when the agent addresses it)."""
-    by_id: dict[int, CallerPoint] = {}
-    for e in events:
-        if isinstance(e, CallerPoint):
-            by_id[e.id] = e
-    return sorted(by_id.values(), key=lambda p: p.id)
 
 
 def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
@@ -65,24 +63,29 @@ def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
     reason_turns = [(i, by_id[i].text) for f in reason for i in f.utterances] or \
                    [(u.id, u.text) for u in utts if u.speaker == caller][:3]
     agent_turns = [(u.id, u.text) for u in utts if u.speaker != caller]
-    vector = None
+    # the caller's questions and requests after the reason that no agent turn dealt with in words
+    reason_ids = {i for f in reason for i in f.utterances}
+    unheard = open_asks(turns, caller, reason_ids)
+    vector, vectors = None, {}
     if embedder is not None and reason_turns:
+        # the reason (for the code), and those asks with the agent turns that replied to them
+        # (an answer in other words)
         codes.prepare(embedder)
-        vector = embedder.encode([" ".join(t for _, t in reason_turns)])[0]
-    choice = codes.choose(reason_turns, agent_turns, vector, embedder)
+        texts = [" ".join(t for _, t in reason_turns)] + list(dict.fromkeys(
+            x for ask, replies in unheard for x in (ask.text, *(r.utt.text for r in replies))))
+        # in batches of a few: larger ones are many times slower on a busy 2-core machine
+        embedded = np.concatenate([np.asarray(embedder.encode(texts[i:i + PREPARE_BATCH]))
+                                   for i in range(0, len(texts), PREPARE_BATCH)])
+        vector, vectors = embedded[0], dict(zip(texts[1:], embedded[1:]))
+    before = {u.id: p.text for p, u in zip(utts, utts[1:]) if u.speaker != caller and p.speaker == caller}
+    choice = codes.choose(reason_turns, agent_turns, vector, embedder, before)
 
     followups = [_fact(f, kind="commitment") for f in promised]
     if not settled.resolved:
         followups += [_fact(f, kind="open_issue") for f in reason]
-    # a question or request of the caller that no agent utterance came after (left hanging at
-    # hang-up, or the open question a senior rep takes over in a catch-up)
-    reason_ids = {i for f in reason for i in f.utterances}
-    last_agent = max((u.start for u in utts if u.speaker != caller), default=-1.0)
-    for p in _latest_points(events):
-        if (not p.addressed and p.category in ("question", "request")
-                and p.utterance_id in by_id and p.utterance_id not in reason_ids
-                and by_id[p.utterance_id].start > last_agent):
-            followups.append({"text": p.text, "kind": "unanswered", "utterances": [p.utterance_id]})
+    for ask, replies in unheard:
+        if not answered_in_meaning(ask, replies, vectors):
+            followups.append({"text": ask.text, "kind": "unanswered", "utterances": [ask.turn.id]})
 
     mood = []
     for at, m in (("start", moods[0] if moods else None), ("end", end)):
@@ -156,3 +159,124 @@ def _lines(w: WrapUp) -> list[dict]:
     if open_items:
         lines.append({"text": "Follow up: " + _join(open_items), "utterances": _ids(open_items)})
     return lines
+
+
+# ---- follow-ups: what the caller asked that the agent never dealt with ----------------------------
+#
+# A caller clause asks for something when it opens as a request ("can you…", "could that be
+# changed", "what about…", "is there anything…", "I want…") or a question (an auxiliary before
+# its subject: "do you do…", "is it…"; a question word not followed by a subject: "how long…",
+# "which one…", not "when we opened it"), at the start of a sentence or after a conjunction or a
+# comma. In written text a question ends with "?". It was dealt with when an agent turn after it
+# is about the same thing (shares its key words, means much the same, gives the time or the
+# amount asked for), or when the reply plainly answers or refuses it ("yes", "not while…", "I'm
+# afraid…", "I can't…", "that's…"). Whatever is left was ignored, talked over or half answered.
+
+_LEAD = r"(?:and|also|oh|so|but|plus|then|okay|ok|well|um|uh|yeah|yes|right|actually|fine|cool|great)"
+_SUBJECT = r"(?:you|i|we|it|that|this|there|they|he|she|someone|somebody|anyone|my|the|your|these|those)"
+_AUX = r"(?:can|could|would|will|is|are|was|do|does|did|should|shall|has|have)(?:n't|nt)?"
+REQUEST = re.compile(
+    r"\b(?:(?:can|could|would|will)\s+you|(?:can|could)\s+(?:that|it|this|those|these)\s+be|"
+    r"can\s+i\s+(?:get|have)|is\s+there\s+(?:anything|something)|what\s+about|"
+    r"i\s+(?:want|need)\s+you\s+to|i\s+(?:want|would\s+like)|i'd\s+like|id\s+like|please)\b")
+QUESTION = re.compile(
+    rf"\b(?:{_AUX}\s+{_SUBJECT}|(?:what|how|why|when|where|which|who)(?:'s)?(?!\s+(?:{_SUBJECT}|a|an|"
+    r"lovely|great|nice|kind|i'm|i've|i'd|we're|you're|they're|it's)\b))\b")
+# checks and pleasantries shaped like questions: nothing to follow up
+NOT_ASK = re.compile(
+    r"^(?:(?:is|was|does|did|are)(?:n't)?\s+(?:that|this|it)\s+(?:enough|right|okay|ok|alright|"
+    r"all\s+right|correct|fine|true|it|all|everything)\b|(?:can|could)\s+you\s+hear\b|"
+    r"are\s+you\s+(?:still\s+)?there\b|how\s+(?:are|is)\s+(?:you|it\s+going)\b|"
+    r"who\s+am\s+i\s+speaking|please\s+do\b)")
+# a reply that answers, refuses or takes up the last thing asked, whatever its words
+DIRECT = re.compile(
+    r"^\W*(?:(?:oh|well|um|uh|so|i'm\s+sorry|sorry)\W+)*(?:yes|yeah|yep|no|nope|not|sure|of\s+course|"
+    r"absolutely|definitely|certainly|unfortunately|i'm\s+afraid|im\s+afraid|either|both|neither|"
+    r"correct|that's|that\s+is|thats|it's|its|it\s+is|it|they|there's|theres|there\s+is|"
+    r"(?:i|we)\s+(?:can't|cant|cannot|can\s+not|won't|wont|don't|dont|can|do)\b|"
+    r"(?:i|we)(?:'ll|\s+will)(?:\s+do)?\s*(?:\||$))")
+TIME_ASKED = re.compile(r"\b(?:when|how\s+long|how\s+soon|what\s+time|what\s+day)\b")
+MONEY_ASKED = re.compile(r"\bhow\s+much\b")
+EMBEDDING = {"if", "whether", "what", "that", "so", "how", "who", "which", "when", "where", "why"}
+# an agent reply this close in meaning deals with an ask: a question is answered by any reply on
+# its subject, a request only by one that takes it up
+SAME_MEANING = {"request": 0.35, "question": 0.2}
+REPLIES = 3  # the agent turns after an ask that count as replying to it
+MIN_KEY_WORDS = 2  # "are you serious", "what": too little said to follow anything up
+
+
+@dataclass(frozen=True)
+class Ask:
+    turn: Turn
+    text: str  # the clause that asks, with what led up to it in its sentence
+    last: bool  # the turn's last ask: a bare "yes" answers this one
+    kind: str  # "request" or "question"
+
+
+def asks(turn: Turn) -> list[Ask]:
+    """The caller's questions and requests in one turn, one clause each."""
+    sh, text = turn.sh, turn.utt.text
+    written = bool(re.search(r"[.?!,]", text))  # punctuated (Whisper): questions end with "?"
+    with_commas = "".join(c if c == "," else x for c, x in zip(text, sh))
+    found: list[tuple[int, int, str]] = []  # (clause start, clause end, kind)
+    for a, b in turn.sentences:
+        start, first = a, True
+        asked = text[b:b + 1] == "?" or text[a:b].rstrip().endswith("?")
+        openers = [(m, True) for m in REQUEST.finditer(sh, a, b)] + \
+            [(m, False) for m in QUESTION.finditer(sh, a, b) if asked or not written]
+        for m, request in sorted(openers, key=lambda x: x[0].start()):
+            if m.start() < (found[-1][1] if found and not first else start):
+                continue  # inside the ask before (found as a request and as a question)
+            before = with_commas[start:m.start()].rstrip()
+            prev = before.split()[-1] if before.split() else ""
+            opened = not before or before.endswith(",") or bool(re.fullmatch(_LEAD, prev)) or (
+                request and (m.group().startswith(("i ", "i'd", "id ", "please"))
+                             # unpunctuated text runs sentences together: "…my old number can
+                             # that be changed"; not "…if you could…", "what can you…"
+                             or not written and prev not in EMBEDDING))
+            if not opened or NOT_ASK.match(sh[m.start():b].strip()):
+                continue
+            if not first:
+                found[-1] = (found[-1][0], m.start(), found[-1][2])  # the earlier ask ends here
+                start = m.start()
+            found.append((start, b, "request" if request else "question"))
+            first = False
+    out = [(text[a:b].strip(" ,.?!"), kind) for a, b, kind in found]
+    return [Ask(turn, t, i == len(out) - 1, kind) for i, (t, kind) in enumerate(out)
+            if len(key_words(t)) >= MIN_KEY_WORDS]
+
+
+def open_asks(turns: Sequence[Turn], caller: str, reason: set[int]) -> list[tuple[Ask, list[Turn]]]:
+    """The caller's asks after the reason (the turns `reason`; what comes before only sets the
+    scene) that no later agent turn dealt with in words, each with the agent turns that replied."""
+    out = []
+    first = next((k for k, t in enumerate(turns) if t.id in reason), len(turns))
+    for k, t in enumerate(turns[first:], first):
+        if t.utt.speaker != caller or t.id in reason:
+            continue
+        later = [u for u in turns[k + 1:] if u.utt.speaker != caller]
+        out += [(ask, later[:REPLIES]) for ask in asks(t) if not _dealt_with(ask, later)]
+    return out
+
+
+def answered_in_meaning(ask: Ask, replies: Sequence[Turn], vectors: dict[str, np.ndarray]) -> bool:
+    """Whether a reply means much the same as the ask (embedded in `vectors`)."""
+    v = vectors.get(ask.text)
+    return v is not None and any(
+        vectors.get(r.utt.text) is not None and float(v @ vectors[r.utt.text]) >= SAME_MEANING[ask.kind]
+        for r in replies)
+
+
+def _dealt_with(ask: Ask, later: Sequence[Turn]) -> bool:
+    replies = later[:REPLIES]
+    if replies and ask.last and DIRECT.match(replies[0].sh):
+        return True
+    asked = shadow(ask.text)
+    if replies and TIME_ASKED.search(asked) and times(replies[0].utt.text, replies[0].sh):
+        return True
+    if replies and MONEY_ASKED.search(asked) and amounts(replies[0].utt.text, replies[0].sh):
+        return True
+    kws = key_words(ask.text)
+    need = max(1, math.ceil(0.34 * len(kws)))
+    return any(len(kws & key_words(r.utt.text)) >= (need if i < len(replies) else max(2, need))
+               for i, r in enumerate(later))

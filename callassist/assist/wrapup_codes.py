@@ -1,8 +1,9 @@
 """The wrap-up codes a call ends with, from an editable YAML list (content/wrapup_codes.yaml).
 
 Each code has a label and a description, and optionally examples (what is said on such calls),
-keywords (words of the caller's reason for calling that point to it) and agent keywords (what the
-agent says that settles it, e.g. a transfer makes the call ESCALATED). A call's code is chosen
+keywords (words of the caller's reason for calling that point to it), agent keywords (what the
+agent says that settles it, e.g. a transfer makes the call ESCALATED) and agent targets (who the
+agent keywords must name in the same turn: a team leader, not the payment line). A call's code is chosen
 from its reason for calling by those keywords and by meaning: the shared sentence encoder's
 similarity to each code's description and examples (embedded once per process, `prepare`).
 When nothing fits, the fallback code (ENQUIRY).
@@ -56,6 +57,7 @@ class CodeItem(BaseModel):
     examples: TextList = []
     keywords: TextList = []
     agent_keywords: TextList = []
+    agent_targets: TextList = []
 
 
 def keyword_pattern(words: Sequence[str]) -> re.Pattern | None:
@@ -80,6 +82,7 @@ class WrapUpCode:
     examples: tuple[str, ...] = ()
     keywords: re.Pattern | None = field(default=None, compare=False)
     agent_keywords: re.Pattern | None = field(default=None, compare=False)
+    agent_targets: re.Pattern | None = field(default=None, compare=False)
     line: int = 0
 
 
@@ -170,14 +173,21 @@ class WrapUpCodes:
         return best
 
     def choose(self, reason: Sequence[tuple[int, str]], agent: Sequence[tuple[int, str]],
-               reason_vector: np.ndarray | None = None, embedder=None) -> Choice:
+               reason_vector: np.ndarray | None = None, embedder=None,
+               before: dict[int, str] | None = None) -> Choice:
         """The code of a call from its reason for calling (caller (id, text)) and what the agent
-        said; `reason_vector` is the reason embedded with `embedder` (None: keywords only)."""
+        said; `reason_vector` is the reason embedded with `embedder` (None: keywords only);
+        `before`: what the caller said just before an agent turn (by the agent turn's id)."""
         for uid, text in reversed(agent):  # what the agent did last settles it
             plain = plain_text(text)
+            asked = plain_text((before or {}).get(uid, ""))
             for c in self.codes:
                 m = c.agent_keywords.search(plain) if c.agent_keywords else None
-                if m:
+                # a transfer to the payment line is not an escalation: with targets, the agent
+                # turn, or the caller's request it grants, must name one ("…put you through to
+                # my team leader", "put me through to your supervisor" - "hold while I transfer")
+                if m and (c.agent_targets is None or c.agent_targets.search(plain)
+                          or c.agent_targets.search(asked) or _unnamed_transfer(m, plain)):
                     return Choice(c, f"the agent said “{m.group()}”", (uid,), 1.0)
         plain = plain_text(" ".join(t for _, t in reason))
         hits = [sorted({m.group() for m in c.keywords.finditer(plain)}) if c.keywords else []
@@ -202,6 +212,15 @@ class WrapUpCodes:
         return Choice(self.codes[best], "; ".join(why), ids, float(scores[best]))
 
 
+def _unnamed_transfer(m: re.Match, plain: str) -> bool:
+    """A transfer that does not say where to ("please hold while I transfer you", "…to them
+    now"): the caller's request, perhaps misheard, or an earlier turn named the senior rep. A
+    callback ("I'll call you back") or a transfer to somewhere named ("to the payment line") is
+    not one."""
+    return bool(re.search(r"transfer|through|over|pass|hand", m.group())) and \
+        not re.match(r"\s+(?:\w+\s+)?to\s+(?!them|him|her\b)", plain[m.end():])
+
+
 def _read_code(node, index: int, where: str) -> WrapUpCode:
     line = yamlfile.node_line(node)
     data = yamlfile.construct(node, where)
@@ -216,7 +235,8 @@ def _read_code(node, index: int, where: str) -> WrapUpCode:
         raise ConfigError(f"{where} line {line}: wrap-up code {name}: "
                           f"{yamlfile.schema_problem(exc, CodeItem.model_fields)}") from None
     return WrapUpCode(item.code, item.label, item.description, tuple(item.examples),
-                      keyword_pattern(item.keywords), keyword_pattern(item.agent_keywords), line)
+                      keyword_pattern(item.keywords), keyword_pattern(item.agent_keywords),
+                      keyword_pattern(item.agent_targets), line)
 
 
 @lru_cache(maxsize=1)
