@@ -529,3 +529,28 @@ def test_the_codes_are_embedded_at_load_so_a_hang_up_embeds_one_text(models):
     finally:
         models.wrapup._prepared = prepared
     assert batches == [1] and w.code == "DELIVERY" and "meaning" in w.code_why
+
+
+def test_a_caller_who_sets_the_scene_first_gives_the_reason_after_the_agent_invites_it():
+    """Callers often say what the call is about before the problem ("I bought the speaker on
+    Saturday…"); when the agent only acknowledges or invites more, the problem said next is the
+    reason, and the code follows it. A question back ("when did it arrive?") or a request for
+    details keeps the first turn, which said the problem already."""
+    scene = call((A, "brightwave tech support this is jonas"),
+                 (C, "oh hi yes so the thing i bought on saturday the speaker the round one"),
+                 (A, "okay what's happened"),
+                 (C, "it was fine all weekend and now it just sits there with a blinking light "
+                     "and won't answer me"),
+                 (A, "let's try a reset then"))
+    wrap = summarize(scene, [], default_codes())
+    assert ids(wrap.reason) == [4] and wrap.code == "TECH_SUPPORT"
+    stated = call((A, "Brightwave Electronics, you're speaking to Leon."),
+                  (C, "Hi Leon. So I bought an Aurora 13 and it came with a dent in the lid."),
+                  (A, "I'm sorry to hear that. When did it arrive?"),
+                  (C, "Nine days ago, I've been away and I only opened it last night."))
+    assert ids(summarize(stated, [], default_codes()).reason) == [2]
+    details = call((A, "Brightwave, this is Ana."),
+                   (C, "Hi, I ordered the Halo speaker last week."),
+                   (A, "Can I take the order number?"),
+                   (C, "It's 4 4 1 9 0 2, and I still haven't had it."))
+    assert ids(summarize(details, [], default_codes()).reason) == [2]

@@ -102,21 +102,48 @@ def tidy(text: str) -> str:
 
 # ---- why the customer called ---------------------------------------------------------------------
 
+# what a caller says when they state the problem or what they want
 REASON_EXTRA = re.compile(
-    r"\b(?:(?:calling|ringing|phoning|rang|called) (?:about|because|regarding|to|as|for)|"
-    r"wanted to|i'd like|id like|i would like|i want|i need|i've been|ive been|i have been "
-    r"(?:charged|promised|waiting|trying|told)|i (?:ordered|bought|returned|sent back|received|"
-    r"paid|purchased|booked)|(?:do|did) not (?:understand|know|work)|don't (?:understand|know)|"
+    r"\b(?:i've been|ive been|i have been (?:charged|promised|waiting|trying|told)|"
+    r"(?:do|did) not (?:understand|know|work)|don't (?:understand|know)|"
     r"dont (?:understand|know)|not sure how|how (?:do|can) i|can't|cannot|cant|still|"
     r"my \w+ (?:is|isn't|isnt|won't|wont|has|hasn't|hasnt|keeps|only|was|doesn't|doesnt|"
     r"does not|can't|cant|stopped|arrived|came)|i think|not there|nowhere|cracked|broken|"
-    r"damaged|smashed|faulty|missing|wrong|late|charged|refund|cancel|return|exchange)\b")
-
-
+    r"damaged|smashed|faulty|missing|wrong|late|charged|refund|cancel|return|exchange|swap|"
+    r"dent|dented|scratch|scratched|crack|shattered|leaking|too (?:big|small|heavy|slow|loud)|"
+    r"(?:wanted|want) to (?:say|give|pass on|thank)|feedback|compliment)\b")
+# what only sets the scene: the call is about an order, a product, a question - the problem or the
+# request usually comes in the caller's next turn, after the agent's "okay" or "what's happened?"
+SCENE = re.compile(
+    r"\b(?:(?:calling|ringing|phoning|rang|called) (?:about|because|regarding|to|as|for)|"
+    r"wanted to|i'd like|id like|i would like|i want|i need|i (?:ordered|bought|returned|"
+    r"sent back|received|paid|purchased|booked|got))\b")
 PHATIC = re.compile(r"\b(?:can you hear me|are you there|is anyone there|is that|am i through to|"
                     r"have i got the right)\b")
 VAGUE = re.compile(r"\b(?:calling|ringing|phoning|call|ring|rang|called)\s+(?:about|regarding|re|for|"
                    r"with\s+a\s+(?:question|query|problem))\b|\bquick\s+question\b")
+
+
+DETAILS = re.compile(r"\b(?:number|name|postcode|post code|zip|email|e mail|address|account|"
+                     r"date of birth|reference|card)\b")
+
+
+INVITE = re.compile(r"\bwhat(?:'s|s| is| has)? (?:happened|up|wrong|going on|it about|the (?:problem|"
+                    r"question|matter|issue))\b|\bhow (?:can|may) i help\b|\bwhat can i do\b|"
+                    r"\bgo (?:ahead|for it)\b|\bfire away\b|\btake your time\b")
+ACK = re.compile(r"\b(?:okay|ok|right|yes|yeah|yep|sure|lovely|great|no problem|of course|uh huh|"
+                 r"mhm|i see|fine|alright|all right|oh)\b")
+ASKS_BACK = re.compile(r"\b(?:when|where|which|who|why|how|what|did|does|do|is|are|was|were|have|"
+                       r"has|can|could|would|will)\b")
+
+
+def _invites(turn: Turn) -> bool:
+    """An agent turn that only acknowledges the caller or asks them to go on ("okay, lovely",
+    "oh no, what's happened?", "sure, go ahead"), not one that asks for details ("when did it
+    arrive?", "the order number?") or answers."""
+    sh = turn.sh
+    return len(sh.split()) <= 9 and not DETAILS.search(sh) and (bool(INVITE.search(sh)) or (
+        len(sh.split()) <= 6 and bool(ACK.search(sh)) and not ASKS_BACK.search(sh)))
 
 
 def _words_said(text: str) -> int:
@@ -128,11 +155,18 @@ def _words_said(text: str) -> int:
 
 
 def _reason_signal(text: str) -> bool:
+    return _signal(text) > 0
+
+
+def _signal(text: str) -> int:
+    """2 when the words state a problem or a request, 1 when they only set the scene, else 0."""
     norm = normalize(text)
     if _words_said(text) < 4:
-        return False
-    return bool(ISSUE.search(norm) or REQUEST.search(norm) or QUESTION.search(norm)
-                or REASON_EXTRA.search(shadow(text)))
+        return 0
+    if ISSUE.search(norm) or REQUEST.search(norm) or QUESTION.search(norm) \
+            or REASON_EXTRA.search(shadow(text)):
+        return 2
+    return 1 if SCENE.search(shadow(text)) else 0
 
 
 AGENT_NAME = re.compile(r"\b(?:my name is|my name's|this is|you're speaking (?:to|with)|"
@@ -156,14 +190,29 @@ def reason(turns: Sequence[Turn], caller: str, keywords: re.Pattern | None = Non
     """The caller's first statement of why they called, and its continuation before the agent
     replies (the next caller utterance, if it goes on). `keywords`: words of the wrap-up codes
     (over plain text), which also mark a reason."""
-    def says_why(t: Turn) -> bool:
+    def why(t: Turn) -> int:
         if PHATIC.search(t.sh) and len(t.utt.text.split()) < 9:
-            return False
-        return _reason_signal(t.utt.text) or (keywords is not None and _words_said(t.utt.text) >= 4
-                                              and bool(keywords.search(plain_text(t.utt.text))))
+            return 0
+        found = _signal(t.utt.text)
+        if not found and keywords is not None and _words_said(t.utt.text) >= 4 \
+                and keywords.search(plain_text(t.utt.text)):
+            found = 1
+        return found
+
+    def says_why(t: Turn) -> bool:
+        return why(t) > 0
 
     caller_turns = [t for t in turns if t.utt.speaker == caller]
-    first = next((t for t in caller_turns[:6] if says_why(t)), None)
+    strength = [why(t) for t in caller_turns[:6]]
+    first = next((t for t, w in zip(caller_turns, strength) if w), None)
+    if first is not None and strength[caller_turns.index(first)] == 1:
+        # it only sets the scene: when the agent only acknowledges it or invites more ("okay",
+        # "what's happened?", "go ahead"), the problem the caller states next is the reason
+        k = caller_turns.index(first)
+        if k + 1 < len(strength) and strength[k + 1] == 2:
+            nxt = caller_turns[k + 1]
+            if all(_invites(u) for u in turns[turns.index(first) + 1:turns.index(nxt)]):
+                first = nxt
     if first is None:
         first = next((t for t in caller_turns if _words_said(t.utt.text) >= 5), None)
     if first is None:
