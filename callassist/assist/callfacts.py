@@ -123,11 +123,9 @@ PHATIC = re.compile(r"\b(?:can you hear me|are you there|is anyone there|is that
 VAGUE = re.compile(r"\b(?:calling|ringing|phoning|call|ring|rang|called)\s+(?:about|regarding|re|for|"
                    r"with\s+a\s+(?:question|query|problem))\b|\bquick\s+question\b")
 
-
+# how the agent answers a caller who only set the scene: asks for details, or invites the rest
 DETAILS = re.compile(r"\b(?:number|name|postcode|post code|zip|email|e mail|address|account|"
                      r"date of birth|reference|card)\b")
-
-
 INVITE = re.compile(r"\bwhat(?:'s|s| is| has)? (?:happened|up|wrong|going on|it about|the (?:problem|"
                     r"question|matter|issue))\b|\bhow (?:can|may) i help\b|\bwhat can i do\b|"
                     r"\bgo (?:ahead|for it)\b|\bfire away\b|\btake your time\b")
