@@ -76,8 +76,8 @@ def test_escalation(calls):
 def test_close_the_call_checklist(calls):
     def items(name):
         return {c["item"] for c in ev(calls[name], "checklist")}
-    assert {"anything_else", "thanks_caller"} <= items("satisfied_caller")
-    assert {"recap", "anything_else", "thanks_caller"} <= items("angry_calmed")
+    assert {"anything_else", "checklist_thanks"} <= items("satisfied_caller")
+    assert {"recap", "anything_else", "checklist_thanks"} <= items("angry_calmed")
     assert items("billing_escalation") <= {"recap"}  # the rude agent closes nothing
 
 

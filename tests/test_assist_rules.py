@@ -77,7 +77,7 @@ def test_checklist_ticks_from_the_angry_call_agent():
         "You are welcome. Thank you for calling Brightwave, and have a great day.",
     ]
     ticked = [(i, t.item) for i, line in enumerate(lines) for t in c.agent_said(i, line)]
-    assert ticked == [(1, "recap"), (2, "anything_else"), (3, "resolved"), (4, "thanks_caller")]
+    assert ticked == [(1, "recap"), (2, "anything_else"), (3, "resolved"), (4, "checklist_thanks")]
     assert c.missing == set()
 
 
@@ -100,7 +100,7 @@ def test_a_checklist_item_is_a_rule_the_centre_can_change(tmp_path):
                     "     said: [your reference is], then: {checklist: Give the reference}}\n")
     book = Rulebook.for_centre(path)
     assert [i for i, _ in book.checklist()] == ["resolved", "recap", "anything_else",
-                                                "thanks_caller", "reference"]
+                                                "checklist_thanks", "reference"]
     runner = RuleRunner(book)
     said = lambda n, text: [e.item for e in runner.on_utterance(  # noqa: E731
         Utterance(n, "agent", text, n, n + 1)) if isinstance(e, ChecklistItem)]

@@ -53,7 +53,7 @@ def test_playing_the_angry_call_updates_every_part_of_the_panel(qtbot, panel):
     titles = [c.card["title"].lower() for c in panel.cards]
     assert titles, "no knowledge cards"
     assert not panel.escalation.isHidden() and "senior" in panel.escalation_text.text()
-    assert panel.checks["anything_else"].isChecked() and panel.checks["thanks_caller"].isChecked()
+    assert panel.checks["anything_else"].isChecked() and panel.checks["checklist_thanks"].isChecked()
     assert panel.points.count() >= 2
     assert "talk/listen" in panel.footer.text()
     assert panel.start_button.text() == "Start call" and panel.status.text() == "Call ended"

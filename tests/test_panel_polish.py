@@ -200,3 +200,18 @@ def test_the_clock_stops_at_the_end_of_a_played_recording(qtbot, panel):
     qtbot.wait(1100)
     assert panel.clock.text() == f"{end // 60:02d}:{end % 60:02d}"
     panel.worker = None
+
+
+def test_the_checklist_is_the_rules_and_an_old_call_ticks_its_item(qtbot, panel):
+    """The close-the-call boxes are the rules that tick them; a call stored before the checklist
+    was rules ("thanks") ticks today's item, and an item only a call had goes with the call."""
+    from callassist.core.events import ChecklistItem
+    assert list(panel.checks) == [i for i, _ in Rulebook.builtin().checklist()]
+    panel.on_event(ChecklistItem(time=5.0, utterance_id=3, item="thanks", label="Thank the caller",
+                                 done=True, evidence="thank you for calling"))
+    assert panel.checks["checklist_thanks"].isChecked() and "thanks" not in panel.checks
+    panel.on_event(ChecklistItem(time=6.0, utterance_id=4, item="reference",
+                                 label="Give the reference", done=True, evidence="your reference"))
+    assert panel.checks["reference"].isChecked()
+    panel._reset_call_view()
+    assert "reference" not in panel.checks and not panel.checks["checklist_thanks"].isChecked()

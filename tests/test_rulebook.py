@@ -6,7 +6,8 @@ import textwrap
 import pytest
 from PySide6.QtCore import Qt
 
-from callassist.assist.rulebook import Rulebook, RuleRunner, evaluate, phrase_pattern
+from callassist.assist.rulebook import (REPLACED_RULES as REPLACED, Rulebook, RuleRunner,
+                                       evaluate, phrase_pattern)
 from callassist.assist.scorecard import NA, NO, YES, Scorecard, answer_card, check_answer
 from callassist.core.events import (CallMetrics, MoodState, RuleMatch, Utterance,
                                     event_from_dict)
@@ -52,8 +53,27 @@ def test_cues_escalation_checklist_and_flags_are_built_in_rules_of_the_one_engin
         t = r.item.then
         assert t.cue or t.escalate or t.checklist or t.flag == "graded", r.id
     assert [i for i, _ in builtin.checklist()] == ["resolved", "recap", "anything_else",
-                                                   "thanks_caller"]
+                                                   "checklist_thanks"]
     assert set(builtin.moment_kinds()) == set(detectors.MOMENT_DETECTORS)
+
+
+def test_a_centre_file_saved_before_the_built_in_rules_keeps_them(tmp_path):
+    """A centre's copy of the shipped rules from before (manager and cancel phrases, "anything
+    else") does not switch off the built-ins of the same id; a changed one does, and a rule that
+    drops what the built-in did is said in a line."""
+    old = (tmp_path / "old.yaml")
+    old.write_text(REPLACED.read_text())
+    book = Rulebook.for_centre(old)
+    assert book.problems == [] and [i for i, _ in book.checklist()] == [
+        "resolved", "recap", "anything_else", "checklist_thanks"]
+    assert book.get("asks_manager").item.then.escalate == "requested"
+    changed = tmp_path / "changed.yaml"
+    changed.write_text("rules:\n  - {id: anything_else, name: Asks, speaker: agent, "
+                       "said: [anything else]}\n")
+    book = Rulebook.for_centre(changed)
+    assert [i for i, _ in book.checklist()] == ["resolved", "recap", "checklist_thanks"]
+    assert len(book.problems) == 1 and "without its checklist" in book.problems[0]
+    assert "line 2" in book.problems[0]
 
 
 def test_a_broken_rule_is_named_by_file_and_line_and_the_rest_still_load(tmp_path):
@@ -154,7 +174,7 @@ def test_unless_and_detector_rules_and_what_a_built_in_rule_may_be_given(tmp_pat
                                   "anger, not gratitude")
     assert "only then: {flag: graded}" in b.problems[1] and "graded is for" in b.problems[2]
     assert "line 27: rule unknown: detector: 'mind_reading' is not a built-in" in b.problems[3]
-    assert "speaker must be customer" in b.problems[4]
+    assert "give speaker: customer" in b.problems[4]
     runner = RuleRunner(b)
     said = lambda n, who, text: [m.rule for m in runner.on_utterance(  # noqa: E731
         Utterance(n, who, text, n, n + 1)) if isinstance(m, RuleMatch)]
@@ -163,6 +183,21 @@ def test_unless_and_detector_rules_and_what_a_built_in_rule_may_be_given(tmp_pat
     assert said(3, "agent", "Thank you for calling, goodbye.") == ["thanks_end"]
     cues = b.cue_detector()("honestly this is ridiculous", ())
     assert [(c.kind, c.reason) for c in cues] == [("anger", "sounds fed up")]
+    more = book(tmp_path, """\
+        rules:
+          - {id: polite, name: Thanks, speaker: customer, detector: thanks,
+             unless: ["thanks for nothing at all"], then: {cue: gratitude}}
+          - {id: esc_missing, name: x, speaker: agent, said: [sorry], not_said: true,
+             then: {escalate: rude}}
+          - {id: tick_on_silence, name: x, silence_over: 10, then: {checklist: Wait}}
+          - {id: state_agent, name: x, speaker: agent, detector: furious_run}
+        """)
+    assert [r.id for r in more.rules] == ["polite"] and len(more.problems) == 3
+    assert all("follow something said" in p for p in more.problems[:2])
+    assert "reads the caller" in more.problems[2]
+    detect = more.cue_detector()
+    assert [c.kind for c in detect("thank you so much", ())] == ["gratitude"]
+    assert detect("thanks for nothing at all, thank you very much", ()) == []
 
 
 # ---- each kind of rule on the demo calls -------------------------------------------------------------

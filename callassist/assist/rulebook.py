@@ -65,7 +65,8 @@ from .escalation import EscalationSettings
 
 DEFAULT_RULES = shipped("content", "rules.yaml")
 BUILTIN_RULES = shipped("content", "builtin_rules.yaml")
-LEGACY_CHECKLIST = {"thanks": "thanks_caller"}  # calls stored before the checklist was rules
+REPLACED_RULES = shipped("content", "builtin_rules_replaced.yaml")
+LEGACY_CHECKLIST = {"thanks": "checklist_thanks"}  # calls stored before the checklist was rules
 MAX_BYTES = 1_000_000
 # heat of the caller's words (mood.tracker): the least of each intensity label
 INTENSITY = {"annoyed": 0.0, "frustrated": 0.9, "angry": 1.6, "furious": 2.3}
@@ -165,7 +166,11 @@ class RuleItem(BaseModel):
             raise ValueError("say what to look for: said, means, detector, or a condition "
                              "(mood_below, intensity, silence_over, ...)")
         if self.not_said and not words:
-            raise ValueError("not_said needs said or means: what is it that is not said?")
+            raise ValueError("not_said needs said, means or a detector: what is it that is not "
+                             "said?")
+        if (self.then.escalate or self.then.checklist) and (self.not_said or not words):
+            raise ValueError("escalate and checklist follow something said: give said, means or "
+                             "a detector (and no not_said)")
         then = self.then
         if self.detector is not None:
             kind = detectors.kind_of(self.detector)
@@ -178,6 +183,9 @@ class RuleItem(BaseModel):
                                      f"then: {{flag: graded}}")
             elif self.said or self.means is not None:
                 raise ValueError("give said/means or a detector, not both")
+            if kind == "state" and self.speaker == "agent":
+                raise ValueError(f"the {self.detector} detector reads the caller: speaker must be "
+                                 f"customer")
             if kind == "cue" and then.cue not in (None, CUE_KINDS[self.detector]):
                 raise ValueError(f"the {self.detector} detector's cue is "
                                  f"{CUE_KINDS[self.detector]}, not {then.cue}")
@@ -185,8 +193,8 @@ class RuleItem(BaseModel):
             raise ValueError("flag: graded is for the moment detectors (mood_drop, silence, ...);"
                              " give a severity 1-3")
         if then.cue is not None:
-            if self.speaker == "agent":
-                raise ValueError("a cue reads the caller's words: speaker must be customer")
+            if self.speaker != "customer":
+                raise ValueError("a cue reads the caller's words: give speaker: customer")
             if self.means is not None or self.not_said or self.within is not None or any(
                     c is not None for c in conditions):
                 raise ValueError("a cue is given as each caller utterance comes: give it said "
@@ -328,9 +336,22 @@ class Rulebook:
         a centre switches a built-in off or changes what it does); built-ins it does not name
         stay, so a program update brings new ones to an old file."""
         base, own = cls.builtin(), cls.load(path)
-        mine = {r.id: r for r in own.rules}
-        rules = [mine.pop(r.id, r) for r in base.rules] + [r for r in own.rules if r.id in mine]
-        return cls(own.path, rules, own.problems)
+        old = _replaced()
+        # a copy of a rule shipped before it became a built-in is not the centre's change
+        mine = {r.id: r for r in own.rules
+                if not (r.id in old and rule_to_dict(r.item) == old[r.id])}
+        problems = list(own.problems)
+        for b in base.rules:
+            r = mine.get(b.id)
+            lost = [k for k in ("detector", "cue", "escalate", "checklist")
+                    if r is not None and r.item.enabled and _action(b, k) and not _action(r, k)]
+            if lost:
+                problems.append(f"{own.path} line {r.line}: rule {r.id} takes the place of the "
+                                f"built-in rule without its {', '.join(lost)} (give it another "
+                                f"id to keep the built-in)")
+        rules = [mine.pop(r.id, r) for r in base.rules]
+        rules += [r for r in own.rules if mine.get(r.id) is r]
+        return cls(own.path, rules, problems)
 
     def get(self, rule_id: str) -> Rule:
         return next(r for r in self.rules if r.id == rule_id)
@@ -340,13 +361,17 @@ class Rulebook:
         `cue` give (`detect(text, history) -> [Cue]`), None when no rule gives one."""
         from ..mood.cues import Cue
         cue_rules = [r for r in self.active if r.item.then.cue]
-        names = frozenset(r.item.detector for r in cue_rules if r.item.detector)
+        names = frozenset(r.item.detector for r in cue_rules if r.item.detector and not r.unless)
+        guarded = [r for r in cue_rules if r.item.detector and r.unless]
         phrased = [r for r in cue_rules if r.phrases is not None]
         if not cue_rules:
             return None
 
         def detect(text: str, history=()) -> list:
             cues = detect_cues(text, history, only=names) if names else []
+            for r in guarded:  # a detector whose rule says when it does not count
+                if not r.cancelled(text):
+                    cues += detect_cues(text, history, only={r.item.detector})
             for r in phrased:
                 hit = r.phrases.find(text)
                 if hit and not r.cancelled(text):
@@ -386,6 +411,15 @@ class Rulebook:
             for r, v in zip(meaning, vectors):
                 r.vector = v
         self._embedder = embedder
+
+
+def _action(rule: Rule, what: str):
+    return rule.item.detector if what == "detector" else getattr(rule.item.then, what)
+
+
+@lru_cache(maxsize=1)
+def _replaced() -> dict[str, dict]:
+    return {r.id: rule_to_dict(r.item) for r in Rulebook.load(REPLACED_RULES).rules}
 
 
 @lru_cache(maxsize=1)

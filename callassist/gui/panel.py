@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QHBoxL
                                QListWidget, QListWidgetItem, QMainWindow, QPlainTextEdit, QProgressBar,
                                QPushButton, QScrollArea, QTextEdit, QToolButton, QVBoxLayout, QWidget)
 
+from ..assist.rulebook import LEGACY_CHECKLIST
 from ..core.events import (CallerPoint, CallMetrics, ChecklistItem, CoachingTip, EscalationAdvice,
                       KnowledgeMatch, MoodState, PartialUtterance, PhraseSuggestion, ProvisionalMood, Sentiment,
                       RuleMatch, Status, Utterance, WrapUp)
@@ -305,6 +306,7 @@ class SidePanel(QMainWindow):
         self.checks: dict[str, QCheckBox] = {}
         for item, label in self._checklist():
             self._check_box(item, label)
+        self._own_checks = set(self.checks)  # the rest came with a call: gone with it
         col.addWidget(self.checklist_section)
 
         # the wrap-up, written from the call when it ends: editable, one click copies it
@@ -628,8 +630,11 @@ class SidePanel(QMainWindow):
         self._clear_cards()
         self.points.clear()
         self._point_items: dict[int, QListWidgetItem] = {}
-        for box in self.checks.values():
-            box.setChecked(False)
+        for item in list(self.checks):
+            if item not in self._own_checks:
+                self.checks.pop(item).deleteLater()
+            else:
+                self.checks[item].setChecked(False)
         self.transcript.clear()
         self._partial: dict[str, str] = {}
         self.partials.setText("")
@@ -718,7 +723,8 @@ class SidePanel(QMainWindow):
             self.rule_alert.setAccessibleDescription(f"{ev.severity} alert: {ev.alert}")
             self.rule_alert.show()
         elif isinstance(ev, ChecklistItem):
-            box = self.checks.get(ev.item) or self._check_box(ev.item, ev.label)
+            item = LEGACY_CHECKLIST.get(ev.item, ev.item)  # a call stored before the rules
+            box = self.checks.get(item) or self._check_box(item, ev.label)
             box.setChecked(ev.done)
             box.setToolTip(f"you said: “{ev.evidence}”")
         elif isinstance(ev, CallMetrics):

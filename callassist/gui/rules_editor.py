@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QDialog, QHBoxLayout, QLabel, QListWidget, QListW
 
 from ..assist import yamlfile
 from ..assist.rulebook import (BUILTIN_RULES, DEFAULT_RULES, Rulebook, evaluate,
-                               rule_from_dict, save_rules)
+                               rule_from_dict, rule_to_dict, save_rules)
 from ..errors import CallAssistError
 from ..library.report import fmt_time
 
@@ -128,13 +128,28 @@ class RulesEditor(QDialog):
         return [r for r in (data.get("rules") or []) if isinstance(r, dict)] \
             if isinstance(data, dict) else []
 
+    @staticmethod
+    def _old_copy(data: dict) -> bool:
+        """A rule as the centre's file shipped it before it became built-in (not a change)."""
+        from ..assist.rulebook import _replaced
+        try:
+            return rule_to_dict(rule_from_dict(data).item) == _replaced().get(data.get("id"))
+        except CallAssistError:
+            return False
+
     def load(self) -> None:
         """The built-in rules (or the centre's changed copy of one, in its place), then the
         centre's own."""
         self.builtin = {r.get("id"): r for r in self._read(BUILTIN_RULES)}
-        own = {r.get("id"): r for r in self._read(self.path)}
-        self.rules = [copy.deepcopy(own.pop(i, r)) for i, r in self.builtin.items()] \
-            + list(own.values())
+        own, replacing = [], {}
+        for r in self._read(self.path):  # kept in order, broken ones too (the file says why)
+            rid = r.get("id")
+            if isinstance(rid, str) and rid in self.builtin and rid not in replacing \
+                    and not self._old_copy(r):
+                replacing[rid] = r
+            elif not (isinstance(rid, str) and rid in self.builtin):
+                own.append(r)
+        self.rules = [copy.deepcopy(replacing.get(i, r)) for i, r in self.builtin.items()] + own
         self.problems = Rulebook.load(self.path).problems
         self._fill()
         if self.problems:
