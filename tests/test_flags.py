@@ -79,6 +79,24 @@ def test_anger_and_escalation_request_are_one_moment_each():
                 if f.kind == "anger"]
 
 
+def test_a_flag_kind_or_the_request_for_a_manager_switched_off_in_the_rules(tmp_path):
+    """Flags are rules: a centre that switches off the built-in silence flag gets none, and one
+    that switches off the manager-request rule gets no escalation flag for a stored call's
+    request either (the flags' own look for it, for calls stored before the advice)."""
+    from callassist.assist.rulebook import Rulebook
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n"
+                    "  - {id: flag_silence, name: Silence, enabled: false, detector: silence,\n"
+                    "     then: {flag: graded}}\n"
+                    "  - {id: asks_manager, name: Manager, enabled: false, speaker: customer,\n"
+                    "     detector: asks_for_senior, then: {escalate: requested}}\n")
+    ev = [utt(1, "customer", 3, 9, "I want to speak to your manager"),
+          utt(2, "agent", 30, 33, "sorry about the wait")]
+    assert {"silence", "escalation"} <= set(kinds(compute_flags(timeline(ev, 40))))
+    off = kinds(compute_flags(timeline(ev, 40), rules=Rulebook.for_centre(path)))
+    assert "silence" not in off and "escalation" not in off
+
+
 def test_long_silence_and_hold():
     ev = [utt(1, "agent", 0, 3, "let me check that, one moment please"),
           utt(2, "agent", 25, 28, "thanks for holding"),

@@ -162,7 +162,9 @@ def _mood_flags(moods: Sequence[MoodState], utts: dict[int, Utterance], s: FlagS
 
 
 def _anger_flags(moods: Sequence[MoodState], escalations: Sequence[EscalationAdvice],
-                 utts: dict[int, Utterance], s: FlagSettings) -> list[Flag]:
+                 utts: dict[int, Utterance], s: FlagSettings, requests: bool = True) -> list[Flag]:
+    """`requests`: whether a caller's request for a manager is looked for (the rule that
+    advises a transfer for it is on)."""
     out: list[Flag] = []
     escalated = {}
     for e in escalations:
@@ -171,7 +173,7 @@ def _anger_flags(moods: Sequence[MoodState], escalations: Sequence[EscalationAdv
         escalated[e.utterance_id] = sev
         out.append(Flag("escalation", u.start if u else e.time, u.end if u else e.time, sev,
                         e.reason, u.speaker if u else None, e.utterance_id))
-    if not any(e.trigger == "requested" for e in escalations):
+    if requests and not any(e.trigger == "requested" for e in escalations):
         # No advice for a request (a call analysed before the rule knew this phrasing): the flag
         # follows the rule, not the advice recorded then, so re-flagging the call finds it.
         for u in sorted(utts.values(), key=lambda u: u.start):
@@ -322,7 +324,9 @@ def compute_flags(timeline: Timeline, settings: FlagSettings | None = None,
     duration = float(timeline.call.get("duration") or (max((u.end for u in utts), default=0.0)))
     flags: list[Flag] = []
     flags += _mood_flags(moods, by_id, s, duration)
-    flags += _anger_flags(moods, timeline.of(EscalationAdvice), by_id, s)
+    requests = any(r.item.detector == "asks_for_senior" and r.item.then.escalate
+                   for r in rules.active)
+    flags += _anger_flags(moods, timeline.of(EscalationAdvice), by_id, s, requests)
     flags += _silence_flags(utts, s, duration)
     flags += _interruption_flags(utts, s)
     flags += _language_flags(timeline.of(CoachingTip), by_id)
