@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..core.rules import ASKS_FOR_SENIOR
 from ..mood.cues import DETECTORS as CUE_DETECTORS
 from .escalation import EscalationSettings, request_reason
 
@@ -48,10 +47,6 @@ def known() -> list[str]:
 def cue_reason(name: str, trigger: str) -> str:
     """How a cue detector's match reads as escalation advice or alert evidence."""
     return request_reason(trigger) if name == "asks_for_senior" else trigger
-
-
-def asks_for_senior(text: str) -> str | None:
-    return ASKS_FOR_SENIOR.find(text)
 
 
 @dataclass

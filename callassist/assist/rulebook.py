@@ -43,6 +43,7 @@ rules file at all is one ConfigError line.
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -57,12 +58,13 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field,
 from ..core.events import (CUSTOMER, CallMetrics, ChecklistItem, EscalationAdvice, Event,
                            MoodState, RuleMatch, Utterance)
 from ..core.rules import Phrases, plain_text
-from ..errors import ConfigError
+from ..errors import CallAssistError, ConfigError
 from ..resources import shipped
-from ..mood.cues import DETECTORS as CUE_KINDS, detect_cues
+from ..mood.cues import DETECTORS as CUE_KINDS, Cue, detect_cues
 from . import detectors, yamlfile
 from .escalation import EscalationSettings
 
+log = logging.getLogger(__name__)
 DEFAULT_RULES = shipped("content", "rules.yaml")
 BUILTIN_RULES = shipped("content", "builtin_rules.yaml")
 REPLACED_RULES = shipped("content", "builtin_rules_replaced.yaml")
@@ -140,7 +142,8 @@ class RuleItem(BaseModel):
     enabled: bool = True
     speaker: Literal["agent", "customer", "any"] = "any"
     said: yamlfile.TextList = []
-    detector: Annotated[str, AfterValidator(_detector)] | None = None  # a built-in test (assist.detectors) instead of, or with, said
+    # a built-in test (assist.detectors) where phrases cannot say it; instead of said / means
+    detector: Annotated[str, AfterValidator(_detector)] | None = None
     unless: yamlfile.TextList = []  # phrases that cancel a match in the same utterance
     means: Text | None = None
     threshold: float = Field(0.55, ge=0.3, le=0.95)  # MiniLM: paraphrases ~0.55-0.8
@@ -359,7 +362,6 @@ class Rulebook:
     def cue_detector(self):
         """The caller's cues as the mood tracker reads them: what the active rules with a
         `cue` give (`detect(text, history) -> [Cue]`), None when no rule gives one."""
-        from ..mood.cues import Cue
         cue_rules = [r for r in self.active if r.item.then.cue]
         names = frozenset(r.item.detector for r in cue_rules if r.item.detector and not r.unless)
         guarded = [r for r in cue_rules if r.item.detector and r.unless]
@@ -490,6 +492,16 @@ def save_rules(path: str | Path, rules: Sequence[dict]) -> None:
 @lru_cache(maxsize=4)
 def _cached(path: str, mtime: float) -> Rulebook:
     return Rulebook.for_centre(path)
+
+
+def rules_or_builtin(path: str | Path | None = None) -> Rulebook:
+    """`load_rules(path)`, or the built-in rules alone when the centre's file cannot be read
+    (said in the log): the checklist and the flags go on without the centre's rules."""
+    try:
+        return load_rules(path)
+    except CallAssistError as exc:
+        log.warning("the built-in rules only: %s", exc)
+        return Rulebook.builtin()
 
 
 def load_rules(path: str | Path | None = None) -> Rulebook:

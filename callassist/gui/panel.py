@@ -80,13 +80,10 @@ class SidePanel(QMainWindow):
 
     def _checklist(self) -> list[tuple[str, str]]:
         """The close-the-call checklist: the rules that tick it (the built-in ones and the
-        centre's file; a small file, read once and cached)."""
-        from ..assist.rulebook import Rulebook, load_rules
-        from ..errors import CallAssistError
-        try:
-            return load_rules(getattr(self.config, "rules", None)).checklist()
-        except CallAssistError:  # said when the models load; the built-in checklist meanwhile
-            return Rulebook.builtin().checklist()
+        centre's file, or the built-in ones when it is broken; a small file, read once and
+        cached)."""
+        from ..assist.rulebook import rules_or_builtin
+        return rules_or_builtin(getattr(self.config, "rules", None)).checklist()
 
     def _check_box(self, item: str, label: str) -> QCheckBox:
         box = QCheckBox(label)

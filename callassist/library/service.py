@@ -205,12 +205,8 @@ class Library:
         """The rules whose moments are flagged: the built-in ones and this library's rules file
         (which can switch a built-in flag off); the built-in ones alone when the file is
         broken (said in the log)."""
-        from ..assist.rulebook import Rulebook, load_rules
-        try:
-            return load_rules(self.rules_file)
-        except CallAssistError as exc:
-            log.warning("flags from the built-in rules only: %s", exc)
-            return Rulebook.builtin()
+        from ..assist.rulebook import rules_or_builtin
+        return rules_or_builtin(self.rules_file)
 
     # -- the centre's QA form, answered automatically when a call is stored
     def _qa_form(self):
