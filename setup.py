@@ -1,4 +1,4 @@
-"""Ships the repository's models/mood, ui/ and content/ inside the wheel, as package data of
+"""Ships the repository's models/mood, models/wrapup, ui/ and content/ inside the wheel, as package data of
 `callassist` (callassist/_shipped/...), where `callassist.resources` finds them with
 importlib.resources. An editable install reads them from the repository itself."""
 import shutil
@@ -8,7 +8,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-SHIPPED = ("models/mood", "ui", "content")  # models/vosk holds the user's own Vosk models: not shipped
+SHIPPED = ("models/mood", "models/wrapup", "ui", "content")  # models/vosk holds the user's own Vosk models: not shipped
 
 
 class BuildPyWithData(build_py):

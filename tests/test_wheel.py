@@ -13,8 +13,8 @@ import pytest
 from tests.conftest import DEMO_CALLS, ROOT
 
 pytestmark = pytest.mark.slow
-SOURCES = ("pyproject.toml", "setup.py", "README.md", "callassist", "models/mood", "models/vosk",
-           "ui", "content")
+SOURCES = ("pyproject.toml", "setup.py", "README.md", "callassist", "models/mood", "models/wrapup",
+           "models/vosk", "ui", "content")
 
 
 def test_wheel_installed_outside_the_checkout_runs_analyze(tmp_path):
@@ -49,10 +49,12 @@ def test_wheel_installed_outside_the_checkout_runs_analyze(tmp_path):
            "XDG_CONFIG_HOME": str(tmp_path / "config")}
     where = subprocess.run(
         [str(py), "-c", "import callassist, callassist.resources as r; print(callassist.__file__); "
-         "print(r.shipped('ui', 'panel.qss')); print(r.shipped('models', 'mood'))"],
+         "print(r.shipped('ui', 'panel.qss')); print(r.shipped('models', 'mood')); "
+         "print(r.shipped('models', 'wrapup', 'weights.json'))"],
         capture_output=True, text=True, cwd=work, env=env, timeout=120, check=True).stdout.split()
     assert all(str(site) in w for w in where), where  # the wheel's own copies, not the checkout's
     assert Path(where[1]).is_file() and (Path(where[2]) / "adapter_model.safetensors").is_file()
+    assert Path(where[3]).is_file()  # the wrap-up's learned weights
 
     r = subprocess.run([str(venv / "bin" / "callassist"), "analyze", str(call), "--json", "out.json",
                         "--save", "--library", str(work / "calls.sqlite3")],  # its migrations

@@ -1,17 +1,20 @@
 """Wrap-up at hang-up: a structured summary of the call, a wrap-up code and the follow-ups.
 
 No packaged language model writes a good summary, so it is built from the timeline: the facts
-read by rules from what was said (assist.callfacts: why the customer called, what the agent did,
-what the agent promised, with when and how much in the exact words said, whether it was
-resolved), the caller's mood at the start and the end (MoodState events), the knowledge topics
+read from what was said (assist.callfacts: what the agent did, what the agent promised, with when
+and how much in the exact words said, whether it was resolved; assist.wrapup_model: which caller
+turns say why they called, a small learned scorer over the rules' reading, meaning and place in
+the call), the caller's mood at the start and the end (MoodState events), the knowledge topics
 shown (KnowledgeMatch), the caller's questions and requests no agent turn dealt with (below) and
 the close-the-call checklist (ChecklistItem). Every sentence names the utterances it comes from.
 
-The code is chosen from a configurable list (assist.wrapup_codes) by keywords and by the shared
-sentence encoder; the hang-up costs a few small embedding batches (the reason for calling, and
-the caller's asks that no reply took up in words, with those replies), the codes' own embeddings
-being made once per process. A mid-call catch-up (for a transfer to a
-senior rep) is the same summary of the call so far (`final=False`).
+The code is chosen from a configurable list (assist.wrapup_codes): by the agent's words where they
+settle it (a transfer to a team leader), else by the learned scorer from the caller's keywords,
+meaning and mood. The hang-up costs a few small embedding batches of the call's own words (the
+caller's first turns, a long reason's parts, the agent's reply, and the caller's asks that no
+reply took up in words, with those replies), the codes' own embeddings being made once per
+process. A mid-call catch-up (for a transfer to a senior rep) is the same summary of the call so
+far (`final=False`).
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ import numpy as np
 
 from ..core.events import (CUSTOMER, ChecklistItem, Event, KnowledgeMatch, MoodState,
                            Utterance, WrapUp)
-from . import callfacts
+from . import callfacts, wrapup_model
 from .callfacts import Fact, Turn
 from .points import key_words
 from .timespans import amounts, shadow, times
@@ -42,13 +45,21 @@ def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
               codes: WrapUpCodes | None = None, embedder=None, caller: str = CUSTOMER,
               final: bool = True) -> WrapUp:
     """The wrap-up of a call (or of the call so far, `final=False`) from its utterances and the
-    rest of its timeline. `embedder`: the shared sentence encoder (None: the code by keywords)."""
+    rest of its timeline. `embedder`: the shared sentence encoder (None: the reason and the code
+    by the hand-written rules, keywords only)."""
     codes = codes if codes is not None else default_codes()
     events = list(events)
     utts = sorted((u for u in utterances if u.text.strip()), key=lambda u: (u.start, u.id))
     turns = [Turn.of(u) for u in utts]
 
-    reason = callfacts.reason(turns, caller, codes.reason_keywords)
+    by_id = {u.id: u for u in utts}
+    embed = _Embed(embedder) if embedder is not None else None
+    if embed is not None:
+        codes.prepare(embedder)
+    weights = wrapup_model.default_weights()
+    rules = callfacts.reason(turns, caller, codes.reason_keywords)
+    # the learned scorers read meaning; without the encoder (it failed to load) the rules do
+    reason = wrapup_model.reason(turns, caller, codes, weights, rules, embed) if embed else rules
     done = callfacts.actions(turns, caller)
     promised = callfacts.commitments(turns, caller)
     moods = [e for e in events if isinstance(e, MoodState) and e.speaker == caller]
@@ -58,27 +69,25 @@ def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
     settled = callfacts.resolution(turns, caller, promised, end.label if end else None,
                                    end.utterance_id if end else None, checked)
 
-    # the code: from the whole utterances that give the reason, embedded in one small batch
-    by_id = {u.id: u for u in utts}
-    reason_turns = [(i, by_id[i].text) for f in reason for i in f.utterances] or \
-                   [(u.id, u.text) for u in utts if u.speaker == caller][:3]
-    agent_turns = [(u.id, u.text) for u in utts if u.speaker != caller]
+    reason_ids = [i for f in reason for i in f.utterances]
     # the caller's questions and requests after the reason that no agent turn dealt with in words
-    reason_ids = {i for f in reason for i in f.utterances}
-    unheard = open_asks(turns, caller, reason_ids)
-    vector, vectors = None, {}
-    if embedder is not None and reason_turns:
-        # the reason (for the code), and those asks with the agent turns that replied to them
-        # (an answer in other words)
-        codes.prepare(embedder)
-        texts = [" ".join(t for _, t in reason_turns)] + list(dict.fromkeys(
-            x for ask, replies in unheard for x in (ask.text, *(r.utt.text for r in replies))))
-        # in batches of a few: larger ones are many times slower on a busy 2-core machine
-        embedded = np.concatenate([np.asarray(embedder.encode(texts[i:i + PREPARE_BATCH]))
-                                   for i in range(0, len(texts), PREPARE_BATCH)])
-        vector, vectors = embedded[0], dict(zip(texts[1:], embedded[1:]))
+    unheard = open_asks(turns, caller, set(reason_ids))
+    vectors = {}
+    if embed is not None:
+        # those asks with the agent turns that replied to them (an answer in other words)
+        texts = list(dict.fromkeys(x for ask, replies in unheard
+                                   for x in (ask.text, *(r.utt.text for r in replies))))
+        vectors = dict(zip(texts, embed(texts))) if texts else {}
+    agent_turns = [(u.id, u.text) for u in utts if u.speaker != caller]
     before = {u.id: p.text for p, u in zip(utts, utts[1:]) if u.speaker != caller and p.speaker == caller}
-    choice = codes.choose(reason_turns, agent_turns, vector, embedder, before)
+    if embed is not None:
+        choice = codes.agent_choice(agent_turns, before) or \
+            wrapup_model.choose_code(codes, turns, caller, reason_ids, weights, embed,
+                                     wrapup_model.reason_mood(events, reason_ids, caller))
+    else:
+        reason_turns = [(i, by_id[i].text) for i in reason_ids] or \
+                       [(u.id, u.text) for u in utts if u.speaker == caller][:3]
+        choice = codes.choose(reason_turns, agent_turns, None, None, before)
 
     followups = [_fact(f, kind="commitment") for f in promised]
     if not settled.resolved:
@@ -112,6 +121,21 @@ def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
         followups=tuple(followups), mood=tuple(mood), topics=tuple(topics[:3]))
     lines = _lines(wrap) if utts else []  # nothing said: nothing to write, nothing to trace
     return replace(wrap, lines=tuple(lines))
+
+
+class _Embed:
+    """The shared encoder for one summary: texts -> unit vectors, each text once, a few at a time
+    (larger batches are many times slower on a busy 2-core machine)."""
+
+    def __init__(self, embedder):
+        self.embedder, self.done = embedder, {}
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        todo = [t for t in dict.fromkeys(texts) if t not in self.done]
+        for i in range(0, len(todo), PREPARE_BATCH):
+            batch = todo[i:i + PREPARE_BATCH]
+            self.done.update(zip(batch, np.asarray(self.embedder.encode(batch))))
+        return np.array([self.done[t] for t in texts])
 
 
 def _ids(*groups) -> list[int]:

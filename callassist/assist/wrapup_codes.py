@@ -2,11 +2,13 @@
 
 Each code has a label and a description, and optionally examples (what is said on such calls),
 keywords (words of the caller's reason for calling that point to it), agent keywords (what the
-agent says that settles it, e.g. a transfer makes the call ESCALATED) and agent targets (who the
-agent keywords must name in the same turn: a team leader, not the payment line). A call's code is chosen
-from its reason for calling by those keywords and by meaning: the shared sentence encoder's
-similarity to each code's description and examples (embedded once per process, `prepare`).
-When nothing fits, the fallback code (ENQUIRY).
+agent says that settles it, e.g. a transfer makes the call ESCALATED), agent targets (who the
+agent keywords must name in the same turn: a team leader, not the payment line) and a mood
+(a compliment is made in a good mood). A call's code is chosen by the agent keywords, or else by
+the learned scorer of assist.wrapup_model from the caller's words: those keywords, the meaning
+(the shared sentence encoder's similarity to each code's description and examples, embedded once
+per process, `prepare`) and the mood; `choose` is the hand-written rule it replaced (keywords and
+meaning of the reason alone), kept for comparison. When nothing fits, the fallback code (ENQUIRY).
 
 The file is read with `assist.yamlfile` (safe, bounded) and checked strictly against `CodeItem`;
 anything wrong is ONE line naming the file and the line (a ConfigError): a call must never end
@@ -18,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Annotated, Sequence
+from typing import Annotated, Literal, Sequence
 
 import numpy as np
 import yaml
@@ -58,6 +60,7 @@ class CodeItem(BaseModel):
     keywords: TextList = []
     agent_keywords: TextList = []
     agent_targets: TextList = []
+    mood: Literal["positive", "negative"] | None = None
 
 
 def keyword_pattern(words: Sequence[str]) -> re.Pattern | None:
@@ -84,6 +87,7 @@ class WrapUpCode:
     agent_keywords: re.Pattern | None = field(default=None, compare=False)
     agent_targets: re.Pattern | None = field(default=None, compare=False)
     line: int = 0
+    mood: str | None = None  # the caller's mood such calls start with, when it tells them apart
 
 
 @dataclass(frozen=True)
@@ -166,18 +170,20 @@ class WrapUpCodes:
     def similarities(self, vector: np.ndarray, embedder) -> np.ndarray:
         """Each code's best similarity (description or an example) to an embedded text."""
         self.prepare(embedder)
+        return self.code_similarities(vector)
+
+    def code_similarities(self, vector: np.ndarray) -> np.ndarray:
+        """The same, with the codes already prepared (`prepare`) for the text's encoder."""
         _, vectors, owners = self._prepared
         sims = vectors @ vector
         best = np.full(len(self.codes), -1.0)
         np.maximum.at(best, owners, sims)
         return best
 
-    def choose(self, reason: Sequence[tuple[int, str]], agent: Sequence[tuple[int, str]],
-               reason_vector: np.ndarray | None = None, embedder=None,
-               before: dict[int, str] | None = None) -> Choice:
-        """The code of a call from its reason for calling (caller (id, text)) and what the agent
-        said; `reason_vector` is the reason embedded with `embedder` (None: keywords only);
-        `before`: what the caller said just before an agent turn (by the agent turn's id)."""
+    def agent_choice(self, agent: Sequence[tuple[int, str]],
+                     before: dict[int, str] | None = None) -> Choice | None:
+        """The code the agent's words settle whatever the caller wanted (a transfer to a team
+        leader: ESCALATED), or None; `before`: what the caller said just before an agent turn."""
         for uid, text in reversed(agent):  # what the agent did last settles it
             plain = plain_text(text)
             asked = plain_text((before or {}).get(uid, ""))
@@ -189,6 +195,17 @@ class WrapUpCodes:
                 if m and (c.agent_targets is None or c.agent_targets.search(plain)
                           or c.agent_targets.search(asked) or _unnamed_transfer(m, plain)):
                     return Choice(c, f"the agent said “{m.group()}”", (uid,), 1.0)
+        return None
+
+    def choose(self, reason: Sequence[tuple[int, str]], agent: Sequence[tuple[int, str]],
+               reason_vector: np.ndarray | None = None, embedder=None,
+               before: dict[int, str] | None = None) -> Choice:
+        """The code of a call from its reason for calling (caller (id, text)) and what the agent
+        said; `reason_vector` is the reason embedded with `embedder` (None: keywords only);
+        `before`: what the caller said just before an agent turn (by the agent turn's id)."""
+        settled = self.agent_choice(agent, before)
+        if settled is not None:
+            return settled
         plain = plain_text(" ".join(t for _, t in reason))
         hits = [sorted({m.group() for m in c.keywords.finditer(plain)}) if c.keywords else []
                 for c in self.codes]
@@ -236,7 +253,7 @@ def _read_code(node, index: int, where: str) -> WrapUpCode:
                           f"{yamlfile.schema_problem(exc, CodeItem.model_fields)}") from None
     return WrapUpCode(item.code, item.label, item.description, tuple(item.examples),
                       keyword_pattern(item.keywords), keyword_pattern(item.agent_keywords),
-                      keyword_pattern(item.agent_targets), line)
+                      keyword_pattern(item.agent_targets), line, item.mood)
 
 
 @lru_cache(maxsize=1)

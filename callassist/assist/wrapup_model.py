@@ -1,0 +1,282 @@
+"""Two small learned scorers of the wrap-up: which caller turns give the reason for calling, and
+which wrap-up code fits the call.
+
+The hand-written rules (callfacts.reason, WrapUpCodes.choose) scored 0.95 on the calls they were
+written against and about 0.6 on calls written apart from them: each new call found a preamble
+("can you hear me, I'm in the car", "my English is not so good") or a story the rules had not
+seen. Here the rules' readings become features, with what the turn says by meaning (the shared
+sentence encoder against each code's description and examples), where it stands in the call and
+how the agent answered it ("go ahead" after a preamble, "sorry to hear that, the order number?"
+after a reason); the weights are learned from labelled calls (scripts/train_wrapup.py, figures
+and data in models/wrapup/MODEL_CARD.md).
+
+Both models are linear and tiny (a few dozen weights in models/wrapup/weights.json); at hang-up
+they cost the embedding of a few caller turns. The code model scores each code of the list with
+the SAME weights on features of that code (its keywords heard, its meaning's closeness), so a
+centre's own code list works with it unchanged: nothing is learned about a code by name.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..core.rules import plain_text
+from ..resources import shipped
+from . import callfacts
+from .callfacts import Fact, Turn
+from .wrapup_codes import Choice, WrapUpCodes
+
+WEIGHTS = shipped("models", "wrapup", "weights.json")
+CANDIDATES = 6  # the caller's first turns that may give the reason
+MIN_WORDS = 4  # words (not a number read out) a reason has at least
+SYMPATHY = re.compile(r"\b(?:sorry|oh no|oh dear|apolog\w*|not good|not great|frustrating|"
+                      r"annoying|i understand|i can imagine|that's not|thats not|not what you)\b")
+
+REASON_FEATURES = (
+    "bias", "pos0", "pos1", "pos2", "pos3up", "signal2", "signal1", "keywords", "similarity",
+    "best_similarity", "best_keywords", "log_words", "longest", "phatic", "vague", "readout",
+    "question", "prev_invites", "prev_details", "prev_caller", "next_invites", "next_details",
+    "next_sympathy", "rule")
+CODE_FEATURES = (
+    "similarity", "similarity_chunk", "similarity_agent", "keywords_reason", "keywords_caller", "keywords_agent",
+    "similarity_caller", "is_fallback", "fallback_weak", "mood_fit", "best_chunk", "best_keywords")
+
+
+def _feature_row(names: Sequence[str], values: dict[str, float]) -> list[float]:
+    return [float(values.get(n, 0.0)) for n in names]
+
+
+@dataclass(frozen=True)
+class Weights:
+    reason: np.ndarray  # over REASON_FEATURES
+    also: float  # a second reason turn when its probability is at least this
+    code: np.ndarray  # over CODE_FEATURES
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "Weights":
+        data = json.loads(Path(path or WEIGHTS).read_text(encoding="utf-8"))
+        return cls(np.array([data["reason"][n] for n in REASON_FEATURES]), float(data["also"]),
+                   np.array([data["code"][n] for n in CODE_FEATURES]))
+
+
+@lru_cache(maxsize=1)
+def default_weights() -> Weights:
+    return Weights.load()
+
+
+# ---- the reason -------------------------------------------------------------------------------
+
+def _keyword_weight(pattern: re.Pattern | None, text: str) -> float:
+    """Keywords of a code heard in a text: a phrase of several words counts twice, at most 3."""
+    if pattern is None:
+        return 0.0
+    hits = {m.group() for m in pattern.finditer(plain_text(text))}
+    return float(min(sum(2 if " " in h else 1 for h in hits), 3))
+
+
+def reason_candidates(turns: Sequence[Turn], caller: str) -> list[int]:
+    """Indices (into `turns`) of the caller turns that may give the reason."""
+    return [k for k, t in enumerate(turns) if t.utt.speaker == caller][:CANDIDATES]
+
+
+def reason_features(turns: Sequence[Turn], caller: str, codes: WrapUpCodes,
+                    sims: np.ndarray | None, rule: set[int]) -> np.ndarray:
+    """One row of REASON_FEATURES per candidate turn. `sims`: each candidate's best similarity to
+    any code (None: no encoder); `rule`: the turn ids the hand-written rules take as the reason."""
+    cands = reason_candidates(turns, caller)
+    kw = codes.reason_keywords
+    words = [callfacts._words_said(turns[k].utt.text) for k in cands]
+    keys = [_keyword_weight(kw, turns[k].utt.text) for k in cands]
+    sims = np.zeros(len(cands)) if sims is None else np.asarray(sims, dtype=float)
+    rows = []
+    for j, k in enumerate(cands):
+        t = turns[k]
+        prev = turns[k - 1] if k > 0 else None
+        nxt = next((u for u in turns[k + 1:] if u.utt.speaker != caller), None)
+        signal = callfacts._signal(t.utt.text)
+        agent_prev = prev is not None and prev.utt.speaker != caller
+        v = {
+            "bias": 1.0, "pos0": j == 0, "pos1": j == 1, "pos2": j == 2, "pos3up": j >= 3,
+            "signal2": signal == 2, "signal1": signal == 1, "keywords": keys[j] / 3,
+            "similarity": sims[j], "best_similarity": sims[j] >= sims.max() - 1e-9 and sims.max() > 0,
+            "best_keywords": keys[j] > 0 and keys[j] >= max(keys),
+            "log_words": math.log1p(words[j]) / 4, "longest": words[j] >= max(words),
+            "phatic": bool(callfacts.PHATIC.search(t.sh)), "vague": bool(callfacts.VAGUE.search(t.sh)),
+            "readout": words[j] < 4, "question": "?" in t.utt.text,
+            "prev_invites": agent_prev and callfacts._invites(prev),
+            "prev_details": agent_prev and bool(callfacts.DETAILS.search(prev.sh)),
+            "prev_caller": prev is not None and prev.utt.speaker == caller,
+            "next_invites": nxt is not None and callfacts._invites(nxt),
+            "next_details": nxt is not None and bool(callfacts.DETAILS.search(nxt.sh)),
+            "next_sympathy": nxt is not None and bool(SYMPATHY.search(nxt.sh)),
+            "rule": t.id in rule,
+        }
+        rows.append(_feature_row(REASON_FEATURES, v))
+    return np.array(rows, dtype=float).reshape(len(cands), len(REASON_FEATURES))
+
+
+def pick_reason(probs: np.ndarray, also: float) -> list[int]:
+    """Positions (into the candidates) of the reason: the likeliest turn, and any other at least
+    `also` likely (a problem told over two turns)."""
+    if not len(probs):
+        return []
+    best = int(np.argmax(probs))
+    return sorted({best, *(j for j, p in enumerate(probs) if p >= also)})
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -30, 30)))
+
+
+# ---- the code ---------------------------------------------------------------------------------
+
+def chunks(turn: Turn, size: int = 14, step: int = 9) -> list[str]:
+    """A turn's sentences, a long one (a recogniser's run-on) cut in overlapping runs of words: a
+    caller who tells a story says what it is about in one part of it."""
+    text = turn.utt.text
+    out = []
+    for a, b in turn.sentences:
+        words = text[a:b].split()
+        if len(words) <= size + 4:
+            out.append(" ".join(words))
+        else:
+            out += [" ".join(words[i:i + size]) for i in range(0, len(words) - 4, step)]
+    return [c for c in out if len(c.split()) >= 3]
+
+
+def code_features(codes: WrapUpCodes, turns: Sequence[Turn], caller: str, reason_ids: Sequence[int],
+                  embed=None, mood: float | None = None) -> np.ndarray:
+    """One row of CODE_FEATURES per code of the list, for a call whose reason is the turns
+    `reason_ids`. `embed`: texts -> unit vectors with the encoder `codes` was prepared with
+    (None: keywords only); `mood`: the caller's mood score (-1..1) when they gave the reason
+    (None: not known)."""
+    by_id = {t.id: t for t in turns}
+    said = [t for t in turns if t.utt.speaker == caller]
+    reason = [by_id[i] for i in reason_ids if i in by_id] or said[:1]
+    reason_text = " ".join(t.utt.text for t in reason)
+    caller_text = " ".join(t.utt.text for t in said[:4])
+    after = [t for t in turns if t.utt.speaker != caller
+             and (not reason or t.utt.start >= reason[0].utt.start)]
+    agent_text = " ".join(t.utt.text for t in turns if t.utt.speaker != caller)
+    n = len(codes.codes)
+    sims = sims_caller = sims_chunk = sims_agent = np.zeros(n)
+    if embed is not None and reason_text:
+        # the turns' own vectors (embedded for the reason already): the mean of unit vectors
+        # stands for the turns together; only a long turn's parts and the agent's reply are new
+        def mean(ts: Sequence[Turn]) -> np.ndarray:
+            v = embed([t.utt.text for t in ts]).mean(axis=0)
+            return v / max(float(np.linalg.norm(v)), 1e-9)
+        wordy = [t for t in said[:4] if callfacts._words_said(t.utt.text) >= MIN_WORDS] or said[:1]
+        sims = codes.code_similarities(mean(reason))
+        sims_caller = codes.code_similarities(mean(wordy))
+        pieces = [c for t in reason for c in chunks(t) if len(chunks(t)) > 1]
+        sims_chunk = np.max([sims, *(codes.code_similarities(v) for v in embed(pieces))], axis=0) \
+            if pieces else sims
+        replies = " ".join(t.utt.text for t in after[:3])
+        sims_agent = codes.code_similarities(embed([replies])[0]) if replies else np.zeros(n)
+    kw_reason = [_keyword_weight(c.keywords, reason_text) for c in codes.codes]
+    # the best among the codes the caller's words can give ("tell their manager"
+    # is not an escalation: the agent's words settle that one)
+    mask = caller_only(codes)
+    top, top_chunk = float(sims[mask].max()), float(sims_chunk[mask].max())
+    top_kw = max(k for k, m in zip(kw_reason, mask) if m)
+    rows = []
+    for i, c in enumerate(codes.codes):
+        fallback = c.code == codes.fallback
+        v = {
+            "similarity": sims[i], "similarity_chunk": sims_chunk[i],
+            "similarity_agent": sims_agent[i],
+            "keywords_reason": kw_reason[i] / 3,
+            "best_chunk": mask[i] and sims_chunk[i] >= top_chunk - 1e-9 and top_chunk > 0,
+            "best_keywords": mask[i] and kw_reason[i] > 0 and kw_reason[i] >= top_kw,
+            "keywords_caller": _keyword_weight(c.keywords, caller_text) / 3,
+            "keywords_agent": _keyword_weight(c.keywords, agent_text) / 3,
+            "similarity_caller": sims_caller[i], "is_fallback": fallback,
+            "fallback_weak": fallback * (1.0 - max(top, 0.0)),
+            # a good mood points to a compliment; a bad one says little against it (the story of
+            # what went wrong often comes first)
+            "mood_fit": max(0.0, (mood or 0.0) * {"positive": 1.0, "negative": -1.0}.get(c.mood, 0.0)),
+        }
+        rows.append(_feature_row(CODE_FEATURES, v))
+    return np.array(rows, dtype=float)
+
+
+def caller_only(codes: WrapUpCodes) -> np.ndarray:
+    """Codes the caller's words can give (an agent-only code, ESCALATED, is settled by the agent)."""
+    return np.array([not (c.agent_keywords is not None and c.keywords is None) for c in codes.codes])
+
+
+# ---- at hang-up -------------------------------------------------------------------------------
+
+def reason_matrix(turns: Sequence[Turn], caller: str, codes: WrapUpCodes, rule: set[int],
+                  embed=None) -> tuple[list[int], np.ndarray]:
+    """The candidate turns (indices into `turns`) and their features; `rule`: the ids the
+    hand-written rules take as the reason; `embed`: texts -> unit vectors (None: no meaning)."""
+    cands = reason_candidates(turns, caller)
+    sims = None
+    if embed is not None and cands:
+        # a name or a number read out is not embedded: it is never the reason
+        mask = caller_only(codes)
+        wordy = [k for k in cands if callfacts._words_said(turns[k].utt.text) >= MIN_WORDS]
+        vectors = dict(zip(wordy, embed([turns[k].utt.text for k in wordy]))) if wordy else {}
+        sims = np.array([codes.code_similarities(vectors[k])[mask].max() if k in vectors else 0.0
+                         for k in cands])
+    return cands, reason_features(turns, caller, codes, sims, rule)
+
+
+def reason(turns: Sequence[Turn], caller: str, codes: WrapUpCodes, weights: Weights,
+           rules: Sequence[Fact], embed=None) -> list[Fact]:
+    """The caller turns that give the reason for calling, each as a Fact; `rules`: the
+    hand-written rules' reading (callfacts.reason), one of the features; `embed`: texts -> unit
+    vectors (None: without meaning)."""
+    cands, X = reason_matrix(turns, caller, codes, {i for f in rules for i in f.utterances}, embed)
+    if not cands:
+        return []
+    names = callfacts._agent_names(turns, caller)
+    picked = [turns[cands[j]] for j in pick_reason(sigmoid(X @ weights.reason), weights.also)]
+    # a name or a number read out is never the reason, however it scores
+    return [Fact(callfacts._reason_text(t, names), (t.id,)) for t in picked
+            if callfacts._words_said(t.utt.text) >= MIN_WORDS]
+
+
+def reason_mood(events, reason_ids: Sequence[int], caller: str) -> float | None:
+    """The caller's mood score over the reason's turns (MoodState events), None if none."""
+    from ..core.events import MoodState
+    scores = [e.score for e in events if isinstance(e, MoodState) and e.speaker == caller
+              and e.utterance_id in set(reason_ids)]
+    return sum(scores) / len(scores) if scores else None
+
+
+def choose_code(codes: WrapUpCodes, turns: Sequence[Turn], caller: str, reason_ids: Sequence[int],
+                weights: Weights, embed=None, mood: float | None = None) -> Choice:
+    """The code the caller's words fit best (the agent-settled codes aside: WrapUpCodes.agent_choice),
+    with why: the keywords heard and the closeness in meaning."""
+    X = code_features(codes, turns, caller, reason_ids, embed, mood)
+    scores = X @ weights.code
+    scores[~caller_only(codes)] = -np.inf
+    best = int(np.argmax(scores))
+    code = codes.codes[best]
+    by_id = {t.id: t for t in turns}
+    said = [t for t in turns if t.utt.speaker == caller]
+    ids = tuple(i for i in reason_ids if i in by_id) or tuple(t.id for t in said[:1])
+    heard = []
+    if code.keywords is not None:
+        for t in [by_id[i] for i in ids] + said[:4]:
+            heard += [m.group() for m in code.keywords.finditer(plain_text(t.utt.text))]
+    heard = list(dict.fromkeys(heard))
+    why = []
+    if heard:
+        why.append("the caller said " + ", ".join(f"“{h}”" for h in heard[:3]))
+    sim = X[best, CODE_FEATURES.index("similarity_chunk")]
+    if embed is not None and sim > 0:
+        why.append(f"meaning {sim:.2f} like “{code.description}”")
+    if code.code == codes.fallback and not heard:
+        why = ["nothing the caller said fits another code"]
+    return Choice(code, "; ".join(why) or "the closest code", ids, float(scores[best]))
