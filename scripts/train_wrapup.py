@@ -30,9 +30,11 @@ from callassist.assist.wrapup_codes import PREPARE_BATCH, WrapUpCodes  # noqa: E
 from callassist.core.events import CUSTOMER, Utterance  # noqa: E402
 from callassist.core.pipeline import Pipeline  # noqa: E402
 
-TRAIN_SETS = ("wrapup_dev", "wrapup_blind", "wrapup_blind2", "wrapup_blind3", "wrapup_blind4")
+TRAIN_SETS = ("wrapup_dev", "wrapup_blind", "wrapup_blind2", "wrapup_blind3", "wrapup_blind4",
+              "wrapup_blind5a", "wrapup_blind5b")
 L2_REASON = 1.0
 L2_CODE = 0.3
+L2_PROMISE = 1.0
 DETAILS = False
 
 
@@ -74,25 +76,40 @@ def prepare(call: dict, codes: WrapUpCodes, embeds: Embeds, embedder, mood_model
     agent = [(t.id, t.utt.text) for t in turns if t.utt.speaker != CUSTOMER]
     before = {u.id: p.text for p, u in zip(utts, utts[1:]) if u.speaker != CUSTOMER and p.speaker == CUSTOMER}
     settled = codes.agent_choice(agent, before)
+    promised = callfacts.commitments(turns, CUSTOMER)
+    P = wm.promise_features(turns, CUSTOMER, promised, callfacts.actions(turns, CUSTOMER))
+    gold_promise = {c["turn"] for c in call.get("commitments", [])}
     return {"id": call["id"], "turns": turns, "events": moods_of(utts, mood_model, cues), "cands": cands, "X": X, "y": y, "rule": rule,
             "gold_reason": gold, "code": call["code"],
-            "settled": settled.code.code if settled else None}
+            "settled": settled.code.code if settled else None, "promised": promised, "P": P,
+            "py": np.array([f.utterances[0] - 1 in gold_promise for f in promised], dtype=float),
+            "gold_promise": gold_promise}
+
+
+def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
+    """L2-regularised logistic regression (the first column is the bias, not regularised)."""
+    def loss(w):
+        p = wm.sigmoid(X @ w)
+        nll = -np.sum(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12))
+        return nll + l2 * (w[1:] @ w[1:]) / 2, X.T @ (p - y) + l2 * np.r_[0.0, w[1:]]
+
+    return minimize(loss, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B").x
 
 
 def fit_reason(data: list[dict]) -> np.ndarray:
-    X = np.concatenate([d["X"] for d in data])
-    y = np.concatenate([d["y"] for d in data])
+    return fit_logistic(np.concatenate([d["X"] for d in data]), np.concatenate([d["y"] for d in data]),
+                        L2_REASON)
 
-    def loss(w):
-        z = X @ w
-        p = wm.sigmoid(z)
-        nll = -np.sum(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12))
-        grad = X.T @ (p - y)
-        reg = L2_REASON * (w[1:] @ w[1:]) / 2
-        g = grad + L2_REASON * np.r_[0.0, w[1:]]
-        return nll + reg, g
 
-    return minimize(loss, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B").x
+def fit_promise(data: list[dict]) -> np.ndarray:
+    return fit_logistic(np.concatenate([d["P"] for d in data]), np.concatenate([d["py"] for d in data]),
+                        L2_PROMISE)
+
+
+def promises_kept(d: dict, w: np.ndarray, keep: float) -> set[int]:
+    """0-based turns of the promises the filter keeps."""
+    probs = wm.sigmoid(d["P"] @ w) if len(d["P"]) else []
+    return {f.utterances[0] - 1 for f, p in zip(d["promised"], probs) if p >= keep}
 
 
 def reasons(d: dict, w: np.ndarray, also: float) -> list[int]:
@@ -141,13 +158,20 @@ def train(data, codes, embeds, embedder, also):
         if d["code"] in names and mask[names.index(d["code"])]:
             X = code_rows(d, reasons(d, w_reason, also), codes, embeds, embedder)
             rows.append((X, int(np.flatnonzero(mask).tolist().index(names.index(d["code"])))))
-    return w_reason, fit_code(rows, mask)
+    return w_reason, fit_code(rows, mask), fit_promise(data)
 
 
-def score(data, w_reason, w_code, codes, embeds, embedder, also, use_rules=False):
+def score(data, w_reason, w_code, codes, embeds, embedder, also, use_rules=False,
+          w_promise=None, keep=0.5):
     tp = fp = fn = ok = 0
+    ptp = pfp = pfn = 0
     mask = wm.caller_only(codes)
     for d in data:
+        kept = {f.utterances[0] - 1 for f in d["promised"]} if use_rules else \
+            promises_kept(d, w_promise, keep)
+        ptp += len(kept & d["gold_promise"])
+        pfp += len(kept - d["gold_promise"])
+        pfn += len(d["gold_promise"] - kept)
         got = d["rule"] if use_rules else set(reasons(d, w_reason, also))
         got = {i - 1 for i in got}
         tp += len(got & d["gold_reason"])
@@ -161,7 +185,7 @@ def score(data, w_reason, w_code, codes, embeds, embedder, also, use_rules=False
                 print(f"   {d['id']}: code {code} want {d['code']}")
         if DETAILS and not use_rules and got != d["gold_reason"]:
             print(f"   {d['id']}: reason {sorted(got)} want {sorted(d['gold_reason'])}")
-    return tp, fp, fn, ok
+    return tp, fp, fn, ok, ptp, pfp, pfn
 
 
 def main() -> None:
@@ -170,6 +194,7 @@ def main() -> None:
                     default=[ROOT / "tests" / "data" / f"{s}.jsonl" for s in TRAIN_SETS])
     ap.add_argument("--also", type=float, default=0.5,
                     help="a second reason turn when at least this likely")
+    ap.add_argument("--keep", type=float, default=0.5, help="a promise is kept when at least this likely")
     ap.add_argument("--write", action="store_true", help="write models/wrapup/weights.json")
     ap.add_argument("--no-mood", action="store_true", help="without the mood model")
     ap.add_argument("--details", action="store_true", help="print the held-out calls' misses")
@@ -195,29 +220,34 @@ def main() -> None:
     n = sum(len(v) for v in sets.values())
     print(f"{n} calls from {len(sets)} sets prepared in {time.perf_counter() - t0:.0f} s")
 
-    print(f"\nleave-one-set-out ({'second reason turn at p >= %.2f' % args.also}):")
-    print(f"{'held out':<16} {'n':>3}  {'reason P/R (rules)':>19}  {'reason P/R (learned)':>21}  {'code':>5}")
-    totals = np.zeros(7)
+    print(f"\nleave-one-set-out (a second reason turn at p >= {args.also:.2f}, a promise kept at "
+          f"p >= {args.keep:.2f}):")
+    print(f"{'held out':<16} {'n':>3}  {'reason P/R':>10} {'(rules)':>11}  {'code':>5}  "
+          f"{'promises P/R':>12} {'(rules)':>11}")
+    totals = np.zeros(13)
+    fmt = lambda tp, fp, fn: f"{tp / max(tp + fp, 1):.2f} / {tp / max(tp + fn, 1):.2f}"  # noqa: E731
     for name, held in sets.items():
         train_data = [d for k, v in sets.items() if k != name for d in v]
-        w_r, w_c = train(train_data, codes, embeds, embedder, args.also)
-        rtp, rfp, rfn, _ = score(held, w_r, w_c, codes, embeds, embedder, args.also, use_rules=True)
-        tp, fp, fn, ok = score(held, w_r, w_c, codes, embeds, embedder, args.also)
-        totals += [rtp, rfp, rfn, tp, fp, fn, ok]
-        print(f"{name:<16} {len(held):>3}  {rtp / max(rtp + rfp, 1):9.2f} / {rtp / max(rtp + rfn, 1):.2f}"
-              f"  {tp / max(tp + fp, 1):11.2f} / {tp / max(tp + fn, 1):.2f}  {ok / len(held):5.2f}")
-    rtp, rfp, rfn, tp, fp, fn, ok = totals
-    print(f"{'all':<16} {n:>3}  {rtp / (rtp + rfp):9.2f} / {rtp / (rtp + rfn):.2f}"
-          f"  {tp / (tp + fp):11.2f} / {tp / (tp + fn):.2f}  {ok / n:5.2f}")
+        w_r, w_c, w_p = train(train_data, codes, embeds, embedder, args.also)
+        rule = score(held, w_r, w_c, codes, embeds, embedder, args.also, use_rules=True)
+        got = score(held, w_r, w_c, codes, embeds, embedder, args.also, w_promise=w_p, keep=args.keep)
+        row = np.array([*got, *rule[:3], *rule[4:]])
+        totals += row
+        print(f"{name:<16} {len(held):>3}  {fmt(*row[:3])} ({fmt(*row[7:10])})  {row[3] / len(held):5.2f}  "
+              f"{fmt(*row[4:7]):>12} ({fmt(*row[10:13])})")
+    print(f"{'all':<16} {n:>3}  {fmt(*totals[:3])} ({fmt(*totals[7:10])})  {totals[3] / n:5.2f}  "
+          f"{fmt(*totals[4:7]):>12} ({fmt(*totals[10:13])})")
 
-    w_r, w_c = train([d for v in sets.values() for d in v], codes, embeds, embedder, args.also)
+    w_r, w_c, w_p = train([d for v in sets.values() for d in v], codes, embeds, embedder, args.also)
     print("\nweights on all sets:")
     print("  reason: " + ", ".join(f"{k} {v:+.2f}" for k, v in zip(wm.REASON_FEATURES, w_r)))
     print("  code:   " + ", ".join(f"{k} {v:+.2f}" for k, v in zip(wm.CODE_FEATURES, w_c)))
+    print("  promise: " + ", ".join(f"{k} {v:+.2f}" for k, v in zip(wm.PROMISE_FEATURES, w_p)))
     if args.write:
-        out = {"trained_on": sorted(sets), "calls": n, "also": args.also,
+        out = {"trained_on": sorted(sets), "calls": n, "also": args.also, "keep": args.keep,
                "reason": dict(zip(wm.REASON_FEATURES, np.round(w_r, 4).tolist())),
-               "code": dict(zip(wm.CODE_FEATURES, np.round(w_c, 4).tolist()))}
+               "code": dict(zip(wm.CODE_FEATURES, np.round(w_c, 4).tolist())),
+               "promise": dict(zip(wm.PROMISE_FEATURES, np.round(w_p, 4).tolist()))}
         wm.WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
         wm.WEIGHTS.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {wm.WEIGHTS}")

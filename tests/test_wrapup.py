@@ -569,10 +569,12 @@ def test_the_shipped_weights_name_every_feature_and_were_trained_on_spent_sets_o
     from callassist.assist import wrapup_model as wm
     data = json.loads(wm.WEIGHTS.read_text())
     assert set(data["reason"]) == set(wm.REASON_FEATURES) and set(data["code"]) == set(wm.CODE_FEATURES)
-    assert all(s in ("wrapup_dev", "wrapup_blind", "wrapup_blind2", "wrapup_blind3", "wrapup_blind4")
-               for s in data["trained_on"])  # a blind set is measured once, never trained on
+    assert set(data["promise"]) == set(wm.PROMISE_FEATURES)
+    spent = ("wrapup_dev", "wrapup_blind", "wrapup_blind2", "wrapup_blind3", "wrapup_blind4",
+             "wrapup_blind5a", "wrapup_blind5b")
+    assert all(s in spent for s in data["trained_on"])  # a blind set is measured once, never trained on
     w = wm.Weights.load()
-    assert w.reason.shape == (len(wm.REASON_FEATURES),) and 0 < w.also < 1
+    assert w.reason.shape == (len(wm.REASON_FEATURES),) and 0 < w.also < 1 and 0 < w.keep < 1
 
 
 def test_a_broken_weights_file_names_what_is_missing(tmp_path):
@@ -665,3 +667,24 @@ def test_a_codes_mood_must_be_positive_or_negative(tmp_path):
                     "    mood: happy\n")
     with pytest.raises(ConfigError, match=r"line 5: wrap-up code PRAISE: .*mood"):
         WrapUpCodes.load(path)
+
+
+def test_what_happens_next_on_the_call_or_a_recap_is_not_a_promise_for_after_it():
+    """The rules find every future-tense clause; the scorer keeps the promises for after the call."""
+    utts = call((C, "my parcel never came and the tracking hasn't moved since monday"),
+                (A, "I'm sorry. Bear with me, I'll just be a moment while I check."),
+                (A, "Right, I've opened a trace with the courier and you'll hear from us by Thursday."),
+                (C, "okay thank you"),
+                (A, "So just to recap, the trace is open and you'll hear from us by Thursday."))
+    w = summarize(utts, [], default_codes())
+    kept = [c["utterances"] for c in w.commitments]
+    assert [3] in kept and [2] not in kept  # "I'll just be a moment": on the call, not after it
+    assert w.commitments[0]["when"] == "by Thursday"
+    # the recap is less likely a promise of its own than the promise it repeats
+    from callassist.assist import callfacts, wrapup_model as wm
+    from callassist.assist.callfacts import Turn
+    turns = [Turn.of(u) for u in utts]
+    found = callfacts.commitments(turns, C)
+    p = dict(zip([f.utterances[0] for f in found], wm.sigmoid(
+        wm.promise_features(turns, C, found, callfacts.actions(turns, C)) @ wm.default_weights().promise)))
+    assert p[5] < p[3] - 0.2 and p[2] < 0.2

@@ -1,10 +1,10 @@
 """Wrap-up at hang-up: a structured summary of the call, a wrap-up code and the follow-ups.
 
 No packaged language model writes a good summary, so it is built from the timeline: the facts
-read from what was said (assist.callfacts: what the agent did, what the agent promised, with when
-and how much in the exact words said, whether it was resolved; assist.wrapup_model: which caller
-turns say why they called, a small learned scorer over the rules' reading, meaning and place in
-the call), the caller's mood at the start and the end (MoodState events), the knowledge topics
+read from what was said (assist.callfacts: what the agent did, what the agent may have promised,
+with when and how much in the exact words said, whether it was resolved; assist.wrapup_model:
+which caller turns say why they called and which of those clauses are promises for after the
+call, small learned scorers over the rules' reading, meaning and place in the call), the caller's mood at the start and the end (MoodState events), the knowledge topics
 shown (KnowledgeMatch), the caller's questions and requests no agent turn dealt with (below) and
 the close-the-call checklist (ChecklistItem). Every sentence names the utterances it comes from.
 
@@ -61,12 +61,13 @@ def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
     # the learned scorers read meaning; without the encoder (it failed to load) the rules do
     reason = wrapup_model.reason(turns, caller, codes, weights, rules, embed) if embed else rules
     done = callfacts.actions(turns, caller)
-    promised = callfacts.commitments(turns, caller)
+    said_later = callfacts.commitments(turns, caller)  # every clause that could be a promise
+    promised = wrapup_model.kept_promises(turns, caller, said_later, done, weights)
     moods = [e for e in events if isinstance(e, MoodState) and e.speaker == caller]
     checked = next((e.utterance_id for e in events
                     if isinstance(e, ChecklistItem) and e.item == "resolved"), None)
     end = moods[-1] if moods else None
-    settled = callfacts.resolution(turns, caller, promised, end.label if end else None,
+    settled = callfacts.resolution(turns, caller, said_later, end.label if end else None,
                                    end.utterance_id if end else None, checked)
 
     reason_ids = [i for f in reason for i in f.utterances]

@@ -1,19 +1,21 @@
-"""Two small learned scorers of the wrap-up: which caller turns give the reason for calling, and
-which wrap-up code fits the call.
+"""Three small learned scorers of the wrap-up: which caller turns give the reason for calling,
+which wrap-up code fits the call, and which of the agent's future-tense clauses are promises for
+after the call.
 
-The hand-written rules (callfacts.reason, WrapUpCodes.choose) scored 0.95 on the calls they were
-written against and about 0.6 on calls written apart from them: each new call found a preamble
-("can you hear me, I'm in the car", "my English is not so good") or a story the rules had not
-seen. Here the rules' readings become features, with what the turn says by meaning (the shared
-sentence encoder against each code's description and examples), where it stands in the call and
-how the agent answered it ("go ahead" after a preamble, "sorry to hear that, the order number?"
-after a reason); the weights are learned from labelled calls (scripts/train_wrapup.py, figures
-and data in models/wrapup/MODEL_CARD.md).
+The hand-written rules (callfacts.reason, WrapUpCodes.choose, callfacts.commitments) scored 0.95
+on the calls they were written against and about 0.6 on calls written apart from them: each new
+call found a preamble ("can you hear me, I'm in the car", "my English is not so good"), a story
+or a recap the rules had not seen. Here the rules' readings become features, with what the turn
+says by meaning (the shared sentence encoder against each code's description and examples),
+where it stands in the call and how the agent answered it ("go ahead" after a preamble, "sorry to
+hear that, the order number?" after a reason); the weights are learned from labelled calls
+(scripts/train_wrapup.py, figures and data in models/wrapup/MODEL_CARD.md).
 
-Both models are linear and tiny (a few dozen weights in models/wrapup/weights.json); at hang-up
+All three are linear and tiny (a few dozen weights in models/wrapup/weights.json); at hang-up
 they cost the embedding of a few caller turns. The code model scores each code of the list with
-the SAME weights on features of that code (its keywords heard, its meaning's closeness), so a
-centre's own code list works with it unchanged: nothing is learned about a code by name.
+the SAME weights on features of that code (its keywords heard, its meaning's closeness, its
+mood), so a centre's own code list works with it unchanged: nothing is learned about a code by
+name.
 """
 from __future__ import annotations
 
@@ -58,12 +60,15 @@ class Weights:
     reason: np.ndarray  # over REASON_FEATURES
     also: float  # a second reason turn when its probability is at least this
     code: np.ndarray  # over CODE_FEATURES
+    promise: np.ndarray  # over PROMISE_FEATURES
+    keep: float  # a promise is kept when its probability is at least this
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Weights":
         data = json.loads(Path(path or WEIGHTS).read_text(encoding="utf-8"))
         return cls(np.array([data["reason"][n] for n in REASON_FEATURES]), float(data["also"]),
-                   np.array([data["code"][n] for n in CODE_FEATURES]))
+                   np.array([data["code"][n] for n in CODE_FEATURES]),
+                   np.array([data["promise"][n] for n in PROMISE_FEATURES]), float(data["keep"]))
 
 
 @lru_cache(maxsize=1)
@@ -280,3 +285,77 @@ def choose_code(codes: WrapUpCodes, turns: Sequence[Turn], caller: str, reason_i
     if code.code == codes.fallback and not heard:
         why = ["nothing the caller said fits another code"]
     return Choice(code, "; ".join(why) or "the closest code", ids, float(scores[best]))
+
+
+# ---- what the agent promised ------------------------------------------------------------------
+#
+# callfacts.commitments finds every future-tense clause of the agent that could be a promise;
+# about 4 in 10 were not one in calls written apart from the rules (a recap of a promise made
+# earlier, what happens next on the call, how a process usually goes, what the caller should see
+# on a screen). The filter keeps those this scorer finds likely.
+
+PROMISE_FEATURES = (
+    "bias", "has_when", "has_amount", "first_person", "you_will", "third_person", "should",
+    "booked", "log_words", "late", "last_agent", "recap", "repeat", "during_call", "generic",
+    "conditional", "sensory", "hedge", "thanks_after", "several", "action_turn")
+_FIRST = re.compile(r"^(?:i|we)(?:'ll|\s+will|'re\s+going|\s+are\s+going|'m\s+going|\s+am\s+going|ll)\b")
+_YOU = re.compile(r"^you(?:'ll|\s+will|\s+should|'re\s+going|ll)\b")
+RECAP = re.compile(r"\b(?:to\s+sum\s+up|to\s+recap|recap|to\s+confirm|just\s+to\s+confirm|so\s+just\s+to|"
+                   r"summary|in\s+short|so\s+that's|so\s+thats|as\s+i\s+said|like\s+i\s+said)\b")
+DURING = re.compile(r"\b(?:moment|hold|on\s+the\s+line|bear\s+with|one\s+sec|a\s+sec|second|brief|"
+                    r"while\s+you\s+wait|let\s+it\s+ring|transfer\w*|put\s+you\s+through|stay\s+on)\b")
+GENERIC = re.compile(r"\b(?:usually|normally|generally|typically|always|any\s+time|anytime|tend\s+to|"
+                     r"every\s+time|in\s+general)\b")
+SENSORY = re.compile(r"\bshould\s+(?:now\s+)?(?:see|hear|notice|go|light|flash|show|come\s+up|appear|"
+                     r"turn|pop|start|say|be\s+able)\b")
+HEDGE = re.compile(r"\b(?:hopefully|probably|might|may|maybe|perhaps)\b")
+ACCEPT = re.compile(r"\b(?:thank|thanks|cheers|great|perfect|lovely|brilliant|okay|ok|fine|good|"
+                    r"that's\s+great|appreciate)\b")
+
+
+def promise_features(turns: Sequence[Turn], caller: str, promised: Sequence[Fact],
+                     done: Sequence[Fact]) -> np.ndarray:
+    """One row of PROMISE_FEATURES per promise callfacts.commitments found."""
+    index = {t.id: k for k, t in enumerate(turns)}
+    agent = [t.id for t in turns if t.utt.speaker != caller]
+    acted = {i for f in done for i in f.utterances}
+    per_turn: dict[int, int] = {}
+    for f in promised:
+        per_turn[f.utterances[0]] = per_turn.get(f.utterances[0], 0) + 1
+    said: list[set[str]] = []  # the words of the promises before
+    rows = []
+    for f in promised:
+        uid = f.utterances[0]
+        k = index[uid]
+        t = turns[k]
+        plain = plain_text(f.text)
+        sentence = t.sh
+        nxt = next((u for u in turns[k + 1:] if u.utt.speaker == caller), None)
+        words = set(plain.split())
+        v = {
+            "bias": 1.0, "has_when": f.when is not None, "has_amount": f.amount is not None,
+            "first_person": bool(_FIRST.match(plain)), "you_will": bool(_YOU.match(plain)),
+            "third_person": not _FIRST.match(plain) and not _YOU.match(plain),
+            "should": " should " in f" {plain} ", "booked": bool(callfacts.BOOKED.search(plain)),
+            "log_words": math.log1p(len(t.utt.text.split())) / 4, "late": k / max(len(turns) - 1, 1),
+            "last_agent": uid in agent[-2:], "recap": bool(RECAP.search(sentence)),
+            # said again (a recap): most of its words were in an earlier promise
+            "repeat": any(len(words & w) >= 0.6 * len(words) for w in said),
+            "during_call": bool(DURING.search(plain)), "generic": bool(GENERIC.search(sentence)),
+            "conditional": bool(re.search(r"\b(?:if|unless|once)\b", sentence)),
+            "sensory": bool(SENSORY.search(plain)), "hedge": bool(HEDGE.search(plain)),
+            "thanks_after": nxt is not None and bool(ACCEPT.search(nxt.sh)),
+            "several": per_turn[uid] > 1, "action_turn": uid in acted,
+        }
+        said.append(words)
+        rows.append(_feature_row(PROMISE_FEATURES, v))
+    return np.array(rows, dtype=float).reshape(len(promised), len(PROMISE_FEATURES))
+
+
+def kept_promises(turns: Sequence[Turn], caller: str, promised: Sequence[Fact], done: Sequence[Fact],
+                  weights: Weights) -> list[Fact]:
+    """The promises (callfacts.commitments) the scorer finds likely enough to be real ones."""
+    if not promised:
+        return []
+    probs = sigmoid(promise_features(turns, caller, promised, done) @ weights.promise)
+    return [f for f, p in zip(promised, probs) if p >= weights.keep]
