@@ -688,3 +688,30 @@ def test_what_happens_next_on_the_call_or_a_recap_is_not_a_promise_for_after_it(
     p = dict(zip([f.utterances[0] for f in found], wm.sigmoid(
         wm.promise_features(turns, C, found, callfacts.actions(turns, C)) @ wm.default_weights().promise)))
     assert p[5] < p[3] - 0.2 and p[2] < 0.2
+
+
+@pytest.mark.slow
+def test_the_callers_first_turns_are_embedded_during_the_call_not_at_hang_up(models):
+    embedder = models.knowledge.embedder
+    texts = []
+
+    class Counting:
+        def encode(self, batch):
+            texts.append(list(batch))
+            return embedder.encode(batch)
+    counting = Counting()
+    prepared = models.wrapup._prepared
+    models.wrapup._prepared = (counting, *prepared[1:])  # the same vectors, counted calls
+    try:
+        assistant = Assistant(None, None, embedder=counting, codes=models.wrapup)
+        for u in WHISPER:
+            (assistant.on_caller(u, None) if u.speaker == C else assistant.on_agent(u))
+        during = [t for b in texts for t in b]
+        texts.clear()
+        wrap = next(e for e in assistant.finish(WHISPER, 28.0) if isinstance(e, WrapUp))
+    finally:
+        models.wrapup._prepared = prepared
+    at_hang_up = [t for b in texts for t in b]
+    caller = [u.text for u in WHISPER if u.speaker == C]
+    assert caller[0] in during and not set(caller) & set(at_hang_up)
+    assert wrap == summarize(WHISPER, assistant._seen, models.wrapup, embedder)  # the same summary

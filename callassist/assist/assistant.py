@@ -22,7 +22,7 @@ from .knowledge import KnowledgeBase
 from .metrics import call_metrics
 from .phrases import PhraseLibrary, PhraseSuggester
 from .points import Point, PointTracker
-from .wrapup import summarize
+from .wrapup import prefetch, summarize
 from .wrapup_codes import WrapUpCodes, default_codes
 from ..core.rules import BAD_NEWS, CLOSING, HOLD, NEGATIVE_LABELS  # defined once for every stage
 
@@ -63,6 +63,7 @@ class Assistant:
         self.caller = caller
         self.embedder = embedder
         self._seen: list[Event] = []  # the caller's moods and what this assistant said: the wrap-up's input
+        self._known: dict = {}  # the caller's first turns embedded during the call (wrapup.prefetch)
         from .rulebook import Rulebook, RuleRunner
         # the rules applied to this call (default: the built-in ones alone)
         self.rules = RuleRunner(rules if rules is not None else Rulebook.builtin(), embedder,
@@ -95,6 +96,10 @@ class Assistant:
         out, problem, answered = self._on_caller(utt, mood)
         out += self.rules.on_utterance(utt, mood, problem=problem, answered=answered)
         self._seen += ([mood] if mood is not None else []) + out
+        try:  # what the wrap-up will read of the caller's first turns, ready before the hang-up
+            prefetch(utt, len(self._caller_texts), self.embedder, self._known)
+        except Exception as exc:  # the hang-up embeds it then
+            log.warning("could not embed an utterance ahead of the wrap-up: %s", exc)
         return out
 
     def _on_caller(self, utt: Utterance,
@@ -201,7 +206,7 @@ class Assistant:
         try:
             codes = self.codes if self.codes is not None else default_codes()
             return summarize(utterances, self._seen if events is None else events, codes,
-                             self.embedder, caller=self.caller, final=final)
+                             self.embedder, caller=self.caller, final=final, known=self._known)
         except Exception as exc:  # a summary never costs the call: the timeline is kept without it
             log.warning("no wrap-up for this call: %s", exc, exc_info=True)
             return None

@@ -33,7 +33,7 @@ from .points import key_words
 from .timespans import amounts, shadow, times
 from .wrapup_codes import PREPARE_BATCH, WrapUpCodes, default_codes
 
-__all__ = ["WrapUp", "WrapUpCodes", "summarize", "default_codes"]
+__all__ = ["WrapUp", "WrapUpCodes", "summarize", "prefetch", "default_codes"]
 SHOWN = 3  # facts of a kind on the copyable text; all of them are in the event
 
 
@@ -43,17 +43,18 @@ def _fact(f: Fact, **extra) -> dict:
 
 def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
               codes: WrapUpCodes | None = None, embedder=None, caller: str = CUSTOMER,
-              final: bool = True) -> WrapUp:
+              final: bool = True, known: dict[str, np.ndarray] | None = None) -> WrapUp:
     """The wrap-up of a call (or of the call so far, `final=False`) from its utterances and the
     rest of its timeline. `embedder`: the shared sentence encoder (None: the reason and the code
-    by the hand-written rules, keywords only)."""
+    by the hand-written rules, keywords only); `known`: texts already embedded with it during the
+    call (see `prefetch`)."""
     codes = codes if codes is not None else default_codes()
     events = list(events)
     utts = sorted((u for u in utterances if u.text.strip()), key=lambda u: (u.start, u.id))
     turns = [Turn.of(u) for u in utts]
 
     by_id = {u.id: u for u in utts}
-    embed = _Embed(embedder) if embedder is not None else None
+    embed = _Embed(embedder, known) if embedder is not None else None
     if embed is not None:
         codes.prepare(embedder)
     weights = wrapup_model.default_weights()
@@ -128,8 +129,8 @@ class _Embed:
     """The shared encoder for one summary: texts -> unit vectors, each text once, a few at a time
     (larger batches are many times slower on a busy 2-core machine)."""
 
-    def __init__(self, embedder):
-        self.embedder, self.done = embedder, {}
+    def __init__(self, embedder, known: dict[str, np.ndarray] | None = None):
+        self.embedder, self.done = embedder, dict(known or {})
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         todo = [t for t in dict.fromkeys(texts) if t not in self.done]
@@ -137,6 +138,14 @@ class _Embed:
             batch = todo[i:i + PREPARE_BATCH]
             self.done.update(zip(batch, np.asarray(self.embedder.encode(batch))))
         return np.array([self.done[t] for t in texts])
+
+
+def prefetch(utt: Utterance, caller_turns: int, embedder, known: dict[str, np.ndarray]) -> None:
+    """During the call: embed a caller utterance the hang-up will read (one of the caller's first
+    turns that may give the reason), so the summary need not wait for it."""
+    if embedder is not None and caller_turns <= wrapup_model.CANDIDATES and utt.text not in known \
+            and callfacts._words_said(utt.text) >= wrapup_model.MIN_WORDS:
+        known[utt.text] = np.asarray(embedder.encode([utt.text]))[0]
 
 
 def _ids(*groups) -> list[int]:
