@@ -79,8 +79,8 @@ def prepare(call: dict, codes: WrapUpCodes, embeds: Embeds, embedder, mood_model
     promised = callfacts.commitments(turns, CUSTOMER)
     P = wm.promise_features(turns, CUSTOMER, promised, callfacts.actions(turns, CUSTOMER))
     gold_promise = {c["turn"] for c in call.get("commitments", [])}
-    return {"id": call["id"], "turns": turns, "events": moods_of(utts, mood_model, cues), "cands": cands, "X": X, "y": y, "rule": rule,
-            "gold_reason": gold, "code": call["code"],
+    return {"id": call["id"], "turns": turns, "events": moods_of(utts, mood_model, cues),
+            "cands": cands, "X": X, "y": y, "rule": rule, "gold_reason": gold, "code": call["code"],
             "settled": settled.code.code if settled else None, "promised": promised, "P": P,
             "py": np.array([f.utterances[0] - 1 in gold_promise for f in promised], dtype=float),
             "gold_promise": gold_promise}
@@ -194,7 +194,7 @@ def main() -> None:
                     default=[ROOT / "tests" / "data" / f"{s}.jsonl" for s in TRAIN_SETS])
     ap.add_argument("--also", type=float, default=0.5,
                     help="a second reason turn when at least this likely")
-    ap.add_argument("--keep", type=float, default=0.5, help="a promise is kept when at least this likely")
+    ap.add_argument("--keep", type=float, default=0.4, help="a promise is kept when at least this likely")
     ap.add_argument("--write", action="store_true", help="write models/wrapup/weights.json")
     ap.add_argument("--no-mood", action="store_true", help="without the mood model")
     ap.add_argument("--details", action="store_true", help="print the held-out calls' misses")

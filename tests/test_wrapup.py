@@ -583,8 +583,23 @@ def test_a_broken_weights_file_names_what_is_missing(tmp_path):
     data = json.loads(wm.WEIGHTS.read_text())
     del data["code"]["mood_fit"]
     path.write_text(json.dumps(data))
-    with pytest.raises(KeyError, match="mood_fit"):
+    with pytest.raises(ConfigError, match="weights.json: no usable weight 'mood_fit'.*train_wrapup"):
         wm.Weights.load(path)
+    path.write_text("{")
+    with pytest.raises(ConfigError, match="cannot read the wrap-up weights"):
+        wm.Weights.load(path)
+
+
+def test_without_its_weights_the_wrap_up_is_written_by_the_rules(monkeypatch, tmp_path, caplog):
+    from callassist.assist import wrapup_model as wm
+    monkeypatch.setattr(wm, "WEIGHTS", tmp_path / "missing.json")
+    wm.default_weights.cache_clear()
+    try:
+        w = summarize(WHISPER, [], default_codes())
+        assert w.reason and w.commitments and w.code == "DELIVERY"
+        assert "cannot read the wrap-up weights" in caplog.text
+    finally:
+        wm.default_weights.cache_clear()
 
 
 def test_a_long_turn_is_read_in_parts():

@@ -4,8 +4,9 @@ No packaged language model writes a good summary, so it is built from the timeli
 read from what was said (assist.callfacts: what the agent did, what the agent may have promised,
 with when and how much in the exact words said, whether it was resolved; assist.wrapup_model:
 which caller turns say why they called and which of those clauses are promises for after the
-call, small learned scorers over the rules' reading, meaning and place in the call), the caller's mood at the start and the end (MoodState events), the knowledge topics
-shown (KnowledgeMatch), the caller's questions and requests no agent turn dealt with (below) and
+call, small learned scorers over the rules' reading, meaning and place in the call), the
+caller's mood at the start and the end (MoodState events), the knowledge topics shown
+(KnowledgeMatch), the caller's questions and requests no agent turn dealt with (below) and
 the close-the-call checklist (ChecklistItem). Every sentence names the utterances it comes from.
 
 The code is chosen from a configurable list (assist.wrapup_codes): by the agent's words where they
@@ -59,11 +60,14 @@ def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
         codes.prepare(embedder)
     weights = wrapup_model.default_weights()
     rules = callfacts.reason(turns, caller, codes.reason_keywords)
-    # the learned scorers read meaning; without the encoder (it failed to load) the rules do
-    reason = wrapup_model.reason(turns, caller, codes, weights, rules, embed) if embed else rules
+    # the learned scorers read meaning; without the encoder (it failed to load) or their weights
+    # (unreadable) the hand-written rules do
+    learned = embed is not None and weights is not None
+    reason = wrapup_model.reason(turns, caller, codes, weights, rules, embed) if learned else rules
     done = callfacts.actions(turns, caller)
     said_later = callfacts.commitments(turns, caller)  # every clause that could be a promise
-    promised = wrapup_model.kept_promises(turns, caller, said_later, done, weights)
+    promised = said_later if weights is None else \
+        wrapup_model.kept_promises(turns, caller, said_later, done, weights)
     moods = [e for e in events if isinstance(e, MoodState) and e.speaker == caller]
     checked = next((e.utterance_id for e in events
                     if isinstance(e, ChecklistItem) and e.item == "resolved"), None)
@@ -82,7 +86,7 @@ def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
         vectors = dict(zip(texts, embed(texts))) if texts else {}
     agent_turns = [(u.id, u.text) for u in utts if u.speaker != caller]
     before = {u.id: p.text for p, u in zip(utts, utts[1:]) if u.speaker != caller and p.speaker == caller}
-    if embed is not None:
+    if learned:
         choice = codes.agent_choice(agent_turns, before) or \
             wrapup_model.choose_code(codes, turns, caller, reason_ids, weights, embed,
                                      wrapup_model.reason_mood(events, reason_ids, caller))

@@ -20,6 +20,7 @@ name.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -30,11 +31,13 @@ from typing import Sequence
 import numpy as np
 
 from ..core.rules import plain_text
+from ..errors import ConfigError
 from ..resources import shipped
 from . import callfacts
 from .callfacts import Fact, Turn
 from .wrapup_codes import Choice, WrapUpCodes
 
+log = logging.getLogger(__name__)
 WEIGHTS = shipped("models", "wrapup", "weights.json")
 CANDIDATES = 6  # the caller's first turns that may give the reason
 MIN_WORDS = 4  # words (not a number read out) a reason has at least
@@ -47,8 +50,9 @@ REASON_FEATURES = (
     "question", "prev_invites", "prev_details", "prev_caller", "next_invites", "next_details",
     "next_sympathy", "rule")
 CODE_FEATURES = (
-    "similarity", "similarity_chunk", "similarity_agent", "keywords_reason", "keywords_caller", "keywords_agent",
-    "similarity_caller", "is_fallback", "fallback_weak", "mood_fit", "best_chunk", "best_keywords")
+    "similarity", "similarity_chunk", "similarity_agent", "keywords_reason", "keywords_caller",
+    "keywords_agent", "similarity_caller", "is_fallback", "fallback_weak", "mood_fit", "best_chunk",
+    "best_keywords")
 
 
 def _feature_row(names: Sequence[str], values: dict[str, float]) -> list[float]:
@@ -65,15 +69,32 @@ class Weights:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Weights":
-        data = json.loads(Path(path or WEIGHTS).read_text(encoding="utf-8"))
-        return cls(np.array([data["reason"][n] for n in REASON_FEATURES]), float(data["also"]),
-                   np.array([data["code"][n] for n in CODE_FEATURES]),
-                   np.array([data["promise"][n] for n in PROMISE_FEATURES]), float(data["keep"]))
+        """The weights of a file written by scripts/train_wrapup.py; anything missing or unreadable
+        is one ConfigError line."""
+        path = Path(path or WEIGHTS)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(np.array([float(data["reason"][n]) for n in REASON_FEATURES]), float(data["also"]),
+                       np.array([float(data["code"][n]) for n in CODE_FEATURES]),
+                       np.array([float(data["promise"][n]) for n in PROMISE_FEATURES]),
+                       float(data["keep"]))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read the wrap-up weights ({exc}); reinstall, or "
+                              f"write them with scripts/train_wrapup.py --write") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{path}: no usable weight {exc} in the wrap-up weights; write them "
+                              f"again with scripts/train_wrapup.py --write") from None
 
 
 @lru_cache(maxsize=1)
-def default_weights() -> Weights:
-    return Weights.load()
+def default_weights() -> Weights | None:
+    """The shipped weights, or None (said once in the log) when they cannot be read: the wrap-up
+    then uses the hand-written rules alone."""
+    try:
+        return Weights.load()
+    except ConfigError as exc:
+        log.warning("%s", exc)
+        return None
 
 
 # ---- the reason -------------------------------------------------------------------------------
