@@ -182,7 +182,8 @@ class SharedEncoder:
         pol, inten = [], []
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]) + len(contexts[i]))
         with torch_threads(len(texts)), torch.inference_mode():
-            self._peft.set_adapter(adapter)
+            if self._peft.active_adapter != adapter:  # set_adapter walks every module: 1.3 ms
+                self._peft.set_adapter(adapter)
             for s in range(0, len(order), 64):
                 chunk = order[s:s + 64]
                 enc = self.mood_tokenizer([texts[i] for i in chunk], [contexts[i] or "" for i in chunk],
