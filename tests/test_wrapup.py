@@ -730,3 +730,15 @@ def test_the_callers_first_turns_are_embedded_during_the_call_not_at_hang_up(mod
     caller = [u.text for u in WHISPER if u.speaker == C]
     assert caller[0] in during and not set(caller) & set(at_hang_up)
     assert wrap == summarize(WHISPER, assistant._seen, models.wrapup, embedder)  # the same summary
+
+
+@pytest.mark.slow
+def test_without_its_weights_the_rules_code_still_reads_meaning(models, monkeypatch, tmp_path):
+    from callassist.assist import wrapup_model as wm
+    monkeypatch.setattr(wm, "WEIGHTS", tmp_path / "missing.json")
+    wm.default_weights.cache_clear()
+    try:
+        w = summarize(WHISPER, [], models.wrapup, models.knowledge.embedder)
+        assert w.code == "DELIVERY" and "meaning" in w.code_why and w.reason
+    finally:
+        wm.default_weights.cache_clear()

@@ -93,7 +93,8 @@ def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
     else:
         reason_turns = [(i, by_id[i].text) for i in reason_ids] or \
                        [(u.id, u.text) for u in utts if u.speaker == caller][:3]
-        choice = codes.choose(reason_turns, agent_turns, None, None, before)
+        vector = embed([" ".join(t for _, t in reason_turns)])[0] if embed is not None else None
+        choice = codes.choose(reason_turns, agent_turns, vector, embedder, before)
 
     followups = [_fact(f, kind="commitment") for f in promised]
     if not settled.resolved:
