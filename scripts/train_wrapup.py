@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from callassist.assist import callfacts, wrapup_model as wm  # noqa: E402
 from callassist.assist.callfacts import Turn  # noqa: E402
-from callassist.assist.wrapup_codes import PREPARE_BATCH, WrapUpCodes  # noqa: E402
+from callassist.assist.wrapup import Embed  # noqa: E402
+from callassist.assist.wrapup_codes import WrapUpCodes  # noqa: E402
 from callassist.core.events import CUSTOMER, Utterance  # noqa: E402
 from callassist.core.pipeline import Pipeline  # noqa: E402
 
@@ -38,20 +39,6 @@ L2_REASON = 1.0
 L2_CODE = 0.3
 L2_PROMISE = 1.0
 DETAILS = False
-
-
-class Embeds:
-    """The shared encoder's embeddings, each text once."""
-
-    def __init__(self, embedder):
-        self.embedder, self.cache = embedder, {}
-
-    def __call__(self, texts: list[str]) -> np.ndarray:
-        todo = [t for t in dict.fromkeys(texts) if t not in self.cache]
-        for i in range(0, len(todo), PREPARE_BATCH):
-            for t, v in zip(todo[i:i + PREPARE_BATCH], self.embedder.encode(todo[i:i + PREPARE_BATCH])):
-                self.cache[t] = np.asarray(v)
-        return np.array([self.cache[t] for t in texts])
 
 
 def moods_of(utts: list[Utterance], mood_model, cues) -> list:
@@ -66,7 +53,7 @@ def moods_of(utts: list[Utterance], mood_model, cues) -> list:
     return events
 
 
-def prepare(call: dict, codes: WrapUpCodes, embeds: Embeds, embedder, mood_model=None, cues=None) -> dict:
+def prepare(call: dict, codes: WrapUpCodes, embeds: Embed, embedder, mood_model=None, cues=None) -> dict:
     utts = [Utterance(i + 1, t["speaker"], t["text"], float(t["start"]), float(t["end"]))
             for i, t in enumerate(call["turns"])]
     utts = sorted((u for u in utts if u.text.strip()), key=lambda u: (u.start, u.id))
@@ -123,7 +110,7 @@ def reasons(d: dict, w: np.ndarray, also: float) -> list[int]:
     return [t.id for t in picked if callfacts._words_said(t.utt.text) >= wm.MIN_WORDS]
 
 
-def code_rows(d: dict, reason_ids: list[int], codes: WrapUpCodes, embeds: Embeds, embedder):
+def code_rows(d: dict, reason_ids: list[int], codes: WrapUpCodes, embeds: Embed, embedder):
     return wm.code_features(codes, d["turns"], CUSTOMER, reason_ids, embeds,
                             wm.reason_mood(d["events"], reason_ids, CUSTOMER))
 
@@ -208,7 +195,7 @@ def main() -> None:
     embedder = shared_embedder()
     codes = WrapUpCodes.load()
     codes.prepare(embedder)
-    embeds = Embeds(embedder)
+    embeds = Embed(embedder)
     mood_model = cues = None
     if not args.no_mood:
         from callassist.mood.cues import detect_cues

@@ -5,6 +5,7 @@ Hand-made timelines (recogniser-style text: lower case, no punctuation, numbers 
 written text: Whisper), the code file's checks, the event through JSON and the library's
 redaction, the assistant's hang-up and mid-call catch-up; then the real thing: the tuning set
 with the real sentence encoder and the four demo calls analysed by the real command line."""
+import contextlib
 import json
 import re
 
@@ -510,14 +511,11 @@ def test_the_demo_calls_facts(demo_analyses):
     assert satisfied.resolved and any(c["when"] == "today" for c in satisfied.commitments)
 
 
-@pytest.mark.slow
-def test_the_codes_are_embedded_at_load_so_a_hang_up_embeds_only_what_was_said(models):
-    """The hang-up's cost is a few small encoder batches of the call's own words, each text once
-    (the codes' descriptions and examples were embedded at load; its time:
-    scripts/bench_wrapup.py)."""
-    assert models.wrapup is not None and models.wrapup._prepared is not None
+@contextlib.contextmanager
+def counted_encoder(models, batches: list):
+    """The real encoder, each batch it embeds appended to `batches`; the code list's prepared
+    vectors (the same ones) are taken as made with it."""
     embedder = models.knowledge.embedder
-    batches = []
 
     class Counting:
         def encode(self, texts):
@@ -525,11 +523,22 @@ def test_the_codes_are_embedded_at_load_so_a_hang_up_embeds_only_what_was_said(m
             return embedder.encode(texts)
     prepared = models.wrapup._prepared
     counting = Counting()
-    models.wrapup._prepared = (counting, *prepared[1:])  # the same vectors, counted calls
+    models.wrapup._prepared = (counting, *prepared[1:])
     try:
-        w = summarize(WHISPER, [], models.wrapup, counting)
+        yield counting
     finally:
         models.wrapup._prepared = prepared
+
+
+@pytest.mark.slow
+def test_the_codes_are_embedded_at_load_so_a_hang_up_embeds_only_what_was_said(models):
+    """The hang-up's cost is a few small encoder batches of the call's own words, each text once
+    (the codes' descriptions and examples were embedded at load; its time:
+    scripts/bench_wrapup.py)."""
+    assert models.wrapup is not None and models.wrapup._prepared is not None
+    batches = []
+    with counted_encoder(models, batches) as counting:
+        w = summarize(WHISPER, [], models.wrapup, counting)
     texts = [t for b in batches for t in b]
     assert batches and all(len(b) <= 4 for b in batches) and len(texts) == len(set(texts))
     said = " ".join(u.text for u in WHISPER)
@@ -707,29 +716,18 @@ def test_what_happens_next_on_the_call_or_a_recap_is_not_a_promise_for_after_it(
 
 @pytest.mark.slow
 def test_the_callers_first_turns_are_embedded_during_the_call_not_at_hang_up(models):
-    embedder = models.knowledge.embedder
     texts = []
-
-    class Counting:
-        def encode(self, batch):
-            texts.append(list(batch))
-            return embedder.encode(batch)
-    counting = Counting()
-    prepared = models.wrapup._prepared
-    models.wrapup._prepared = (counting, *prepared[1:])  # the same vectors, counted calls
-    try:
+    with counted_encoder(models, texts) as counting:
         assistant = Assistant(None, None, embedder=counting, codes=models.wrapup)
         for u in WHISPER:
             (assistant.on_caller(u, None) if u.speaker == C else assistant.on_agent(u))
         during = [t for b in texts for t in b]
         texts.clear()
         wrap = next(e for e in assistant.finish(WHISPER, 28.0) if isinstance(e, WrapUp))
-    finally:
-        models.wrapup._prepared = prepared
     at_hang_up = [t for b in texts for t in b]
     caller = [u.text for u in WHISPER if u.speaker == C]
     assert caller[0] in during and not set(caller) & set(at_hang_up)
-    assert wrap == summarize(WHISPER, assistant._seen, models.wrapup, embedder)  # the same summary
+    assert wrap == summarize(WHISPER, assistant._seen, models.wrapup, models.knowledge.embedder)  # the same summary
 
 
 @pytest.mark.slow

@@ -55,7 +55,7 @@ def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
     turns = [Turn.of(u) for u in utts]
 
     by_id = {u.id: u for u in utts}
-    embed = _Embed(embedder, known) if embedder is not None else None
+    embed = Embed(embedder, known) if embedder is not None else None
     if embed is not None:
         codes.prepare(embedder)
     weights = wrapup_model.default_weights()
@@ -130,7 +130,7 @@ def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
     return replace(wrap, lines=tuple(lines))
 
 
-class _Embed:
+class Embed:
     """The shared encoder for one summary: texts -> unit vectors, each text once, a few at a time
     (larger batches are many times slower on a busy 2-core machine)."""
 

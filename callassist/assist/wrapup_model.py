@@ -30,6 +30,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..core.events import MoodState
 from ..core.rules import plain_text
 from ..errors import ConfigError
 from ..resources import shipped
@@ -202,7 +203,8 @@ def code_features(codes: WrapUpCodes, turns: Sequence[Turn], caller: str, reason
         wordy = [t for t in said[:4] if callfacts._words_said(t.utt.text) >= MIN_WORDS] or said[:1]
         sims = codes.code_similarities(mean(reason))
         sims_caller = codes.code_similarities(mean(wordy))
-        pieces = [c for t in reason for c in chunks(t) if len(chunks(t)) > 1]
+        parts = [chunks(t) for t in reason]
+        pieces = [c for p in parts if len(p) > 1 for c in p]
         sims_chunk = np.max([sims, *(codes.code_similarities(v) for v in embed(pieces))], axis=0) \
             if pieces else sims
         replies = " ".join(t.utt.text for t in after[:3])
@@ -274,7 +276,6 @@ def reason(turns: Sequence[Turn], caller: str, codes: WrapUpCodes, weights: Weig
 
 def reason_mood(events, reason_ids: Sequence[int], caller: str) -> float | None:
     """The caller's mood score over the reason's turns (MoodState events), None if none."""
-    from ..core.events import MoodState
     scores = [e.score for e in events if isinstance(e, MoodState) and e.speaker == caller
               and e.utterance_id in set(reason_ids)]
     return sum(scores) / len(scores) if scores else None
