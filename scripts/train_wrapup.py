@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Train the wrap-up's three learned scorers (callassist.assist.wrapup_model: the reason for
-calling, the wrap-up code, the promises kept) on labelled calls, print their leave-one-set-out
-figures next to the hand-written rules', and write models/wrapup/weights.json (the defaults
-reproduce the shipped file; about 2.5 minutes on a 2-core CPU).
+"""Train the wrap-up's four learned scorers (callassist.assist.wrapup_model: the reason for
+calling, the wrap-up code, the promises kept, the caller's asks left open), print their
+leave-one-set-out figures next to the hand-written rules', and write models/wrapup/weights.json
+(the defaults reproduce the shipped file; about 4.5 minutes on a 2-core CPU).
 
     .venv/bin/python scripts/train_wrapup.py [--data tests/data/wrapup_dev.jsonl ...] [--write]
-                                             [--also P] [--keep P] [--no-mood] [--details]
+                                             [--also P] [--keep P] [--raise-at P] [--no-mood]
+                                             [--details]
 
 Each data file is one "set" (written by one writer at one time); each set in turn is held out,
 the models are trained on the others and scored on it, so every figure is on calls the weights
@@ -26,7 +27,7 @@ from scipy.optimize import minimize
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from callassist.assist import callfacts, wrapup_model as wm  # noqa: E402
+from callassist.assist import callfacts, wrapup, wrapup_model as wm  # noqa: E402
 from callassist.assist.callfacts import Turn  # noqa: E402
 from callassist.assist.wrapup import Embed  # noqa: E402
 from callassist.assist.wrapup_codes import WrapUpCodes  # noqa: E402
@@ -34,10 +35,14 @@ from callassist.core.events import CUSTOMER, Utterance  # noqa: E402
 from callassist.core.pipeline import Pipeline  # noqa: E402
 
 TRAIN_SETS = ("wrapup_dev", "wrapup_blind", "wrapup_blind2", "wrapup_blind3", "wrapup_blind4",
-              "wrapup_blind5a", "wrapup_blind5b")
+              "wrapup_blind5a", "wrapup_blind5b", "wrapup_blind6a", "wrapup_blind6b")
+# wrapup_dev's `followups` are another fact (the commitments, and an unresolved call's reason):
+# it is left out of the follow-up scorer's training and figures
+OTHER_FOLLOWUPS = ("wrapup_dev",)
 L2_REASON = 1.0
 L2_CODE = 0.3
 L2_PROMISE = 1.0
+L2_FOLLOWUP = 0.3
 DETAILS = False
 
 
@@ -68,11 +73,24 @@ def prepare(call: dict, codes: WrapUpCodes, embeds: Embed, embedder, mood_model=
     promised = callfacts.commitments(turns, CUSTOMER)
     P = wm.promise_features(turns, CUSTOMER, promised, callfacts.actions(turns, CUSTOMER))
     gold_promise = {c["turn"] for c in call.get("commitments", [])}
+    reason_ids = {turns[k].id for k in cands if turns[k].id - 1 in gold} or {i + 1 for i in gold}
+    asks = wrapup.ask_candidates(turns, CUSTOMER, reason_ids)
+    unheard = wrapup.open_asks(turns, CUSTOMER, reason_ids)
+    texts = list(dict.fromkeys([*wrapup.followup_texts(turns, CUSTOMER, asks),
+                                *(x for ask, replies in unheard
+                                  for x in (ask.text, *(r.utt.text for r in replies)))]))
+    vectors = dict(zip(texts, embeds(texts))) if texts else {}
+    rules_open = {ask.turn.id for ask, replies in unheard
+                  if not wrapup.answered_in_meaning(ask, replies, vectors)}
+    gold_followup = set(call.get("followups", []))
     return {"id": call["id"], "turns": turns, "events": moods_of(utts, mood_model, cues),
             "cands": cands, "X": X, "y": y, "rule": rule, "gold_reason": gold, "code": call["code"],
             "settled": settled.code.code if settled else None, "promised": promised, "P": P,
             "py": np.array([f.utterances[0] - 1 in gold_promise for f in promised], dtype=float),
-            "gold_promise": gold_promise}
+            "gold_promise": gold_promise, "asks": asks,
+            "F": wrapup.followup_features(turns, CUSTOMER, asks, rules_open, vectors),
+            "fy": np.array([turns[k].id - 1 in gold_followup for k in asks], dtype=float),
+            "rules_followup": {i - 1 for i in rules_open}, "gold_followup": gold_followup}
 
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
@@ -93,6 +111,18 @@ def fit_reason(data: list[dict]) -> np.ndarray:
 def fit_promise(data: list[dict]) -> np.ndarray:
     return fit_logistic(np.concatenate([d["P"] for d in data]), np.concatenate([d["py"] for d in data]),
                         L2_PROMISE)
+
+
+def fit_followup(data: list[dict]) -> np.ndarray:
+    data = [d for d in data if d["F"] is not None]
+    return fit_logistic(np.concatenate([d["F"] for d in data]), np.concatenate([d["fy"] for d in data]),
+                        L2_FOLLOWUP)
+
+
+def followups_raised(d: dict, w: np.ndarray, raise_at: float) -> set[int]:
+    """0-based turns the follow-up scorer raises."""
+    probs = wm.sigmoid(d["F"] @ w) if len(d["F"]) else []
+    return {d["turns"][k].id - 1 for k, p in zip(d["asks"], probs) if p >= raise_at}
 
 
 def promises_kept(d: dict, w: np.ndarray, keep: float) -> set[int]:
@@ -147,15 +177,23 @@ def train(data, codes, embeds, embedder, also):
         if d["code"] in names and mask[names.index(d["code"])]:
             X = code_rows(d, reasons(d, w_reason, also), codes, embeds, embedder)
             rows.append((X, int(np.flatnonzero(mask).tolist().index(names.index(d["code"])))))
-    return w_reason, fit_code(rows, mask), fit_promise(data)
+    return w_reason, fit_code(rows, mask), fit_promise(data), fit_followup(data)
 
 
 def score(data, w_reason, w_code, codes, embeds, embedder, also, use_rules=False,
-          w_promise=None, keep=0.5):
+          w_promise=None, keep=0.5, w_followup=None, raise_at=0.5):
     tp = fp = fn = ok = 0
     ptp = pfp = pfn = 0
+    ftp = ffp = ffn = 0
     mask = wm.caller_only(codes)
     for d in data:
+        if d["F"] is not None:
+            raised = d["rules_followup"] if use_rules else followups_raised(d, w_followup, raise_at)
+            ftp += len(raised & d["gold_followup"])
+            ffp += len(raised - d["gold_followup"])
+            ffn += len(d["gold_followup"] - raised)
+            if DETAILS and not use_rules and raised != d["gold_followup"]:
+                print(f"   {d['id']}: follow-ups {sorted(raised)} want {sorted(d['gold_followup'])}")
         kept = {f.utterances[0] - 1 for f in d["promised"]} if use_rules else \
             promises_kept(d, w_promise, keep)
         ptp += len(kept & d["gold_promise"])
@@ -174,7 +212,7 @@ def score(data, w_reason, w_code, codes, embeds, embedder, also, use_rules=False
                 print(f"   {d['id']}: code {code} want {d['code']}")
         if DETAILS and not use_rules and got != d["gold_reason"]:
             print(f"   {d['id']}: reason {sorted(got)} want {sorted(d['gold_reason'])}")
-    return tp, fp, fn, ok, ptp, pfp, pfn
+    return tp, fp, fn, ok, ptp, pfp, pfn, ftp, ffp, ffn
 
 
 def main() -> None:
@@ -184,6 +222,8 @@ def main() -> None:
     ap.add_argument("--also", type=float, default=0.5,
                     help="a second reason turn when at least this likely")
     ap.add_argument("--keep", type=float, default=0.4, help="a promise is kept when at least this likely")
+    ap.add_argument("--raise-at", type=float, default=0.4,
+                    help="a follow-up is raised when at least this likely")
     ap.add_argument("--write", action="store_true", help="write models/wrapup/weights.json")
     ap.add_argument("--no-mood", action="store_true", help="without the mood model")
     ap.add_argument("--details", action="store_true", help="print the held-out calls' misses")
@@ -206,37 +246,47 @@ def main() -> None:
     for path in args.data:
         calls = [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
         sets[path.stem] = [prepare(c, codes, embeds, embedder, mood_model, cues) for c in calls]
+    for name in OTHER_FOLLOWUPS:
+        for d in sets.get(name, []):
+            d["F"] = None
     n = sum(len(v) for v in sets.values())
     print(f"{n} calls from {len(sets)} sets prepared in {time.perf_counter() - t0:.0f} s")
 
     print(f"\nleave-one-set-out (a second reason turn at p >= {args.also:.2f}, a promise kept at "
-          f"p >= {args.keep:.2f}):")
+          f"p >= {args.keep:.2f}, a follow-up raised at p >= {args.raise_at:.2f}; the rules' in brackets):")
     print(f"{'held out':<16} {'n':>3}  {'reason P/R':>10} {'(rules)':>11}  {'code':>5}  "
-          f"{'promises P/R':>12} {'(rules)':>11}")
-    totals = np.zeros(13)
+          f"{'promises P/R':>12} {'(rules)':>11}  {'follow-ups P/R':>14} {'(rules)':>11}")
+    totals = np.zeros(19)
     fmt = lambda tp, fp, fn: f"{tp / max(tp + fp, 1):.2f} / {tp / max(tp + fn, 1):.2f}"  # noqa: E731
     for name, held in sets.items():
         train_data = [d for k, v in sets.items() if k != name for d in v]
-        w_r, w_c, w_p = train(train_data, codes, embeds, embedder, args.also)
+        w_r, w_c, w_p, w_f = train(train_data, codes, embeds, embedder, args.also)
         rule = score(held, w_r, w_c, codes, embeds, embedder, args.also, use_rules=True)
-        got = score(held, w_r, w_c, codes, embeds, embedder, args.also, w_promise=w_p, keep=args.keep)
+        got = score(held, w_r, w_c, codes, embeds, embedder, args.also, w_promise=w_p, keep=args.keep,
+                    w_followup=w_f, raise_at=args.raise_at)
+        # learned: reason 0-2, code 3, promises 4-6, follow-ups 7-9; rules: reason 10-12,
+        # promises 13-15, follow-ups 16-18
         row = np.array([*got, *rule[:3], *rule[4:]])
         totals += row
-        print(f"{name:<16} {len(held):>3}  {fmt(*row[:3])} ({fmt(*row[7:10])})  {row[3] / len(held):5.2f}  "
-              f"{fmt(*row[4:7]):>12} ({fmt(*row[10:13])})")
-    print(f"{'all':<16} {n:>3}  {fmt(*totals[:3])} ({fmt(*totals[7:10])})  {totals[3] / n:5.2f}  "
-          f"{fmt(*totals[4:7]):>12} ({fmt(*totals[10:13])})")
+        fu = f"{fmt(*row[7:10]):>14} ({fmt(*row[16:19])})" if name not in OTHER_FOLLOWUPS else ""
+        print(f"{name:<16} {len(held):>3}  {fmt(*row[:3])} ({fmt(*row[10:13])})  {row[3] / len(held):5.2f}  "
+              f"{fmt(*row[4:7]):>12} ({fmt(*row[13:16])})  {fu}")
+    print(f"{'all':<16} {n:>3}  {fmt(*totals[:3])} ({fmt(*totals[10:13])})  {totals[3] / n:5.2f}  "
+          f"{fmt(*totals[4:7]):>12} ({fmt(*totals[13:16])})  {fmt(*totals[7:10]):>14} ({fmt(*totals[16:19])})")
 
-    w_r, w_c, w_p = train([d for v in sets.values() for d in v], codes, embeds, embedder, args.also)
+    w_r, w_c, w_p, w_f = train([d for v in sets.values() for d in v], codes, embeds, embedder, args.also)
     print("\nweights on all sets:")
     print("  reason: " + ", ".join(f"{k} {v:+.2f}" for k, v in zip(wm.REASON_FEATURES, w_r)))
     print("  code:   " + ", ".join(f"{k} {v:+.2f}" for k, v in zip(wm.CODE_FEATURES, w_c)))
     print("  promise: " + ", ".join(f"{k} {v:+.2f}" for k, v in zip(wm.PROMISE_FEATURES, w_p)))
+    print("  follow-up: " + ", ".join(f"{k} {v:+.2f}" for k, v in zip(wm.FOLLOWUP_FEATURES, w_f)))
     if args.write:
         out = {"trained_on": sorted(sets), "calls": n, "also": args.also, "keep": args.keep,
                "reason": dict(zip(wm.REASON_FEATURES, np.round(w_r, 4).tolist())),
                "code": dict(zip(wm.CODE_FEATURES, np.round(w_c, 4).tolist())),
-               "promise": dict(zip(wm.PROMISE_FEATURES, np.round(w_p, 4).tolist()))}
+               "promise": dict(zip(wm.PROMISE_FEATURES, np.round(w_p, 4).tolist())),
+               "raise_at": args.raise_at,
+               "followup": dict(zip(wm.FOLLOWUP_FEATURES, np.round(w_f, 4).tolist()))}
         wm.WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
         wm.WEIGHTS.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {wm.WEIGHTS}")

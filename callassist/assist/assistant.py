@@ -22,7 +22,7 @@ from .knowledge import KnowledgeBase
 from .metrics import call_metrics
 from .phrases import PhraseLibrary, PhraseSuggester
 from .points import Point, PointTracker
-from .wrapup import prefetch, summarize
+from .wrapup import FOLLOWUP_REPLIES, prefetch, prefetch_reply, summarize
 from .wrapup_codes import WrapUpCodes, default_codes
 from ..core.rules import BAD_NEWS, CLOSING, HOLD, NEGATIVE_LABELS  # defined once for every stage
 
@@ -63,7 +63,8 @@ class Assistant:
         self.caller = caller
         self.embedder = embedder
         self._seen: list[Event] = []  # the caller's moods and what this assistant said: the wrap-up's input
-        self._known: dict = {}  # the caller's first turns embedded during the call (wrapup.prefetch)
+        self._known: dict = {}  # what the wrap-up reads, embedded during the call (wrapup.prefetch)
+        self._replies_to_read = 0  # agent turns after the caller's last ask, embedded for the wrap-up
         from .rulebook import Rulebook, RuleRunner
         # the rules applied to this call (default: the built-in ones alone)
         self.rules = RuleRunner(rules if rules is not None else Rulebook.builtin(), embedder,
@@ -96,8 +97,9 @@ class Assistant:
         out, problem, answered = self._on_caller(utt, mood)
         out += self.rules.on_utterance(utt, mood, problem=problem, answered=answered)
         self._seen += ([mood] if mood is not None else []) + out
-        try:  # what the wrap-up will read of the caller's first turns, ready before the hang-up
-            prefetch(utt, len(self._caller_texts), self.embedder, self._known)
+        try:  # what the wrap-up will read of the caller's turns, ready before the hang-up
+            if prefetch(utt, len(self._caller_texts), self.embedder, self._known):
+                self._replies_to_read = FOLLOWUP_REPLIES
         except Exception as exc:  # the hang-up embeds it then
             log.warning("could not embed an utterance ahead of the wrap-up: %s", exc)
         return out
@@ -162,6 +164,12 @@ class Assistant:
         out = self._on_agent(utt)
         out += self.rules.on_utterance(utt)
         self._seen += out
+        if self._replies_to_read:
+            self._replies_to_read -= 1
+            try:  # the reply to the caller's ask, as the wrap-up's follow-ups will read it
+                prefetch_reply(utt, self.embedder, self._known)
+            except Exception as exc:  # the hang-up embeds it then
+                log.warning("could not embed an utterance ahead of the wrap-up: %s", exc)
         return out
 
     def _on_agent(self, utt: Utterance) -> list[Event]:

@@ -1,6 +1,7 @@
-"""Three small learned scorers of the wrap-up: which caller turns give the reason for calling,
-which wrap-up code fits the call, and which of the agent's future-tense clauses are promises for
-after the call.
+"""Four small learned scorers of the wrap-up: which caller turns give the reason for calling,
+which wrap-up code fits the call, which of the agent's future-tense clauses are promises for
+after the call, and which of the caller's asks were left open (its features are read in
+assist.wrapup, beside the rules' own reading of asks).
 
 The hand-written rules (callfacts.reason, WrapUpCodes.choose, callfacts.commitments) scored 0.95
 on the calls they were written against and about 0.6 on calls written apart from them: each new
@@ -11,7 +12,7 @@ where it stands in the call and how the agent answered it ("go ahead" after a pr
 hear that, the order number?" after a reason); the weights are learned from labelled calls
 (scripts/train_wrapup.py, figures and data in models/wrapup/MODEL_CARD.md).
 
-All three are linear and tiny (a few dozen weights in models/wrapup/weights.json); at hang-up
+All four are linear and tiny (a few dozen weights in models/wrapup/weights.json); at hang-up
 they cost the embedding of a few caller turns. The code model scores each code of the list with
 the SAME weights on features of that code (its keywords heard, its meaning's closeness, its
 mood), so a centre's own code list works with it unchanged: nothing is learned about a code by
@@ -54,6 +55,10 @@ CODE_FEATURES = (
     "similarity", "similarity_chunk", "similarity_agent", "keywords_reason", "keywords_caller",
     "keywords_agent", "similarity_caller", "is_fallback", "fallback_weak", "mood_fit", "best_chunk",
     "best_keywords")
+FOLLOWUP_FEATURES = (
+    "bias", "strict", "rules_open", "request", "demand", "qmark", "new_topic", "log_words", "direct",
+    "cover", "meaning", "time_answered", "money_answered", "reply_checks", "reply_asks",
+    "not_sure", "sympathy_only", "transfer", "unhappy_after", "no_reply", "late")
 
 
 def _feature_row(names: Sequence[str], values: dict[str, float]) -> list[float]:
@@ -67,6 +72,8 @@ class Weights:
     code: np.ndarray  # over CODE_FEATURES
     promise: np.ndarray  # over PROMISE_FEATURES
     keep: float  # a promise is kept when its probability is at least this
+    followup: np.ndarray | None = None  # over FOLLOWUP_FEATURES (None: the rules find follow-ups)
+    raise_at: float = 0.5  # a follow-up is raised when its probability is at least this
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Weights":
@@ -78,7 +85,10 @@ class Weights:
             return cls(np.array([float(data["reason"][n]) for n in REASON_FEATURES]), float(data["also"]),
                        np.array([float(data["code"][n]) for n in CODE_FEATURES]),
                        np.array([float(data["promise"][n]) for n in PROMISE_FEATURES]),
-                       float(data["keep"]))
+                       float(data["keep"]),
+                       # weights written before the follow-up scorer: the rules find follow-ups
+                       np.array([float(data["followup"][n]) for n in FOLLOWUP_FEATURES])
+                       if "followup" in data else None, float(data.get("raise_at", 0.5)))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read the wrap-up weights ({exc}); reinstall, or "
                               f"write them with scripts/train_wrapup.py --write") from None
