@@ -581,7 +581,8 @@ def test_the_shipped_weights_name_every_feature_and_were_trained_on_spent_sets_o
     assert set(data["promise"]) == set(wm.PROMISE_FEATURES)
     assert set(data["followup"]) == set(wm.FOLLOWUP_FEATURES)
     spent = ("wrapup_dev", "wrapup_blind", "wrapup_blind2", "wrapup_blind3", "wrapup_blind4",
-             "wrapup_blind5a", "wrapup_blind5b", "wrapup_blind6a", "wrapup_blind6b")
+             "wrapup_blind5a", "wrapup_blind5b", "wrapup_blind6a", "wrapup_blind6b", "wrapup_blind7a",
+             "wrapup_blind7b")
     assert all(s in spent for s in data["trained_on"])  # a blind set is measured once, never trained on
     w = wm.Weights.load()
     assert w.reason.shape == (len(wm.REASON_FEATURES),) and 0 < w.also < 1 and 0 < w.keep < 1
@@ -727,17 +728,23 @@ def test_what_happens_next_on_the_call_or_a_recap_is_not_a_promise_for_after_it(
     assert p[5] < p[3] - 0.2 and p[2] < 0.2
 
 
-@pytest.mark.slow
-def test_the_callers_first_turns_are_embedded_during_the_call_not_at_hang_up(models):
+def live_call(models, utts, end: float):
+    """A call through the assistant as the pipeline feeds it: (texts embedded during the call,
+    texts embedded at hang-up, the wrap-up, the assistant)."""
     texts = []
     with counted_encoder(models, texts) as counting:
         assistant = Assistant(None, None, embedder=counting, codes=models.wrapup)
-        for u in WHISPER:
+        for u in utts:
             (assistant.on_caller(u, None) if u.speaker == C else assistant.on_agent(u))
         during = [t for b in texts for t in b]
         texts.clear()
-        wrap = next(e for e in assistant.finish(WHISPER, 28.0) if isinstance(e, WrapUp))
-    at_hang_up = [t for b in texts for t in b]
+        wrap = next(e for e in assistant.finish(utts, end) if isinstance(e, WrapUp))
+    return during, [t for b in texts for t in b], wrap, assistant
+
+
+@pytest.mark.slow
+def test_the_callers_first_turns_are_embedded_during_the_call_not_at_hang_up(models):
+    during, at_hang_up, wrap, assistant = live_call(models, WHISPER, 28.0)
     caller = [u.text for u in WHISPER if u.speaker == C]
     assert caller[0] in during and not set(caller) & set(at_hang_up)
     assert wrap == summarize(WHISPER, assistant._seen, models.wrapup, models.knowledge.embedder)  # the same summary
@@ -756,15 +763,8 @@ def test_what_the_caller_asks_and_the_replies_are_embedded_during_the_call(model
                 (A, "that's it is there anything else i can help with"),
                 (A, "thanks for calling"),
                 (C, "no that's all bye"))
-    texts = []
-    with counted_encoder(models, texts) as counting:
-        assistant = Assistant(None, None, embedder=counting, codes=models.wrapup)
-        for u in utts:
-            (assistant.on_caller(u, None) if u.speaker == C else assistant.on_agent(u))
-        during = [t for b in texts for t in b]
-        texts.clear()
-        wrap = next(e for e in assistant.finish(utts, 60.0) if isinstance(e, WrapUp))
-    at_hang_up = {t for b in texts for t in b}
+    during, at_hang_up, wrap, _ = live_call(models, utts, 60.0)
+    at_hang_up = set(at_hang_up)
     ask = next(f for f in wrap.followups if f["kind"] == "unanswered")
     assert ask["utterances"] == [10] and ask["text"] in during
     replies = [u.text for u in utts[10:12]]

@@ -54,7 +54,7 @@ REASON_FEATURES = (
 CODE_FEATURES = (
     "similarity", "similarity_chunk", "similarity_agent", "keywords_reason", "keywords_caller",
     "keywords_agent", "similarity_caller", "is_fallback", "fallback_weak", "mood_fit", "best_chunk",
-    "best_keywords")
+    "best_keywords", "similarity_done")
 FOLLOWUP_FEATURES = (
     "bias", "strict", "rules_open", "request", "demand", "qmark", "new_topic", "log_words", "direct",
     "cover", "meaning", "time_answered", "money_answered", "reply_checks", "reply_asks",
@@ -203,7 +203,9 @@ def code_features(codes: WrapUpCodes, turns: Sequence[Turn], caller: str, reason
              and (not reason or t.utt.start >= reason[0].utt.start)]
     agent_text = " ".join(t.utt.text for t in turns if t.utt.speaker != caller)
     n = len(codes.codes)
-    sims = sims_caller = sims_chunk = sims_agent = np.zeros(n)
+    sims = sims_caller = sims_chunk = sims_agent = sims_done = np.zeros(n)
+    # what the agent did ("I've issued the refund", "I've booked the replacement")
+    done = [by_id[i] for f in callfacts.actions(turns, caller) for i in f.utterances[:1] if i in by_id]
     if embed is not None and reason_text:
         # the turns' own vectors (embedded for the reason already): the mean of unit vectors
         # stands for the turns together; only a long turn's parts and the agent's reply are new
@@ -219,6 +221,7 @@ def code_features(codes: WrapUpCodes, turns: Sequence[Turn], caller: str, reason
             if pieces else sims
         replies = " ".join(t.utt.text for t in after[:3])
         sims_agent = codes.code_similarities(embed([replies])[0]) if replies else np.zeros(n)
+        sims_done = codes.code_similarities(mean(done)) if done else np.zeros(n)
     kw_reason = [_keyword_weight(c.keywords, reason_text) for c in codes.codes]
     # the best among the codes the caller's words can give ("tell their manager"
     # is not an escalation: the agent's words settle that one)
@@ -230,7 +233,7 @@ def code_features(codes: WrapUpCodes, turns: Sequence[Turn], caller: str, reason
         fallback = c.code == codes.fallback
         v = {
             "similarity": sims[i], "similarity_chunk": sims_chunk[i],
-            "similarity_agent": sims_agent[i],
+            "similarity_agent": sims_agent[i], "similarity_done": sims_done[i],
             "keywords_reason": kw_reason[i] / 3,
             "best_chunk": mask[i] and sims_chunk[i] >= top_chunk - 1e-9 and top_chunk > 0,
             "best_keywords": mask[i] and kw_reason[i] > 0 and kw_reason[i] >= top_kw,
