@@ -12,11 +12,12 @@ rules' reading, and a learned scorer over it) and the close-the-call checklist
 
 The code is chosen from a configurable list (assist.wrapup_codes): by the agent's words where they
 settle it (a transfer to a team leader), else by the learned scorer from the caller's keywords,
-meaning and mood. The hang-up costs a few small embedding batches of the call's own words (a
-long reason's parts, the agent's reply; the caller's first turns, their asks and the agent's
-replies to them are embedded during the call, `prefetch`), the codes' own embeddings being made
-once per process. A mid-call catch-up (for a transfer to a senior rep) is the same summary of
-the call so far (`final=False`).
+meaning, mood and what the agent did. The hang-up costs a few small embedding batches of the
+call's own words (a long reason's parts, the agent's reply, the turns where the agent did
+something; the caller's first turns, their asks and the agent's replies to them are embedded
+during the call, `prefetch`), the codes' own embeddings being made once per process. A
+mid-call catch-up (for a transfer to a senior rep) is the same summary of the call so far
+(`final=False`).
 """
 from __future__ import annotations
 
