@@ -74,6 +74,7 @@ def prepare(call: dict, codes: WrapUpCodes, embeds: Embed, embedder, mood_model=
     promised = callfacts.commitments(turns, CUSTOMER)
     P = wm.promise_features(turns, CUSTOMER, promised, callfacts.actions(turns, CUSTOMER))
     gold_promise = {c["turn"] for c in call.get("commitments", [])}
+    # the labelled reason as the reason model can give it (among its candidates), else as labelled
     reason_ids = {turns[k].id for k in cands if turns[k].id - 1 in gold} or {i + 1 for i in gold}
     asks = wrapup.ask_candidates(turns, CUSTOMER, reason_ids)
     unheard = wrapup.open_asks(turns, CUSTOMER, reason_ids)

@@ -111,7 +111,8 @@ def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
         rules_open = {t.id for t, _ in left}
         probs = wrapup_model.sigmoid(followup_features(turns, caller, candidates, rules_open, vectors)
                                      @ weights.followup) if candidates else []
-        left = [(turns[k], _ask_text(turns[k])) for k, p in zip(candidates, probs) if p >= weights.raise_at]
+        left = [(turns[k], _ask_text(turns[k], asks(turns[k]))) for k, p in zip(candidates, probs)
+                if p >= weights.raise_at]
     for turn, text in left:
         followups.append({"text": text, "kind": "unanswered", "utterances": [turn.id]})
 
@@ -167,9 +168,10 @@ def prefetch(utt: Utterance, caller_turns: int, embedder, known: dict[str, np.nd
     if caller_turns <= wrapup_model.CANDIDATES and callfacts._words_said(utt.text) >= wrapup_model.MIN_WORDS:
         texts.append(utt.text)
     turn = Turn.of(utt)
-    asked = _asks_anything(turn)
+    found = asks(turn)
+    asked = _asks_anything(turn, found)
     if asked:
-        texts.append(_ask_text(turn))
+        texts.append(_ask_text(turn, found))
     texts = [t for t in dict.fromkeys(texts) if t not in known]
     if texts:
         known.update(zip(texts, np.asarray(embedder.encode(texts))))
@@ -270,6 +272,7 @@ EMBEDDING = {"if", "whether", "what", "that", "so", "how", "who", "which", "when
 # its subject, a request only by one that takes it up
 SAME_MEANING = {"request": 0.35, "question": 0.2}
 REPLIES = 3  # the agent turns after an ask that count as replying to it
+FOLLOWUP_REPLIES = 2  # ... of which the follow-up scorer reads the first ones by meaning
 MIN_KEY_WORDS = 2  # "are you serious", "what": too little said to follow anything up
 
 
@@ -314,6 +317,11 @@ def asks(turn: Turn) -> list[Ask]:
             if len(key_words(t)) >= MIN_KEY_WORDS]
 
 
+def _agent_after(turns: Sequence[Turn], k: int, caller: str) -> list[Turn]:
+    """The agent turns after turns[k]."""
+    return [u for u in turns[k + 1:] if u.utt.speaker != caller]
+
+
 def open_asks(turns: Sequence[Turn], caller: str, reason: set[int]) -> list[tuple[Ask, list[Turn]]]:
     """The caller's asks after the reason (the turns `reason`; what comes before only sets the
     scene) that no later agent turn dealt with in words, each with the agent turns that replied."""
@@ -322,7 +330,7 @@ def open_asks(turns: Sequence[Turn], caller: str, reason: set[int]) -> list[tupl
     for k, t in enumerate(turns[first:], first):
         if t.utt.speaker != caller or t.id in reason:
             continue
-        later = [u for u in turns[k + 1:] if u.utt.speaker != caller]
+        later = _agent_after(turns, k, caller)
         out += [(ask, later[:REPLIES]) for ask in asks(t) if not _dealt_with(ask, later)]
     return out
 
@@ -378,7 +386,6 @@ NOT_SURE = re.compile(r"\b(?:i'm\s+not\s+sure|im\s+not\s+sure|i\s+don't\s+know|i
                       r"not\s+something\s+i\s+can|can't\s+say|cant\s+say|let's\s+try\s+it|lets\s+try\s+it)\b")
 TRANSFER = re.compile(r"\b(?:connecting\s+you|put\s+you\s+through|putting\s+you\s+through|"
                       r"transfer\w*|you're\s+through|youre\s+through)\b")
-FOLLOWUP_REPLIES = 2  # the agent turns after an ask the scorer reads by meaning
 UNHAPPY = re.compile(r"\b(?:not\s+what\s+i\s+asked|you\s+didn't|you\s+didnt|you\s+haven't|whatever|"
                      r"forget\s+it|never\s+mind|didn't\s+answer|didnt\s+answer)\b")
 
@@ -396,13 +403,14 @@ def ask_candidates(turns: Sequence[Turn], caller: str, reason: set[int]) -> list
     return out
 
 
-def _asks_anything(t: Turn) -> bool:
-    return bool(asks(t) or "?" in t.utt.text or DEMAND.search(t.sh) or REQUEST.search(t.sh) or
+def _asks_anything(t: Turn, found: Sequence[Ask] | None = None) -> bool:
+    """Whether a turn asks or demands anything (`found`: its `asks`, when read already)."""
+    return bool((asks(t) if found is None else found) or "?" in t.utt.text or DEMAND.search(t.sh) or REQUEST.search(t.sh) or
                 (not re.search(r"[.?!,]", t.utt.text) and QUESTION.search(t.sh)))
 
 
-def _ask_text(turn: Turn) -> str:
-    found = asks(turn)
+def _ask_text(turn: Turn, found: Sequence[Ask]) -> str:
+    """What a turn asks: its asks' clauses (`found`), or the whole turn (a demand, a bare "?")."""
     return " ".join(a.text for a in found) if found else turn.utt.text
 
 
@@ -414,10 +422,10 @@ def followup_features(turns: Sequence[Turn], caller: str, cands: Sequence[int], 
     rows = []
     for k in cands:
         t = turns[k]
-        later = [u for u in turns[k + 1:] if u.utt.speaker != caller]
-        replies = later[:REPLIES]
+        replies = _agent_after(turns, k, caller)[:REPLIES]
         nxt = next((u for u in turns[k + 1:] if u.utt.speaker == caller), None)
-        text = _ask_text(t)
+        found = asks(t)
+        text = _ask_text(t, found)
         kws = key_words(text)
         cover = max((len(kws & key_words(r.utt.text)) / max(len(kws), 1) for r in replies), default=0.0)
         v = vectors.get(text)
@@ -425,7 +433,6 @@ def followup_features(turns: Sequence[Turn], caller: str, cands: Sequence[int], 
                        if v is not None and r.utt.text in vectors), default=0.0)
         asked = shadow(text)
         first = replies[0] if replies else None
-        found = asks(t)
         values = {
             "bias": 1.0, "strict": bool(found), "rules_open": t.id in rules_open,
             "request": any(a.kind == "request" for a in found) or bool(REQUEST.search(t.sh)),
@@ -457,6 +464,6 @@ def followup_texts(turns: Sequence[Turn], caller: str, cands: Sequence[int]) -> 
     two replies to it."""
     out = []
     for k in cands:
-        out.append(_ask_text(turns[k]))
-        out += [u.utt.text for u in [u for u in turns[k + 1:] if u.utt.speaker != caller][:FOLLOWUP_REPLIES]]
+        out.append(_ask_text(turns[k], asks(turns[k])))
+        out += [u.utt.text for u in _agent_after(turns, k, caller)[:FOLLOWUP_REPLIES]]
     return list(dict.fromkeys(out))
