@@ -113,6 +113,8 @@ def test_renamed_or_reencoded_copy_is_skipped_by_content(tmp_path, recordings, m
         again = Importer(lib, models, Config()).run([copies])
         assert [(r.skipped, r.skip_reason) for r in again] == [(True, "already in the library "
                                                                       "as call0")] * 2
+        [same] = Importer(lib, models, Config()).run([recordings / "call0.wav"])  # by its path
+        assert (same.skipped, same.skip_reason) == (True, "already in the library as call0")
         assert len(lib.list_calls()) == 1
 
 

@@ -97,7 +97,7 @@ class Importer:
         self.channels = config.channels
         self.agent = agent or None  # the agent on these calls, when one person took them all
 
-    def imported_paths(self) -> set[str]:
+    def imported_paths(self) -> dict[str, str]:
         return self.store.audio_paths()
 
     def import_one(self, path: Path, cancel: threading.Event | None = None,
@@ -171,7 +171,7 @@ class Importer:
         todo = []
         for f in files:
             if str(f) in known:
-                report(ImportResult(f, skipped=True))
+                report(ImportResult(f, skipped=True, duplicate_of=known[str(f)]))
             else:
                 todo.append(f)
 

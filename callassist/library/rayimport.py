@@ -80,7 +80,7 @@ def run(paths: Iterable[str | Path], library: str | Path, config, *, address: st
     todo = []
     for f in files:
         if str(f) in known:
-            results.append(ImportResult(f, skipped=True))
+            results.append(ImportResult(f, skipped=True, duplicate_of=known[str(f)]))
             if on_result:
                 on_result(results[-1], len(results), len(files))
         else:

@@ -506,8 +506,8 @@ class Library:
             self._recorders.pop(call_id, None)
         self.store.delete_call(call_id)  # closes its writer without saving
 
-    def audio_paths(self) -> set[str]:
-        """The recordings already in the library."""
+    def audio_paths(self) -> dict[str, str]:
+        """The recordings already in the library: path -> the title (or id) of its call."""
         return self.store.audio_paths()
 
     def search(self, text: str) -> set[str]:

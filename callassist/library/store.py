@@ -700,11 +700,13 @@ class CallStore:
         return bool(self._query("SELECT 1 FROM originals WHERE call_id = :id LIMIT 1",
                                 {"id": call_id}))
 
-    def audio_paths(self) -> set[str]:
-        """The recordings already in the library (one column, nothing else parsed); one whose
-        analysis never finished (interrupted, or still live) does not count."""
-        return {r[0] for r in self._query("SELECT audio_path FROM calls WHERE audio_path IS NOT "
-                                          "NULL AND status NOT IN ('live', 'interrupted')")}
+    def audio_paths(self) -> dict[str, str]:
+        """The recordings already in the library, each with the title (or id) of its call, so a
+        recording skipped by its path can say where it is (two columns, nothing else parsed);
+        one whose analysis never finished (interrupted, or still live) does not count."""
+        return {r[0]: r[1] or r[2] for r in self._query(
+            "SELECT audio_path, title, id FROM calls WHERE audio_path IS NOT NULL AND status "
+            "NOT IN ('live', 'interrupted')")}
 
     def by_content(self, key: str) -> tuple[str, str] | None:
         """(id, title) of the call stored with this content key, if any."""
