@@ -2,12 +2,14 @@
 """Benchmark the mood model as the live pipeline uses it: one utterance at a time on the CPU,
 read with the turns before it.
 
-Prints model load time (the shared encoder and the adapter, and with the torch/transformers
-imports a fresh app pays), per-utterance latency (batch 1, one thread, median / p95 / max over
-the caller lines of tests/data/mood_calls_blind.jsonl with their context, and alone), an
-embedding through the same encoder (knowledge search), the cue detector's latency, and memory.
+Prints model load time (the shared encoder and the adapter, with the imports a fresh app pays),
+per-utterance latency (batch 1, one thread, median / p95 / max over the caller lines of
+tests/data/mood_calls_blind.jsonl with their context, and alone), an embedding through the same
+encoder (knowledge search), the cue detector's latency, and memory. Then the same through torch
+(the encoder as trained, which runs where the ONNX graph is missing) in the same process, for the
+ratio: the figures of one run on one machine compare; absolute ones move with the machine.
 
-    .venv/bin/python scripts/bench_mood.py [--model-dir models/mood] [--n 300]
+    .venv/bin/python scripts/bench_mood.py [--model-dir models/mood] [--n 300] [--no-torch]
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model-dir", type=Path, default=ROOT / "models" / "mood")
     ap.add_argument("--n", type=int, default=300, help="utterances to time")
+    ap.add_argument("--no-torch", action="store_true", help="skip the torch comparison")
     args = ap.parse_args()
 
     rss0 = rss_mb()
@@ -43,35 +46,38 @@ def main() -> None:
 
     model = SentimentModel.load(args.model_dir)
     load_total = time.perf_counter() - t0
-    import torch
-
-    torch.set_num_threads(1)  # as the live pipeline reads one utterance (mood.threads)
+    encoder = model._encoder
     blind = ROOT / "tests" / "data" / "mood_calls_blind.jsonl"
     rows = [json.loads(l) for l in blind.read_text().splitlines() if l.strip()]
     rows = [rows[i % len(rows)] for i in range(args.n)]
     texts = [r["text"] for r in rows]
     ctxs = [[(c["speaker"], c["text"]) for c in r.get("context", [])] for r in rows]
 
-    def timed(with_context: bool) -> list[float]:
+    def timed(predict, with_context: bool) -> list[float]:
         for t, c in zip(texts[:20], ctxs):  # warm-up
-            model.predict([t], [c])
+            predict([t], [c])
         out = []
         for t, c in zip(texts, ctxs):
             s = time.perf_counter()
-            model.predict([t], [c] if with_context else None)
+            predict([t], [c] if with_context else None)
             out.append((time.perf_counter() - s) * 1000)
         return sorted(out)
 
-    times, alone = timed(True), timed(False)
-    tok = model._encoder.mood_tokenizer
-    n_tok = [len(tok(utterance_text(t), context_text(c))["input_ids"]) for t, c in zip(texts, ctxs)]
+    def emb_ms(embed) -> float:
+        s = time.perf_counter()
+        for t in texts[:100]:
+            embed([t])
+        return (time.perf_counter() - s) * 1000 / 100
+
+    def p95(xs: list[float]) -> float:
+        return xs[int(0.95 * (len(xs) - 1))]
+
+    times, alone = timed(model.predict, True), timed(model.predict, False)
+    n_tok = [encoder.n_tokens(utterance_text(t), context_text(c)) for t, c in zip(texts, ctxs)]
     from callassist.mood.embeddings import shared_embedder
     emb = shared_embedder()
-    assert emb._encoder is model._encoder, "two encoders in memory"
-    s = time.perf_counter()
-    for t in texts[:100]:
-        emb.encode([t])
-    emb_ms = (time.perf_counter() - s) * 1000 / 100
+    assert emb._encoder is encoder, "two encoders in memory"
+    graph_emb = emb_ms(emb.encode)
 
     from callassist.mood.cues import detect_cues
 
@@ -79,18 +85,40 @@ def main() -> None:
     for t in texts:
         detect_cues(t, texts[:5])
     cue_ms = (time.perf_counter() - s) * 1000 / len(texts)
-
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, model {args.model_dir}")
+    loaded = sorted(m for m in ("torch", "transformers", "peft", "onnxruntime") if m in sys.modules)
+
+    print(f"encoder: {type(encoder).__name__} (modules loaded: {', '.join(loaded)}), model {args.model_dir}")
     print(f"load: {model.load_seconds:.2f} s in SentimentModel.load (the shared encoder and the adapter; "
-          f"with the torch/transformers/peft imports: {load_total:.2f} s)")
+          f"with the imports: {load_total:.2f} s)")
     print(f"latency per utterance with its context, batch 1, one thread, {len(times)} caller lines of "
           f"{min(n_tok)}-{max(n_tok)} tokens (mean {statistics.mean(n_tok):.1f}): median "
-          f"{statistics.median(times):.2f} ms, p95 {times[int(0.95 * (len(times) - 1))]:.2f} ms, max {times[-1]:.2f} ms")
-    print(f"the same lines alone: median {statistics.median(alone):.2f} ms, p95 {alone[int(0.95 * (len(alone) - 1))]:.2f} ms")
-    print(f"an embedding through the same encoder (adapter off): {emb_ms:.2f} ms per sentence")
+          f"{statistics.median(times):.2f} ms, p95 {p95(times):.2f} ms, max {times[-1]:.2f} ms")
+    print(f"the same lines alone: median {statistics.median(alone):.2f} ms, p95 {p95(alone):.2f} ms")
+    print(f"an embedding through the same encoder (adapter off): {graph_emb:.2f} ms per sentence")
     print(f"cue detection: {cue_ms:.3f} ms per utterance")
     print(f"memory: peak RSS {peak:.0f} MB (process start {rss0:.0f} MB, now {rss_mb():.0f} MB)")
+    if args.no_torch or type(encoder).__name__ == "TorchEncoder":
+        return
+
+    t0 = time.perf_counter()
+    from callassist.mood.encoder import TorchEncoder
+    from callassist.mood.threads import torch_threads
+    reference = TorchEncoder()
+    name = reference.attach(args.model_dir)
+    torch_load = time.perf_counter() - t0
+
+    def torch_predict(batch, contexts=None):
+        ctx = [context_text(c) for c in contexts] if contexts else [""] * len(batch)
+        with torch_threads(1):
+            return reference.classify(name, [utterance_text(t) for t in batch], ctx, model.max_length)
+    t_times = timed(torch_predict, True)
+    t_emb = emb_ms(reference.embed)
+    print(f"through torch (transformers + peft), same process: load with the imports "
+          f"{torch_load:.2f} s ({torch_load / load_total:.1f}x); per utterance median "
+          f"{statistics.median(t_times):.2f} ms, p95 {p95(t_times):.2f} ms "
+          f"({statistics.median(t_times) / statistics.median(times):.1f}x the graph's); "
+          f"an embedding {t_emb:.2f} ms ({t_emb / graph_emb:.1f}x)")
 
 
 if __name__ == "__main__":
