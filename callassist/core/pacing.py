@@ -42,6 +42,7 @@ class Shedding:
     finish_seconds: float = 0.0  # wall seconds from the end of the call's audio to its last event
     passes_ahead: int = 0  # final passes run after 0.25 s of silence, ahead of the segmenter
     passes_ahead_used: int = 0  # ... whose result was used (the rest: the speaker went on)
+    spare_passes: int = 0  # passes run on two threads, the machine having a core to spare
 
     def to_dict(self) -> dict:
         return {k: round(v, 2) if isinstance(v, float) else v for k, v in asdict(self).items()}

@@ -45,6 +45,7 @@ class Pipeline:
         self._ran = False
         # live calls on a busy machine (core.pacing): what is shed, and the agent's audio put aside
         self.shed = Shedding()
+        self._spare_before = getattr(engine, "spare_passes", 0)  # the engine serves many calls
         self._level = 0
         self._lag = 0.0
         self._backlog: list[AudioBlock] = []
@@ -170,6 +171,7 @@ class Pipeline:
                 self._handle(stream.finish())
             self.shed.passes_ahead += getattr(stream, "passes_ahead", 0)
             self.shed.passes_ahead_used += getattr(stream, "passes_ahead_used", 0)
+        self.shed.spare_passes = getattr(self.engine, "spare_passes", 0) - self._spare_before
         for score in call_scores(self._sentiments, self._audio_end):
             self.publish(score)
         if self.assistant is not None:
