@@ -270,6 +270,7 @@ class _GatedWhisper:
     name = "whisper"
     partial_pass = _W.partial_pass
     ahead_pass = _W.ahead_pass
+    _one_at_a_time = _W._one_at_a_time
     stream = _W.stream
 
     def __init__(self):
@@ -283,11 +284,10 @@ class _GatedWhisper:
         self.final_gate.set()
         self.finals_begun = threading.Event()
         self.final_threads: list[str] = []
-        self._partials_pool = None
+        self._pools = {}
         self._partials_lock = threading.Lock()
-        self._partial_in_flight = False
-        self._ahead_pool = None
-        self._ahead_in_flight = self._spare_running = False
+        self._in_flight = set()
+        self._spare_running = False
         self._seg = SimpleNamespace
 
     def transcribe(self, audio, words=True, economy=False):

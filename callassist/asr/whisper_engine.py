@@ -115,64 +115,53 @@ class WhisperEngine(SpeechEngine):
         self.beam_size = beam_size
         self.segmenter_options = segmenter or SegmenterOptions()
         self.description = f"Whisper ({path.parent.name if path.name == 'model' else path.name})"
-        self._partials_pool: ThreadPoolExecutor | None = None
+        self._pools: dict[str, ThreadPoolExecutor] = {}  # a thread each: "partials", "ahead"
         self._partials_lock = threading.Lock()
-        self._partial_in_flight = False
-        self._ahead_pool: ThreadPoolExecutor | None = None
-        self._ahead_in_flight = False
+        self._in_flight: set[str] = set()  # the kinds of pass running on those threads
         self._passes = 0  # passes of ours running now (any stream, any kind)
         self._spare_running = False  # a pass on two threads runs now
         self._spare = SpareCores() if self.spare_model is not None else None
         self.spare_passes = 0  # passes that ran on two threads
 
-    def ahead_pass(self, work) -> Future | None:
-        """Run `work()` (a final pass run ahead of the segmenter) on the pass-ahead thread: its
-        future, or None while another stream's pass ahead still runs (one at a time)."""
+    def _one_at_a_time(self, kind: str, work, unless_spare: bool = False) -> Future | None:
+        """Run `work()` on the thread of `kind` ("ahead", "partials"): its future, or None while
+        another pass of that kind still runs (one at a time: they never take more than the
+        spare core), or, with `unless_spare`, while a pass on two threads runs."""
         with self._partials_lock:
-            if self._ahead_in_flight:
+            if kind in self._in_flight or (unless_spare and self._spare_running):
                 return None
-            self._ahead_in_flight = True
+            self._in_flight.add(kind)
 
         def run():
             try:
                 return work()
             finally:
                 with self._partials_lock:
-                    self._ahead_in_flight = False
+                    self._in_flight.discard(kind)
         try:
-            if self._ahead_pool is None:
-                self._ahead_pool = ThreadPoolExecutor(1, thread_name_prefix="callassist-ahead")
-            return self._ahead_pool.submit(run)
-        except RuntimeError:  # the program is ending: the segmenter's own cut will do
+            if kind not in self._pools:
+                self._pools[kind] = ThreadPoolExecutor(1, thread_name_prefix=f"callassist-{kind}")
+            return self._pools[kind].submit(run)
+        except RuntimeError:  # no thread to be had (the program is ending): no pass
             with self._partials_lock:
-                self._ahead_in_flight = False
+                self._in_flight.discard(kind)
             return None
+
+    def ahead_pass(self, work) -> Future | None:
+        """Run `work()` (a final pass run ahead of the segmenter) on the pass-ahead thread: its
+        future, or None while another stream's pass ahead still runs (then the segmenter's own
+        cut will do)."""
+        return self._one_at_a_time("ahead", work)
 
     def partial_pass(self, audio: np.ndarray) -> Future | None:
         """Transcribe `audio` for partial text on the partial-pass thread: a future of (text,
-        seconds it took), or None while another stream's partial pass is still running (one at
-        a time: they never take more than the spare core)."""
-        with self._partials_lock:
-            if self._partial_in_flight or self._spare_running:  # never beside a 2-thread pass
-                return None
-            self._partial_in_flight = True
-
+        seconds it took), or None while another stream's partial pass is still running or a
+        final pass runs on two threads."""
         def run():
             began = time.perf_counter()
-            try:
-                text = " ".join(s.text.strip() for s in self.transcribe(audio, words=False))
-                return text.strip(), time.perf_counter() - began
-            finally:
-                with self._partials_lock:
-                    self._partial_in_flight = False
-        try:
-            if self._partials_pool is None:
-                self._partials_pool = ThreadPoolExecutor(1, thread_name_prefix="callassist-partials")
-            return self._partials_pool.submit(run)
-        except RuntimeError:  # no thread to be had (the program is ending): no partial text
-            with self._partials_lock:
-                self._partial_in_flight = False
-            return None
+            text = " ".join(s.text.strip() for s in self.transcribe(audio, words=False))
+            return text.strip(), time.perf_counter() - began
+        return self._one_at_a_time("partials", run, unless_spare=True)
 
     def transcribe(self, audio: np.ndarray, words: bool = True, economy: bool = False):
         # Finals: beam search, with Whisper's temperature fallback when the text repeats itself
