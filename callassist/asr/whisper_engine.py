@@ -16,9 +16,11 @@ segmenter cuts the same utterance its text is ready or nearly so. If the speaker
 pass is dropped without having held anything up.
 
 When the machine has a core to spare (`SpareCores`: what other programs used over the last
-second, and no other pass of ours in flight), a final pass runs on a second copy of the model
-with two threads (~25 % faster); otherwise on one (see below why two threads are a disaster on
-a busy machine). Partial passes always take one, and none starts beside a two-thread pass.
+second, and no other pass of ours in flight), a final pass run ahead in a live call runs on a
+second copy of the model with two threads (~25 % faster); otherwise on one (see below why two
+threads are a disaster on a busy machine). Partial passes always take one, and none starts
+beside a two-thread pass. Files (analyze, import) keep one thread per pass: an import runs
+passes side by side, and a two-thread pass beside one of our own would wait at every barrier.
 """
 from __future__ import annotations
 
@@ -163,7 +165,8 @@ class WhisperEngine(SpeechEngine):
             return text.strip(), time.perf_counter() - began
         return self._one_at_a_time("partials", run, unless_spare=True)
 
-    def transcribe(self, audio: np.ndarray, words: bool = True, economy: bool = False):
+    def transcribe(self, audio: np.ndarray, words: bool = True, economy: bool = False,
+                   spare_ok: bool = False):
         # Finals: beam search, with Whisper's temperature fallback when the text repeats itself
         # (compression ratio) or is unlikely. Partials, and finals when the machine cannot keep
         # up (economy): one cheap greedy pass.
@@ -172,7 +175,7 @@ class WhisperEngine(SpeechEngine):
             self._passes += 1
         model = self.model
         try:
-            if words and alone and self._spare is not None and self._spare.spare():  # finals
+            if spare_ok and alone and self._spare is not None and self._spare.spare():
                 with self._partials_lock:
                     if self._passes == 1:  # still alone
                         model, self._spare_running = self.spare_model, True
@@ -216,8 +219,8 @@ class WhisperStream(SpeechStream):
         self.passes_ahead = 0  # final passes run ahead of the segmenter
         self.passes_ahead_used = 0  # ... whose result was used (the silence held)
 
-    def _utterance(self, seg: Segment) -> list[Utterance]:
-        segments = self._engine.transcribe(seg.audio, economy=self.economy)
+    def _utterance(self, seg: Segment, spare_ok: bool = False) -> list[Utterance]:
+        segments = self._engine.transcribe(seg.audio, economy=self.economy, spare_ok=spare_ok)
         words = tuple(Word(w.word.strip(), round(float(seg.start + w.start), 3),
                            round(float(seg.start + w.end), 3), round(float(w.probability), 3))
                       for s in segments for w in (s.words or []) if w.word.strip())
@@ -270,7 +273,7 @@ class WhisperStream(SpeechStream):
             if pending is not None and (self._ahead is None or self._ahead[0] != (pending.start, pending.end)):
                 if self._ahead is not None and not self._ahead[1].done():
                     return out  # an older pass ahead still runs (they went on): the next block
-                job = self._engine.ahead_pass(lambda seg=pending: self._utterance(seg))
+                job = self._engine.ahead_pass(lambda seg=pending: self._utterance(seg, True))
                 if job is None:  # another stream's pass ahead runs: the segmenter's cut will do
                     return out
                 self._ahead = ((pending.start, pending.end), job, False)
