@@ -16,11 +16,12 @@ segmenter cuts the same utterance its text is ready or nearly so. If the speaker
 pass is dropped without having held anything up.
 
 When the machine has a core to spare (`SpareCores`: what other programs used over the last
-second, and no other pass of ours in flight), a final pass run ahead in a live call runs on a
-second copy of the model with two threads (~25 % faster); otherwise on one (see below why two
+second, and no other pass of ours in flight), a final pass of the caller in a live call runs on
+a second copy of the model with two threads (~25 % faster); otherwise on one (see below why two
 threads are a disaster on a busy machine). Partial passes always take one, and none starts
-beside a two-thread pass. Files (analyze, import) keep one thread per pass: an import runs
-passes side by side, and a two-thread pass beside one of our own would wait at every barrier.
+beside a two-thread pass. The agent's stream and files (analyze, import) keep one thread per
+pass: an import runs passes side by side, and a two-thread pass beside one of our own would
+wait at every barrier.
 """
 from __future__ import annotations
 
@@ -219,8 +220,11 @@ class WhisperStream(SpeechStream):
         self.passes_ahead = 0  # final passes run ahead of the segmenter
         self.passes_ahead_used = 0  # ... whose result was used (the silence held)
 
-    def _utterance(self, seg: Segment, spare_ok: bool = False) -> list[Utterance]:
-        segments = self._engine.transcribe(seg.audio, economy=self.economy, spare_ok=spare_ok)
+    def _utterance(self, seg: Segment) -> list[Utterance]:
+        # the caller's final passes in a live call (the stream that wants partial text) may take
+        # two threads; an agent's, or a file's (analyze, import: passes side by side), one
+        segments = self._engine.transcribe(seg.audio, economy=self.economy,
+                                           spare_ok=self._wants_partials)
         words = tuple(Word(w.word.strip(), round(float(seg.start + w.start), 3),
                            round(float(seg.start + w.end), 3), round(float(w.probability), 3))
                       for s in segments for w in (s.words or []) if w.word.strip())
@@ -273,7 +277,7 @@ class WhisperStream(SpeechStream):
             if pending is not None and (self._ahead is None or self._ahead[0] != (pending.start, pending.end)):
                 if self._ahead is not None and not self._ahead[1].done():
                     return out  # an older pass ahead still runs (they went on): the next block
-                job = self._engine.ahead_pass(lambda seg=pending: self._utterance(seg, True))
+                job = self._engine.ahead_pass(lambda seg=pending: self._utterance(seg))
                 if job is None:  # another stream's pass ahead runs: the segmenter's cut will do
                     return out
                 self._ahead = ((pending.start, pending.end), job, False)
