@@ -242,9 +242,11 @@ class GraphUnusable(ModelError):
     """A folder's graph is missing, broken or built from other weights (the message says which)."""
 
 
-def open_graph(adapter_dir: Path, optimize: bool = True, graph: Path | None = None):
+def open_graph(adapter_dir: Path, optimize: bool = True, graph: Path | None = None,
+               base: Path | None = None):
     """An onnxruntime session on the folder's graph (or `graph`, a file built for that folder),
-    checked against the weights it must have been built from; GraphUnusable says why not."""
+    checked against the weights it must have been built from (the adapter and the encoder in
+    `base`, the packaged one by default); GraphUnusable says why not."""
     import onnxruntime as ort
 
     graph = graph or Path(adapter_dir) / GRAPH_FILE
@@ -258,7 +260,7 @@ def open_graph(adapter_dir: Path, optimize: bool = True, graph: Path | None = No
     try:
         sess = ort.InferenceSession(str(graph), so, providers=["CPUExecutionProvider"])
         built_from = sess.get_modelmeta().custom_metadata_map.get(FINGERPRINT_KEY)
-        wanted = fingerprint(adapter_dir)
+        wanted = fingerprint(adapter_dir, base)
     except OSError as exc:
         raise GraphUnusable(f"{graph} or the weights it was built from cannot be read "
                             f"({exc.strerror or exc})") from None
@@ -301,7 +303,7 @@ class GraphEncoder:
         self.load_seconds = time.perf_counter() - t0
 
     def _open(self, folder: Path, graph_file: Path | None = None) -> str:
-        sess = open_graph(folder, graph=graph_file)  # GraphUnusable if it cannot be used
+        sess = open_graph(folder, graph=graph_file, base=self._base)  # GraphUnusable if not
         name = f"mood{len(self._adapters)}"
         self._sessions[name], self._adapters[str(folder.resolve())] = sess, name
         return name
