@@ -72,6 +72,7 @@ def main() -> None:
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME"):
         os.environ[var] = str(tmp / var)
     call = tmp / "long_call.flac"
+    released = []  # (call time of a caller block's end, wall time the separator let it through)
     ends = long_call(args.minutes, call, ("confused_caller",) if args.one_pair else CALLS)
     if args.speakerphone:  # both voices on one channel, separated as the call goes
         audio, rate = sf.read(str(call), dtype="float32")
@@ -80,10 +81,16 @@ def main() -> None:
         import callassist.audio.separated as separated
         from callassist.audio.sources import FileSource
 
+        class Watched(separated.LiveSeparatedSource):  # when each caller block was let through
+            def __iter__(self):
+                for block in super().__iter__():
+                    if block.speaker == "customer" and block.samples.any():
+                        released.append((block.end, time.monotonic()))
+                    yield block
+
         def live_feed(path, channels=None, *, mono="separate", realtime=False, speed=1.0,
                       profile=None):
-            return separated.LiveSeparatedSource(
-                FileSource(path, channels="customer", realtime=True, speed=speed))
+            return Watched(FileSource(path, channels="customer", realtime=True, speed=speed))
         separated.open_recording = live_feed
 
     from PySide6.QtCore import QTimer
@@ -168,6 +175,19 @@ def main() -> None:
     print(f"  utterance end -> first mood reading (provisional or final): p50 {pct(first, 0.5):.2f} s, "
           f"p95 {pct(first, 0.95):.2f} s (n={len(first)})")
     text_to_mood = [wall - texts[m.utterance_id] for wall, m in shown if m.utterance_id in texts]
+    end_to_text = [texts[m.utterance_id] - (t0 + end)
+                   for (end, _), (_, m) in zip(rows, shown) if m.utterance_id in texts]
+    print(f"  utterance end -> its final text on the panel: p50 {pct(end_to_text, 0.5):.2f} s, "
+          f"p95 {pct(end_to_text, 0.95):.2f} s")
+    if released:  # the separator's part: the turn's last speech let through to the caller
+        sep = []
+        for end in ends:
+            walls = [w for e, w in released if end - 0.3 <= e <= end + 0.1]
+            if walls:
+                sep.append(max(walls) - (t0 + end))
+        print(f"  speakerphone: utterance end -> separator lets its last speech through: "
+              f"p50 {pct(sep, 0.5):.2f} s, p95 {pct(sep, 0.95):.2f} s, max {max(sep):.2f} s "
+              f"(n={len(sep)})")
     print(f"  final text -> its mood on the panel: p50 {pct(text_to_mood, 0.5) * 1000:.0f} ms, "
           f"p95 {pct(text_to_mood, 0.95) * 1000:.0f} ms, max {max(text_to_mood, default=float('nan')) * 1000:.0f} ms")
     print(f"  final passes run ahead after 0.25 s of silence: {shed.get('passes_ahead', 0)}, used "
