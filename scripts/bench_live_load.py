@@ -101,6 +101,24 @@ def main() -> None:
     from callassist.gui.panel import SidePanel
     from callassist.gui.settings import PanelSettings
 
+    import logging
+
+    class Passes(logging.Handler):  # the recogniser's own account of each final pass
+        def __init__(self):
+            super().__init__(logging.DEBUG)
+            self.passes, self.cuts = [], []
+
+        def emit(self, record):
+            if getattr(record, "pass", None):
+                self.passes.append(getattr(record, "pass"))
+            if getattr(record, "cut", None):
+                self.cuts.append(record.cut)
+    passes = Passes()
+    whisper_log = logging.getLogger("callassist.asr.whisper_engine")
+    whisper_log.setLevel(logging.DEBUG)
+    whisper_log.propagate = False
+    whisper_log.addHandler(passes)
+
     app = QApplication(sys.argv[:1])
     cfg = Config()
     store = cfg.open_store(tmp / "calls.sqlite3")
@@ -133,9 +151,12 @@ def main() -> None:
         for h in hogs:
             h.kill()
     t0 = start["t"]
-    rows = []
+    rows, parts = [], 0
     for wall, m in shown:
         end = min(ends, key=lambda e: abs(e - m.time))
+        if abs(end - m.time) > 1.0:  # a turn the recogniser cut in two: not its end
+            parts += 1
+            continue
         rows.append((end, wall - (t0 + end)))
     behind = []  # (call time, seconds behind) from the panel's notices
     for wall, message in lags:
@@ -145,7 +166,8 @@ def main() -> None:
             behind.append((wall - t0, 0.0))
     shed = (panel.last_timeline.call.get("shed") or {}) if panel.last_timeline else {}
     print(f"{args.minutes:.0f}-minute call, {args.hogs} CPU hog(s) beside the panel, "
-          f"engine {panel.models.result().speech.name}; {len(rows)} caller moods shown"
+          f"engine {panel.models.result().speech.name}; {len(rows)} caller moods shown at the end "
+          f"of a turn ({parts} more for part of one)"
           + ("; one speakerphone input, voices separated live" if args.speakerphone else ""))
     n_windows = int(max(e for e, _ in rows) // WINDOW) + 1
     for w in range(n_windows):
@@ -175,8 +197,11 @@ def main() -> None:
     print(f"  utterance end -> first mood reading (provisional or final): p50 {pct(first, 0.5):.2f} s, "
           f"p95 {pct(first, 0.95):.2f} s (n={len(first)})")
     text_to_mood = [wall - texts[m.utterance_id] for wall, m in shown if m.utterance_id in texts]
-    end_to_text = [texts[m.utterance_id] - (t0 + end)
-                   for (end, _), (_, m) in zip(rows, shown) if m.utterance_id in texts]
+    end_to_text = []
+    for wall, m in shown:
+        end = min(ends, key=lambda e: abs(e - m.time))
+        if abs(end - m.time) <= 1.0 and m.utterance_id in texts:
+            end_to_text.append(texts[m.utterance_id] - (t0 + end))
     print(f"  utterance end -> its final text on the panel: p50 {pct(end_to_text, 0.5):.2f} s, "
           f"p95 {pct(end_to_text, 0.95):.2f} s")
     if released:  # the separator's part: the turn's last speech let through to the caller
@@ -193,6 +218,28 @@ def main() -> None:
     print(f"  final passes run ahead after 0.25 s of silence: {shed.get('passes_ahead', 0)}, used "
           f"{shed.get('passes_ahead_used', 0)} (the rest: the caller went on speaking); "
           f"{shed.get('spare_passes', 0)} passes on two threads (a core to spare)")
+    # where each caller turn's time went: the recogniser's final pass for it (the one whose
+    # segment ends nearest the turn's end), and the segmenter's cut
+    parts_of = []
+    for end, lat in rows:
+        mine = [p for p in passes.passes if p[0] == "customer" and abs(p[2] - end) < 0.8]
+        cut = [c for c in passes.cuts if c[0] == "customer" and abs(c[2] - end) < 0.8]
+        if not mine or not cut:
+            continue
+        c = min(cut, key=lambda c: abs(c[2] - end))
+        p = [p for p in mine if (p[1], p[2]) == (c[1], c[2])]
+        p = p[-1] if p else min(mine, key=lambda p: abs(p[2] - end))
+        parts_of.append((lat, p[3] - (t0 + end), p[4] - p[3], p[5], c[3] - (t0 + end), c[4]))
+    if parts_of:
+        print(f"  the recogniser's part (n={len(parts_of)}): end -> its final pass began p50 "
+              f"{pct([x[1] for x in parts_of], .5):.2f} s, p95 {pct([x[1] for x in parts_of], .95):.2f} s; "
+              f"pass took p50 {pct([x[2] for x in parts_of], .5):.2f} s, p95 "
+              f"{pct([x[2] for x in parts_of], .95):.2f} s ({sum(x[3] for x in parts_of)} on two threads); "
+              f"end -> segmenter's cut p50 {pct([x[4] for x in parts_of], .5):.2f} s")
+        print("  the slowest tenth: mood | pass began, took, threads | cut, pass run ahead")
+        for x in sorted(parts_of, reverse=True)[:max(3, len(parts_of) // 10)]:
+            print(f"    {x[0]:.2f} s | +{x[1]:.2f} s, {x[2]:.2f} s, {2 if x[3] else 1} | "
+                  f"+{x[4]:.2f} s, {'ahead' if x[5] else 'in line'}")
     panel.close()
     store.close()
 

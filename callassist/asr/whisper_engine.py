@@ -125,6 +125,7 @@ class WhisperEngine(SpeechEngine):
         self._spare_running = False  # a pass on two threads runs now
         self._spare = SpareCores() if self.spare_model is not None else None
         self.spare_passes = 0  # passes that ran on two threads
+        self._local = threading.local()  # this thread's last pass: two_threads
 
     def _one_at_a_time(self, kind: str, work, unless_spare: bool = False) -> Future | None:
         """Run `work()` on the thread of `kind` ("ahead", "partials"): its future, or None while
@@ -181,6 +182,7 @@ class WhisperEngine(SpeechEngine):
                     if self._passes == 1:  # still alone
                         model, self._spare_running = self.spare_model, True
                         self.spare_passes += 1
+            self._local.two_threads = model is self.spare_model
             segments, _ = model.transcribe(
                 audio, language="en", beam_size=self.beam_size if words and not economy else 1,
                 temperature=(0.0, 0.2, 0.4, 0.6) if words else 0.0,
@@ -223,8 +225,14 @@ class WhisperStream(SpeechStream):
     def _utterance(self, seg: Segment) -> list[Utterance]:
         # the caller's final passes in a live call (the stream that wants partial text) may take
         # two threads; an agent's, or a file's (analyze, import: passes side by side), one
+        began = time.monotonic()
         segments = self._engine.transcribe(seg.audio, economy=self.economy,
                                            spare_ok=self._wants_partials)
+        if log.isEnabledFor(logging.DEBUG):  # where a live utterance's time goes (benchmarks)
+            log.debug("final pass", extra={"pass": (self.speaker, seg.start, seg.end, began,
+                                                    time.monotonic(),
+                                                    getattr(getattr(self._engine, "_local", None),
+                                                            "two_threads", False))})
         words = tuple(Word(w.word.strip(), round(float(seg.start + w.start), 3),
                            round(float(seg.start + w.end), 3), round(float(w.probability), 3))
                       for s in segments for w in (s.words or []) if w.word.strip())
@@ -240,6 +248,9 @@ class WhisperStream(SpeechStream):
         """The utterance of a segment the segmenter cut: the pass run ahead on it if there was
         one (the silence held; waited for if it still runs), else a pass now."""
         ahead, self._ahead = self._ahead, None
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("final cut", extra={"cut": (self.speaker, seg.start, seg.end, time.monotonic(),
+                                                  ahead is not None and ahead[0] == (seg.start, seg.end))})
         if ahead is not None and ahead[0] == (seg.start, seg.end):
             try:
                 result = ahead[1].result()
