@@ -167,6 +167,7 @@ class _Voices:
         self.seconds: list[float] = []
         self.roles: list[int] = []
         self.last = 0
+        self._voices: tuple[np.ndarray, int] | None = None  # (centroids, which is the agent)
 
     def _lone(self, cent: np.ndarray) -> int:
         if self.profile is None:
@@ -192,21 +193,43 @@ class _Voices:
         cents = diarize._centroids(E[sure], labels, 2)
         speech = np.array([secs[sure][labels == j].sum() for j in (0, 1)])
         if float(cents[0] @ cents[1]) > diarize.SAME_VOICE or speech.min() < diarize.MIN_VOICE:
+            self._voices = None
             one = E[sure].mean(axis=0)
             return self._lone(one / max(float(np.linalg.norm(one)), 1e-9))
         if self.profile is not None:
             agent = int(np.argmax(cents @ self.profile))
         else:
             agent = int(labels[0])  # the first voice heard
+        self._voices = (cents, agent)
         sims = cents @ E[-1]
         if abs(float(sims[0] - sims[1])) * trust[-1] < 0.02:
             return 1 - self.last  # a short "yes" or "okay" no voice claims: an answer
         return 0 if int(np.argmax(sims)) == agent else 1
 
+    def clear(self, emb: np.ndarray, seconds: float, margin: float) -> int | None:
+        """The speaker of a stretch's first part, when the two voices known so far leave no doubt
+        (cosine nearer one by `margin`), else None (wait for more of it). Kept like `assign`."""
+        if self._voices is None:
+            return None
+        cents, agent = self._voices
+        sims = cents @ emb
+        if abs(float(sims[0] - sims[1])) < margin:
+            return None
+        k = 0 if int(np.argmax(sims)) == agent else 1
+        self.embs.append(emb)
+        self.seconds.append(seconds)
+        self.roles.append(k)
+        self.last = k
+        return k
+
     def settle(self, emb: np.ndarray, seconds: float) -> None:
-        """The whole stretch's voice, once it has ended, in place of its first part's."""
+        """The whole stretch's voice, once it has ended, in place of its first part's (and the two
+        voices learnt again with it)."""
+        from . import diarize
+
         if self.embs:
             self.embs[-1], self.seconds[-1] = emb, seconds
+            self._assign(np.stack(self.embs), np.array(self.seconds), diarize)
 
     def other_is_clearer(self, emb: np.ndarray, k: int, margin: float = 0.2) -> bool:
         """Whether a window of a long turn is clearly the other voice (a change of speaker
@@ -228,12 +251,17 @@ class LiveSeparatedSource:
     (audio.diarize's encoder) against the agent's voice profile and the voices heard so far.
 
     A stretch is held until there is enough of it to know whose it is (1.5 s, or its end when
-    shorter), then passed on; the rest of a long turn goes straight through, checked every
-    1.6 s for a change of speaker without a pause. Both streams get every block (the other's
-    silent), so each recogniser keeps the call's clock."""
+    shorter; 0.5 s once the call's two voices are known and that much is clearly one of them),
+    then passed on; the rest of a long turn goes straight through, checked every 1.6 s for a
+    change of speaker without a pause. Both streams get every block (the other's silent), so
+    each recogniser keeps the call's clock. While a stretch is held neither stream hears more
+    of the call: the previous speaker's utterance cannot end before it is given away, which is
+    why an early answer matters (turns follow each other closely)."""
 
     speakers = (AGENT, CUSTOMER)
     DECIDE = 1.5  # seconds of speech before a stretch is given to a speaker
+    EARLY = 0.5  # ... or this much, when it is clearly one of the two voices known so far
+    EARLY_MARGIN = 0.05  # "clearly": cosine nearer that voice's by this much (tune mixes)
     END_SILENCE = 0.25  # seconds below the VAD threshold that end a stretch of speech
 
     def __init__(self, inner, *, profile: np.ndarray | None = None):
@@ -273,7 +301,7 @@ class LiveSeparatedSource:
         held: list[AudioBlock] = []  # blocks of the stretch whose speaker is not known yet
         region: list[np.ndarray] = []  # the stretch's samples so far
         speaker: int | None = None  # the current stretch's speaker, once known
-        on, quiet, since_check = False, 0, 0
+        on, quiet, since_check, early = False, 0, 0, False
         rate = diarize.RATE
 
         def embed(samples: np.ndarray) -> np.ndarray:
@@ -304,9 +332,15 @@ class LiveSeparatedSource:
                 region.append(block.samples)
             seconds = sum(len(r) for r in region) / rate
             ended = on and quiet * FRAME / rate >= self.END_SILENCE
+            if speaker is None and on and not early and self.EARLY <= seconds < self.DECIDE \
+                    and not ended:
+                early = True  # one try per stretch
+                speaker = voices.clear(embed(np.concatenate(region)), seconds, self.EARLY_MARGIN)
+                since_check = 0
             if speaker is None and on and (seconds >= self.DECIDE or ended):
                 speaker = voices.assign(embed(np.concatenate(region)), seconds)
                 since_check = 0
+                early = False  # decided on enough of it
             elif speaker is not None and on and not ended:
                 since_check += len(block.samples)
                 if since_check >= 1.6 * rate:  # a long turn: still the same voice?
@@ -324,10 +358,10 @@ class LiveSeparatedSource:
             held = []
             if ended and region:
                 whole = np.concatenate(region)
-                if len(whole) > self.DECIDE * rate * 1.2:
+                if len(whole) > self.DECIDE * rate * 1.2 or early:
                     voices.settle(embed(whole), len(whole) / rate)
             if ended or not on:
-                on, quiet, speaker, region = False, 0, None, []
+                on, quiet, speaker, region, early = False, 0, None, [], False
         if held:
             k = voices.assign(embed(np.concatenate(region)), len(np.concatenate(region)) / rate) \
                 if region else voices.last
