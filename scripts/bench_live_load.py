@@ -206,11 +206,12 @@ def main() -> None:
           f"p95 {pct(end_to_text, 0.95):.2f} s")
     if released:  # the separator's part: the turn's last speech let through to the caller
         sep = []
-        for end in ends:
-            walls = [w for e, w in released if end - 0.3 <= e <= end + 0.1]
-            if walls:
-                sep.append(max(walls) - (t0 + end))
-        print(f"  speakerphone: utterance end -> separator lets its last speech through: "
+        for end in ends:  # the turn's last block with sound: how long after it was heard
+            last = [(e, w) for e, w in released if end - 0.3 <= e <= end + 0.1]
+            if last:
+                e, w = max(last)
+                sep.append(w - (t0 + e))
+        print(f"  speakerphone: the separator held each turn's last speech for "
               f"p50 {pct(sep, 0.5):.2f} s, p95 {pct(sep, 0.95):.2f} s, max {max(sep):.2f} s "
               f"(n={len(sep)})")
     print(f"  final text -> its mood on the panel: p50 {pct(text_to_mood, 0.5) * 1000:.0f} ms, "
