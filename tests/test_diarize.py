@@ -442,3 +442,31 @@ def test_live_separation_hands_over_a_turn_without_holding_the_last_speakers_end
     monkeypatch.setattr(LiveSeparatedSource, "EARLY", LiveSeparatedSource.DECIDE)
     right_late, held_late = measure()
     assert held_late[len(held_late) // 2] >= 0.9, held_late
+
+
+def test_live_roles_trust_the_agents_profile_only_where_it_tells_the_two_voices_apart():
+    """A profile that sounds as like one voice of the call as the other (recorded on another line:
+    a headset at 16 kHz, a call at 8 kHz) does not decide who the agent is: the first voice heard
+    does, as without one. A profile that is clearly one voice decides, whoever spoke first."""
+    from callassist.audio.separated import _Voices
+
+    rng = np.random.default_rng(3)
+    a, b = np.zeros(256, np.float32), np.zeros(256, np.float32)
+    a[:128], b[64:192] = 1.0, 1.0  # two voices, cosine 0.5
+
+    def unit(v):
+        return (v / np.linalg.norm(v)).astype(np.float32)
+
+    def call(profile):
+        voices = _Voices(profile)
+        said = []
+        for i in range(10):  # the caller (b) first, turns of 2 s
+            voice = b if i % 2 == 0 else a
+            said.append(voices.assign(unit(voice + rng.normal(0, 0.05, 256)), 2.0))
+        return said[4:]  # once both voices are known: 0 the agent, 1 the caller
+
+    between = unit(unit(a) + unit(b) + 0.02 * unit(a))  # nearer a by less than the margin
+    assert abs(float(unit(a) @ between) - float(unit(b) @ between)) < _Voices.PROFILE_MARGIN
+    assert call(between) == [0, 1] * 3  # the first voice (b) taken for the agent's
+    assert call(unit(a)) == [1, 0] * 3  # the profile is a's: a is the agent
+    assert call(None) == [0, 1] * 3

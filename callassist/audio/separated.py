@@ -160,6 +160,8 @@ class _Voices:
     answers the phone)."""
 
     AGENT_LIKE = 0.75  # cosine to the agent's profile from which a lone voice is the agent's
+    PROFILE_MARGIN = 0.05  # the profile tells the two voices apart: nearer one by this much (as
+                           # audio.diarize.assign_roles does for a recording)
 
     def __init__(self, profile: np.ndarray | None = None):
         self.profile = None if profile is None else np.asarray(profile, dtype=np.float32)
@@ -196,10 +198,11 @@ class _Voices:
             self._voices = None
             one = E[sure].mean(axis=0)
             return self._lone(one / max(float(np.linalg.norm(one)), 1e-9))
-        if self.profile is not None:
-            agent = int(np.argmax(cents @ self.profile))
-        else:
-            agent = int(labels[0])  # the first voice heard
+        sims = cents @ self.profile if self.profile is not None else None
+        if sims is not None and abs(float(sims[0] - sims[1])) >= self.PROFILE_MARGIN:
+            agent = int(np.argmax(sims))
+        else:  # no profile, or one that sounds as like the one voice as the other (another
+            agent = int(labels[0])  # line: a profile from a headset, a call at 8 kHz): the first voice heard
         self._voices = (cents, agent)
         sims = cents @ E[-1]
         if abs(float(sims[0] - sims[1])) * trust[-1] < 0.02:
