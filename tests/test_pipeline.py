@@ -494,6 +494,7 @@ def test_the_encoder_reads_the_utterance_and_some_padding_not_thirty_seconds(whi
         def __getattr__(self, name):
             return getattr(self.real, name)
     monkeypatch.setattr(whisper_engine.model, "model", Spy(whisper_engine.model.model))
+    monkeypatch.setattr(whisper_engine, "least_window", 15.0)
     said = espeak("My parcel never arrived and I want a refund today.", "en-us+m7", 150, 45)
     segments = whisper_engine.transcribe(said)
     assert seen == [1500]  # 15 s of 10 ms frames, not 3000

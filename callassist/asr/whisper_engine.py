@@ -29,6 +29,8 @@ window to 3000 feature frames), and that is most of a pass: 0.55 of ~0.7 s on on
 CTranslate2's encoder takes any length, positions are a prefix of the 30 s ones): a pass costs
 about a third. Less context than 15 s the model was not trained for (5 s: word error rate 17 ->
 30 % on the tune mixes, looping repeats); 15 s read as well as 30 s (16.4 vs 17.3 %; 10 s 17.9 %).
+Off by default for now (`least_window=None`): with 15 s the 90 s angry demo call lost words its
+tests look for ("laptop", "manager", "express delivery"); to be looked into before it is on.
 """
 from __future__ import annotations
 
@@ -130,9 +132,10 @@ class WhisperEngine(SpeechEngine):
     # fell 20-50 s behind. Idle, one thread costs ~25 % more per utterance (0.5 s vs 0.4 s).
     def __init__(self, model_dir: str | Path | None = None, threads: int = 1, beam_size: int = 5,
                  segmenter: SegmenterOptions | None = None, spare_threads: int = 2,
-                 least_window: float | None = 15.0):
+                 least_window: float | None = None):
         """`least_window`: the encoder reads each utterance and 3 s, at least this many seconds
-        (None: 30 s windows, as Whisper was trained)."""
+        (None, the default for now: 30 s windows, as Whisper was trained; 15 s passed the WER
+        evaluation but changed the demo call's transcript, see the module's note)."""
         WhisperModel = _short_window_model()
         path = Path(model_dir).expanduser() if model_dir else bundled_whisper_path()
         if not (path / "model.bin").exists():
