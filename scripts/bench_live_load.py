@@ -19,6 +19,7 @@ telling the voices apart as the call goes, on the same figures.
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import json
 import os
 import subprocess
@@ -230,19 +231,16 @@ def main() -> None:
         c = min(cut, key=lambda c: abs(c[2] - end))
         p = [p for p in mine if (p[1], p[2]) == (c[1], c[2])]
         p = p[-1] if p else min(mine, key=lambda p: abs(p[2] - end))
-        parts_of.append((lat, p[3] - (t0 + end), p[4] - p[3], p[5], c[3] - (t0 + end), c[4],
-                         p[6] if len(p) > 6 else ""))
+        parts_of.append((lat, p[3] - (t0 + end), p[4] - p[3], p[5], c[3] - (t0 + end), c[4], p[6]))
     if parts_of:
         print(f"  the recogniser's part (n={len(parts_of)}): end -> its final pass began p50 "
               f"{pct([x[1] for x in parts_of], .5):.2f} s, p95 {pct([x[1] for x in parts_of], .95):.2f} s; "
               f"pass took p50 {pct([x[2] for x in parts_of], .5):.2f} s, p95 "
               f"{pct([x[2] for x in parts_of], .95):.2f} s ({sum(x[3] for x in parts_of)} on two threads); "
               f"end -> segmenter's cut p50 {pct([x[4] for x in parts_of], .5):.2f} s")
-        whys = {}
-        for x in parts_of:
-            whys[x[6]] = whys.get(x[6], 0) + 1
+        whys = Counter(x[6] for x in parts_of)
         print("  why those passes got the threads they got: "
-              + ", ".join(f"{k or '?'} {v}" for k, v in sorted(whys.items(), key=lambda kv: -kv[1])))
+              + ", ".join(f"{k or '?'} {v}" for k, v in whys.most_common()))
         print("  the slowest tenth: mood | pass began, took, threads (why) | cut, pass run ahead")
         for x in sorted(parts_of, reverse=True)[:max(3, len(parts_of) // 10)]:
             print(f"    {x[0]:.2f} s | +{x[1]:.2f} s, {x[2]:.2f} s, {2 if x[3] else 1} ({x[6]}) | "

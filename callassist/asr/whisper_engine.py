@@ -25,7 +25,7 @@ wait at every barrier.
 
 Whisper's encoder reads 30 s of audio however short the utterance (faster-whisper pads every
 window to 3000 feature frames), and that is most of a pass: 0.55 of ~0.7 s on one thread for a
-3 s sentence. The encoder here reads the utterance and 3 s of padding, at least 15 s (`_Window`;
+3 s sentence. The encoder here reads the utterance and 3 s of padding, at least 15 s (`window_frames`;
 CTranslate2's encoder takes any length, positions are a prefix of the 30 s ones): a pass costs
 about a third. Less context than 15 s the model was not trained for (5 s: word error rate 17 ->
 30 % on the tune mixes, looping repeats); 15 s read as well as 30 s (16.4 vs 17.3 %; 10 s 17.9 %).
@@ -282,12 +282,11 @@ class WhisperStream(SpeechStream):
         segments = self._engine.transcribe(seg.audio, economy=self.economy,
                                            spare_ok=self._wants_partials)
         if log.isEnabledFor(logging.DEBUG):  # where a live utterance's time goes (benchmarks)
+            mine = getattr(self._engine, "_local", None)  # this thread's last pass
             log.debug("final pass", extra={"pass": (self.speaker, seg.start, seg.end, began,
                                                     time.monotonic(),
-                                                    getattr(getattr(self._engine, "_local", None),
-                                                            "two_threads", False),
-                                                    getattr(getattr(self._engine, "_local", None),
-                                                            "why", ""))})
+                                                    getattr(mine, "two_threads", False),
+                                                    getattr(mine, "why", ""))})
         words = tuple(Word(w.word.strip(), round(float(seg.start + w.start), 3),
                            round(float(seg.start + w.end), 3), round(float(w.probability), 3))
                       for s in segments for w in (s.words or []) if w.word.strip())
