@@ -25,12 +25,14 @@ wait at every barrier.
 
 Whisper's encoder reads 30 s of audio however short the utterance (faster-whisper pads every
 window to 3000 feature frames), and that is most of a pass: 0.55 of ~0.7 s on one thread for a
-3 s sentence. The encoder here reads the utterance and 3 s of padding, at least 15 s (`window_frames`;
+3 s sentence. The encoder here reads the utterance and 3 s of padding, at least 20 s (`window_frames`;
 CTranslate2's encoder takes any length, positions are a prefix of the 30 s ones): a pass costs
-about a third. Less context than 15 s the model was not trained for (5 s: word error rate 17 ->
-30 % on the tune mixes, looping repeats); 15 s read as well as 30 s (16.4 vs 17.3 %; 10 s 17.9 %).
-Off by default for now (`least_window=None`): with 15 s the 90 s angry demo call lost words its
-tests look for ("laptop", "manager", "express delivery"); to be looked into before it is on.
+about half (report mixes, one thread: p50 0.27 s against 0.48 s). Much less context the model was
+not trained for (5 s: word error rate 17 -> 30 % on the tune mixes, looping repeats; 10 s 17.9 %);
+15 s and 20 s read as well as 30 s (tune 16.4 / 16.5 / 17.3 %; report 22.5 / 22.6 / 22.3 %,
+scripts/eval_asr_window.py). 20 s and not 15: the two cannot be told apart on either split, and
+15 s misread a phrase of the demo call ("express delivery" -> "express the scenery") that 20 s
+and 30 s read right; 20 s is nearer what the model was trained on, for 0.08 s more a pass.
 """
 from __future__ import annotations
 
@@ -104,7 +106,7 @@ def _short_window_model():
 
 
 def window_frames(samples: int, rate: int = 16000, margin: float = 3.0,
-                  least: float = 15.0) -> int | None:
+                  least: float = 20.0) -> int | None:
     """The encoder's window for an utterance of `samples`: the utterance and `margin` s, at
     least `least` s, in feature frames (10 ms, an even number); None past 30 s (whole windows)."""
     seconds = samples / rate
@@ -132,10 +134,9 @@ class WhisperEngine(SpeechEngine):
     # fell 20-50 s behind. Idle, one thread costs ~25 % more per utterance (0.5 s vs 0.4 s).
     def __init__(self, model_dir: str | Path | None = None, threads: int = 1, beam_size: int = 5,
                  segmenter: SegmenterOptions | None = None, spare_threads: int = 2,
-                 least_window: float | None = None):
+                 least_window: float | None = 20.0):
         """`least_window`: the encoder reads each utterance and 3 s, at least this many seconds
-        (None, the default for now: 30 s windows, as Whisper was trained; 15 s passed the WER
-        evaluation but changed the demo call's transcript, see the module's note)."""
+        (None: whole 30 s windows, as Whisper was trained; see the module's note)."""
         WhisperModel = _short_window_model()
         path = Path(model_dir).expanduser() if model_dir else bundled_whisper_path()
         if not (path / "model.bin").exists():
