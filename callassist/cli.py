@@ -229,7 +229,7 @@ def _printer(stream=sys.stdout, unredacted: bool = False):
     e-mail addresses...) is redacted as the library stores it, unless `unredacted`."""
     from .core.events import (CallerPoint, CallMetrics, CallScore, ChecklistItem, CoachingTip,
                          EscalationAdvice, KnowledgeMatch, MoodState, PhraseSuggestion,
-                         RuleMatch, Status, Utterance, WrapUp)
+                         Relabelled, RuleMatch, Status, Utterance, WrapUp)
     from .library.redact import redact_event
     pad = " " * 19
 
@@ -263,6 +263,8 @@ def _printer(stream=sys.stdout, unredacted: bool = False):
             print(f"metrics: talk {talk}; talk/listen {ev.talk_listen_ratio}; non-talk "
                   f"{ev.non_talk_time:.0f} s; silences>3s {len(ev.long_silences)}; overlaps "
                   f"{len(ev.overlaps)}; words/min {wpm}", file=stream)
+        elif isinstance(ev, Relabelled):  # the lines so far follow again, the roles swapped
+            print(f"--- {ev.message} ---", file=stream)
         elif isinstance(ev, Status) and ev.level == "warning":  # errors end the run: said once
             print(f"warning: {ev.message}", file=stream)
         elif isinstance(ev, WrapUp):

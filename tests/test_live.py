@@ -132,6 +132,56 @@ def test_listen_on_one_microphone_hearing_both_speakers_labels_each(mic, tmp_pat
     assert moods and all(m["speaker"] == "customer" for m in moods)
 
 
+@pytest.mark.slow  # real voices through a real virtual microphone, the real `listen`
+def test_a_speakerphone_call_the_caller_opens_is_relabelled_by_the_agents_greeting(mic, tmp_path):
+    """The caller speaks first (a call-back, a caller who talks before the greeting): the live
+    separator takes their voice for the agent's, the agent's greeting on the other voice shows it
+    the other way round, and the call is told again with the roles right: each line to its
+    speaker, the mood from the caller alone, the agent's greeting not read for it."""
+    from tests.test_diarize import dialogue
+    agent, caller, script = dialogue([
+        ("customer", "slt", "Hello? Hello, is anybody there?"),
+        ("agent", "awb", "Thank you for calling Harbour Bank, my name is Neil. How can I help "
+                         "you today?"),
+        ("customer", "slt", "My card was declined at the supermarket this morning and I do not "
+                            "know why."),
+        ("agent", "awb", "I am sorry to hear that. Let me check. I can see a security block on "
+                         "the card after a payment abroad last night."),
+        ("customer", "slt", "That was not me. I have never been abroad with this card."),
+        ("agent", "awb", "Then I will cancel the card now and send you a new one. Is there "
+                         "anything else I can help you with?"),
+        ("customer", "slt", "No, thank you, that is a relief."),
+    ], gap=0.7)
+    wav = write_wav(tmp_path / "speakerphone.wav", agent + caller, 16000)
+    out = tmp_path / "live.json"
+    proc = subprocess.Popen([sys.executable, "-m", "callassist.cli", "listen", "--input", "pulse",
+                             "--both-speakers", "--seconds", "60", "--json", str(out)],
+                            env=mic.env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    wait_until_listening(proc, timeout=90)
+    time.sleep(3)
+    mic.play(wav).wait(timeout=90)
+    stdout, stderr = proc.communicate(timeout=150)
+    assert proc.returncode == 0, stderr
+    tl = json.loads(out.read_text())
+    assert [e["type"] for e in tl["events"]].count("relabelled") == 1, stdout
+    assert tl["call"]["separation"]["agent_by"] == "words"
+    utts = [e for e in tl["events"] if e["type"] == "utterance"]
+
+    def words(text):
+        return {w.strip(".,?!").lower() for w in text.split() if len(w) > 3}
+    said_by = [max(script, key=lambda t: len(words(t["text"]) & words(u["text"])))["speaker"]
+               for u in utts]
+    assert sum(s == u["speaker"] for s, u in zip(said_by, utts)) / len(utts) >= 0.8, \
+        [(u["speaker"], u["text"]) for u in utts]
+    greeting = next(u for u in utts if "calling" in u["text"].lower())
+    assert greeting["speaker"] == "agent"
+    moods = [e for e in tl["events"] if e["type"] == "mood"]
+    assert moods and all(m["speaker"] == "customer" for m in moods)
+    assert greeting["id"] not in {m["utterance_id"] for m in moods}
+    assert "the agent is the other voice" in stdout  # said on the terminal, then the lines again
+
+
 @pytest.mark.slow
 def test_panel_live_call_from_the_virtual_microphone(qtbot, mic, espeak, tmp_path, monkeypatch):
     """Start a live call in the panel on the virtual microphone: utterances reach the panel."""

@@ -25,6 +25,7 @@ class SpeechStream(ABC):
         self.partials = True
         self.economy = False
         self.partials_shed = 0  # partial passes skipped because `partials` was turned off
+        self._wants_partials = True  # asked for by the caller of stream(); `partials` may shed
 
     @property
     def now(self) -> float:
@@ -40,6 +41,12 @@ class SpeechStream(ABC):
 
     def reset(self) -> None:
         self.samples_in = 0
+
+    def rename(self, speaker: str, partials: bool) -> None:
+        """Whose words this stream hears, from now on and in what it still has to say (a live
+        call on one microphone whose two speakers turned out the other way round)."""
+        self.speaker = speaker
+        self._wants_partials = partials
 
 
 class SpeechEngine(ABC):

@@ -47,6 +47,7 @@ class Assistant:
     def __init__(self, knowledge: KnowledgeBase | None, phrases: PhraseLibrary | None,
                  settings: AssistSettings | None = None, embedder=None,
                  codes: WrapUpCodes | None = None, caller: str = CUSTOMER, rules=None):
+        self._made_with = (knowledge, phrases, settings, embedder, codes, caller, rules)
         self.settings = settings or AssistSettings()
         self.knowledge = knowledge
         self.phrases = phrases
@@ -69,6 +70,13 @@ class Assistant:
         # the rules applied to this call (default: the built-in ones alone)
         self.rules = RuleRunner(rules if rules is not None else Rulebook.builtin(), embedder,
                                 caller, self.settings.escalation)
+
+    def fresh(self) -> "Assistant":
+        """A new assistant for the same call, with the same knowledge, phrases and rules, that has
+        heard nothing yet (the call's roles were the other way round: it is told again)."""
+        knowledge, phrases, settings, embedder, codes, caller, rules = self._made_with
+        return Assistant(knowledge, phrases, settings, embedder=embedder, codes=codes,
+                         caller=caller, rules=rules)
 
     @property
     def problems(self) -> list[str]:

@@ -40,6 +40,22 @@ def repair_wav(path: str | Path) -> tuple[int, int]:
         return size // (channels * 2), rate
 
 
+def swap_channels(path: str | Path, chunk: int = 1 << 20) -> None:
+    """Exchange the two channels of a stereo WAV written by `AudioRecorder`, in place (a live
+    call on one microphone whose roles were swapped once its words were heard: the recording
+    then keeps agent left, caller right, as every other does)."""
+    frames, _ = repair_wav(path)
+    with open(path, "rb") as f:
+        head = f.read(_WAV_HEADER)
+    if struct.unpack("<H", head[22:24])[0] != 2:
+        raise ValueError(f"{path} is not a stereo recording")
+    data = np.memmap(path, dtype="<i2", mode="r+", offset=_WAV_HEADER, shape=(frames, 2))
+    for a in range(0, frames, chunk):
+        data[a:a + chunk] = data[a:a + chunk, ::-1].copy()
+    data.flush()
+    del data
+
+
 class AudioRecorder:
     """Writes live audio blocks to a stereo (or n-channel) 16-bit WAV as they arrive.
 

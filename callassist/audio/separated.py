@@ -111,9 +111,13 @@ def describe(separation: dict) -> tuple[str, str]:
         if separation.get("agent_by") == "profile":
             return ("info", "one microphone for both speakers: the voices are told apart as the "
                             "call goes, the agent by their voice profile")
+        if separation.get("agent_by") == "words":  # swapped live (core.events.Relabelled)
+            return ("info", "one microphone for both speakers: the voices are told apart as the "
+                            "call goes, the agent by what each side says")
         return ("warning", "one microphone for both speakers: the voices are told apart as the "
-                           "call goes; the first voice is taken for the agent's (uncertain: save "
-                           "a stereo call with your name to learn your voice)")
+                           "call goes; the first voice is taken for the agent's until what each "
+                           "side says shows otherwise (uncertain: save a stereo call with your "
+                           "name to learn your voice)")
     if voices < 2:  # a caller-only recording is common: said, not warned about
         return ("info", "one voice heard in this mono recording: all of it is read as the "
                         "customer's (give --channels agent if it is the agent)")

@@ -133,6 +133,26 @@ class Status(Event):
     level: str = "info"
 
 
+@dataclass(frozen=True)
+class Relabelled(Status):
+    """The call's two speakers were the other way round (a live call on one microphone whose
+    words showed who the agent is): every event before this one except statuses is superseded,
+    and what it superseded follows it, said again with the roles right. Whoever keeps events
+    (a timeline, the library) drops the superseded ones; a screen clears what it showed."""
+
+    kind: ClassVar[str] = "relabelled"
+
+    @staticmethod
+    def keep(events: list) -> list:
+        """What is left of `events` (those before a Relabelled) once it has come: statuses."""
+        return [e for e in events if isinstance(e, Status)]
+
+    @staticmethod
+    def separation(separation: dict) -> dict:
+        """How a live call's voices were told apart (the call's "separation"), once relabelled."""
+        return {**separation, "agent_by": "words", "confidence": 0.8}
+
+
 # ---- assist events: help for the agent, derived from the transcript and the mood ---------------
 
 @dataclass(frozen=True)

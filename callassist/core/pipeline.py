@@ -18,12 +18,28 @@ from typing import Callable, Iterable
 from ..asr import SpeechEngine, SpeechStream
 from ..audio.sources import AudioBlock
 from ..errors import CallAssistError
-from .events import CUSTOMER, Event, MoodState, PartialUtterance, Sentiment, Status, Utterance
+from .events import (AGENT, CUSTOMER, Event, MoodState, PartialUtterance, Relabelled, Sentiment,
+                     Status, Utterance)
 from ..mood.tracker import MoodTracker, call_scores
 from .pacing import BACKLOG_SLICE, CATCH_UP_BELOW, LagNotice, Shedding, level_for
 from .timeline import Timeline
 
 CONTEXT_SECONDS = 30.0  # turns older than this before an utterance are not its context
+# how far the caller's side must out-say the agent's in what agents say, less what callers say
+# (audio.diarize.role_words: "thank you for calling", "how can I help" against "I'm calling
+# about", "my order") for a live call's roles to be swapped
+ROLE_LEAD = 2
+
+
+def roles_read_wrong(utterances, caller: str = CUSTOMER, lead: int = ROLE_LEAD) -> bool:
+    """Whether the words of `utterances` (a call so far) show its two voices the other way round."""
+    from ..audio.diarize import role_words
+
+    score = {AGENT: 0, caller: 0}
+    for u in utterances:
+        if u.speaker in score:
+            score[u.speaker] += role_words(u.text)
+    return score[caller] - score[AGENT] >= lead
 
 
 
@@ -34,7 +50,8 @@ class Pipeline:
         self.sentiment_model = sentiment_model
         self.caller = caller
         self.partials = partials
-        self.tracker = MoodTracker(speaker=caller, window=mood_window, cue_detector=cue_detector)
+        self._tracker_args = {"speaker": caller, "window": mood_window, "cue_detector": cue_detector}
+        self.tracker = MoodTracker(**self._tracker_args)
         self.streams: dict[str, SpeechStream] = {}
         self.subscribers: list[Callable[[Event], None]] = []
         self._next_id = 1
@@ -52,6 +69,11 @@ class Pipeline:
         self._notice = LagNotice()
         self._stopping = False  # stop() or Ctrl+C: end the call now with what was analysed
         self._abandoned = False  # Ctrl+C inside run: not even the streams' last words are decoded
+        # a live call on one microphone whose agent was taken to be the first voice heard: what
+        # each side says that agents say (audio.diarize.role_words) may show it the other way round
+        self._read_roles = False
+        self._swapped = False  # ... and it did: the source's names are swapped from then on
+        self._timeline: Timeline | None = None
 
     def subscribe(self, fn: Callable[[Event], None]) -> None:
         self.subscribers.append(fn)
@@ -68,23 +90,67 @@ class Pipeline:
                 speaker, partials=self.partials and speaker == self.caller)
         return self.streams[speaker]
 
-    def _handle(self, results) -> None:
+    def _handle(self, results, stream: SpeechStream | None = None) -> None:
+        said = False
         for ev in results:
+            if stream is not None and isinstance(ev, (Utterance, PartialUtterance)) \
+                    and ev.speaker != stream.speaker:
+                ev = replace(ev, speaker=stream.speaker)  # made before the stream was renamed
             if isinstance(ev, Utterance):
                 ev = replace(ev, id=self._next_id)
                 self._next_id += 1
-                self._utterances.append(ev)
-                self.publish(ev)
-                mood = self._analyse(ev)
-                if self.assistant is not None:
-                    help_events = (self.assistant.on_caller(ev, mood) if ev.speaker == self.caller
-                                   else self.assistant.on_agent(ev))
-                    for h in help_events:
-                        self.publish(h)
+                self._take(ev)
+                said = True
             else:
                 self.publish(ev)
                 if isinstance(ev, PartialUtterance) and ev.speaker == self.caller and ev.text:
                     self._provisional(ev)
+        if said and self._read_roles and self._roles_read_wrong():
+            self._relabel()
+
+    def _take(self, ev: Utterance) -> None:
+        """A final utterance: published, read for the mood, and given to the assistant."""
+        self._utterances.append(ev)
+        self.publish(ev)
+        mood = self._analyse(ev)
+        if self.assistant is not None:
+            help_events = (self.assistant.on_caller(ev, mood) if ev.speaker == self.caller
+                           else self.assistant.on_agent(ev))
+            for h in help_events:
+                self.publish(h)
+
+    ROLE_LEAD = ROLE_LEAD  # the module's (a benchmark may try another on one pipeline)
+
+    def _roles_read_wrong(self) -> bool:
+        return roles_read_wrong(self._utterances, self.caller, self.ROLE_LEAD)
+
+    def _relabel(self) -> None:
+        """The live call's two voices were the other way round: the streams are renamed (the
+        source's names are swapped from now on, in feed), and everything said so far is said
+        again after a Relabelled event, with mood and help worked out anew (once a call)."""
+        other = {AGENT: self.caller, self.caller: AGENT}
+        self._swapped, self._read_roles = True, False  # once a call
+        self.streams = {other.get(k, k): s for k, s in self.streams.items()}
+        for name, stream in self.streams.items():
+            stream.rename(name, partials=self.partials and name == self.caller)
+        self._backlog = [replace(b, speaker=other.get(b.speaker, b.speaker)) for b in self._backlog]
+        said = [replace(u, speaker=other.get(u.speaker, u.speaker)) for u in self._utterances]
+        at = said[-1].end if said else self._audio_end
+        if self._timeline is not None and "separation" in self._timeline.call:
+            call = self._timeline.call
+            call["separation"] = Relabelled.separation(call["separation"])
+        self.publish(Relabelled(round(at, 3), "one microphone for both speakers: the agent is "
+                                "the other voice, by what each side says (the call so far is "
+                                "shown again, relabelled)"))
+        self._utterances, self._sentiments = [], []
+        self.tracker = MoodTracker(**self._tracker_args)
+        if self.assistant is not None:
+            self.assistant = self.assistant.fresh()
+        for u in said:
+            self._take(u)
+        # the audio put aside on a busy machine was the new caller's: heard now, in order,
+        # before their stream takes the blocks that follow it
+        self._catch_up(budget=None)
 
     def _context(self, utt) -> list[tuple[str, str]]:
         """The turns said just before `utt` (within CONTEXT_SECONDS), oldest first: what the mood
@@ -119,6 +185,8 @@ class Pipeline:
         return None  # the agent's own tone: kept for coaching and the call score, never the mood
 
     def feed(self, block: AudioBlock) -> None:
+        if self._swapped and block.speaker in (AGENT, self.caller):
+            block = replace(block, speaker=AGENT if block.speaker == self.caller else self.caller)
         self._audio_end = max(self._audio_end, block.end)
         # the caller's speech first; once some is put aside, the agent's audio queues behind it
         # so that their stream hears it in order
@@ -128,7 +196,8 @@ class Pipeline:
             return
         if self._level >= 3:
             self.shed.economy_seconds += block.end - block.start
-        self._handle(self._stream(block.speaker).accept_audio(block.samples))
+        stream = self._stream(block.speaker)
+        self._handle(stream.accept_audio(block.samples), stream)
 
     def _pace(self, lag: float, at: float) -> None:
         """Shed work, or take it back, for how far behind the call recognition is (core.pacing)."""
@@ -147,7 +216,8 @@ class Pipeline:
         end = None if budget is None else time.monotonic() + budget
         while self._backlog and (end is None or time.monotonic() < end):
             block = self._backlog.pop(0)
-            self._handle(self._stream(block.speaker).accept_audio(block.samples))
+            stream = self._stream(block.speaker)
+            self._handle(stream.accept_audio(block.samples), stream)
 
     def stop(self) -> None:
         """End the call early (from a signal handler or another thread): `run` stops after the
@@ -168,7 +238,7 @@ class Pipeline:
         for stream in self.streams.values():
             self.shed.partial_passes += stream.partials_shed
             if not self._abandoned:
-                self._handle(stream.finish())
+                self._handle(stream.finish(), stream)
             self.shed.passes_ahead += getattr(stream, "passes_ahead", 0)
             self.shed.passes_ahead_used += getattr(stream, "passes_ahead_used", 0)
         self.shed.spare_passes = getattr(self.engine, "spare_passes", 0) - self._spare_before
@@ -237,6 +307,10 @@ class Pipeline:
         timeline = Timeline(call=dict(call) if call is not None else
                             self.new_call(source_name, getattr(source, "speakers", ())))
         self.subscribe(timeline)
+        self._timeline = timeline
+        separation = getattr(source, "separation", None) or {}
+        if separation.get("live") and separation.get("agent_by") == "first":
+            self._read_roles = True
         for problem in [*getattr(self.engine, "problems", ()),
                         *(self.assistant.problems if self.assistant is not None else [])]:
             self.publish(Status(0.0, problem, level="warning"))

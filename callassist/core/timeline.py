@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from ..paths import write_private
-from .events import CallScore, Event, MoodState, Sentiment, Status, Transient, Utterance
+from .events import (CallScore, Event, MoodState, Relabelled, Sentiment, Status, Transient,
+                     Utterance)
 
 
 @dataclass
@@ -16,9 +17,20 @@ class Timeline:
     events: list[Event] = field(default_factory=list)
 
     def __call__(self, event: Event) -> None:
-        """Subscriber: keep every event except transient partial text."""
+        """Subscriber: keep every event except transient partial text, and those a Relabelled
+        supersedes (they are said again after it)."""
+        if isinstance(event, Relabelled):
+            self.events = Relabelled.keep(self.events)
         if not isinstance(event, Transient):
             self.events.append(event)
+
+    @classmethod
+    def of_events(cls, call: dict[str, Any], events) -> "Timeline":
+        """A timeline of stored or exported events, superseded ones left out as they come."""
+        timeline = cls(call=call)
+        for event in events:
+            timeline(event)
+        return timeline
 
     def of(self, cls):
         return [e for e in self.events if isinstance(e, cls)]

@@ -18,7 +18,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..errors import CallAssistError
-from ..core.events import Event
+from ..audio.recording import swap_channels
+from ..core.events import Event, Relabelled
 
 log = logging.getLogger(__name__)
 NOT_KEPT = "Nothing was said; the call was not kept"
@@ -227,11 +228,18 @@ class CallWorker(QObject):
             self._stop_playback()
             if audio_rec is not None:
                 audio_rec.close()
+                if timeline is not None and timeline.of(Relabelled):  # one microphone whose
+                    try:                                             # roles were swapped live
+                        swap_channels(audio_rec.path)
+                    except (OSError, ValueError) as exc:
+                        log.warning("could not swap the channels of %s: %s", audio_rec.path, exc)
+                        audio_rec = None  # not for the agent's voice profile, then
             if recorder is not None:
                 recorder.close()
                 duration = timeline.call.get("duration", 0.0) if timeline is not None else 0.0
                 self.kept = self.store.finish_call(
-                    call["id"], duration, status="done" if timeline is not None else "failed")
+                    call["id"], duration, status="done" if timeline is not None else "failed",
+                    separation=timeline.call.get("separation") if timeline is not None else None)
                 if not self.kept:
                     self.status.emit("info", NOT_KEPT)
                 elif audio_rec is not None and timeline is not None:

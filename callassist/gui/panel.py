@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QHBoxL
 from ..assist.rulebook import LEGACY_CHECKLIST
 from ..core.events import (CallerPoint, CallMetrics, ChecklistItem, CoachingTip, EscalationAdvice,
                       KnowledgeMatch, MoodState, PartialUtterance, PhraseSuggestion, ProvisionalMood, Sentiment,
-                      RuleMatch, Status, Utterance, WrapUp)
+                      Relabelled, RuleMatch, Status, Utterance, WrapUp)
 from .bridge import NOT_KEPT, CallSetup, CallWorker, EventBridge, start_worker
 from .settings import PanelSettings, SettingsDialog
 from .theme import UI, apply_theme, colours
@@ -653,7 +653,12 @@ class SidePanel(QMainWindow):
         self.no_cards.show()
 
     def on_event(self, ev) -> None:
-        if isinstance(ev, PartialUtterance):
+        if isinstance(ev, Relabelled):  # the call so far follows again, the roles swapped
+            clock = self.clock.text()
+            self._reset_call_view()
+            self.clock.setText(clock)
+            self.footer.setText(ev.message)
+        elif isinstance(ev, PartialUtterance):
             self._partial[ev.speaker] = ev.text
             self._show_partials()
         elif isinstance(ev, Utterance):

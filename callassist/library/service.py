@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable
 
 from ..audio import provenance
 from ..audio.recording import repair_wav
-from ..core.events import Event, Transient, event_from_dict
+from ..core.events import Event, Relabelled, Transient, event_from_dict
 from ..core.timeline import Timeline
 from ..errors import CallAssistError
 from .flags import Flag, FlagSettings, compute_flags, flag_counts, worst_moment
@@ -66,7 +66,7 @@ def summarise(call: dict[str, Any], events: Iterable[Event], duration: float, st
               settings: FlagSettings | None = None, rules=None) -> Summary:
     """The summary and flags of a call from its events (as stored: partials left out)."""
     call = {**call, "duration": round(float(duration), 3)}
-    events = [e for e in events if not isinstance(e, Transient)]
+    events = Timeline.of_events(call, events).events  # partials and superseded events left out
     counts: dict[str, int] = {}
     for e in events:
         counts[e.kind] = counts.get(e.kind, 0) + 1
@@ -122,6 +122,9 @@ class LiveRecorder:
     def __call__(self, event: Event) -> None:
         if isinstance(event, Transient) or self.writer.closed:
             return
+        if isinstance(event, Relabelled):  # what it supersedes is said again after it
+            self.events = Relabelled.keep(self.events)
+            self.writer.supersede()
         stored, original = self.library._clean(event)
         self.events.append(stored)
         self.writer.add(stored.kind, _event_time(stored), json.dumps(stored.to_dict(),
@@ -409,10 +412,11 @@ class Library:
         return call_id
 
     def finish_call(self, call_id: str, duration: float, status: str = "done",
-                    timeline: Timeline | None = None) -> bool:
+                    timeline: Timeline | None = None, separation: dict | None = None) -> bool:
         """End a call: save what its recorder holds, then write the summary and flags, computed
         from `timeline` when given, else from the events the recorder saw (or, for a call this
-        library did not record, from what is stored). Returns whether the call was kept: one in
+        library did not record, from what is stored). `separation`: how a mono call's voices
+        were told apart, worked out as it went (else the timeline's), kept with the call. Returns whether the call was kept: one in
         which nothing was said (no utterance) is deleted, with the recording the app made of it
         (a silent line, a call started by mistake: nothing for QA, and audio nobody needs)."""
         if status not in STATUSES:
@@ -439,6 +443,12 @@ class Library:
                     own_audio.unlink(missing_ok=True)
                 return False
             call = self.store.get_call(call_id).call
+            if separation is None and timeline is not None:
+                separation = timeline.call.get("separation")
+            if separation:
+                call["separation"] = separation
+            if "separation" in call and any(isinstance(e, Relabelled) for e in events):
+                call["separation"] = Relabelled.separation(call["separation"])  # swapped live
             self.store.finish_call(call_id, self._summary(call, events, duration, status))
             if own_audio is not None and own_audio.exists() and self.recordings is not None:
                 stored, _ = self._share(own_audio, provenance.content_key(own_audio), move=True)
@@ -490,7 +500,7 @@ class Library:
         call = dict(row.call)
         if bad:
             call["unreadable_events"] = bad
-        return Timeline(call=call, events=events)
+        return Timeline.of_events(call, events)
 
     def has_originals(self, call_id: str) -> bool:
         return self.store.has_originals(call_id)

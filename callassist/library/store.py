@@ -893,6 +893,14 @@ _ORIGINAL_INSERT = sa.text(
     "ON CONFLICT (call_id, seq) DO UPDATE SET data = excluded.data")
 
 
+_KEPT_KINDS = ("status", "relabelled")  # what a Relabelled event does not supersede
+_SUPERSEDED_ORIGINALS = sa.text(
+    "DELETE FROM originals WHERE call_id = :c AND seq < :s AND seq NOT IN (SELECT seq FROM events "
+    "WHERE call_id = :c AND type IN ('status', 'relabelled'))")
+_SUPERSEDED_EVENTS = sa.text(
+    "DELETE FROM events WHERE call_id = :c AND seq < :s AND type NOT IN ('status', 'relabelled')")
+
+
 def _insert_events(db: Connection, call_id: str, events, originals) -> None:
     """Event rows `(seq, type, time, data)` and original rows `(seq, data)` of one call."""
     rows = [{"c": call_id, "s": s, "k": k, "t": t, "d": d} for s, k, t, d in events]
@@ -920,6 +928,7 @@ class EventWriter:
         self.saved = 0  # rows committed so far
         self._pending: list[tuple] = []
         self._pending_originals: list[tuple] = []
+        self._superseded: int | None = None  # rows before this seq to delete (statuses apart)
         self._lock = threading.Lock()
         self._db: Connection | None = None
         try:
@@ -949,6 +958,16 @@ class EventWriter:
             if _time.monotonic() - self._last_flush >= self.flush_seconds:
                 self._write()
 
+    def supersede(self) -> None:
+        """Every row added so far but statuses is superseded (core.events.Relabelled: what it
+        supersedes is added again after it): rows not yet written are dropped, written ones
+        deleted by the next write, in the transaction that writes what follows them."""
+        with self._lock:
+            self._pending = [r for r in self._pending if r[1] in _KEPT_KINDS]
+            kept = {r[0] for r in self._pending}
+            self._pending_originals = [r for r in self._pending_originals if r[0] in kept]
+            self._superseded = self._seq
+
     def _run_timer(self) -> None:
         while not self._wake.wait(self.flush_seconds / 2):
             with self._lock:
@@ -967,12 +986,16 @@ class EventWriter:
         """Commit pending rows (caller holds the lock). Errors are kept, not raised; a lost
         connection (a database server restarted) is made again at the next write."""
         self._last_flush = _time.monotonic()
-        if not self._pending:
+        if not self._pending and self._superseded is None:
             return
         try:
             if self._db is None:
                 self._db = self.store._engine.connect()
             with self._db.begin():
+                if self._superseded is not None:
+                    params = {"c": self.call_id, "s": self._superseded}
+                    self._db.execute(_SUPERSEDED_ORIGINALS, params)
+                    self._db.execute(_SUPERSEDED_EVENTS, params)
                 _insert_events(self._db, self.call_id, self._pending, self._pending_originals)
         except _DB_ERRORS as exc:
             self.error = self.store._error(exc)
@@ -980,6 +1003,7 @@ class EventWriter:
             self._drop_connection()
             return
         self.saved += len(self._pending)
+        self._superseded = None
         self._pending.clear()
         self._pending_originals.clear()
         self.error = None

@@ -1,0 +1,116 @@
+#!/usr/bin/env python
+"""Roles of a live call on one microphone (a speakerphone) without the agent's voice profile, by
+the words: the whole pipeline (the shipped Whisper, no mood model) over the live separator
+(audio.separated.LiveSeparatedSource) on the mono mixes of scripts/make_mono_mixes.py, as fast as
+it goes. The separator takes the first voice heard for the agent's; the pipeline swaps the roles
+when what each side says shows them the other way round (core.pipeline.roles_read_wrong). Prints
+figures, judges nothing.
+
+Each mix runs once with the swap off; the swap is then replayed on its utterances in the order
+they came (their text does not depend on it) for each --lead, the shipped rule with that lead.
+
+Per mix: the share of the truth's words (spread evenly over their turn) that fall in a final
+utterance of their role, of those that fall in one at all ("heard", 0.3 s of slack either
+side), first-voice roles / each lead; and at which utterance the swap came (- none).
+
+    .venv/bin/python scripts/bench_live_roles.py [--split tune|report|all] [--lead 1,2,3]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import make_mono_mixes  # noqa: E402
+from bench_diarize import words_of  # noqa: E402
+
+
+def swapped_at(utts, lead: int) -> int | None:
+    """After how many utterances the shipped rule swaps the roles with this lead (None: never)."""
+    from callassist.core.pipeline import roles_read_wrong
+    for n in range(1, len(utts) + 1):
+        if roles_read_wrong(utts[:n], lead=lead):
+            return n
+    return None
+
+
+def right(truth: dict, utts) -> tuple[int, int]:
+    """(words in an utterance of their role, words in an utterance at all)."""
+    ok = heard = 0
+    for when, role in words_of(truth):
+        u = next((u for u in utts if u.start - 0.3 <= when <= u.end + 0.3), None)
+        if u is not None:
+            heard += 1
+            ok += u.speaker == role
+    return ok, heard
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--split", default="report", choices=["report", "tune", "all"])
+    ap.add_argument("--mixes", type=Path, default=make_mono_mixes.DEFAULT_OUT)
+    ap.add_argument("--only", default="", help="only the mixes whose name holds this")
+    ap.add_argument("--lead", default="1,2,3", help="leads to compare (the shipped one: "
+                    "core.pipeline.ROLE_LEAD)")
+    args = ap.parse_args()
+    mixes = args.mixes.expanduser()
+
+    def chosen():
+        return [(f, t) for f in sorted(mixes.glob("*.truth.json"))
+                if (t := json.loads(f.read_text())) and args.split in ("all", t["split"])
+                and args.only in f.name]
+    todo = chosen()
+    if not todo:
+        print(f"no {args.split} mixes in {mixes}: making them")
+        make_mono_mixes.make(mixes, args.split, quiet=True)
+        todo = chosen()
+    from callassist.asr.whisper_engine import WhisperEngine
+    from callassist.audio.separated import LiveSeparatedSource
+    from callassist.audio.sources import FileSource
+    from callassist.core import pipeline as P
+
+    leads = [int(x) for x in args.lead.split(",")]
+    engine = WhisperEngine(spare_threads=1)
+    print(f"{len(todo)} {args.split} mixes, no agent profile; shipped lead {P.ROLE_LEAD}")
+    print(f"{'mix':34} {'heard':>6} {'first':>6} " + " ".join(f"{'lead ' + str(k):>12}" for k in leads))
+    tot = {k: [] for k in ["first", *leads]}
+    for f, truth in todo:
+        name = f.name.removesuffix(".truth.json")
+        pipe = P.Pipeline(engine, None, partials=False)
+        pipe.ROLE_LEAD = 10 ** 6  # off: the separator's roles, replayed below
+        tl = pipe.run(LiveSeparatedSource(FileSource(f.with_name(name + ".wav"),
+                                                     channels="customer")))
+        utts = tl.utterances
+        ok, heard = right(truth, utts)
+        tot["first"].append(ok / max(1, heard))
+        cells = []
+        for k in leads:
+            n = swapped_at(utts, k)
+            if n is None:
+                share = ok / max(1, heard)
+            else:
+                other = {"agent": "customer", "customer": "agent"}
+                share = right(truth, [replace(u, speaker=other[u.speaker]) for u in utts])[0] \
+                    / max(1, heard)
+            tot[k].append(share)
+            cells.append(f"{100 * share:5.1f}% @{'-' if n is None else n:>3}")
+        print(f"{name:34} {100 * heard / max(1, len(words_of(truth))):5.1f}% "
+              f"{100 * ok / max(1, heard):5.1f}% " + " ".join(f"{c:>12}" for c in cells),
+              flush=True)
+    print("words in an utterance of their role (mean of mixes; worst):")
+    for k, shares in tot.items():
+        print(f"  {'first voice = agent' if k == 'first' else f'by the words, lead {k}':24} "
+              f"{100 * np.mean(shares):5.1f}%  worst {100 * min(shares):5.1f}%")
+
+
+if __name__ == "__main__":
+    main()
