@@ -122,7 +122,7 @@ def pct(x: float) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--split", default="report", choices=["report", "tune", "all"])
+    ap.add_argument("--split", default="report", choices=["report", "tune", "blind", "all"])
     ap.add_argument("--mixes", type=Path, default=make_mono_mixes.DEFAULT_OUT)
     ap.add_argument("--only", default="", help="only the mixes whose name holds this")
     ap.add_argument("--peek", action="store_true",

@@ -7,13 +7,16 @@ when what each side says shows them the other way round (core.pipeline.roles_rea
 figures, judges nothing.
 
 Each mix runs once with the swap off; the swap is then replayed on its utterances in the order
-they came (their text does not depend on it) for each --lead, the shipped rule with that lead.
+they came (their text does not depend on it) for each rule of --rules, LEAD:OPENING (the shipped
+rule, core.pipeline.roles_read_wrong, with that lead over the call and each side's first OPENING
+seconds read as a recording's are; "none": no opening rule). --cache DIR keeps each mix's
+utterances (and reads them back: only for trying rules on code that has not changed).
 
 Per mix: the share of the truth's words (spread evenly over their turn) that fall in a final
 utterance of their role, of those that fall in one at all ("heard", 0.3 s of slack either
-side), first-voice roles / each lead; and at which utterance the swap came (- none).
+side), first-voice roles / each rule; and at which utterance the swap came (- none).
 
-    .venv/bin/python scripts/bench_live_roles.py [--split tune|report|all] [--lead 1,2,3]
+    .venv/bin/python scripts/bench_live_roles.py [--split tune|report|blind|all] [--rules 2:12,2:none]
 """
 from __future__ import annotations
 
@@ -33,11 +36,12 @@ import make_mono_mixes  # noqa: E402
 from bench_diarize import words_of  # noqa: E402
 
 
-def swapped_at(utts, lead: int) -> int | None:
-    """After how many utterances the shipped rule swaps the roles with this lead (None: never)."""
+def swapped_at(utts, lead: int, opening: float | None) -> int | None:
+    """After how many utterances the shipped rule swaps the roles with this lead and opening
+    (None: never)."""
     from callassist.core.pipeline import roles_read_wrong
     for n in range(1, len(utts) + 1):
-        if roles_read_wrong(utts[:n], lead=lead):
+        if roles_read_wrong(utts[:n], lead=lead, opening=opening):
             return n
     return None
 
@@ -56,11 +60,13 @@ def right(truth: dict, utts) -> tuple[int, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--split", default="report", choices=["report", "tune", "all"])
+    ap.add_argument("--split", default="report", choices=["report", "tune", "blind", "all"])
     ap.add_argument("--mixes", type=Path, default=make_mono_mixes.DEFAULT_OUT)
     ap.add_argument("--only", default="", help="only the mixes whose name holds this")
-    ap.add_argument("--lead", default="1,2,3", help="leads to compare (the shipped one: "
-                    "core.pipeline.ROLE_LEAD)")
+    ap.add_argument("--rules", default="2:12,2:none,1:none",
+                    help="LEAD:OPENING rules to compare (the shipped one: core.pipeline's "
+                         "ROLE_LEAD:OPENING_SECONDS)")
+    ap.add_argument("--cache", type=Path, help="keep (and read back) each mix's utterances here")
     args = ap.parse_args()
     mixes = args.mixes.expanduser()
 
@@ -78,23 +84,38 @@ def main() -> None:
     from callassist.audio.sources import FileSource
     from callassist.core import pipeline as P
 
-    leads = [int(x) for x in args.lead.split(",")]
-    engine = WhisperEngine(spare_threads=1)
-    print(f"{len(todo)} {args.split} mixes, no agent profile; shipped lead {P.ROLE_LEAD}")
-    print(f"{'mix':34} {'heard':>6} {'first':>6} " + " ".join(f"{'lead ' + str(k):>12}" for k in leads))
-    tot = {k: [] for k in ["first", *leads]}
+    from callassist.core.events import Utterance, event_from_dict
+
+    rules = [(int(lead), None if op == "none" else float(op))
+             for lead, op in (r.split(":") for r in args.rules.split(","))]
+    engine = None
+    print(f"{len(todo)} {args.split} mixes, no agent profile; shipped rule "
+          f"{P.ROLE_LEAD}:{P.OPENING_SECONDS:g}")
+    def label(rule) -> str:
+        return f"{rule[0]}:{'none' if rule[1] is None else f'{rule[1]:g}'}"
+    print(f"{'mix':34} {'heard':>6} {'first':>6} " + " ".join(f"{label(r):>12}" for r in rules))
+    tot = {k: [] for k in ["first", *rules]}
     for f, truth in todo:
         name = f.name.removesuffix(".truth.json")
-        pipe = P.Pipeline(engine, None, partials=False)
-        pipe.ROLE_LEAD = 10 ** 6  # off: the separator's roles, replayed below
-        tl = pipe.run(LiveSeparatedSource(FileSource(f.with_name(name + ".wav"),
-                                                     channels="customer")))
-        utts = tl.utterances
+        kept = args.cache.expanduser() / f"{name}.json" if args.cache else None
+        if kept is not None and kept.exists():
+            utts = [event_from_dict(e) for e in json.loads(kept.read_text())]
+        else:
+            engine = engine or WhisperEngine(spare_threads=1)
+            pipe = P.Pipeline(engine, None, partials=False)
+            pipe.ROLE_LEAD, pipe.OPENING_SECONDS = 10 ** 6, None  # off: replayed below
+            tl = pipe.run(LiveSeparatedSource(FileSource(f.with_name(name + ".wav"),
+                                                         channels="customer")))
+            utts = tl.utterances
+            if kept is not None:
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                kept.write_text(json.dumps([u.to_dict() for u in utts]))
+        assert all(isinstance(u, Utterance) for u in utts)
         ok, heard = right(truth, utts)
         tot["first"].append(ok / max(1, heard))
         cells = []
-        for k in leads:
-            n = swapped_at(utts, k)
+        for k in rules:
+            n = swapped_at(utts, *k)
             if n is None:
                 share = ok / max(1, heard)
             else:
@@ -108,7 +129,7 @@ def main() -> None:
               flush=True)
     print("words in an utterance of their role (mean of mixes; worst):")
     for k, shares in tot.items():
-        print(f"  {'first voice = agent' if k == 'first' else f'by the words, lead {k}':24} "
+        print(f"  {'first voice = agent' if k == 'first' else 'by the words, rule ' + label(k):28} "
               f"{100 * np.mean(shares):5.1f}%  worst {100 * min(shares):5.1f}%")
 
 

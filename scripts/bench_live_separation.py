@@ -94,7 +94,7 @@ def pct(values, q):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--split", default="report", choices=["report", "tune", "all"])
+    ap.add_argument("--split", default="report", choices=["report", "tune", "blind", "all"])
     ap.add_argument("--mixes", type=Path, default=make_mono_mixes.DEFAULT_OUT)
     ap.add_argument("--only", default="", help="only the mixes whose name holds this")
     ap.add_argument("--early", type=float, help="try LiveSeparatedSource.EARLY (seconds; "

@@ -40,7 +40,7 @@ def norm(text: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--split", default="report", choices=["report", "tune", "all"])
+    ap.add_argument("--split", default="report", choices=["report", "tune", "blind", "all"])
     ap.add_argument("--mixes", type=Path, default=make_mono_mixes.DEFAULT_OUT)
     ap.add_argument("--least", default="30,15,10",
                     help="windows to compare, seconds (30: the full window)")

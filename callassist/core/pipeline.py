@@ -29,17 +29,28 @@ CONTEXT_SECONDS = 30.0  # turns older than this before an utterance are not its 
 # (audio.diarize.role_words: "thank you for calling", "how can I help" against "I'm calling
 # about", "my order") for a live call's roles to be swapped
 ROLE_LEAD = 2
+OPENING_SECONDS = 12.0  # each side's first seconds of speech, as a recording's roles are read
 
 
-def roles_read_wrong(utterances, caller: str = CUSTOMER, lead: int = ROLE_LEAD) -> bool:
-    """Whether the words of `utterances` (a call so far) show its two voices the other way round."""
+def roles_read_wrong(utterances, caller: str = CUSTOMER, lead: int = ROLE_LEAD,
+                     opening: float | None = OPENING_SECONDS) -> bool:
+    """Whether the words of `utterances` (a call so far) show its two voices the other way round:
+    the caller's side out-says the agent's by `lead` in what agents say over the call so far, or,
+    once each side's `opening` seconds have been heard, at all in them (the rule for a recording,
+    audio.diarize.assign_roles: what each speaker says first tells most)."""
     from ..audio.diarize import role_words
 
-    score = {AGENT: 0, caller: 0}
+    score, first, heard = {AGENT: 0, caller: 0}, {AGENT: 0, caller: 0}, {AGENT: 0.0, caller: 0.0}
     for u in utterances:
         if u.speaker in score:
-            score[u.speaker] += role_words(u.text)
-    return score[caller] - score[AGENT] >= lead
+            words = role_words(u.text)
+            score[u.speaker] += words
+            if opening is not None and heard[u.speaker] < opening:
+                first[u.speaker] += words
+                heard[u.speaker] += u.end - u.start
+    if score[caller] - score[AGENT] >= lead:
+        return True
+    return opening is not None and min(heard.values()) >= opening and first[caller] > first[AGENT]
 
 
 
@@ -121,8 +132,10 @@ class Pipeline:
 
     ROLE_LEAD = ROLE_LEAD  # the module's (a benchmark may try another on one pipeline)
 
+    OPENING_SECONDS = OPENING_SECONDS
+
     def _roles_read_wrong(self) -> bool:
-        return roles_read_wrong(self._utterances, self.caller, self.ROLE_LEAD)
+        return roles_read_wrong(self._utterances, self.caller, self.ROLE_LEAD, self.OPENING_SECONDS)
 
     def _relabel(self) -> None:
         """The live call's two voices were the other way round: the streams are renamed (the
