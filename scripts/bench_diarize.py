@@ -30,7 +30,6 @@ so that assign_roles without a profile can go by the words; off by default (slow
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -130,19 +129,7 @@ def main() -> None:
     args = ap.parse_args()
     mixes = args.mixes.expanduser()
 
-    def chosen():
-        out = []
-        for f in sorted(mixes.glob("*.truth.json")):
-            t = json.loads(f.read_text())
-            if (args.split == "all" or t["split"] == args.split) and args.only in f.name:
-                out.append((f, t))
-        return out
-
-    todo = chosen()
-    if not todo:
-        print(f"no {args.split} mixes in {mixes}: making them")
-        make_mono_mixes.make(mixes, args.split, quiet=True)
-        todo = chosen()
+    todo = make_mono_mixes.mixes_of(mixes, args.split, args.only)
     if not todo:
         sys.exit("no mixes")
 

@@ -68,17 +68,7 @@ def main() -> None:
                          "ROLE_LEAD:OPENING_SECONDS)")
     ap.add_argument("--cache", type=Path, help="keep (and read back) each mix's utterances here")
     args = ap.parse_args()
-    mixes = args.mixes.expanduser()
-
-    def chosen():
-        return [(f, t) for f in sorted(mixes.glob("*.truth.json"))
-                if (t := json.loads(f.read_text())) and args.split in ("all", t["split"])
-                and args.only in f.name]
-    todo = chosen()
-    if not todo:
-        print(f"no {args.split} mixes in {mixes}: making them")
-        make_mono_mixes.make(mixes, args.split, quiet=True)
-        todo = chosen()
+    todo = make_mono_mixes.mixes_of(args.mixes.expanduser(), args.split, args.only)
     from callassist.asr.whisper_engine import WhisperEngine
     from callassist.audio.separated import LiveSeparatedSource
     from callassist.audio.sources import FileSource

@@ -20,7 +20,6 @@ Per mix and overall, without and with the agent's voice profile:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -101,18 +100,7 @@ def main() -> None:
                     "at least --decide turns the early answer off)")
     ap.add_argument("--margin", type=float, help="try LiveSeparatedSource.EARLY_MARGIN")
     args = ap.parse_args()
-    mixes = args.mixes.expanduser()
-
-    def chosen():
-        return [(f, t) for f in sorted(mixes.glob("*.truth.json"))
-                if (t := json.loads(f.read_text())) and (args.split in ("all", t["split"]))
-                and args.only in f.name]
-
-    todo = chosen()
-    if not todo:
-        print(f"no {args.split} mixes in {mixes}: making them")
-        make_mono_mixes.make(mixes, args.split, quiet=True)
-        todo = chosen()
+    todo = make_mono_mixes.mixes_of(args.mixes.expanduser(), args.split, args.only)
     from callassist.audio.diarize import voice_profile
     from callassist.audio.separated import LiveSeparatedSource as L
     if args.early is not None:

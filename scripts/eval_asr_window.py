@@ -18,7 +18,6 @@ pass's p50 / p95 time, and how many turns read differently from the first window
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
@@ -55,15 +54,7 @@ def main() -> None:
 
     mixes = args.mixes.expanduser()
 
-    def chosen():
-        return [(f, t) for f in sorted(mixes.glob("*.truth.json"))
-                if (t := json.loads(f.read_text())) and args.split in ("all", t["split"])
-                and (args.rate is None or t["rate"] == args.rate)]
-    todo = chosen()
-    if not todo:
-        print(f"no {args.split} mixes in {mixes}: making them")
-        make_mono_mixes.make(mixes, args.split, quiet=True)
-        todo = chosen()
+    todo = make_mono_mixes.mixes_of(mixes, args.split, rate=args.rate)
     windows = [float(x) for x in args.least.split(",")]
     engines = {w: WhisperEngine(least_window=None if w >= 30 else w, spare_threads=1)
                for w in windows}

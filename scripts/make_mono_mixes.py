@@ -322,6 +322,21 @@ def write_wav(path: Path, x: np.ndarray) -> None:
     sf.write(path, np.clip(x, -1, 1).astype(np.float32), SR, subtype="PCM_16")
 
 
+def mixes_of(mixes: Path, split: str, only: str = "", rate: int | None = None) -> list[tuple[Path, dict]]:
+    """(truth file, truth) of the mixes of `split` ("all": every one) in `mixes` whose name holds
+    `only` (and of that sample rate), made first if the folder has none of the split."""
+    def chosen():
+        return [(f, t) for f in sorted(mixes.glob("*.truth.json"))
+                if (t := json.loads(f.read_text())) and split in ("all", t["split"])
+                and only in f.name and (rate is None or t["rate"] == rate)]
+    todo = chosen()
+    if not todo:
+        print(f"no {split} mixes in {mixes}: making them")
+        make(mixes, split, quiet=True)
+        todo = chosen()
+    return todo
+
+
 def plan(dialogues: list[dict]) -> list[dict]:
     """One entry per pair: {"name", "dialogue", "index", "pair", "agent", "customer"}."""
     out = []

@@ -87,13 +87,41 @@ def test_listen_transcribes_the_virtual_microphone(mic, espeak, tmp_path):
     assert "customer:" in stdout
 
 
+def speakerphone_call(mic, tmp_path, turns, seconds: int) -> tuple[dict, str, float]:
+    """A two-voice dialogue [(speaker, flite voice, text)] played into the virtual microphone
+    while `listen --both-speakers` runs on it: (its timeline, what it printed, the share of its
+    utterances given to the speaker of the line they best match by their words)."""
+    from tests.test_diarize import dialogue
+    agent, caller, script = dialogue(turns, gap=0.7)
+    wav = write_wav(tmp_path / "speakerphone.wav", agent + caller, 16000)
+    out = tmp_path / "live.json"
+    proc = subprocess.Popen([sys.executable, "-m", "callassist.cli", "listen", "--input", "pulse",
+                             "--both-speakers", "--seconds", str(seconds), "--json", str(out)],
+                            env=mic.env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    wait_until_listening(proc, timeout=90)
+    time.sleep(3)
+    mic.play(wav).wait(timeout=90)
+    stdout, stderr = proc.communicate(timeout=150)
+    assert proc.returncode == 0, stderr
+    tl = json.loads(out.read_text())
+    assert tl["call"]["separation"]["live"] is True
+    utts = [e for e in tl["events"] if e["type"] == "utterance"]
+
+    def words(text):
+        return {w.strip(".,?!").lower() for w in text.split() if len(w) > 3}
+    said_by = [max(script, key=lambda t: len(words(t["text"]) & words(u["text"])))["speaker"]
+               for u in utts]
+    right = sum(s == u["speaker"] for s, u in zip(said_by, utts)) / max(1, len(utts))
+    return tl, stdout, right
+
+
 @pytest.mark.slow  # real voices through a real virtual microphone, the real `listen`
 def test_listen_on_one_microphone_hearing_both_speakers_labels_each(mic, tmp_path):
     """A speakerphone: one input carries the agent and the caller. `listen --both-speakers`
     tells the voices apart as the call goes: both speakers are labelled, each line to the one
     who said it (matched by its words, the live clock starting before the playback)."""
-    from tests.test_diarize import dialogue
-    agent, caller, script = dialogue([
+    tl, _, right = speakerphone_call(mic, tmp_path, [
         ("agent", "awb", "Good afternoon, Harbour Bank, you are speaking with Neil. How can I "
                          "help you today?"),
         ("customer", "slt", "Hello, my card was declined at the supermarket this morning and I "
@@ -104,30 +132,10 @@ def test_listen_on_one_microphone_hearing_both_speakers_labels_each(mic, tmp_pat
         ("agent", "awb", "Then I will cancel the card now and send you a new one, it arrives "
                          "within five working days."),
         ("customer", "slt", "Thank you, that is a relief."),
-    ], gap=0.7)
-    wav = write_wav(tmp_path / "speakerphone.wav", agent + caller, 16000)
-    out = tmp_path / "live.json"
-    proc = subprocess.Popen([sys.executable, "-m", "callassist.cli", "listen", "--input", "pulse",
-                             "--both-speakers", "--seconds", "55", "--json", str(out)],
-                            env=mic.env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    wait_until_listening(proc, timeout=90)
-    time.sleep(3)
-    mic.play(wav).wait(timeout=90)
-    _, stderr = proc.communicate(timeout=150)
-    assert proc.returncode == 0, stderr
-    tl = json.loads(out.read_text())
-    assert tl["call"]["separation"]["live"] is True
+    ], seconds=55)
     utts = [e for e in tl["events"] if e["type"] == "utterance"]
     assert {u["speaker"] for u in utts} == {"agent", "customer"}
-
-    def words(text):
-        return {w.strip(".,?!").lower() for w in text.split() if len(w) > 3}
-    right = 0
-    for u in utts:
-        turn = max(script, key=lambda t: len(words(t["text"]) & words(u["text"])))
-        right += turn["speaker"] == u["speaker"]
-    assert right / len(utts) >= 0.8, [(u["speaker"], u["text"]) for u in utts]
+    assert right >= 0.8, [(u["speaker"], u["text"]) for u in utts]
     moods = [e for e in tl["events"] if e["type"] == "mood"]
     assert moods and all(m["speaker"] == "customer" for m in moods)
 
@@ -138,8 +146,7 @@ def test_a_speakerphone_call_the_caller_opens_is_relabelled_by_the_agents_greeti
     separator takes their voice for the agent's, the agent's greeting on the other voice shows it
     the other way round, and the call is told again with the roles right: each line to its
     speaker, the mood from the caller alone, the agent's greeting not read for it."""
-    from tests.test_diarize import dialogue
-    agent, caller, script = dialogue([
+    tl, stdout, right = speakerphone_call(mic, tmp_path, [
         ("customer", "slt", "Hello? Hello, is anybody there?"),
         ("agent", "awb", "Thank you for calling Harbour Bank, my name is Neil. How can I help "
                          "you today?"),
@@ -151,29 +158,11 @@ def test_a_speakerphone_call_the_caller_opens_is_relabelled_by_the_agents_greeti
         ("agent", "awb", "Then I will cancel the card now and send you a new one. Is there "
                          "anything else I can help you with?"),
         ("customer", "slt", "No, thank you, that is a relief."),
-    ], gap=0.7)
-    wav = write_wav(tmp_path / "speakerphone.wav", agent + caller, 16000)
-    out = tmp_path / "live.json"
-    proc = subprocess.Popen([sys.executable, "-m", "callassist.cli", "listen", "--input", "pulse",
-                             "--both-speakers", "--seconds", "60", "--json", str(out)],
-                            env=mic.env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    wait_until_listening(proc, timeout=90)
-    time.sleep(3)
-    mic.play(wav).wait(timeout=90)
-    stdout, stderr = proc.communicate(timeout=150)
-    assert proc.returncode == 0, stderr
-    tl = json.loads(out.read_text())
+    ], seconds=60)
     assert [e["type"] for e in tl["events"]].count("relabelled") == 1, stdout
     assert tl["call"]["separation"]["agent_by"] == "words"
     utts = [e for e in tl["events"] if e["type"] == "utterance"]
-
-    def words(text):
-        return {w.strip(".,?!").lower() for w in text.split() if len(w) > 3}
-    said_by = [max(script, key=lambda t: len(words(t["text"]) & words(u["text"])))["speaker"]
-               for u in utts]
-    assert sum(s == u["speaker"] for s, u in zip(said_by, utts)) / len(utts) >= 0.8, \
-        [(u["speaker"], u["text"]) for u in utts]
+    assert right >= 0.8, [(u["speaker"], u["text"]) for u in utts]
     greeting = next(u for u in utts if "calling" in u["text"].lower())
     assert greeting["speaker"] == "agent"
     moods = [e for e in tl["events"] if e["type"] == "mood"]

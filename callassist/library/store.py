@@ -969,7 +969,7 @@ class EventWriter:
             self._superseded = self._seq
 
     def _run_timer(self) -> None:
-        while not self._wake.wait(self.flush_seconds / 2):
+        while not self._wake.wait(max(0.05, self.flush_seconds / 2)):  # (0: no busy loop)
             with self._lock:
                 if self._pending and _time.monotonic() - self._last_flush >= self.flush_seconds:
                     self._write()
