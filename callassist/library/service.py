@@ -416,9 +416,10 @@ class Library:
         """End a call: save what its recorder holds, then write the summary and flags, computed
         from `timeline` when given, else from the events the recorder saw (or, for a call this
         library did not record, from what is stored). `separation`: how a mono call's voices
-        were told apart, worked out as it went (else the timeline's), kept with the call. Returns whether the call was kept: one in
-        which nothing was said (no utterance) is deleted, with the recording the app made of it
-        (a silent line, a call started by mistake: nothing for QA, and audio nobody needs)."""
+        were told apart, worked out as it went (else the timeline's), kept with the call.
+        Returns whether the call was kept: one in which nothing was said (no utterance) is
+        deleted, with the recording the app made of it (a silent line, a call started by
+        mistake: nothing for QA, and audio nobody needs)."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}")
         with self._lock:
