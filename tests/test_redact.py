@@ -52,6 +52,8 @@ def test_test_set_recall_and_over_redaction():
     ("um it's eight two two four seven one nine three I think", "um it's [number] I think"),
     # Whisper ended a "sentence" inside a read-out card number: no digits may survive
     ("My card number is 41. 1111 1111 1111 11.", "My card number is [card number]."),
+    # ... or wrote the groups of a read-out phone number as decimals
+    ("My phone number is 5.5, 2.34, 9.876.", "My phone number is [phone number]."),
 ])
 def test_tags_name_the_category(text, expected):
     assert redact_text(text) == expected
@@ -67,6 +69,7 @@ def test_tags_name_the_category(text, expected):
     "the parcel comes on 12 August", "I was born in may so I know", "we met at the shop dot com",
     "the customer number is fine and I have two kids",
     "It was 2019. 3 weeks later it broke.", "the total was 41. 20 of that was shipping",
+    "it's on version 2.5, and 3.1 works too", "It cost 4.50 in the end.",
 ])
 def test_harmless_numbers_survive(text):
     assert redact_text(text) == text and find_personal_data(text) == []

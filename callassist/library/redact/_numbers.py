@@ -70,10 +70,10 @@ def _leads_to_digit(toks: list[_Tok], i: int) -> bool:
 
 
 def _continues(toks: list[_Tok], k: int) -> bool:
-    """A digit element follows, maybe after separators."""
+    """A digit element follows, maybe after separators (Whisper's decimals too: "5.5, 2.34")."""
     while k < len(toks) and (toks[k].text in _SEPARATORS or toks[k].low in _FILLERS):
         k += 1
-    return k < len(toks) and (toks[k].kind == "num" or toks[k].low in _STRICT)
+    return k < len(toks) and (toks[k].kind in ("num", "amount") or toks[k].low in _STRICT)
 
 
 def _runs(toks: list[_Tok], used: set[int]) -> list[_Run]:
