@@ -13,6 +13,9 @@ Per mix and overall, without and with the agent's voice profile:
          let that audio through (it holds a new stretch of speech until it knows whose it is,
          and both streams wait for it): p50 / p95 / max over the turns from the third on (the
          first two are held until the call's two voices are known), and the share over 0.5 s
+  lost   changes of speaker (after a gap) where the next speaker's first words went to the last
+         speaker's stream before it had heard the silence that ends their utterance (a gap too
+         short to end the separator's stretch of speech): one utterance for two speakers
   RTF    seconds spent in the separator / seconds of audio
 
     .venv/bin/python scripts/bench_live_separation.py [--split report|tune|all] [--only S]
@@ -66,6 +69,22 @@ def run(path: Path, profile) -> tuple[list[tuple[str, float, float, float]], flo
     return out, time.perf_counter() - t0
 
 
+def lost_ends(truth: dict, blocks) -> tuple[int, int]:
+    """(changes of speaker whose turn end never reached its stream, changes of speaker): the
+    next speaker, after a gap, had their first words sent to the last speaker's stream before
+    it had heard the 0.1-0.6 s of silence that end the last utterance (a gap too short to end
+    the separator's stretch). Overlapping changes are left out."""
+    turns = truth["turns"]
+    lost = n = 0
+    for a, b in zip(turns, turns[1:]):
+        if a["role"] == b["role"] or b["start"] < a["end"]:
+            continue
+        n += 1
+        lost += any(s == a["role"] and st < a["end"] + CUT and en > b["start"] + 0.05
+                    for s, st, en, _ in blocks)
+    return lost, n
+
+
 def figures(truth: dict, blocks) -> tuple[float, list[float]]:
     starts = np.array([b[1] for b in blocks])
     spoken = [b for b in blocks if b[0]]
@@ -99,6 +118,9 @@ def main() -> None:
     ap.add_argument("--early", type=float, help="try LiveSeparatedSource.EARLY (seconds; "
                     "at least --decide turns the early answer off)")
     ap.add_argument("--margin", type=float, help="try LiveSeparatedSource.EARLY_MARGIN")
+    ap.add_argument("--quick", help="try LiveSeparatedSource.QUICK:QUICK_MARGIN (seconds:cosine; "
+                    "'off': no first try when the last speaker's utterance waits on it)")
+    ap.add_argument("--end-silence", type=float, help="try LiveSeparatedSource.END_SILENCE")
     args = ap.parse_args()
     todo = make_mono_mixes.mixes_of(args.mixes.expanduser(), args.split, args.only)
     from callassist.audio.diarize import voice_profile
@@ -107,11 +129,20 @@ def main() -> None:
         L.EARLY = args.early
     if args.margin is not None:
         L.EARLY_MARGIN = args.margin
+    if args.end_silence is not None:
+        L.END_SILENCE = args.end_silence
+    if args.quick == "off":
+        L.HAND_OVER = float("inf")
+    elif args.quick:
+        L.QUICK, L.QUICK_MARGIN = (float(x) for x in args.quick.split(":"))
     print(f"{len(todo)} {args.split} mixes; DECIDE {L.DECIDE} s, END_SILENCE {L.END_SILENCE} s"
-          + f", EARLY {L.EARLY} s (margin {L.EARLY_MARGIN})")
+          + f", EARLY {L.EARLY} s (margin {L.EARLY_MARGIN}), "
+          + (f"QUICK {L.QUICK} s (margin {L.QUICK_MARGIN}) after {L.HAND_OVER} s of the last "
+             f"speaker's silence" if L.HAND_OVER < float("inf") else "no QUICK try"))
     print(f"{'mix':34} {'right':>6} {'cut p50/p95/max':>16} {'+prof':>6} {'cut p50/p95/max':>16} {'RTF':>5}")
     tot = {False: ([], []), True: ([], [])}
     spent = audio = 0.0
+    lost = {False: [0, 0], True: [0, 0]}
     for f, truth in todo:
         name = f.name.removesuffix(".truth.json")
         wav = f.with_name(name + ".wav")
@@ -120,6 +151,7 @@ def main() -> None:
         for with_prof in (False, True):
             blocks, secs = run(wav, prof if with_prof else None)
             right, cuts = figures(truth, blocks)
+            lost[with_prof] = [x + y for x, y in zip(lost[with_prof], lost_ends(truth, blocks))]
             tot[with_prof][0].append(right)
             tot[with_prof][1].extend(cuts)
             cells.append(f"{100 * right:5.1f}% {pct(cuts, .5):5.2f}/{pct(cuts, .95):4.2f}/{max(cuts):4.2f}")
@@ -132,7 +164,8 @@ def main() -> None:
               f"{100 * np.mean(rights):.1f}% (mean of mixes, worst {100 * min(rights):.1f}%); "
               f"added to the cut p50 {pct(cuts, .5):.2f} s, p95 {pct(cuts, .95):.2f} s, "
               f"max {max(cuts):.2f} s, over 0.5 s {100 * np.mean(np.array(cuts) > 0.5):.0f}% "
-              f"(n={len(cuts)} turns from the third)")
+              f"(n={len(cuts)} turns from the third); turn ends lost to the next speaker's first "
+              f"words {lost[with_prof][0]} of {lost[with_prof][1]} changes of speaker after a gap")
     print(f"separator RTF {spent / audio:.3f}")
 
 
