@@ -3,12 +3,12 @@
 the words: the whole pipeline (the shipped Whisper, no mood model) over the live separator
 (audio.separated.LiveSeparatedSource) on the mono mixes of scripts/make_mono_mixes.py, as fast as
 it goes. The separator takes the first voice heard for the agent's; the pipeline swaps the roles
-when what each side says shows them the other way round (core.pipeline.roles_read_wrong). Prints
+when what each side says shows them the other way round (core.pipeline.RoleTally). Prints
 figures, judges nothing.
 
 Each mix runs once with the swap off; the swap is then replayed on its utterances in the order
 they came (their text does not depend on it) for each rule of --rules, LEAD:OPENING (the shipped
-rule, core.pipeline.roles_read_wrong, with that lead over the call and each side's first OPENING
+rule, core.pipeline.RoleTally, with that lead over the call and each side's first OPENING
 seconds read as a recording's are; "none": no opening rule). --cache DIR keeps each mix's
 utterances (and reads them back: only for trying rules on code that has not changed).
 
@@ -39,9 +39,11 @@ from bench_diarize import words_of  # noqa: E402
 def swapped_at(utts, lead: int, opening: float | None) -> int | None:
     """After how many utterances the shipped rule swaps the roles with this lead and opening
     (None: never)."""
-    from callassist.core.pipeline import roles_read_wrong
-    for n in range(1, len(utts) + 1):
-        if roles_read_wrong(utts[:n], lead=lead, opening=opening):
+    from callassist.core.pipeline import RoleTally
+    tally = RoleTally(lead=lead, opening=opening)
+    for n, u in enumerate(utts, 1):
+        tally.add(u)
+        if tally.wrong():
             return n
     return None
 

@@ -249,3 +249,34 @@ def test_the_words_swap_by_a_clear_lead_or_by_each_sides_opening_as_a_recordings
     assert roles_read_wrong([utt("agent", "Hello?", 0, 1),
                              utt("customer", "Thank you for calling Acme, my name is Sam, how "
                                              "can I help?", 2, 4)])
+
+
+def test_a_live_call_reads_its_roles_as_it_goes_not_from_the_start_each_time(monkeypatch):
+    """The pipeline keeps what each side said (RoleTally), one utterance at a time: the same
+    answer as reading the whole call so far, at every utterance, and each utterance's words
+    are read once (not again after every later one, as a long call's would be)."""
+    from callassist.audio import diarize
+    from callassist.core.pipeline import RoleTally, roles_read_wrong
+
+    lines = ["Hello?", "Thank you for calling, how can I help?", "My parcel is late.",
+             "I am sorry to hear that, let me check.", "It was due on Monday.",
+             "Is there anything else I can help with?", "No, thanks."]
+    call = [Utterance(0, "agent" if i % 2 else "customer", text, 2.0 * i, 2.0 * i + 1.5)
+            for i, text in enumerate(lines * 3)]
+    tally = RoleTally()
+    for n, u in enumerate(call, 1):
+        tally.add(u)
+        assert tally.wrong() == roles_read_wrong(call[:n]), n
+    read = []
+    real = diarize.role_words
+
+    def counted(text):
+        read.append(text)
+        return real(text)
+    monkeypatch.setattr(diarize, "role_words", counted)
+    pipe = Pipeline(ScriptEngine(), Tone())
+    pipe._read_roles = True
+    for u in call[:6]:
+        pipe._take(u)
+        pipe._roles_read_wrong()
+    assert len(read) == 6

@@ -32,26 +32,45 @@ ROLE_LEAD = 2
 OPENING_SECONDS = 12.0  # each side's first seconds of speech, as a recording's roles are read
 
 
+class RoleTally:
+    """What each side of a call has said of what agents say (audio.diarize.role_words), kept
+    utterance by utterance as the call goes: `wrong()` says whether the words show its two
+    voices the other way round: the caller's side out-says the agent's by `lead` over the call
+    so far, or, once each side's `opening` seconds have been heard, at all in them (the rule for
+    a recording, audio.diarize.assign_roles: what each speaker says first tells most)."""
+
+    def __init__(self, caller: str = CUSTOMER, lead: int = ROLE_LEAD,
+                 opening: float | None = OPENING_SECONDS):
+        self.caller, self.lead, self.opening = caller, lead, opening
+        self.score = {AGENT: 0, caller: 0}
+        self.first = {AGENT: 0, caller: 0}
+        self.heard = {AGENT: 0.0, caller: 0.0}
+
+    def add(self, u) -> None:
+        from ..audio.diarize import role_words
+
+        if u.speaker not in self.score:
+            return
+        words = role_words(u.text)
+        self.score[u.speaker] += words
+        if self.opening is not None and self.heard[u.speaker] < self.opening:
+            self.first[u.speaker] += words
+            self.heard[u.speaker] += u.end - u.start
+
+    def wrong(self) -> bool:
+        if self.score[self.caller] - self.score[AGENT] >= self.lead:
+            return True
+        return (self.opening is not None and min(self.heard.values()) >= self.opening
+                and self.first[self.caller] > self.first[AGENT])
+
+
 def roles_read_wrong(utterances, caller: str = CUSTOMER, lead: int = ROLE_LEAD,
                      opening: float | None = OPENING_SECONDS) -> bool:
-    """Whether the words of `utterances` (a call so far) show its two voices the other way round:
-    the caller's side out-says the agent's by `lead` in what agents say over the call so far, or,
-    once each side's `opening` seconds have been heard, at all in them (the rule for a recording,
-    audio.diarize.assign_roles: what each speaker says first tells most)."""
-    from ..audio.diarize import role_words
-
-    score, first, heard = {AGENT: 0, caller: 0}, {AGENT: 0, caller: 0}, {AGENT: 0.0, caller: 0.0}
+    """RoleTally's answer for `utterances` (a call so far)."""
+    tally = RoleTally(caller, lead, opening)
     for u in utterances:
-        if u.speaker in score:
-            words = role_words(u.text)
-            score[u.speaker] += words
-            if opening is not None and heard[u.speaker] < opening:
-                first[u.speaker] += words
-                heard[u.speaker] += u.end - u.start
-    if score[caller] - score[AGENT] >= lead:
-        return True
-    return opening is not None and min(heard.values()) >= opening and first[caller] > first[AGENT]
-
+        tally.add(u)
+    return tally.wrong()
 
 
 class Pipeline:
@@ -83,6 +102,7 @@ class Pipeline:
         # a live call on one microphone whose agent was taken to be the first voice heard: what
         # each side says that agents say (audio.diarize.role_words) may show it the other way round
         self._read_roles = False
+        self._roles: RoleTally | None = None  # what each side said of what agents say, so far
         self._swapped = False  # ... and it did: the source's names are swapped from then on
         self._timeline: Timeline | None = None
 
@@ -122,6 +142,10 @@ class Pipeline:
     def _take(self, ev: Utterance) -> None:
         """A final utterance: published, read for the mood, and given to the assistant."""
         self._utterances.append(ev)
+        if self._read_roles:  # a live call whose roles are the first voice's: read as it goes
+            if self._roles is None:
+                self._roles = RoleTally(self.caller, self.ROLE_LEAD, self.OPENING_SECONDS)
+            self._roles.add(ev)
         self.publish(ev)
         mood = self._analyse(ev)
         if self.assistant is not None:
@@ -135,7 +159,7 @@ class Pipeline:
     OPENING_SECONDS = OPENING_SECONDS
 
     def _roles_read_wrong(self) -> bool:
-        return roles_read_wrong(self._utterances, self.caller, self.ROLE_LEAD, self.OPENING_SECONDS)
+        return self._roles is not None and self._roles.wrong()
 
     def _relabel(self) -> None:
         """The live call's two voices were the other way round: the streams are renamed (the
