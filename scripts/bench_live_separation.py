@@ -13,9 +13,10 @@ Per mix and overall, without and with the agent's voice profile:
          let that audio through (it holds a new stretch of speech until it knows whose it is,
          and both streams wait for it): p50 / p95 / max over the turns from the third on (the
          first two are held until the call's two voices are known), and the share over 0.5 s
-  lost   changes of speaker (after a gap) where the next speaker's first words went to the last
-         speaker's stream before it had heard the silence that ends their utterance (a gap too
-         short to end the separator's stretch of speech): one utterance for two speakers
+  lost   changes of speaker (after a gap) where the next speaker's first words went to the
+         stream that had the last speaker's turn before it had heard the silence that ends their
+         utterance (a gap too short to end the separator's stretch of speech, or the stretch
+         given to the wrong voice): one utterance for two speakers
   RTF    seconds spent in the separator / seconds of audio
 
     .venv/bin/python scripts/bench_live_separation.py [--split report|tune|all] [--only S]
@@ -71,17 +72,26 @@ def run(path: Path, profile) -> tuple[list[tuple[str, float, float, float]], flo
 
 def lost_ends(truth: dict, blocks) -> tuple[int, int]:
     """(changes of speaker whose turn end never reached its stream, changes of speaker): the
-    next speaker, after a gap, had their first words sent to the last speaker's stream before
-    it had heard the 0.1-0.6 s of silence that end the last utterance (a gap too short to end
-    the separator's stretch). Overlapping changes are left out."""
+    next speaker, after a gap, had their first words sent to the stream that had the last
+    speaker's turn before it had heard the 0.1-0.6 s of silence that end that utterance (a gap
+    too short to end the separator's stretch, or the next stretch given to the wrong voice).
+    By stream, not by role: a call whose roles are the wrong way round loses no turn end.
+    Overlapping changes are left out."""
+    spoken = [b for b in blocks if b[0]]
+
+    def stream_of(turn: dict) -> str:
+        got = [s for s, st, en, _ in spoken if st < turn["end"] and en > turn["start"]]
+        return max(set(got), key=got.count) if got else ""
+
     turns = truth["turns"]
     lost = n = 0
     for a, b in zip(turns, turns[1:]):
         if a["role"] == b["role"] or b["start"] < a["end"]:
             continue
         n += 1
-        lost += any(s == a["role"] and st < a["end"] + CUT and en > b["start"] + 0.05
-                    for s, st, en, _ in blocks)
+        mine = stream_of(a)
+        lost += any(s == mine and st < a["end"] + CUT and en > b["start"] + 0.05
+                    for s, st, en, _ in spoken)
     return lost, n
 
 

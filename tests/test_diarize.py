@@ -449,6 +449,47 @@ def test_live_separation_hands_over_a_turn_without_holding_the_last_speakers_end
     assert held_late[len(held_late) // 2] >= 0.9, held_late
 
 
+@pytest.mark.slow  # real voices, the real speaker encoder
+def test_live_separation_follows_turns_that_follow_each_other_closely(tmp_path, monkeypatch):
+    """Turns 0.2 s apart (people answer quickly): each turn goes to one stream, the next one to
+    the other, so no utterance holds two speakers. A stretch of speech that needed 0.25 s of
+    quiet to end ran on into the next speaker's turn."""
+    from callassist.audio.separated import LiveSeparatedSource
+    lines = ["Thank you for calling Brightwave support, this is Sam, how can I help you today?",
+             "Hi, my new headphones stopped charging after two days and I need them for work.",
+             "I am sorry to hear that. Can you tell me the order number from your email?",
+             "Yes, it is four four seven two nine, I ordered them on the third of March.",
+             "Thanks. I can see the order. Is the light on the case blinking when you plug it in?",
+             "No, there is no light at all, I tried three different cables and two sockets.",
+             "Then the case is faulty. I will send you a replacement case by express delivery.",
+             "That would be great, how long will it take to arrive at my address?"]
+    agent, caller, script = dialogue(
+        [("agent" if i % 2 == 0 else "customer", "awb" if i % 2 == 0 else "slt", text)
+         for i, text in enumerate(lines)], gap=0.2, trim=True)
+    path = tmp_path / "speakerphone.wav"
+    sf.write(path, agent + caller, 16000, subtype="PCM_16")
+
+    def streams():
+        """Per turn: the stream that got most of its words, and the share it got."""
+        spoken = [b for b in _live_routing(path) if b[0]]
+        out = []
+        for turn in script:
+            words = turn["text"].split()
+            step = (turn["end"] - turn["start"]) / len(words)
+            got = [next((b[0] for b in spoken if b[1] <= turn["start"] + (i + 0.5) * step < b[2]),
+                        "") for i in range(len(words))]
+            top = max(set(got), key=got.count)
+            out.append((top, got.count(top) / len(got)))
+        return out
+
+    turns = streams()
+    assert all(share >= 0.9 for _, share in turns[2:]), turns
+    assert all(a[0] != b[0] for a, b in zip(turns[1:], turns[2:])), turns  # from the 2nd change
+    monkeypatch.setattr(LiveSeparatedSource, "END_SILENCE", 0.25)
+    before = streams()
+    assert sum(a[0] == b[0] for a, b in zip(before, before[1:])) >= 3, before
+
+
 @pytest.mark.slow  # real voices, the real speaker encoder, real Whisper
 def test_a_speakerphone_turn_ends_when_the_other_voice_takes_the_floor(whisper_engine, tmp_path,
                                                                        monkeypatch):

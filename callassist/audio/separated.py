@@ -276,7 +276,10 @@ class LiveSeparatedSource:
     HAND_OVER = 0.6  # the last speaker's silence after which their recogniser ends an utterance:
     QUICK = 0.25  # from then on, after this much of a new stretch, it is given away if it is
     QUICK_MARGIN = 0.1  # very clearly one voice (a first try on less speech, tune mixes)
-    END_SILENCE = 0.25  # seconds below the VAD threshold that end a stretch of speech
+    END_SILENCE = 0.15  # seconds below the VAD threshold that end a stretch of speech (turns
+    # follow each other closely: at 0.25 s the next speaker's first words went to the last one's
+    # stream at 64 of 160 changes of speaker on the tune mixes, 47 at 0.15 s; words to the right
+    # stream 78 -> 86 %)
 
     def __init__(self, inner, *, profile: np.ndarray | None = None):
         self.inner = inner
