@@ -582,7 +582,7 @@ def test_the_shipped_weights_name_every_feature_and_were_trained_on_spent_sets_o
     assert set(data["followup"]) == set(wm.FOLLOWUP_FEATURES)
     spent = ("wrapup_dev", "wrapup_blind", "wrapup_blind2", "wrapup_blind3", "wrapup_blind4",
              "wrapup_blind5a", "wrapup_blind5b", "wrapup_blind6a", "wrapup_blind6b", "wrapup_blind7a",
-             "wrapup_blind7b")
+             "wrapup_blind7b", "wrapup_blind8a", "wrapup_blind8b")
     assert all(s in spent for s in data["trained_on"])  # a blind set is measured once, never trained on
     w = wm.Weights.load()
     assert w.reason.shape == (len(wm.REASON_FEATURES),) and 0 < w.also < 1 and 0 < w.keep < 1
