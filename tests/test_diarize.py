@@ -374,23 +374,46 @@ def test_a_live_call_with_the_agents_own_microphone_adds_to_their_profile(tmp_pa
 
 # ---- one live input hearing both ---------------------------------------------------------------------
 
+class Heard:
+    """A source that notes how far into the call it has read."""
+
+    def __init__(self, inner):
+        self.inner, self.at = inner, 0.0
+
+    def __iter__(self):
+        for block in self.inner:
+            self.at = block.end
+            yield block
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["inner"], name)
+
+
+# a speakerphone call, the agent (flite awb) and the caller (slt) by turns
+HEADPHONES_CALL = [
+    "Thank you for calling Brightwave support, this is Sam, how can I help you today?",
+    "Hi, my new headphones stopped charging after two days and I need them for work.",
+    "I am sorry to hear that. Can you tell me the order number from your email?",
+    "Yes, it is four four seven two nine, I ordered them on the third of March.",
+    "Thanks. I can see the order. Is the light on the case blinking when you plug it in?",
+    "No, there is no light at all, I tried three different cables and two sockets.",
+    "Then the case is faulty. I will send you a replacement case by express delivery.",
+    "That would be great, how long will it take to arrive at my address?",
+    "It should be with you on Thursday, and you can keep the old case until then.",
+    "Perfect, thank you so much for sorting this out so quickly, I appreciate it."]
+
+
+def headphones_call(n: int, gap: float, trim: bool = False):
+    """dialogue() of the first `n` turns of HEADPHONES_CALL."""
+    return dialogue([("agent" if i % 2 == 0 else "customer", "awb" if i % 2 == 0 else "slt", text)
+                     for i, text in enumerate(HEADPHONES_CALL[:n])], gap=gap, trim=trim)
+
+
 def _live_routing(path: Path, profile=None) -> list[tuple[str, float, float, float]]:
     """The live separator over a recording, as fast as it goes: for each block it passes on,
     (the stream that got its sound, or "" for silence; start; end; how far into the call it
     had read when it let the block through)."""
     from callassist.audio.separated import LiveSeparatedSource
-
-    class Heard:
-        def __init__(self, inner):
-            self.inner, self.at = inner, 0.0
-
-        def __iter__(self):
-            for block in self.inner:
-                self.at = block.end
-                yield block
-
-        def __getattr__(self, name):
-            return getattr(self.__dict__["inner"], name)
 
     heard = Heard(FileSource(path, channels="customer"))
     return [(b.speaker if b.samples.any() else "", b.start, b.end, heard.at)
@@ -405,19 +428,7 @@ def test_live_separation_hands_over_a_turn_without_holding_the_last_speakers_end
     the audio that ends the previous utterance (0.6 s of silence after it) reaches the
     recognisers soon after it is heard, not after 1.5 s of the next speaker."""
     from callassist.audio.separated import LiveSeparatedSource
-    lines = ["Thank you for calling Brightwave support, this is Sam, how can I help you today?",
-             "Hi, my new headphones stopped charging after two days and I need them for work.",
-             "I am sorry to hear that. Can you tell me the order number from your email?",
-             "Yes, it is four four seven two nine, I ordered them on the third of March.",
-             "Thanks. I can see the order. Is the light on the case blinking when you plug it in?",
-             "No, there is no light at all, I tried three different cables and two sockets.",
-             "Then the case is faulty. I will send you a replacement case by express delivery.",
-             "That would be great, how long will it take to arrive at my address?",
-             "It should be with you on Thursday, and you can keep the old case until then.",
-             "Perfect, thank you so much for sorting this out so quickly, I appreciate it."]
-    agent, caller, script = dialogue(
-        [("agent" if i % 2 == 0 else "customer", "awb" if i % 2 == 0 else "slt", text)
-         for i, text in enumerate(lines)], gap=0.3)
+    agent, caller, script = headphones_call(10, gap=0.3)
     path = tmp_path / "speakerphone.wav"
     sf.write(path, agent + caller, 16000, subtype="PCM_16")
 
@@ -455,17 +466,7 @@ def test_live_separation_follows_turns_that_follow_each_other_closely(tmp_path, 
     the other, so no utterance holds two speakers. A stretch of speech that needed 0.25 s of
     quiet to end ran on into the next speaker's turn."""
     from callassist.audio.separated import LiveSeparatedSource
-    lines = ["Thank you for calling Brightwave support, this is Sam, how can I help you today?",
-             "Hi, my new headphones stopped charging after two days and I need them for work.",
-             "I am sorry to hear that. Can you tell me the order number from your email?",
-             "Yes, it is four four seven two nine, I ordered them on the third of March.",
-             "Thanks. I can see the order. Is the light on the case blinking when you plug it in?",
-             "No, there is no light at all, I tried three different cables and two sockets.",
-             "Then the case is faulty. I will send you a replacement case by express delivery.",
-             "That would be great, how long will it take to arrive at my address?"]
-    agent, caller, script = dialogue(
-        [("agent" if i % 2 == 0 else "customer", "awb" if i % 2 == 0 else "slt", text)
-         for i, text in enumerate(lines)], gap=0.2, trim=True)
+    agent, caller, script = headphones_call(8, gap=0.2, trim=True)
     path = tmp_path / "speakerphone.wav"
     sf.write(path, agent + caller, 16000, subtype="PCM_16")
 
@@ -502,31 +503,9 @@ def test_a_speakerphone_turn_ends_when_the_other_voice_takes_the_floor(whisper_e
     from callassist.core.events import Utterance
     from callassist.core.pipeline import Pipeline
 
-    lines = ["Thank you for calling Brightwave support, this is Sam, how can I help you today?",
-             "Hi, my new headphones stopped charging after two days and I need them for work.",
-             "I am sorry to hear that. Can you tell me the order number from your email?",
-             "Yes, it is four four seven two nine, I ordered them on the third of March.",
-             "Thanks. I can see the order. Is the light on the case blinking when you plug it in?",
-             "No, there is no light at all, I tried three different cables and two sockets.",
-             "Then the case is faulty. I will send you a replacement case by express delivery.",
-             "That would be great, how long will it take to arrive at my address?"]
-    agent, caller, script = dialogue(
-        [("agent" if i % 2 == 0 else "customer", "awb" if i % 2 == 0 else "slt", text)
-         for i, text in enumerate(lines)], gap=0.4, trim=True)
+    agent, caller, script = headphones_call(8, gap=0.4, trim=True)
     path = tmp_path / "speakerphone.wav"
     sf.write(path, agent + caller, 16000, subtype="PCM_16")
-
-    class Heard:
-        def __init__(self, inner):
-            self.inner, self.at = inner, 0.0
-
-        def __iter__(self):
-            for block in self.inner:
-                self.at = block.end
-                yield block
-
-        def __getattr__(self, name):
-            return getattr(self.__dict__["inner"], name)
 
     def late():
         """For each turn from the third on but the last: how far past its end the call had
@@ -546,7 +525,7 @@ def test_a_speakerphone_turn_ends_when_the_other_voice_takes_the_floor(whisper_e
 
     lags, said = late()
     assert max(lags) <= 0.5, (lags, said)  # (the voice's own end is a little before the turn's)
-    assert len(said) == len(lines), said  # each turn one utterance, none cut in two
+    assert len(said) == len(script), said  # each turn one utterance, none cut in two
     assert [s for s, _ in said] == [t["speaker"] for t in script], said
     # without the first try, the last speaker's end waited for 0.5 s of the next speaker
     monkeypatch.setattr(LiveSeparatedSource, "HAND_OVER", float("inf"))
