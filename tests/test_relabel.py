@@ -223,8 +223,16 @@ def test_the_calls_own_recording_gets_its_channels_swapped_in_place(tmp_path):
     assert (tmp_path / "call.wav").stat().st_mode & 0o777 == 0o600
 
 
+def roles_read_wrong(utterances, **rule) -> bool:
+    """The pipeline's answer (RoleTally) after reading `utterances`, a call so far."""
+    from callassist.core.pipeline import RoleTally
+    tally = RoleTally(**rule)
+    for u in utterances:
+        tally.add(u)
+    return tally.wrong()
+
+
 def test_the_words_swap_by_a_clear_lead_or_by_each_sides_opening_as_a_recordings_do():
-    from callassist.core.pipeline import roles_read_wrong
 
     def utt(speaker, text, start, seconds):
         return Utterance(0, speaker, text, start, start + seconds)
@@ -252,21 +260,30 @@ def test_the_words_swap_by_a_clear_lead_or_by_each_sides_opening_as_a_recordings
 
 
 def test_a_live_call_reads_its_roles_as_it_goes_not_from_the_start_each_time(monkeypatch):
-    """The pipeline keeps what each side said (RoleTally), one utterance at a time: the same
-    answer as reading the whole call so far, at every utterance, and each utterance's words
-    are read once (not again after every later one, as a long call's would be)."""
+    """The pipeline keeps what each side said (RoleTally), one utterance at a time: a call the
+    right way round never reads wrong, however long; one the wrong way round reads wrong at
+    the utterance that gives the lead (the agent's greeting, +2: the pipeline swaps then); each
+    utterance's words are read once (not again after every later one, as a long call's were)."""
     from callassist.audio import diarize
-    from callassist.core.pipeline import RoleTally, roles_read_wrong
+    from callassist.core.pipeline import RoleTally
 
     lines = ["Hello?", "Thank you for calling, how can I help?", "My parcel is late.",
              "I am sorry to hear that, let me check.", "It was due on Monday.",
              "Is there anything else I can help with?", "No, thanks."]
-    call = [Utterance(0, "agent" if i % 2 else "customer", text, 2.0 * i, 2.0 * i + 1.5)
-            for i, text in enumerate(lines * 3)]
-    tally = RoleTally()
-    for n, u in enumerate(call, 1):
-        tally.add(u)
-        assert tally.wrong() == roles_read_wrong(call[:n]), n
+
+    def call(first):
+        second = "agent" if first == "customer" else "customer"
+        return [Utterance(0, second if i % 2 else first, text, 2.0 * i, 2.0 * i + 1.5)
+                for i, text in enumerate(lines * 3)]
+
+    def wrong_from(utts):
+        tally, seen = RoleTally(), []
+        for u in utts:
+            tally.add(u)
+            seen.append(tally.wrong())
+        return seen
+    assert not any(wrong_from(call("customer")))  # the caller said "Hello?", the agent greeted
+    assert wrong_from(call("agent")).index(True) == 1  # the greeting: +2 on the wrong side
     read = []
     real = diarize.role_words
 
@@ -276,7 +293,7 @@ def test_a_live_call_reads_its_roles_as_it_goes_not_from_the_start_each_time(mon
     monkeypatch.setattr(diarize, "role_words", counted)
     pipe = Pipeline(ScriptEngine(), Tone())
     pipe._read_roles = True
-    for u in call[:6]:
+    for u in call("customer")[:6]:
         pipe._take(u)
         pipe._roles_read_wrong()
     assert len(read) == 6

@@ -64,14 +64,6 @@ class RoleTally:
                 and self.first[self.caller] > self.first[AGENT])
 
 
-def roles_read_wrong(utterances, caller: str = CUSTOMER, lead: int = ROLE_LEAD,
-                     opening: float | None = OPENING_SECONDS) -> bool:
-    """RoleTally's answer for `utterances` (a call so far)."""
-    tally = RoleTally(caller, lead, opening)
-    for u in utterances:
-        tally.add(u)
-    return tally.wrong()
-
 
 class Pipeline:
     def __init__(self, engine: SpeechEngine, sentiment_model=None, *, caller: str = CUSTOMER,
