@@ -16,7 +16,7 @@ from ..core.events import Utterance
 from ..core.rules import NEGATIVE_LABELS, plain_text
 from ..core.text import normalize, spoken_numbers
 from .points import ISSUE, QUESTION, REQUEST
-from .timespans import Span, amounts, shadow, times
+from .timespans import Span, amounts, conditions, shadow, times
 
 MAX_WORDS = 28  # a clause longer than this (a recogniser's run-on) is cut around what matters
 BOUNDARY = re.compile(r"\b(?:and|so|but|because|then|okay|ok|which|that)\s+")
@@ -345,8 +345,14 @@ FUTURE = re.compile(
     r"|\bexpect\s+(?P<verb5>(?:it|them|a|an|the|your|to)\b(?:\s+[a-z']+){0,2})"
     # the present for a scheduled event, kept only with a time after it ("forty dollars goes back
     # on your card within two working days", "it ships tomorrow")
-    r"|\b(?P<verb6>(?:goes|comes|arrives|ships|lands|drops|gets\s+(?:back|to|refunded|sent)|"
+    r"|\b(?P<verb6>(?:goes|comes|arrives|ships|lands|drops|shows|takes|can\s+take|"
+    r"gets\s+(?:back|to|refunded|sent)|has\s+(?:up\s+to|until|till)|"
+    r"(?<!you\s)(?<!\bi\s)(?:go\s+out|arrive|ship|come\s+back)|"
     r"is\s+(?:refunded|credited|sent|delivered|dispatched|due|booked|coming|arriving)|"
+    r"(?:it's|its|they're|theyre)\s+(?:due|booked|scheduled)|"
+    # what the centre does as a matter of course, said with its time ("we refund it within two
+    # working days")
+    r"(?<=\bwe\s)(?:refund|send|email|text|call|ring|credit|issue|ship|dispatch|collect|release)|"
     r"are\s+(?:refunded|sent|delivered|dispatched|due|booked|coming|arriving))\b(?:\s+[a-z']+){0,2})")
 NOT_PROMISE = re.compile(
     r"^(?:not|need|have\s+to|be\s+(?:happy|glad|able|pleased|delighted)|i|you|we|"
@@ -364,7 +370,8 @@ STATE_NOW = re.compile(r"^be\s+(?:all\s+)?(?:set|done|good|fine|ready|sorted|it|
 EMBEDDED = re.compile(r"\b(?:what|how|why|whether|who|which|know|sure)\s+(?:\S+\s+){0,2}$")
 NOW = re.compile(r"\b(?:now|right\s+now|right\s+away|straight\s+away|immediately|while\s+you're|"
                  r"while\s+youre|whilst)\b")
-BOOKED = re.compile(r"\b(?:booked|rebooked|arranged|scheduled|set\s+up|organised|organized)\b")
+BOOKED = re.compile(r"\b(?:booked|rebooked|arranged|scheduled|set\s+up|organised|organized|"
+                    r"(?:moved|changed)\s+(?:it\s+)?to)\b")
 
 
 def _promises(turn: Turn) -> list[tuple[int, int]]:
@@ -453,20 +460,48 @@ def commitments(turns: Sequence[Turn], caller: str) -> list[Fact]:
         if not found and tms and last_caller is not None and WHEN_QUESTION.search(last_caller.sh) \
                 and re.search(r"\b(?:you|your)\b", t.sh) and not CONDITIONAL.search(t.sh):
             found = [(tms[0].start, t.sentence_at(tms[0].start)[0])]  # "when will it come?" answered
-        if not found and tms:  # "i've booked an engineer for thursday": a date agreed
-            m = BOOKED.search(t.sh)
-            if m and any(t.sentence_at(s.start) == t.sentence_at(m.start()) for s in tms):
-                found = [(m.start(), max(t.sentence_at(m.start())[0], _word_start(t.sh, m.start(), 2)))]
+        m = BOOKED.search(t.sh) if tms else None
+        # "i've booked an engineer for thursday": a date agreed, also beside a promise after it
+        # ("booked for saturday the 5th, and the team will text you the evening before")
+        if m and not any(abs(at - m.start()) < 30 for at, _ in found):
+            booked = [s for s in tms if s.start > m.start()
+                      and t.sentence_at(s.start) == t.sentence_at(m.start())]
+            if booked and not any(m.start() < at <= booked[0].start for at, _ in found):
+                found = sorted(found + [(m.start(), max(t.sentence_at(m.start())[0],
+                                                        _word_start(t.sh, m.start(), 2)))])
         money = amounts(t.utt.text, t.sh)
+        events = conditions(t.utt.text, t.sh)
         for n, (at, begin) in enumerate(found):
             # each promise's time and money lie between the promises before and after it
             low = found[n - 1][0] + 1 if n else 0
             upto = found[n + 1][0] if n + 1 < len(found) else len(t.sh)
+            a, b = t.sentence_at(at)
             when = _pick([s for s in tms if low <= s.start < upto], t, at)
+            # an event used as its time ("as soon as i hear from them", "once it reaches our
+            # warehouse, we refund it…"): the first of two times said is the promise's
+            lead = next((s for s in reversed(events) if max(low, a) <= s.start < begin
+                         and _subject_only(t.sh[s.end:begin])), None)
+            after = next((s for s in events if at <= s.start <= b and low <= s.start < upto), None)
+            if lead is not None:
+                if lead.end > begin:  # "once we've got the laptop back we | refund it…"
+                    said = re.sub(r"(?:\s+(?:we|i|you|they))?[\s,;:-]*$", "", t.utt.text[lead.start:begin])
+                    lead = Span(lead.start, lead.start + len(said), said)
+                when = lead
+            elif after is not None and (when is None or when.start > after.start or when.start < at
+                                        or t.sentence_at(when.start) != (a, b)):
+                when = after
             amount = _pick([s for s in money if low <= s.start < upto], t, at, same_sentence=True)
             end = max([at + 1] + [s.end for s in (when, amount) if s is not None and s.start >= at])
-            out.append(Fact(t.clause(begin, end), (t.id,), _when(when, t), amount.text if amount else None))
+            out.append(Fact(t.clause(lead.start if lead is not None else begin, end), (t.id,),
+                            _when(when, t), amount.text if amount else None))
     return out
+
+
+def _subject_only(words: str) -> bool:
+    """Whether what lies between an event and a promise is at most its subject ("once it reaches
+    our warehouse, | the new one | goes out"), so that the event is the promise's own time."""
+    w = words.replace("|", " | ").split()
+    return len(w) <= 5 and not any(x == "|" or x in CONJUNCTION or x in ("then", "it's", "its") for x in w)
 
 
 def _when(span: Span | None, turn: Turn) -> str | None:
@@ -476,10 +511,13 @@ def _when(span: Span | None, turn: Turn) -> str | None:
     if span is None:
         return None
     text = span.text
-    after = re.match(r"\s+(?:noon|midday|o'clock|or\s+so)\b", turn.utt.text[span.end:])
+    after = re.match(r"\s+(?:noon|midday|o'clock|or\s+so|at\s+the\s+(?:very\s+)?(?:latest|most))\b",
+                     turn.utt.text[span.end:], flags=re.I)
     if after:
         text += turn.utt.text[span.end:span.end + after.end()]
-    return re.sub(r"^in\s+(?=\S)", "", text, flags=re.I)
+    # kept: "by", "within", "on", "until", "before", "up to" change the meaning; a bare "in" and
+    # other prepositions ("booked for thursday the 10th") do not
+    return re.sub(r"^(?:in|for|to)\s+(?=\S)", "", text, flags=re.I)
 
 
 # ---- resolved? -------------------------------------------------------------------------------
@@ -496,10 +534,21 @@ NEGATIVE = re.compile(
     r"fed up|sick of|pathetic|not acceptable|no help|not helpful|ill wait|i will wait|"
     r"i guess|hopeless|not sorted|not resolved|doesnt help|dont understand|still confused)\b")
 OPEN_WORK = re.compile(
-    r"\b(?:call you back|ring you back|get back to you|come back to you|investigat\w*|claim|"
-    r"raised a ticket|raise a ticket|opened a ticket|open a ticket|a case|escalat\w*|look into it|"
+    r"\b(?:call you back|ring you back|get back to you|come back to you|investigat\w*|"
+    r"raised a ticket|raise a ticket|opened a ticket|open a ticket|escalat\w*|look into it|"
     r"looking into it|chase|chasing|follow up with|pass (?:it|this) (?:on )?to|passed (?:it|this) "
-    r"(?:on )?to|refer (?:it|this)|referred)\b")
+    r"(?:on )?to|refer (?:it|this)|referred|"
+    # an answer that someone else still has to give: a trace, a query, a review
+    r"(?:opened|raised|started|logged|put in) (?:a |an )?(?:trace|query|dispute|request with)|"
+    r"(?:raised|logged) (?:it|this|that) with|come back to us|get back to us|"
+    r"(?:email|text|call|ring|let) you (?:know )?(?:as soon as|once|when|the moment)|"
+    r"the moment (?:they|i|we) hear|as soon as (?:they|i|we) hear)\b")
+# how a caller ends a call that is not settled: still waiting, undecided, giving up
+WAITING = re.compile(
+    r"\b(?:ill be waiting|wait for (?:the|your|their|a|an) (?:call|email|text|reply|answer)|"
+    r"keep an eye out|sit by the phone|hoping|fingers crossed|"
+    r"ill (?:ring|call) (?:them|you|back)|try again later|forget it|thanks anyway|just get it sorted|"
+    r"make sure (?:they|someone|somebody)|well see|i might have to)\b")
 CANNOT = re.compile(r"\b(?:i cant|i cannot|im unable to|i am unable to|im not able to|"
                     r"i am not able to|nothing (?:more |else )?i can do|theres nothing|"
                     r"not something we can|we cant|we cannot|we dont)\b")
@@ -542,7 +591,7 @@ def resolution(turns: Sequence[Turn], caller: str, promised: Sequence[Fact],
     for t in reversed(agent):
         m = OPEN_WORK.search(plain_text(t.utt.text))
         if m:
-            score, against = score - 2, True
+            score, against = score - 3, True
             ids.append(t.id)
             said.append(f"still to do: “{m.group()}”")
             break
@@ -554,6 +603,13 @@ def resolution(turns: Sequence[Turn], caller: str, promised: Sequence[Fact],
             said.append(f"the agent said “{m.group()}”")
             break
     closing = [t for t in turns if t.utt.speaker == caller][-2:]
+    for t in reversed(closing):
+        m = WAITING.search(plain_text(t.utt.text))
+        if m:
+            score, against = score - 2, True
+            ids.append(t.id)
+            said.append(f"the caller left it open: “{m.group()}”")
+            break
     last = None
     for weight, t in zip((1, 2)[-len(closing):], closing):
         pos, neg = _tone(t.utt.text)

@@ -55,7 +55,7 @@ NUMBER = rf"(?:{_DIGITS}|{WORD_NUMBER})"
 _WD = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 _MONTH = (r"(?:january|february|march|april|may|june|july|august|september|october|november|"
           r"december)")
-_PART = r"(?:morning|afternoon|evening|night)"
+_PART = r"(?:morning|afternoon|evening|night|lunch\s*time)"
 _ORDW = (r"(?:(?:twenty|thirty)\s+)?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)"
          r"|tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|"
          r"eighteenth|nineteenth|twentieth|thirtieth")
@@ -64,8 +64,11 @@ _DAY = (rf"(?:the\s+day\s+after\s+tomorrow|(?:first\s+thing\s+)?(?:tomorrow|{_WD
         rf"(?:\s+the\s+{_ORD}(?:\s+of\s+{_MONTH})?|\s+{_ORD}|\s+{_MONTH}\s+(?:the\s+)?{_ORD})?"
         rf"(?:\s+{_PART})?"
         rf"|today|tonight|later\s+(?:today|on\s+today|this\s+{_PART})"
+        # before a dated event ("a text the evening before"); "the next working day"
+        rf"|the\s+(?:evening|night|day|morning|afternoon)\s+before"
+        rf"|the\s+(?:same|next|following)\s+(?:working\s+|business\s+)?day"
         rf"|(?:this|next|later\s+this)\s+(?:{_PART}|week|month|{_WD})"
-        rf"|(?:the\s+)?end\s+of\s+(?:the\s+|this\s+|next\s+)?(?:day|play|business|today|week|month)"
+        rf"|(?:the\s+)?end\s+of\s+(?:the\s+|this\s+|next\s+)?(?:day|play|business|today|tomorrow|week|month)"
         rf"|close\s+of\s+business)")
 _DATE = (rf"(?:(?:the\s+)?{_ORD}\s+of\s+{_MONTH}|{_MONTH}\s+(?:the\s+)?{_ORD}|{_MONTH}\s+\d{{1,2}}\b"
          rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}|\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?)")
@@ -85,9 +88,23 @@ _PREP = r"(?:by|before|on|until|till|no\s+later\s+than|from|for|after|at)"
 _UNIT = r"(?:(?:working|business|calendar)\s+)?(?:minutes?|mins?|hours?|hrs?|days?|weeks?|months?)"
 _QTY = rf"(?:{NUMBER}(?:\s*(?:-|to|or)\s*{NUMBER})?|(?:a\s+)?(?:few|couple\s+of|several))"
 _WITHIN = r"(?:within|in|inside|under|up\s+to|no\s+more\s+than|less\s+than)"
-_DURATION = (rf"(?:{_WITHIN}\s+)?(?:the\s+(?:next|coming)\s+)?{_QTY}\s+{_UNIT}"
+# the words that end a clause said without punctuation ("… of it reaching us and then …")
+_STOP = (r"(?:and|but|so|then|or|because|which|if|not|just|plus|usually|normally|please|hopefully|"
+         r"probably|maybe|"
+         r"we'll|you'll|i'll|it'll|they'll|he'll|she'll|that'll)\b")
+_NEXT_WORD = rf" (?!{_STOP})[^\s|]+"  # one more word of the clause: a comma or a '|' ends it
+# what a duration counts from: "of it reaching our warehouse", "after that", "after we receive
+# the earbuds", "of getting your photos", "after the refund email"
+_ANCHOR = (rf"(?:of|after)\s+(?:that|this|then"
+           rf"|(?:it|them|us|we|they|you|i|he|she|getting|reaching|receiving|arriving|"
+           rf"the|your|our|its|his|her|their)(?:{_NEXT_WORD}){{1,5}})")
+_DURATION = (rf"(?:(?:{_WITHIN}\s+)?(?:the\s+(?:next|coming)\s+)?{_QTY}\s+{_UNIT}"
              rf"|{_WITHIN}\s+(?:the\s+(?:next\s+)?|an?\s+)(?:hour|day|week|month)"
-             rf"|{_WITHIN}\s+the\s+next\s+(?:hour|day|week|month)")
+             rf"|{_WITHIN}\s+the\s+next\s+(?:hour|day|week|month)"
+             # "a minute or two", "within a day or so"
+             rf"|(?:{_WITHIN}\s+)?(?:the\s+next\s+)?(?:a|an|one)\s+(?:second|minute|hour|day|week)"
+             rf"\s+or\s+(?:two|so|three))"
+             rf"(?:\s+{_ANCHOR})?")
 
 TIME_PATTERNS = [re.compile(p) for p in (
     # a day or date, then maybe a clock time: "tomorrow before twelve", "by friday", "on the 14th"
@@ -141,6 +158,56 @@ def _spans(text: str, patterns, shadowed: str | None = None) -> list[Span]:
         if all(b <= s.start or a >= s.end for s in out):
             out.append(Span(a, b, text[a:b]))
     return sorted(out, key=lambda s: s.start)
+
+
+# an event used as a time: "once it reaches our warehouse", "as soon as i hear from them", "when
+# the new one ships", "on the same visit". Not on what the caller does ("once you've sent it":
+# an instruction or an offer).
+_YOU = r"(?:you|you're|youre|you've|youve|you'd|youd|you'll|youll)\b"
+# after its first word, an event's clause ends where another clause starts: its subject ("once
+# we've got it back we refund it", "once the account's closed you won't…") or the next thing said
+_NOT_EVENT = (rf"(?:{_STOP}|anything\s+else\b|(?:we|you|i|they|he|she|there|thank|thanks|okay|ok|alright|"
+              r"great|perfect|lovely|cheers|bye)\b)")
+CONDITION_PATTERNS = [re.compile(p) for p in (
+    rf"\b(?:once|as\s+soon\s+as|the\s+moment|when|whenever)\s+(?!{_YOU}|{_STOP})[^\s|]+"
+    rf"(?: (?!{_NOT_EVENT})[^\s|]+){{0,6}}",
+    r"\b(?:on|at|during)\s+the\s+same\s+(?:visit|trip|time|delivery|drop)\b",
+    r"\bwhile\s+(?:they're|theyre|they\s+are|he's|hes|she's|shes|we're|were)\s+(?:there|here|out)\b",
+)]
+_DANGLING = re.compile(r"(?:\s+(?:the|a|an|our|your|my|to|at|of|on|with|for|from|by|is|are|it's|"
+                       r"its|and|we|i|you|they))+$")
+# a new subject with its verb ends an event said without punctuation: "once it reaches the repair
+# centre | the repair takes…", "once it's back at our warehouse | the forty nine ninety nine goes…"
+_NEW_SUBJECT = re.compile(
+    rf" (?:the|your|our|my|his|her|their)(?: (?!the\b|your\b|our\b|a\b|{_STOP}|it's\b)[^\s|]+){{0,4}}"
+    r" (?:[^\s|]+'s|is|are|goes|go|gets|get|will|should|can|could|takes|take|comes|come|ships|ship|"
+    r"arrives|arrive|has|have|won't|wont|isn't|isnt)\b")
+
+
+_DURATION_ONLY = re.compile(rf"^{_DURATION}$")
+
+
+def is_duration(words: str) -> bool:
+    """ "within 2 working days", "three to five working days after that": a stretch of time, not
+    a day, a date or a clock time."""
+    return bool(_DURATION_ONLY.match(shadow(words).strip()))
+
+
+def conditions(text: str, shadowed: str | None = None) -> list[Span]:
+    """Events used as times in a promise ("once it's back at our warehouse"), the words said."""
+    sh = shadowed if shadowed is not None else shadow(text)
+    out = []
+    for s in _spans(text, CONDITION_PATTERNS, sh):
+        end = s.end
+        first = re.match(r"(?:as soon as|the moment|\S+)\s+\S+", sh[s.start:end])  # its subject
+        new = _NEW_SUBJECT.search(sh, s.start + first.end(), s.end + 80) if first else None
+        if new and new.start() < end:
+            end = new.start()
+        cut = _DANGLING.search(sh[s.start:end])
+        end = s.start + cut.start() if cut else end
+        if len(sh[s.start:end].split()) >= 2 + sh[s.start:end].startswith("as soon as") * 2:
+            out.append(Span(s.start, end, text[s.start:end]))
+    return out
 
 
 def times(text: str, shadowed: str | None = None) -> list[Span]:
