@@ -507,8 +507,8 @@ def main() -> None:
     cfg["train_minutes"] = round((time.time() - t0) / 60, 1)
     (args.out / S.CONFIG_FILE).write_text(json.dumps(cfg, indent=2) + "\n")
     size = (args.out / "adapter_model.safetensors").stat().st_size
-    from callassist.mood.export import build
-    build(args.out)  # the graph the app runs (checked against the torch model as trained)
+    from callassist.mood.export import build as build_graph
+    build_graph(args.out)  # the graph the app runs (checked against the torch model as trained)
     print(f"wrote {args.out} ({size / 1e6:.2f} MB adapter, epoch {cfg['selected_epoch']}) after "
           f"{cfg['train_minutes']:.1f} min training, {(time.time() - t_start) / 60:.1f} min total", flush=True)
 
