@@ -94,6 +94,9 @@ def test_harmless_numbers_survive(text):
     ("date of birth second of june seventy four", "date of birth [number]"),
     ("I was born on 12 August 1979, so", "I was born on [number], so"),
     ("no sorry tom at tom harris uk dot net", "no sorry [email]"),
+    # Whisper heard the "at" of an address as a new sentence (seen on an AVX2-only machine)
+    ("My email is marry.jone. That example.com.", "My email is [email]."),
+    ("my email is fine. That is all.", "my email is fine. That is all."),
     ("licence number is m o r g a six one oh five two two j j nine w x", "licence number is [number]"),
 ])
 def test_dates_postcodes_corrections_and_extensions(text, expected):

@@ -216,9 +216,9 @@ def test_a_rule_of_each_kind_on_the_demo_calls(tmp_path, demo_analyses, models):
             said: "thank you for calling *"
             within: {first: 20}
           - id: by_meaning
-            name: the caller says they have waited a long time
+            name: the caller says the order is long overdue
             speaker: customer
-            means: "I have been waiting on the phone for a long time"
+            means: "my order is weeks late and still has not come"
             threshold: 0.55
           - id: wrong_speaker
             name: the caller never says "order number" first
@@ -267,7 +267,8 @@ def test_a_rule_of_each_kind_on_the_demo_calls(tmp_path, demo_analyses, models):
     [greet] = fired(m, "said_wildcard")
     assert greet.evidence.startswith("thank you for calling ") and greet.time <= 20
     [waited] = fired(m, "by_meaning")
-    assert waited.speaker == "customer" and "20 minutes" in waited.evidence
+    # "I ordered a laptop three weeks ago and it still does not arrive", in none of those words
+    assert waited.speaker == "customer" and "three weeks ago" in waited.evidence
     assert fired(m, "wrong_speaker") == []
     [no_sorry] = fired(m, "not_said_greeting")
     assert no_sorry.utterance_id is None and no_sorry.evidence == "not said in the first 10 s"

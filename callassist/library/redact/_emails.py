@@ -7,6 +7,8 @@ from ._tokens import (_COPULA, _DOMAIN_STOP, _EMAIL_CONNECTORS, _EMAIL_END_WORDS
 
 # ---- e-mail addresses ----------------------------------------------------------------------------
 
+_MISHEARD_AT = {"at", "that", "@"}  # how recognisers write the "at" of an address after a full stop
+
 def _emails(toks: list[_Tok]) -> list[tuple[int, int]]:
     """(first, last) token indices of each e-mail address, written or spoken."""
     found = [(i, i) for i, t in enumerate(toks) if t.kind == "email"]
@@ -35,6 +37,8 @@ def _email_after_keyword(toks: list[_Tok], j: int) -> list[tuple[int, int]]:
     for e in range(j + 1, min(j + 12, len(toks))):
         t, dot = toks[e], toks[e - 1]
         if t.text in _SENTENCE_END and (e + 1 == len(toks) or toks[e + 1].start > t.end):
+            if e + 1 < len(toks) and toks[e + 1].low in _MISHEARD_AT:
+                continue  # "my email is marry.jone. That example.com": "at" heard as a new sentence
             break
         if t.low in _EMAIL_END_WORDS or (t.kind == "punct" and t.text not in _EMAIL_CONNECTORS | {"@"}):
             break
