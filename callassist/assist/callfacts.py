@@ -588,28 +588,17 @@ def resolution(turns: Sequence[Turn], caller: str, promised: Sequence[Fact],
         if m and not _question(t, 0):
             return Resolution(False, f"transferred (“{m.group()}”)", (t.id,))
     score, against, ids, said = 0.0, False, [], []
-    for t in reversed(agent):
-        m = OPEN_WORK.search(plain_text(t.utt.text))
-        if m:
-            score, against = score - 3, True
-            ids.append(t.id)
-            said.append(f"still to do: “{m.group()}”")
-            break
-    for t in agent[-2:]:
-        m = CANNOT.search(plain_text(t.utt.text))
-        if m:
-            score, against = score - 1, True
-            ids.append(t.id)
-            said.append(f"the agent said “{m.group()}”")
-            break
     closing = [t for t in turns if t.utt.speaker == caller][-2:]
-    for t in reversed(closing):
-        m = WAITING.search(plain_text(t.utt.text))
-        if m:
-            score, against = score - 2, True
-            ids.append(t.id)
-            said.append(f"the caller left it open: “{m.group()}”")
-            break
+    # what counts against: work still to do (the last said), the agent's "I can't" at the end,
+    # the caller ringing off still waiting or giving up
+    for pattern, among, weight, say in ((OPEN_WORK, agent[::-1], 3, "still to do: “{}”"),
+                                        (CANNOT, agent[-2:], 1, "the agent said “{}”"),
+                                        (WAITING, closing[::-1], 2, "the caller left it open: “{}”")):
+        hit = next(((t, m) for t in among if (m := pattern.search(plain_text(t.utt.text)))), None)
+        if hit is not None:
+            score, against = score - weight, True
+            ids.append(hit[0].id)
+            said.append(say.format(hit[1].group()))
     last = None
     for weight, t in zip((1, 2)[-len(closing):], closing):
         pos, neg = _tone(t.utt.text)
