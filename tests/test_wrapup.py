@@ -363,6 +363,35 @@ def test_looking_things_up_is_no_action(text):
     assert w.actions == ()
 
 
+@pytest.mark.parametrize("text", [
+    # the state the agent has just put things in, said instead of "I've …"
+    "Okay, that's the Beacon Mesh cancelled. You'll get a confirmation e-mail within a few minutes.",
+    "okay the return's started and the label's on its way to your email",
+    "Okay, your warranty case is open. You'll get a prepaid label by email within 1 working day.",
+    "that's gone to them now with both dates and amounts",
+    "That's on your account now. It comes off your next order automatically.",
+    "Done. It's with the billing team now, and they'll reply to you by e-mail within 2 working days.",
+    "done the seven ninety nine and their link are on the order",
+    "Sent. It should be there in a minute or two.",
+])
+def test_what_the_agent_has_just_done_said_as_a_state_is_an_action(text):
+    w = summarize(call((C, "I need to cancel my order please"), (A, text)), [], default_codes())
+    assert ids(w.actions) == [2]
+
+
+@pytest.mark.parametrize("text", [
+    # a recap, a condition, a status read out, a date that is free: nothing done on this turn
+    "So, just to recap: the trace is open, and you'll hear from me the moment the courier replies.",
+    "I wish I could, but while the trace is open the system won't let me send a second one.",
+    "If you return it, the agreement's cancelled and nothing more is taken.",
+    "tuesday the twenty fifth is open on your route yes",
+    "that's the one if you open that and look for where it says smart home",
+])
+def test_a_state_that_is_not_what_the_agent_just_did_is_no_action(text):
+    w = summarize(call((C, "I need to cancel my order please"), (A, text)), [], default_codes())
+    assert w.actions == ()
+
+
 class ScriptedEngine:
     """A fake recogniser: each block of audio "hears" the next utterance of a script."""
     name, description = "scripted", "scripted"
@@ -651,7 +680,8 @@ def test_the_shipped_weights_name_every_feature_and_were_trained_on_spent_sets_o
     assert set(data["followup"]) == set(wm.FOLLOWUP_FEATURES)
     spent = ("wrapup_dev", "wrapup_blind", "wrapup_blind2", "wrapup_blind3", "wrapup_blind4",
              "wrapup_blind5a", "wrapup_blind5b", "wrapup_blind6a", "wrapup_blind6b", "wrapup_blind7a",
-             "wrapup_blind7b", "wrapup_blind8a", "wrapup_blind8b", "wrapup_blind9a", "wrapup_blind9b")
+             "wrapup_blind7b", "wrapup_blind8a", "wrapup_blind8b", "wrapup_blind9a", "wrapup_blind9b",
+             "wrapup_blind10a", "wrapup_blind10b")
     assert all(s in spent for s in data["trained_on"])  # a blind set is measured once, never trained on
     w = wm.Weights.load()
     assert w.reason.shape == (len(wm.REASON_FEATURES),) and 0 < w.also < 1 and 0 < w.keep < 1

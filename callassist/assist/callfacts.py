@@ -272,6 +272,11 @@ DONE = (r"(?:processed|cancelled|canceled|refunded|credited|updated|changed|book
         r"corrected|sorted|done|applied|added|removed|unlocked|issued|raised|logged|reversed|approved|"
         r"escalated|resent|re-sent|sent|replaced|fixed|reactivated|waived|upgraded|rebooked|amended|"
         r"submitted|scheduled|flagged|confirmed|opened|placed|reserved|set\s+up|put\s+through)")
+# what a thing is once the agent has acted on it ("the plan's cancelled", "that's gone through")
+OPENED = r"(?:case|trace|claim|ticket|check|query|investigation|request|complaint|dispute)"
+STATE = (r"(?:cancelled|canceled|started|opened|booked|moved|saved|ordered|logged|set\s+up|"
+         r"gone\s+(?:through|over|off)(?:\s+to\s+(?:them|him|her|the\s+[a-z]+\s+team))?(?:\s+now)?|"
+         r"gone\s+to\s+(?:them|him|her|the\s+[a-z]+\s+team)(?:\s+now)?)")
 # What the agent did or is doing to the order or account, in the perfect, the past or the
 # progressive, or a transfer under way. Not what they are about to do ("let me…", "I'll…",
 # "what I'm going to do is…"): the label goes on the turn that says it is done.
@@ -291,7 +296,26 @@ ACTION_PATTERNS = [re.compile(p) for p in (
     rf"\b(?:has|have|'s|is|it's|its|that's|thats)\s+(?:now\s+|just\s+|also\s+|all\s+)?been\s+{DONE}\b",
     rf"\b(?:that's|thats|that\s+is|it's|its|everything's|everything\s+is)\s+(?:all\s+|now\s+)?"
     rf"{DONE}\b(?:\s+(?:for\s+you|now)\b)?",
+    # the state the agent just put things in: "that's the Beacon Mesh cancelled", "the plan's
+    # cancelled", "the return's started", "your warranty case is open", "that's gone to them now",
+    # "that's on your account now", "it's with the billing team now"
+    rf"\bthat's\s+(?:the|your|both)\s+(?:[a-z0-9']+\s+){{0,3}}{STATE}\b",
+    rf"\b(?:that|(?:the|your)\s+(?:[a-z0-9-]+\s+){{0,2}}[a-z0-9-]+?)(?:'s|\s+is|\s+are)\s+"
+    rf"(?:now\s+|all\s+|also\s+)*{STATE}\b",
+    rf"\b(?:that|(?:the|your)\s+(?:[a-z0-9-]+\s+)?{OPENED})(?:'s|\s+is)\s+(?:now\s+)?open\b",
+    r"\b(?:that's|it's)\s+(?:now\s+)?(?:on\s+(?:there|your\s+account|the\s+(?:account|order|booking|"
+    r"case|record))\s+now|with\s+(?:the|our)\s+(?:[a-z]+\s+)?team\s+now)\b",
+    # "Done." / "Sent." said as the thing is done, at the start of a turn or sentence
+    r"(?:^|\|)\s*(?:okay\s+|ok\s+|right\s+|lovely\s+|great\s+|perfect\s+)?(?:all\s+)?(?:done|sent)\b"
+    r"(?!\s+(?:that\s+)?(?:for|with|yet|it|so|by|to|before|already)\b)",
 )]
+
+
+STATE_PATTERNS = ACTION_PATTERNS[-5:]
+SUBORDINATE = re.compile(r"\b(?:if|once|when|while|after|because|since|until|unless|soon\s+as)\b")
+RECAP_START = re.compile(r"^\s*(?:(?:okay|ok|right|perfect|great|lovely|no\s+worries|mr\s+\w+|ms\s+\w+|"
+                         r"mrs\s+\w+)\s+)*(?:so|to\s+sum\s+up|just\s+to\s+recap|to\s+recap)\b|"
+                         r"\b(?:recap|sum\s+up)\b")
 
 
 def _action_match(turn: Turn) -> tuple[re.Match, int] | None:
@@ -308,6 +332,10 @@ def _action_match(turn: Turn) -> tuple[re.Match, int] | None:
                 continue
             if _question(turn, m.start()):
                 continue
+            before = turn.sh[turn.sentence_at(m.start())[0]:m.start()]
+            if pat in STATE_PATTERNS and (RECAP_START.search(before) or SUBORDINATE.search(before)):
+                continue  # "so, the trace is open, you'll hear…": a recap of what was done before;
+                # "while the trace is open…", "if you return it the agreement's cancelled"
             return m, (0 if pat.pattern[:30].startswith(r"\b(?:i") else 3)
     return None
 
