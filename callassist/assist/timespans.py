@@ -184,15 +184,6 @@ _NEW_SUBJECT = re.compile(
     r"arrives|arrive|has|have|won't|wont|isn't|isnt)\b")
 
 
-_DURATION_ONLY = re.compile(rf"^{_DURATION}$")
-
-
-def is_duration(words: str) -> bool:
-    """ "within 2 working days", "three to five working days after that": a stretch of time, not
-    a day, a date or a clock time."""
-    return bool(_DURATION_ONLY.match(shadow(words).strip()))
-
-
 def conditions(text: str, shadowed: str | None = None) -> list[Span]:
     """Events used as times in a promise ("once it's back at our warehouse"), the words said."""
     sh = shadowed if shadowed is not None else shadow(text)
