@@ -296,9 +296,11 @@ ACTION_PATTERNS = [re.compile(p) for p in (
     rf"\b(?:has|have|'s|is|it's|its|that's|thats)\s+(?:now\s+|just\s+|also\s+|all\s+)?been\s+{DONE}\b",
     rf"\b(?:that's|thats|that\s+is|it's|its|everything's|everything\s+is)\s+(?:all\s+|now\s+)?"
     rf"{DONE}\b(?:\s+(?:for\s+you|now)\b)?",
-    # the state the agent just put things in: "that's the Beacon Mesh cancelled", "the plan's
-    # cancelled", "the return's started", "your warranty case is open", "that's gone to them now",
-    # "that's on your account now", "it's with the billing team now"
+)]
+# the state the agent just put things in: "that's the Beacon Mesh cancelled", "the plan's
+# cancelled", "the return's started", "your warranty case is open", "that's gone to them now",
+# "that's on your account now", "it's with the billing team now" (not in a recap or a condition)
+STATE_PATTERNS = [re.compile(p) for p in (
     rf"\bthat's\s+(?:the|your|both)\s+(?:[a-z0-9']+\s+){{0,3}}{STATE}\b",
     rf"\b(?:that|(?:the|your)\s+(?:[a-z0-9-]+\s+){{0,2}}[a-z0-9-]+?)(?:'s|\s+is|\s+are)\s+"
     rf"(?:now\s+|all\s+|also\s+)*{STATE}\b",
@@ -309,9 +311,7 @@ ACTION_PATTERNS = [re.compile(p) for p in (
     r"(?:^|\|)\s*(?:okay\s+|ok\s+|right\s+|lovely\s+|great\s+|perfect\s+)?(?:all\s+)?(?:done|sent)\b"
     r"(?!\s+(?:that\s+)?(?:for|with|yet|it|so|by|to|before|already)\b)",
 )]
-
-
-STATE_PATTERNS = ACTION_PATTERNS[-5:]
+ACTION_PATTERNS += STATE_PATTERNS
 SUBORDINATE = re.compile(r"\b(?:if|once|when|while|after|because|since|until|unless|soon\s+as)\b")
 RECAP_START = re.compile(r"^\s*(?:(?:okay|ok|right|perfect|great|lovely|no\s+worries|mr\s+\w+|ms\s+\w+|"
                          r"mrs\s+\w+)\s+)*(?:so|to\s+sum\s+up|just\s+to\s+recap|to\s+recap)\b|"

@@ -9,6 +9,7 @@ from ._tokens import (_COPULA, _DOMAIN_STOP, _EMAIL_CONNECTORS, _EMAIL_END_WORDS
 
 _MISHEARD_AT = {"at", "that", "@"}  # how recognisers write the "at" of an address after a full stop
 
+
 def _emails(toks: list[_Tok]) -> list[tuple[int, int]]:
     """(first, last) token indices of each e-mail address, written or spoken."""
     found = [(i, i) for i, t in enumerate(toks) if t.kind == "email"]
