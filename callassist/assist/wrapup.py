@@ -420,6 +420,9 @@ def followup_features(turns: Sequence[Turn], caller: str, cands: Sequence[int], 
     `rules_open`: the turn ids the rules left unanswered; `vectors`: embeddings of the candidates'
     ask texts and their replies (`followup_texts`), empty without the encoder."""
     rows = []
+    # an ask the agent answers by doing something ("I've turned the texts off") or promising it
+    done = {i for f in callfacts.actions(turns, caller) for i in f.utterances} if cands else set()
+    promised = {i for f in callfacts.commitments(turns, caller) for i in f.utterances} if cands else set()
     for k in cands:
         t = turns[k]
         replies = _agent_after(turns, k, caller)[:REPLIES]
@@ -454,6 +457,8 @@ def followup_features(turns: Sequence[Turn], caller: str, cands: Sequence[int], 
             "transfer": first is not None and bool(TRANSFER.search(first.sh)),
             "unhappy_after": nxt is not None and bool(UNHAPPY.search(nxt.sh)),
             "no_reply": not replies, "late": k / max(len(turns) - 1, 1),
+            "reply_done": first is not None and first.id in done,
+            "reply_promises": first is not None and first.id in promised,
         }
         rows.append([float(values[n]) for n in wrapup_model.FOLLOWUP_FEATURES])
     return np.array(rows, dtype=float).reshape(len(cands), len(wrapup_model.FOLLOWUP_FEATURES))

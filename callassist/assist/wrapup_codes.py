@@ -184,16 +184,21 @@ class WrapUpCodes:
                      before: dict[int, str] | None = None) -> Choice | None:
         """The code the agent's words settle whatever the caller wanted (a transfer to a team
         leader: ESCALATED), or None; `before`: what the caller said just before an agent turn."""
-        for uid, text in reversed(agent):  # what the agent did last settles it
-            plain = plain_text(text)
+        plains = [plain_text(text) for _, text in agent]
+        for k in range(len(agent) - 1, -1, -1):  # what the agent did last settles it
+            uid, plain = agent[k][0], plains[k]
             asked = plain_text((before or {}).get(uid, ""))
+            earlier = plains[max(0, k - LOOK_BACK):k]
             for c in self.codes:
-                m = c.agent_keywords.search(plain) if c.agent_keywords else None
+                m = _said(c.agent_keywords, plain)
                 # a transfer to the payment line is not an escalation: with targets, the agent
                 # turn, or the caller's request it grants, must name one ("…put you through to
-                # my team leader", "put me through to your supervisor" - "hold while I transfer")
+                # my team leader", "put me through to your supervisor"), or the agent's turns
+                # just before did, for a transfer or callback that names no one else ("my team
+                # leader has to approve that … I've booked a callback with her")
                 if m and (c.agent_targets is None or c.agent_targets.search(plain)
-                          or c.agent_targets.search(asked) or _unnamed_transfer(m, plain)):
+                          or c.agent_targets.search(asked)
+                          or _handed_on(m, plain, earlier, c.agent_targets)):
                     return Choice(c, f"the agent said “{m.group()}”", (uid,), 1.0)
         return None
 
@@ -229,13 +234,49 @@ class WrapUpCodes:
         return Choice(self.codes[best], "; ".join(why), ids, float(scores[best]))
 
 
-def _unnamed_transfer(m: re.Match, plain: str) -> bool:
-    """A transfer that does not say where to ("please hold while I transfer you", "…to them
-    now"): the caller's request, perhaps misheard, or an earlier turn named the senior rep. A
-    callback ("I'll call you back") or a transfer to somewhere named ("to the payment line") is
-    not one."""
-    return bool(re.search(r"transfer|through|over|pass|hand", m.group())) and \
-        not re.match(r"\s+(?:\w+\s+)?to\s+(?!them|him|her\b)", plain[m.end():])
+NOT_DONE = re.compile(r"\b(?:can't|cant|cannot|can not|couldn't|couldnt|unable to|not able to|won't be able to|"
+                      r"wont be able to|don't|dont|no way to|there's no|theres no)\s+(?:\w+\s+){0,2}$")
+SELF = re.compile(r"\b(?:i'll|i will|ill|i'm going to|im going to|i can|i could|let me|i'd|id|we'll|we will|"
+                  r"well)\s+(?:\w+\s+)?$")  # the agent's own callback ("I'll ring you as soon as…")
+HANDOVER = re.compile(r"transfer|through|over|pass|hand|call|ring|phone|book")
+DESTINATION = re.compile(r"\s+(?:\w+\s+)?to\s+(?!them|him|her\b)(\w+(?:\s+\w+)?)")
+NAMED_PLACE = re.compile(r"\b(?:over|through|across)\s+to\s+(?:the|our|a)\s+\w+")
+LOOK_BACK = 2  # agent turns before a handover that may name who it goes to
+
+
+def _said(pattern: re.Pattern | None, plain: str) -> re.Match | None:
+    """The last match of the keywords in the text that is not said as not done ("I can't put
+    you through to them") nor the agent's own call back ("I'll ring you as soon as I hear"), or
+    None."""
+    if pattern is None:
+        return None
+    found = [m for m in pattern.finditer(plain)
+             if not NOT_DONE.search(plain[max(0, m.start() - 40):m.start()])
+             and not (re.match(r"(?:call|ring|phone) you", m.group())
+                      and SELF.search(plain[max(0, m.start() - 30):m.start()]))]
+    return found[-1] if found else None
+
+
+def _handed_on(m: re.Match, plain: str, earlier: Sequence[str], targets: re.Pattern) -> bool:
+    """A transfer or callback that does not say to whom ("please hold while I transfer you",
+    "she'll ring you this afternoon"), or names someone the agent's turns just before called a
+    target ("I'll get my team leader, Mr Okafor … putting you through to Mr Okafor now"): those
+    turns named a target, or the transfer names nobody at all. A transfer to somewhere named
+    ("to the payment line"), here or just before ("I'll pop you over to our secure payment
+    line … putting you through now"), is not one."""
+    if not HANDOVER.search(m.group()):
+        return False
+    dest = DESTINATION.match(plain[m.end():])
+    named_before = [e for e in earlier if targets.search(e)]
+    if dest is not None:  # a destination named here: a target only by a name said just before
+        name = dest.group(1)
+        return any(re.search(rf"\b{re.escape(name)}\b", e) for e in named_before) \
+            and not re.match(r"(?:the|our|a|an|your|my)\b", name)
+    if named_before:
+        return True
+    # nobody named here or just before: a plain transfer, unless it goes on to a named place
+    return bool(re.search(r"transfer|through|over|pass|hand", m.group())) \
+        and not any(NAMED_PLACE.search(e) for e in earlier[-1:])
 
 
 def _read_code(node, index: int, where: str) -> WrapUpCode:

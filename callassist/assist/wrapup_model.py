@@ -58,7 +58,8 @@ CODE_FEATURES = (
 FOLLOWUP_FEATURES = (
     "bias", "strict", "rules_open", "request", "demand", "qmark", "new_topic", "log_words", "direct",
     "cover", "meaning", "time_answered", "money_answered", "reply_checks", "reply_asks",
-    "not_sure", "sympathy_only", "transfer", "unhappy_after", "no_reply", "late")
+    "not_sure", "sympathy_only", "transfer", "unhappy_after", "no_reply", "late", "reply_done",
+    "reply_promises")
 
 
 def _feature_row(names: Sequence[str], values: dict[str, float]) -> list[float]:
@@ -332,7 +333,8 @@ def choose_code(codes: WrapUpCodes, turns: Sequence[Turn], caller: str, reason_i
 PROMISE_FEATURES = (
     "bias", "has_when", "has_amount", "first_person", "you_will", "third_person", "should",
     "booked", "log_words", "late", "last_agent", "recap", "repeat", "during_call", "generic",
-    "conditional", "sensory", "hedge", "thanks_after", "several", "action_turn")
+    "conditional", "sensory", "hedge", "thanks_after", "several", "action_turn", "hear_from",
+    "same_when", "promised_before", "closing", "not_promised", "question", "present", "remedy")
 _FIRST = re.compile(r"^(?:i|we)(?:'ll|\s+will|'re\s+going|\s+are\s+going|'m\s+going|\s+am\s+going|ll)\b")
 _YOU = re.compile(r"^you(?:'ll|\s+will|\s+should|'re\s+going|ll)\b")
 RECAP = re.compile(r"\b(?:to\s+sum\s+up|to\s+recap|recap|to\s+confirm|just\s+to\s+confirm|so\s+just\s+to|"
@@ -344,6 +346,20 @@ GENERIC = re.compile(r"\b(?:usually|normally|generally|typically|always|any\s+ti
 SENSORY = re.compile(r"\bshould\s+(?:now\s+)?(?:see|hear|notice|go|light|flash|show|come\s+up|appear|"
                      r"turn|pop|start|say|be\s+able)\b")
 HEDGE = re.compile(r"\b(?:hopefully|probably|might|may|maybe|perhaps)\b")
+HEAR = re.compile(r"\b(?:you'll|you will|youll|you should|you'd|you would)\s+(?:\w+\s+)?hear\b")
+CLOSING = re.compile(r"^\s*(?:so|then|great|lovely|perfect|brilliant|right|alright|okay|ok|and)\b")
+NOT_PROMISED = re.compile(r"\b(?:can't|cant|cannot|can not)\s+(?:promise|guarantee|say)|\bno\s+guarantee|"
+                          r"\bup\s+to\s+them\b|\bnot\s+up\s+to\s+me\b|\btheir\s+decision\b|"
+                          r"\b(?:that's|thats)\s+something\b")
+ASKING = re.compile(r"^\s*(?:and\s+)?(?:will|can|could|would|do|does|is|are|shall)\s+"
+                    r"(?:someone|somebody|anyone|anybody|you|they|he|she|it)\b")
+FUTURE = re.compile(r"'ll\b|\bwill\b|\bgoing\s+to\b|\bgonna\b|\bshall\b|\b(?:i|we|you|they|he|she|it|that)ll\b")
+WHEN_WORDS = re.compile(r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tonight|tomorrow|"
+                        r"morning|afternoon|evening|week|\d+(?:st|nd|rd|th)?|one|two|three|four|five|six|"
+                        r"seven|eight|nine|ten|hours?|days?|minutes?)\b")
+REMEDY = re.compile(r"^(?:i|we)(?:'ll|\s+will|ll|'re\s+going\s+to|\s+are\s+going\s+to|'m\s+going\s+to)\s+(?:\w+\s+)?"
+                    r"(?:refund|credit|knock|take|waive|cover|reimburse|pay|send|replace|post|email|e\s+mail|"
+                    r"book|arrange|collect|give|put|add|issue)\b")
 ACCEPT = re.compile(r"\b(?:thank|thanks|cheers|great|perfect|lovely|brilliant|okay|ok|fine|good|"
                     r"that's\s+great|appreciate)\b")
 
@@ -358,31 +374,47 @@ def promise_features(turns: Sequence[Turn], caller: str, promised: Sequence[Fact
     for f in promised:
         per_turn[f.utterances[0]] = per_turn.get(f.utterances[0], 0) + 1
     said: list[set[str]] = []  # the words of the promises before
+    whens: list[set[str]] = []  # the time words of the promises of earlier turns
     rows = []
     for f in promised:
         uid = f.utterances[0]
         k = index[uid]
         t = turns[k]
         plain = plain_text(f.text)
-        sentence = t.sh
         nxt = next((u for u in turns[k + 1:] if u.utt.speaker == caller), None)
         words = set(plain.split())
+        pos = max(t.utt.text.find(f.text), 0)
+        a, b = t.sentence_at(pos)
+        own = t.sh[a:b]
+        when_words = set(WHEN_WORDS.findall((f.when or "").lower()))
+        earlier = [w for w, g in zip(whens, promised) if g.utterances[0] != uid]
         v = {
             "bias": 1.0, "has_when": f.when is not None, "has_amount": f.amount is not None,
             "first_person": bool(_FIRST.match(plain)), "you_will": bool(_YOU.match(plain)),
             "third_person": not _FIRST.match(plain) and not _YOU.match(plain),
             "should": " should " in f" {plain} ", "booked": bool(callfacts.BOOKED.search(plain)),
             "log_words": math.log1p(len(t.utt.text.split())) / 4, "late": k / max(len(turns) - 1, 1),
-            "last_agent": uid in agent[-2:], "recap": bool(RECAP.search(sentence)),
+            "last_agent": uid in agent[-2:], "recap": bool(RECAP.search(own)),
             # said again (a recap): most of its words were in an earlier promise
             "repeat": any(len(words & w) >= 0.6 * len(words) for w in said),
-            "during_call": bool(DURING.search(plain)), "generic": bool(GENERIC.search(sentence)),
-            "conditional": bool(re.search(r"\b(?:if|unless|once)\b", sentence)),
+            "during_call": bool(DURING.search(plain)), "generic": bool(GENERIC.search(own)),
+            "conditional": bool(re.search(r"\b(?:if|unless|once)\b", own)),
             "sensory": bool(SENSORY.search(plain)), "hedge": bool(HEDGE.search(plain)),
             "thanks_after": nxt is not None and bool(ACCEPT.search(nxt.sh)),
             "several": per_turn[uid] > 1, "action_turn": uid in acted,
+            # a promise said again at the close ("so you'll hear from me on Friday") is no new one
+            "hear_from": bool(HEAR.search(plain)),
+            "same_when": bool(when_words) and any(when_words & w for w in earlier),
+            "promised_before": bool(earlier), "closing": bool(CLOSING.match(own)),
+            # what is not the agent's to promise, a question, a process in the present tense
+            "not_promised": bool(NOT_PROMISED.search(own)),
+            "question": "?" in t.utt.text[a:b + 1] or bool(ASKING.match(own)),
+            "present": not FUTURE.search(f.text.lower()),
+            # the agent's own remedy for after the call ("we'll knock 10% off your next bill")
+            "remedy": bool(REMEDY.match(plain)),
         }
         said.append(words)
+        whens.append(when_words)
         rows.append(_feature_row(PROMISE_FEATURES, v))
     return np.array(rows, dtype=float).reshape(len(promised), len(PROMISE_FEATURES))
 
