@@ -91,7 +91,10 @@ _WITHIN = r"(?:within|in|inside|under|up\s+to|no\s+more\s+than|less\s+than)"
 # the words that end a clause said without punctuation ("… of it reaching us and then …")
 _STOP = (r"(?:and|but|so|then|or|because|which|if|not|just|plus|usually|normally|please|hopefully|"
          r"probably|maybe|"
-         r"we'll|you'll|i'll|it'll|they'll|he'll|she'll|that'll)\b")
+         r"we'll|you'll|i'll|it'll|they'll|he'll|she'll|that'll|"
+         # a new clause's subject and verb ("… getting back to us | you won't pay …")
+         r"(?:you|we|i|they|he|she)\s+(?:won't|wont|will|would|can|can't|cant|don't|dont|should|"
+         r"need|have|get|are|were|may|might|must))\b")
 _NEXT_WORD = rf" (?!{_STOP})[^\s|]+"  # one more word of the clause: a comma or a '|' ends it
 # what a duration counts from: "of it reaching our warehouse", "after that", "after we receive
 # the earbuds", "of getting your photos", "after the refund email"

@@ -76,6 +76,12 @@ def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
     end = moods[-1] if moods else None
     settled = callfacts.resolution(turns, caller, said_later, end.label if end else None,
                                    end.utterance_id if end else None, checked)
+    agent_turns = [(u.id, u.text) for u in utts if u.speaker != caller]
+    before = {u.id: p.text for p, u in zip(utts, utts[1:]) if u.speaker != caller and p.speaker == caller}
+    handed = codes.agent_choice(agent_turns, before)  # a code the agent's words settle
+    if handed is not None and handed.code.left_open and settled.resolved:
+        # handed on to a senior rep (a transfer, a callback booked with them): not settled here
+        settled = callfacts.Resolution(False, f"handed on: {handed.why}", handed.utterances)
 
     reason_ids = [i for f in reason for i in f.utterances]
     # the caller's questions and requests after the reason that no agent turn dealt with in words
@@ -90,12 +96,10 @@ def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
                                       for x in (ask.text, *(r.utt.text for r in replies))),
                                     *followup_texts(turns, caller, candidates)]))
         vectors = dict(zip(texts, embed(texts))) if texts else {}
-    agent_turns = [(u.id, u.text) for u in utts if u.speaker != caller]
-    before = {u.id: p.text for p, u in zip(utts, utts[1:]) if u.speaker != caller and p.speaker == caller}
     if learned:
-        choice = codes.agent_choice(agent_turns, before) or \
-            wrapup_model.choose_code(codes, turns, caller, reason_ids, weights, embed,
-                                     wrapup_model.reason_mood(events, reason_ids, caller))
+        choice = handed or wrapup_model.choose_code(
+            codes, turns, caller, reason_ids, weights, embed,
+            wrapup_model.reason_mood(events, reason_ids, caller))
     else:
         reason_turns = [(i, by_id[i].text) for i in reason_ids] or \
                        [(u.id, u.text) for u in utts if u.speaker == caller][:3]

@@ -61,6 +61,7 @@ class CodeItem(BaseModel):
     agent_keywords: TextList = []
     agent_targets: TextList = []
     mood: Literal["positive", "negative"] | None = None
+    left_open: bool = False
 
 
 def keyword_pattern(words: Sequence[str]) -> re.Pattern | None:
@@ -88,6 +89,7 @@ class WrapUpCode:
     agent_targets: re.Pattern | None = field(default=None, compare=False)
     line: int = 0
     mood: str | None = None  # the caller's mood such calls start with, when it tells them apart
+    left_open: bool = False  # the agent's words that settle it hand the call on: it is not resolved
 
 
 @dataclass(frozen=True)
@@ -294,7 +296,7 @@ def _read_code(node, index: int, where: str) -> WrapUpCode:
                           f"{yamlfile.schema_problem(exc, CodeItem.model_fields)}") from None
     return WrapUpCode(item.code, item.label, item.description, tuple(item.examples),
                       keyword_pattern(item.keywords), keyword_pattern(item.agent_keywords),
-                      keyword_pattern(item.agent_targets), line, item.mood)
+                      keyword_pattern(item.agent_targets), line, item.mood, item.left_open)
 
 
 @lru_cache(maxsize=1)

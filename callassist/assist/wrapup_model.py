@@ -359,7 +359,8 @@ WHEN_WORDS = re.compile(r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday
                         r"seven|eight|nine|ten|hours?|days?|minutes?)\b")
 REMEDY = re.compile(r"^(?:i|we)(?:'ll|\s+will|ll|'re\s+going\s+to|\s+are\s+going\s+to|'m\s+going\s+to)\s+(?:\w+\s+)?"
                     r"(?:refund|credit|knock|take|waive|cover|reimburse|pay|send|replace|post|email|e\s+mail|"
-                    r"book|arrange|collect|give|put|add|issue)\b")
+                    r"book|arrange|collect|give|put|add|issue|pass|update|call|ring|phone|text|chase|tell|"
+                    r"let\s+you\s+know|get\s+back|contact|follow\s+up)\b")
 ACCEPT = re.compile(r"\b(?:thank|thanks|cheers|great|perfect|lovely|brilliant|okay|ok|fine|good|"
                     r"that's\s+great|appreciate)\b")
 
