@@ -3,8 +3,10 @@
 Each code has a label and a description, and optionally examples (what is said on such calls),
 keywords (words of the caller's reason for calling that point to it), agent keywords (what the
 agent says that settles it, e.g. a transfer makes the call ESCALATED), agent targets (who the
-agent keywords must name in the same turn: a team leader, not the payment line) and a mood
-(a compliment is made in a good mood). A call's code is chosen by the agent keywords, or else by
+agent keywords must name, in the same turn or, for a handover that names no one else, in the
+agent's two turns before: a team leader, not the payment line), `left_open` (a call the agent's
+words give this code was handed on, so it is not resolved) and a mood (a compliment is made in
+a good mood). A call's code is chosen by the agent keywords, or else by
 the learned scorer of assist.wrapup_model from the caller's words: those keywords, the meaning
 (the shared sentence encoder's similarity to each code's description and examples, embedded once
 per process, `prepare`) and the mood; `choose` is the hand-written rule it replaced (keywords and
