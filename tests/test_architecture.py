@@ -26,3 +26,12 @@ def test_layout_is_the_layers():
     loose = {p.stem for p in PKG.glob("*.py")}
     # at the top: the entry point and what every layer shares (settings, errors, folders, log)
     assert loose <= {"__init__", "cli", "config", "errors", "paths", "resources", "logs"}, loose
+
+
+def test_no_unused_imports_or_undefined_names():
+    """pyflakes over the package, the scripts and the tests: an unused import, a name never
+    defined or a variable assigned and never read is a mistake left behind by a change."""
+    root = PKG.parent
+    r = subprocess.run([sys.executable, "-m", "pyflakes", "callassist", "scripts", "tests"],
+                       cwd=root, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
