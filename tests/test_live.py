@@ -164,7 +164,9 @@ def test_a_speakerphone_call_the_caller_opens_is_relabelled_by_the_agents_greeti
     utts = [e for e in tl["events"] if e["type"] == "utterance"]
     assert right >= 0.8, [(u["speaker"], u["text"]) for u in utts]
     greeting = next(u for u in utts if "calling" in u["text"].lower())
-    assert greeting["speaker"] == "agent"
+    # (seen once in a full CI run on the 2-core machine: the greeting on the caller's side; the
+    # lines and what listen printed say which stretch it was cut into and how it was relabelled)
+    assert greeting["speaker"] == "agent", ([(u["speaker"], u["text"]) for u in utts], stdout)
     moods = [e for e in tl["events"] if e["type"] == "mood"]
     assert moods and all(m["speaker"] == "customer" for m in moods)
     assert greeting["id"] not in {m["utterance_id"] for m in moods}

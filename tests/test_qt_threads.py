@@ -5,6 +5,7 @@ True or False") after about 13 minutes. pyproject.toml keeps PySide6 below 6.12;
 on any version that drains a reference per cross-thread emission again."""
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 
@@ -27,13 +28,20 @@ def test_signals_from_a_thread_leave_true_and_false_alone(qtbot):
             probe.level.emit("customer", 0.5)
             probe.event.emit({"i": i})
 
-    before = sys.getrefcount(True), sys.getrefcount(False)
-    thread = threading.Thread(target=emit)
-    thread.start()
-    thread.join(30)
-    qtbot.waitUntil(lambda: len(received) == 2 * n, timeout=20000)
-    QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents)
-    after = sys.getrefcount(True), sys.getrefcount(False)
+    # the garbage of earlier tests freed mid-count drops hundreds of references to True and
+    # False (seen in the full suite): collect it first and hold the collector off while counting
+    gc.collect()
+    gc.disable()
+    try:
+        before = sys.getrefcount(True), sys.getrefcount(False)
+        thread = threading.Thread(target=emit)
+        thread.start()
+        thread.join(30)
+        qtbot.waitUntil(lambda: len(received) == 2 * n, timeout=20000)
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents)
+        after = sys.getrefcount(True), sys.getrefcount(False)
+    finally:
+        gc.enable()
     # other threads of the test process may hold or drop a few; a leak is one per emission
-    assert after[0] - before[0] > -n // 4 and after[1] - before[1] > -n // 4, (before, after)
+    assert after[0] - before[0] > -n // 2 and after[1] - before[1] > -n // 2, (before, after)
 
