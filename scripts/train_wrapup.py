@@ -73,7 +73,8 @@ def prepare(call: dict, codes: WrapUpCodes, embeds: Embed, embedder, mood_model=
     before = {u.id: p.text for p, u in zip(utts, utts[1:]) if u.speaker != CUSTOMER and p.speaker == CUSTOMER}
     settled = codes.agent_choice(agent, before)
     promised = callfacts.commitments(turns, CUSTOMER)
-    P = wm.promise_features(turns, CUSTOMER, promised, callfacts.actions(turns, CUSTOMER))
+    done = callfacts.actions(turns, CUSTOMER)
+    P = wm.promise_features(turns, CUSTOMER, promised, done)
     gold_promise = {c["turn"] for c in call.get("commitments", [])}
     # the labelled reason as the reason model can give it (among its candidates), else as labelled
     reason_ids = {turns[k].id for k in cands if turns[k].id - 1 in gold} or {i + 1 for i in gold}
@@ -91,7 +92,7 @@ def prepare(call: dict, codes: WrapUpCodes, embeds: Embed, embedder, mood_model=
             "settled": settled.code.code if settled else None, "promised": promised, "P": P,
             "py": np.array([f.utterances[0] - 1 in gold_promise for f in promised], dtype=float),
             "gold_promise": gold_promise, "asks": asks,
-            "F": wrapup.followup_features(turns, CUSTOMER, asks, rules_open, vectors),
+            "F": wrapup.followup_features(turns, CUSTOMER, asks, rules_open, vectors, done, promised),
             "fy": np.array([turns[k].id - 1 in gold_followup for k in asks], dtype=float),
             "rules_followup": {i - 1 for i in rules_open}, "gold_followup": gold_followup}
 

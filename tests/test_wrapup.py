@@ -963,3 +963,19 @@ def test_the_follow_up_scorer_reads_how_the_call_went_on(models):
                     (A, "you're welcome is there anything else i can help with"),
                     (C, "no that's all bye"))
     assert _unanswered(summarize(answered, [], models.wrapup, embedder)) == []
+
+
+def test_a_promise_is_read_in_its_own_sentence():
+    """The promise scorer's sentence features (a recap, a question, "usually") read the sentence
+    the promise is in, however callfacts capitalised the clause."""
+    from callassist.assist import callfacts, wrapup_model as wm
+    from callassist.assist.callfacts import Turn
+    utts = call((C, "the engineer never came and nobody rang me"),
+                (A, "I'm so sorry. I've rebooked the engineer for Monday morning. "
+                    "So just to recap, you'll hear from us by Thursday."))
+    turns = [Turn.of(u) for u in utts]
+    found = callfacts.commitments(turns, C)
+    heard = next(f for f in found if "hear from us" in f.text.lower())
+    assert not heard.text.startswith("you'll")  # the clause as callfacts gives it: capitalised
+    row = wm.promise_features(turns, C, [heard], callfacts.actions(turns, C))[0]
+    assert row[wm.PROMISE_FEATURES.index("recap")] == 1.0

@@ -104,7 +104,7 @@ def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
         reason_turns = [(i, by_id[i].text) for i in reason_ids] or \
                        [(u.id, u.text) for u in utts if u.speaker == caller][:3]
         vector = embed([" ".join(t for _, t in reason_turns)])[0] if embed is not None else None
-        choice = codes.choose(reason_turns, agent_turns, vector, embedder, before)
+        choice = handed or codes.choose(reason_turns, agent_turns, vector, embedder, before)
 
     followups = [_fact(f, kind="commitment") for f in promised]
     if not settled.resolved:
@@ -113,8 +113,8 @@ def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
             if not answered_in_meaning(ask, replies, vectors)]
     if scored:
         rules_open = {t.id for t, _ in left}
-        probs = wrapup_model.sigmoid(followup_features(turns, caller, candidates, rules_open, vectors)
-                                     @ weights.followup) if candidates else []
+        rows = followup_features(turns, caller, candidates, rules_open, vectors, done, said_later)
+        probs = wrapup_model.sigmoid(rows @ weights.followup) if candidates else []
         left = [(turns[k], _ask_text(turns[k], asks(turns[k]))) for k, p in zip(candidates, probs)
                 if p >= weights.raise_at]
     for turn, text in left:
@@ -419,14 +419,20 @@ def _ask_text(turn: Turn, found: Sequence[Ask]) -> str:
 
 
 def followup_features(turns: Sequence[Turn], caller: str, cands: Sequence[int], rules_open: set[int],
-                      vectors: dict[str, np.ndarray]) -> np.ndarray:
+                      vectors: dict[str, np.ndarray], actions: Sequence[Fact] | None = None,
+                      promises: Sequence[Fact] | None = None) -> np.ndarray:
     """One row of wrapup_model.FOLLOWUP_FEATURES per candidate turn (`ask_candidates`);
     `rules_open`: the turn ids the rules left unanswered; `vectors`: embeddings of the candidates'
-    ask texts and their replies (`followup_texts`), empty without the encoder."""
+    ask texts and their replies (`followup_texts`), empty without the encoder; `actions` and
+    `promises`: callfacts.actions and callfacts.commitments of the call when already found."""
     rows = []
     # an ask the agent answers by doing something ("I've turned the texts off") or promising it
-    done = {i for f in callfacts.actions(turns, caller) for i in f.utterances} if cands else set()
-    promised = {i for f in callfacts.commitments(turns, caller) for i in f.utterances} if cands else set()
+    if cands and actions is None:
+        actions = callfacts.actions(turns, caller)
+    if cands and promises is None:
+        promises = callfacts.commitments(turns, caller)
+    done = {i for f in actions or () for i in f.utterances}
+    promised = {i for f in promises or () for i in f.utterances}
     for k in cands:
         t = turns[k]
         replies = _agent_after(turns, k, caller)[:REPLIES]

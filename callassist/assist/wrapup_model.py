@@ -54,7 +54,7 @@ REASON_FEATURES = (
 CODE_FEATURES = (
     "similarity", "similarity_chunk", "similarity_agent", "keywords_reason", "keywords_caller",
     "keywords_agent", "similarity_caller", "is_fallback", "fallback_weak", "mood_fit", "best_chunk",
-    "best_keywords", "similarity_done")
+    "best_keywords", "similarity_done", "similarity_first", "keywords_first")
 FOLLOWUP_FEATURES = (
     "bias", "strict", "rules_open", "request", "demand", "qmark", "new_topic", "log_words", "direct",
     "cover", "meaning", "time_answered", "money_answered", "reply_checks", "reply_asks",
@@ -204,7 +204,7 @@ def code_features(codes: WrapUpCodes, turns: Sequence[Turn], caller: str, reason
              and (not reason or t.utt.start >= reason[0].utt.start)]
     agent_text = " ".join(t.utt.text for t in turns if t.utt.speaker != caller)
     n = len(codes.codes)
-    sims = sims_caller = sims_chunk = sims_agent = sims_done = np.zeros(n)
+    sims = sims_caller = sims_chunk = sims_agent = sims_done = sims_first = np.zeros(n)
     # what the agent did ("I've issued the refund", "I've booked the replacement")
     done = [by_id[i] for f in callfacts.actions(turns, caller) for i in f.utterances[:1] if i in by_id]
     if embed is not None and reason_text:
@@ -223,6 +223,7 @@ def code_features(codes: WrapUpCodes, turns: Sequence[Turn], caller: str, reason
         replies = " ".join(t.utt.text for t in after[:3])
         sims_agent = codes.code_similarities(embed([replies])[0]) if replies else np.zeros(n)
         sims_done = codes.code_similarities(mean(done)) if done else np.zeros(n)
+        sims_first = codes.code_similarities(mean(reason[:1]))
     kw_reason = [_keyword_weight(c.keywords, reason_text) for c in codes.codes]
     # the best among the codes the caller's words can give ("tell their manager"
     # is not an escalation: the agent's words settle that one)
@@ -241,6 +242,9 @@ def code_features(codes: WrapUpCodes, turns: Sequence[Turn], caller: str, reason
             "keywords_caller": _keyword_weight(c.keywords, caller_text) / 3,
             "keywords_agent": _keyword_weight(c.keywords, agent_text) / 3,
             "similarity_caller": sims_caller[i], "is_fallback": fallback,
+            # the first reason turn alone: a second one ("and while I've got you…") is a side issue
+            "similarity_first": sims_first[i],
+            "keywords_first": _keyword_weight(c.keywords, reason[0].utt.text) / 3 if reason else 0.0,
             "fallback_weak": fallback * (1.0 - max(top, 0.0)),
             # a good mood points to a compliment; a bad one says little against it (the story of
             # what went wrong often comes first)
@@ -384,7 +388,7 @@ def promise_features(turns: Sequence[Turn], caller: str, promised: Sequence[Fact
         plain = plain_text(f.text)
         nxt = next((u for u in turns[k + 1:] if u.utt.speaker == caller), None)
         words = set(plain.split())
-        pos = max(t.utt.text.find(f.text), 0)
+        pos = max(t.utt.text.lower().find(f.text.lower()), 0)  # the clause is capitalised
         a, b = t.sentence_at(pos)
         own = t.sh[a:b]
         when_words = set(WHEN_WORDS.findall((f.when or "").lower()))
