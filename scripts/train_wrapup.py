@@ -225,7 +225,7 @@ def main() -> None:
                     default=[ROOT / "tests" / "data" / f"{s}.jsonl" for s in TRAIN_SETS])
     ap.add_argument("--also", type=float, default=0.5,
                     help="a second reason turn when at least this likely")
-    ap.add_argument("--keep", type=float, default=0.4, help="a promise is kept when at least this likely")
+    ap.add_argument("--keep", type=float, default=0.45, help="a promise is kept when at least this likely")
     ap.add_argument("--raise-at", type=float, default=0.3,
                     help="a follow-up is raised when at least this likely")
     ap.add_argument("--write", action="store_true", help="write models/wrapup/weights.json")

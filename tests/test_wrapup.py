@@ -979,3 +979,29 @@ def test_a_promise_is_read_in_its_own_sentence():
     assert not heard.text.startswith("you'll")  # the clause as callfacts gives it: capitalised
     row = wm.promise_features(turns, C, [heard], callfacts.actions(turns, C))[0]
     assert row[wm.PROMISE_FEATURES.index("recap")] == 1.0
+
+
+def test_what_the_agent_does_before_hanging_up_or_how_someone_will_feel_scores_below_a_promise():
+    """"I'll give you the reference" happens on the call and "she'll love it" is a wish: both
+    score below the promise of the new jug by Friday, the wish below `keep`."""
+    from callassist.assist import callfacts, wrapup_model as wm
+    from callassist.assist.callfacts import Turn
+    utts = call((C, "the blender i bought my mum as a present arrived with a cracked jug"),
+                (A, "I'm sorry about that. I've ordered a new jug and it will be with you by Friday. "
+                    "I'll give you the reference number, it's 4 4 1 9."),
+                (C, "oh good she'll be pleased"),
+                (A, "Oh, she'll love it, it's a lovely blender."))
+    w = summarize(utts, [], default_codes())
+    assert [c["when"] for c in w.commitments if c["when"]] == ["by Friday"]
+    assert not any("love" in c["text"].lower() for c in w.commitments)
+    turns = [Turn.of(u) for u in utts]
+    found = callfacts.commitments(turns, C)
+    rows = wm.promise_features(turns, C, found, callfacts.actions(turns, C))
+    p = dict(zip([f.text.lower() for f in found], wm.sigmoid(rows @ wm.default_weights().promise)))
+    texts = list(p)
+    now = next(i for i, t in enumerate(texts) if "reference" in t)
+    love = next(i for i, t in enumerate(texts) if "love" in t)
+    jug = next(i for i, t in enumerate(texts) if "friday" in t)
+    assert rows[now][wm.PROMISE_FEATURES.index("on_the_call")] == 1.0
+    assert rows[love][wm.PROMISE_FEATURES.index("feeling")] == 1.0
+    assert p[texts[now]] < p[texts[jug]] - 0.3 and p[texts[love]] < 0.1

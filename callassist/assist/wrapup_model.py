@@ -338,13 +338,21 @@ PROMISE_FEATURES = (
     "bias", "has_when", "has_amount", "first_person", "you_will", "third_person", "should",
     "booked", "log_words", "late", "last_agent", "recap", "repeat", "during_call", "generic",
     "conditional", "sensory", "hedge", "thanks_after", "several", "action_turn", "hear_from",
-    "same_when", "promised_before", "closing", "not_promised", "question", "present", "remedy")
+    "same_when", "promised_before", "closing", "not_promised", "question", "present", "remedy",
+    "on_the_call", "feeling")
 _FIRST = re.compile(r"^(?:i|we)(?:'ll|\s+will|'re\s+going|\s+are\s+going|'m\s+going|\s+am\s+going|ll)\b")
 _YOU = re.compile(r"^you(?:'ll|\s+will|\s+should|'re\s+going|ll)\b")
 RECAP = re.compile(r"\b(?:to\s+sum\s+up|to\s+recap|recap|to\s+confirm|just\s+to\s+confirm|so\s+just\s+to|"
                    r"summary|in\s+short|so\s+that's|so\s+thats|as\s+i\s+said|like\s+i\s+said)\b")
 DURING = re.compile(r"\b(?:moment|hold|on\s+the\s+line|bear\s+with|one\s+sec|a\s+sec|second|brief|"
                     r"while\s+you\s+wait|let\s+it\s+ring|transfer\w*|put\s+you\s+through|stay\s+on)\b")
+# what the agent does before the call ends ("I'll give you the reference", "I'll explain it to them
+# first", "I'll put you through"), and how someone will feel ("she'll love it")
+ON_THE_CALL = re.compile(r"\b(?:give\s+you\s+(?:the|a|your|my)\s+(?:reference|number|case|details|ref)|explain|"
+                         r"tell\s+them|read\s+(?:you|out)|spell|put\s+you\s+(?:through|on\s+hold)|pop\s+you|"
+                         r"transfer\s+you|stay\s+on\s+the\s+line|take\s+(?:your|some)\s+details|grab\s+(?:your|the))\b")
+FEELING = re.compile(r"\b(?:love|loves|like\s+it|enjoy|touched|make\s+(?:their|his|her|your|my)\s+day|"
+                     r"be\s+(?:so\s+|really\s+|very\s+)?(?:happy|pleased|thrilled|delighted|chuffed|fine|okay|ok))\b")
 GENERIC = re.compile(r"\b(?:usually|normally|generally|typically|always|any\s+time|anytime|tend\s+to|"
                      r"every\s+time|in\s+general)\b")
 SENSORY = re.compile(r"\bshould\s+(?:now\s+)?(?:see|hear|notice|go|light|flash|show|come\s+up|appear|"
@@ -417,6 +425,7 @@ def promise_features(turns: Sequence[Turn], caller: str, promised: Sequence[Fact
             "present": not FUTURE.search(f.text.lower()),
             # the agent's own remedy for after the call ("we'll knock 10% off your next bill")
             "remedy": bool(REMEDY.match(plain)),
+            "on_the_call": bool(ON_THE_CALL.search(plain)), "feeling": bool(FEELING.search(plain)),
         }
         said.append(words)
         whens.append(when_words)
