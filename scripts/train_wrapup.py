@@ -37,7 +37,8 @@ from callassist.core.pipeline import Pipeline  # noqa: E402
 TRAIN_SETS = ("wrapup_dev", "wrapup_blind", "wrapup_blind2", "wrapup_blind3", "wrapup_blind4",
               "wrapup_blind5a", "wrapup_blind5b", "wrapup_blind6a", "wrapup_blind6b", "wrapup_blind7a",
               "wrapup_blind7b", "wrapup_blind8a", "wrapup_blind8b", "wrapup_blind9a", "wrapup_blind9b",
-              "wrapup_blind10a", "wrapup_blind10b", "wrapup_blind11a", "wrapup_blind11b")
+              "wrapup_blind10a", "wrapup_blind10b", "wrapup_blind11a", "wrapup_blind11b",
+              "wrapup_blind12a", "wrapup_blind12b")
 # wrapup_dev's `followups` are another fact (the commitments, and an unresolved call's reason):
 # it is left out of the follow-up scorer's training and figures
 OTHER_FOLLOWUPS = ("wrapup_dev",)

@@ -736,7 +736,8 @@ def test_the_shipped_weights_name_every_feature_and_were_trained_on_spent_sets_o
     spent = ("wrapup_dev", "wrapup_blind", "wrapup_blind2", "wrapup_blind3", "wrapup_blind4",
              "wrapup_blind5a", "wrapup_blind5b", "wrapup_blind6a", "wrapup_blind6b", "wrapup_blind7a",
              "wrapup_blind7b", "wrapup_blind8a", "wrapup_blind8b", "wrapup_blind9a", "wrapup_blind9b",
-             "wrapup_blind10a", "wrapup_blind10b", "wrapup_blind11a", "wrapup_blind11b")
+             "wrapup_blind10a", "wrapup_blind10b", "wrapup_blind11a", "wrapup_blind11b",
+             "wrapup_blind12a", "wrapup_blind12b")
     assert all(s in spent for s in data["trained_on"])  # a blind set is measured once, never trained on
     w = wm.Weights.load()
     assert w.reason.shape == (len(wm.REASON_FEATURES),) and 0 < w.also < 1 and 0 < w.keep < 1
@@ -1005,3 +1006,17 @@ def test_what_the_agent_does_before_hanging_up_or_how_someone_will_feel_scores_b
     assert rows[now][wm.PROMISE_FEATURES.index("on_the_call")] == 1.0
     assert rows[love][wm.PROMISE_FEATURES.index("feeling")] == 1.0
     assert p[texts[now]] < p[texts[jug]] - 0.3 and p[texts[love]] < 0.1
+
+
+
+def test_an_answer_still_to_come_leaves_a_politely_ended_call_open():
+    """The agent will find out and email the answer: the caller's "great, thanks" ends the call,
+    not the matter."""
+    utts = call((C, "hi, quick one, does the aurora 14 laptop drive two 4k monitors at the same time"),
+                (A, "Good question. I don't want to guess, so I'll ask our product team and "
+                    "email you the answer by tomorrow afternoon."),
+                (C, "okay great, thanks"),
+                (A, "You're welcome, have a lovely day."))
+    w = summarize(utts, [], default_codes())
+    assert not w.resolved and "still to do" in w.resolved_why and 2 in w.resolved_utterances
+    assert any(f["kind"] == "open_issue" for f in w.followups)  # the reason stays open

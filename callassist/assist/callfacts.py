@@ -570,7 +570,10 @@ OPEN_WORK = re.compile(
     r"(?:opened|raised|started|logged|put in) (?:a |an )?(?:trace|query|dispute|request with)|"
     r"(?:raised|logged) (?:it|this|that) with|come back to us|get back to us|"
     r"(?:email|text|call|ring|let) you (?:know )?(?:as soon as|once|when|the moment)|"
-    r"the moment (?:they|i|we) hear|as soon as (?:they|i|we) hear)\b")
+    r"the moment (?:they|i|we) hear|as soon as (?:they|i|we) hear|"
+    # an answer the agent still has to find ("I'll ask our product team and email you the answer")
+    r"(?:email|e mail|text|call|ring|phone|get back to) you (?:with )?(?:the|an) answer|"
+    r"(?:find out|check) and (?:email|call|ring|text|get back)|ask (?:our|the) \w+ (?:\w+ )?team and)\b")
 # how a caller ends a call that is not settled: still waiting, undecided, giving up
 WAITING = re.compile(
     r"\b(?:ill be waiting|wait for (?:the|your|their|a|an) (?:call|email|text|reply|answer)|"
