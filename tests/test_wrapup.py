@@ -874,13 +874,20 @@ def test_what_happens_next_on_the_call_or_a_recap_is_not_a_promise_for_after_it(
     assert [3] in kept and [2] not in kept  # "I'll just be a moment": on the call, not after it
     assert w.commitments[0]["when"] == "by Thursday"
     # the recap is less likely a promise of its own than the promise it repeats
+    found, _, probs = promise_scores(utts)
+    p = dict(zip([f.utterances[0] for f in found], probs))
+    assert p[5] < p[3] - 0.2 and p[2] < 0.2
+
+
+def promise_scores(utts):
+    """Every clause callfacts.commitments finds in a call, its row of promise features and the
+    shipped scorer's probability."""
     from callassist.assist import callfacts, wrapup_model as wm
     from callassist.assist.callfacts import Turn
     turns = [Turn.of(u) for u in utts]
     found = callfacts.commitments(turns, C)
-    p = dict(zip([f.utterances[0] for f in found], wm.sigmoid(
-        wm.promise_features(turns, C, found, callfacts.actions(turns, C)) @ wm.default_weights().promise)))
-    assert p[5] < p[3] - 0.2 and p[2] < 0.2
+    rows = wm.promise_features(turns, C, found, callfacts.actions(turns, C))
+    return found, rows, wm.sigmoid(rows @ wm.default_weights().promise)
 
 
 def live_call(models, utts, end: float):
@@ -969,24 +976,20 @@ def test_the_follow_up_scorer_reads_how_the_call_went_on(models):
 def test_a_promise_is_read_in_its_own_sentence():
     """The promise scorer's sentence features (a recap, a question, "usually") read the sentence
     the promise is in, however callfacts capitalised the clause."""
-    from callassist.assist import callfacts, wrapup_model as wm
-    from callassist.assist.callfacts import Turn
+    from callassist.assist import wrapup_model as wm
     utts = call((C, "the engineer never came and nobody rang me"),
                 (A, "I'm so sorry. I've rebooked the engineer for Monday morning. "
                     "So just to recap, you'll hear from us by Thursday."))
-    turns = [Turn.of(u) for u in utts]
-    found = callfacts.commitments(turns, C)
-    heard = next(f for f in found if "hear from us" in f.text.lower())
-    assert not heard.text.startswith("you'll")  # the clause as callfacts gives it: capitalised
-    row = wm.promise_features(turns, C, [heard], callfacts.actions(turns, C))[0]
-    assert row[wm.PROMISE_FEATURES.index("recap")] == 1.0
+    found, rows, _ = promise_scores(utts)
+    k = next(i for i, f in enumerate(found) if "hear from us" in f.text.lower())
+    assert not found[k].text.startswith("you'll")  # the clause as callfacts gives it: capitalised
+    assert rows[k][wm.PROMISE_FEATURES.index("recap")] == 1.0
 
 
 def test_what_the_agent_does_before_hanging_up_or_how_someone_will_feel_scores_below_a_promise():
     """"I'll give you the reference" happens on the call and "she'll love it" is a wish: both
     score below the promise of the new jug by Friday, the wish below `keep`."""
-    from callassist.assist import callfacts, wrapup_model as wm
-    from callassist.assist.callfacts import Turn
+    from callassist.assist import wrapup_model as wm
     utts = call((C, "the blender i bought my mum as a present arrived with a cracked jug"),
                 (A, "I'm sorry about that. I've ordered a new jug and it will be with you by Friday. "
                     "I'll give you the reference number, it's 4 4 1 9."),
@@ -995,18 +998,14 @@ def test_what_the_agent_does_before_hanging_up_or_how_someone_will_feel_scores_b
     w = summarize(utts, [], default_codes())
     assert [c["when"] for c in w.commitments if c["when"]] == ["by Friday"]
     assert not any("love" in c["text"].lower() for c in w.commitments)
-    turns = [Turn.of(u) for u in utts]
-    found = callfacts.commitments(turns, C)
-    rows = wm.promise_features(turns, C, found, callfacts.actions(turns, C))
-    p = dict(zip([f.text.lower() for f in found], wm.sigmoid(rows @ wm.default_weights().promise)))
-    texts = list(p)
+    found, rows, p = promise_scores(utts)
+    texts = [f.text.lower() for f in found]
     now = next(i for i, t in enumerate(texts) if "reference" in t)
     love = next(i for i, t in enumerate(texts) if "love" in t)
     jug = next(i for i, t in enumerate(texts) if "friday" in t)
     assert rows[now][wm.PROMISE_FEATURES.index("on_the_call")] == 1.0
     assert rows[love][wm.PROMISE_FEATURES.index("feeling")] == 1.0
-    assert p[texts[now]] < p[texts[jug]] - 0.3 and p[texts[love]] < 0.1
-
+    assert p[now] < p[jug] - 0.3 and p[love] < 0.1
 
 
 def test_an_answer_still_to_come_leaves_a_politely_ended_call_open():
