@@ -104,7 +104,7 @@ def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
         reason_turns = [(i, by_id[i].text) for i in reason_ids] or \
                        [(u.id, u.text) for u in utts if u.speaker == caller][:3]
         vector = embed([" ".join(t for _, t in reason_turns)])[0] if embed is not None else None
-        choice = handed or codes.choose(reason_turns, agent_turns, vector, embedder, before)
+        choice = handed or codes.choose(reason_turns, vector, embedder)
 
     followups = [_fact(f, kind="commitment") for f in promised]
     if not settled.resolved:
@@ -419,20 +419,16 @@ def _ask_text(turn: Turn, found: Sequence[Ask]) -> str:
 
 
 def followup_features(turns: Sequence[Turn], caller: str, cands: Sequence[int], rules_open: set[int],
-                      vectors: dict[str, np.ndarray], actions: Sequence[Fact] | None = None,
-                      promises: Sequence[Fact] | None = None) -> np.ndarray:
+                      vectors: dict[str, np.ndarray], actions: Sequence[Fact],
+                      promises: Sequence[Fact]) -> np.ndarray:
     """One row of wrapup_model.FOLLOWUP_FEATURES per candidate turn (`ask_candidates`);
     `rules_open`: the turn ids the rules left unanswered; `vectors`: embeddings of the candidates'
     ask texts and their replies (`followup_texts`), empty without the encoder; `actions` and
-    `promises`: callfacts.actions and callfacts.commitments of the call when already found."""
+    `promises`: the call's callfacts.actions and callfacts.commitments."""
     rows = []
     # an ask the agent answers by doing something ("I've turned the texts off") or promising it
-    if cands and actions is None:
-        actions = callfacts.actions(turns, caller)
-    if cands and promises is None:
-        promises = callfacts.commitments(turns, caller)
-    done = {i for f in actions or () for i in f.utterances}
-    promised = {i for f in promises or () for i in f.utterances}
+    done = {i for f in actions for i in f.utterances}
+    promised = {i for f in promises for i in f.utterances}
     for k in cands:
         t = turns[k]
         replies = _agent_after(turns, k, caller)[:REPLIES]

@@ -206,15 +206,11 @@ class WrapUpCodes:
                     return Choice(c, f"the agent said “{m.group()}”", (uid,), 1.0)
         return None
 
-    def choose(self, reason: Sequence[tuple[int, str]], agent: Sequence[tuple[int, str]],
-               reason_vector: np.ndarray | None = None, embedder=None,
-               before: dict[int, str] | None = None) -> Choice:
-        """The code of a call from its reason for calling (caller (id, text)) and what the agent
-        said; `reason_vector` is the reason embedded with `embedder` (None: keywords only);
-        `before`: what the caller said just before an agent turn (by the agent turn's id)."""
-        settled = self.agent_choice(agent, before)
-        if settled is not None:
-            return settled
+    def choose(self, reason: Sequence[tuple[int, str]], reason_vector: np.ndarray | None = None,
+               embedder=None) -> Choice:
+        """The code of a call from its reason for calling (caller (id, text)), for a call whose
+        agent's words settle none (`agent_choice` first); `reason_vector` is the reason embedded
+        with `embedder` (None: keywords only)."""
         plain = plain_text(" ".join(t for _, t in reason))
         hits = [sorted({m.group() for m in c.keywords.finditer(plain)}) if c.keywords else []
                 for c in self.codes]
