@@ -364,7 +364,8 @@ def actions(turns: Sequence[Turn], caller: str) -> list[Fact]:
 # ---- what the agent promised -------------------------------------------------------------------
 
 FUTURE = re.compile(
-    r"(?P<subj>[$£€]?\b[a-z0-9][a-z0-9.]*)(?:'ll|\s+will|\s+shall)\s+(?P<verb>[a-z']+(?:\s+[a-z']+){0,2})"
+    r"(?P<subj>[$£€]?\b[a-z0-9][a-z0-9.]*)(?P<modal>'ll|\s+will|\s+shall|'d|\s+would)\s+"
+    r"(?P<verb>[a-z']+(?:\s+[a-z']+){0,2})"
     r"|\b(?:ill|youll|itll|theyll|thatll)\s+(?P<verb2>[a-z']+(?:\s+[a-z']+){0,2})"
     r"|\b(?:i'm|im|i\s+am|we're|we\s+are|you're|youre|you\s+are|it's|its|it\s+is|they're|theyre|"
     r"they\s+are)\s+going\s+to\s+(?P<verb3>[a-z']+(?:\s+[a-z']+){0,2})"
@@ -373,11 +374,11 @@ FUTURE = re.compile(
     r"|\bexpect\s+(?P<verb5>(?:it|them|a|an|the|your|to)\b(?:\s+[a-z']+){0,2})"
     # the present for a scheduled event, kept only with a time after it ("forty dollars goes back
     # on your card within two working days", "it ships tomorrow")
-    r"|\b(?P<verb6>(?:goes|comes|arrives|ships|lands|drops|shows|takes|can\s+take|"
+    r"|\b(?P<verb6>(?:goes|comes|arrives|ships|leaves\s+(?:us|the|our)|lands|drops|shows|takes|can\s+take|"
     r"gets\s+(?:back|to|refunded|sent)|has\s+(?:up\s+to|until|till)|"
     r"(?<!you\s)(?<!\bi\s)(?:go\s+out|arrive|ship|come\s+back)|"
     r"is\s+(?:refunded|credited|sent|delivered|dispatched|due|booked|coming|arriving)|"
-    r"(?:it's|its|they're|theyre)\s+(?:due|booked|scheduled)|"
+    r"(?:it's|its|they're|theyre)\s+(?:still\s+|now\s+|also\s+)?(?:due|booked|scheduled|coming|arriving)|"
     # what the centre does as a matter of course, said with its time ("we refund it within two
     # working days")
     r"(?<=\bwe\s)(?:refund|send|email|text|call|ring|credit|issue|ship|dispatch|collect|release)|"
@@ -391,11 +392,27 @@ QUESTION_WORDS = {"what", "when", "how", "where", "why", "which", "who", "will",
 WHEN_QUESTION = re.compile(r"\b(?:when|how\s+long|how\s+soon|what\s+time|what\s+day|by\s+when)\b")
 # a condition on what the caller chooses or does makes an offer or an instruction ("if you order
 # before eight…", "when you call back we can…"); a condition on events is still a promise ("if
-# it's lost we'll send a replacement")
-CONDITIONAL = re.compile(r"\b(?:if|unless|once|when|as\s+long\s+as)\s+(?:you|you'd|youd|you're)\b|"
+# it's lost we'll send a replacement"), and so is one on what the caller did or has not yet heard
+# ("…taken when you paid, so it'll be back in two days", "if you haven't heard by seven, the team
+# leader will ring you")
+CONDITIONAL = re.compile(r"\b(?:if|unless|once|when|as\s+long\s+as)\s+(?:you|you'd|youd|you're)\b"
+                         r"(?!\s+(?:paid|ordered|bought|placed|called|rang|phoned|signed|booked|"
+                         r"haven't|havent|don't\s+hear|dont\s+hear|do\s+not\s+hear|still\s+haven't))|"
                          r"\bif\s+(?:we|i)\s+(?:were|did|had)\b")
 STATE_NOW = re.compile(r"^be\s+(?:all\s+)?(?:set|done|good|fine|ready|sorted|it|the\s+one)\b")
-EMBEDDED = re.compile(r"\b(?:what|how|why|whether|who|which|know|sure)\s+(?:\S+\s+){0,2}$")
+# "i'm not sure what they'll say" (but not "how about this, i'll ring you…", "which ports, and i'll…")
+EMBEDDED = re.compile(r"\b(?:what|how|why|whether|who|which|know|sure)\s+"
+                      r"(?:(?!and\b|so\b|but\b|about\b)\S+\s+){0,2}$")
+# "would" / "'d" before these is a wish, an opinion or a past ("you'd rung us before")
+WOULD_NOT = re.compile(r"(?:rather|prefer|like|love|want|need|think|say|expect|recommend|suggest|advise|"
+                       r"imagine|guess|hope|be\s+able|have\s+(?:to|been|had|got|gone)|end\s+up|been|had|"
+                       r"got|gone|[a-z]+ed|rung|done|sent)\b")
+PAST_MODAL = re.compile(r"(?:have|of)\s+(?:been|had|got|gone|done|told|sent|given|known|[a-z]+ed)\b")
+VERBS = ("verb", "verb2", "verb3", "verb4", "verb5", "verb6")
+# "what i'll do is email you a summary today": the promise is what comes after "is"
+CLEFT = re.compile(r"^do\s+(?:then\s+|now\s+|as\s+well\s+)?is\b")
+# a condition on an event ("if it's lost", "if it turns out we did take it twice"), not on the caller
+EVENT_IF = re.compile(r"\b(?:if|in\s+case)\s+(?!you\b|you'd\b|youd\b|you're\b|youre\b)")
 NOW = re.compile(r"\b(?:now|right\s+now|right\s+away|straight\s+away|immediately|while\s+you're|"
                  r"while\s+youre|whilst)\b")
 BOOKED = re.compile(r"\b(?:booked|rebooked|arranged|scheduled|set\s+up|organised|organized|"
@@ -405,34 +422,65 @@ BOOKED = re.compile(r"\b(?:booked|rebooked|arranged|scheduled|set\s+up|organised
 def _promises(turn: Turn) -> list[tuple[int, int]]:
     """Where the agent promises something for after the call (each separate promise: "they'll go
     out today and should reach you Friday" is two), and where the clause saying it starts."""
-    out = []
-    for m in FUTURE.finditer(turn.sh):
-        verb = next(v for v in (m.group("verb"), m.group("verb2"), m.group("verb3"),
-                                m.group("verb4"), m.group("verb5"), m.group("verb6")) if v is not None)
-        subj = m.group("subj")
-        if subj in QUESTION_WORDS or (subj and subj in ("what", "that") and verb.startswith("be all")):
-            continue
-        first_person = subj == "i" or m.group("verb2") is not None and \
-            turn.sh[m.start():m.start() + 3] == "ill" or m.group("verb3") is not None and \
-            turn.sh[m.start()] == "i"
-        if NOT_PROMISE.match(verb) or (first_person and (
-                IMMEDIATE_VERB.match(verb) or re.match(r"be\s+with\s+you\b", verb))):
-            continue
-        a, b = turn.sentence_at(m.start())
-        later = times(turn.sh[m.end():b])
-        if NOW.search(turn.sh[m.end():b]) and not later:
-            continue  # "i'm going to refund the charge now", "you should be all set now"
-        if STATE_NOW.match(verb) and not later:
-            continue  # "that'll be it", "you'll be all set": how things are, not a promise
-        if m.group("verb6") is not None and (not times(turn.sh[m.start():b]) or re.search(
-                r"\b(?:if|once|when|unless|soon\s+as)\s+(?:\S+\s+){0,3}$", turn.sh[a:m.start()])):
-            continue  # "it goes back on your card" with no time: how things work; "if the price
-            # drops within 14 days": the condition, not what is promised
-        before = turn.sh[a:m.start()]
-        if CONDITIONAL.search(before) or _question(turn, m.start()) or EMBEDDED.search(before):
-            continue
-        out.append((m.start(), _subject_start(turn, m)))
+    out, pos = [], 0
+    while (m := FUTURE.search(turn.sh, pos)) is not None:
+        found = _promise_at(turn, m)
+        if found is not None:
+            out.append(found)
+            pos = m.end()
+        else:  # the words after a verb that is no promise may hold one ("if the line drops | my
+            # colleague will ring you back")
+            group = next(g for g in VERBS if m.group(g))
+            pos = m.start(group) + len(m.group(group).split()[0])
     return out
+
+
+def _promise_at(turn: Turn, m: re.Match) -> tuple[int, int] | None:
+    """A FUTURE match as a promise (where it is and where its clause starts), or None."""
+    group = next(g for g in VERBS if m.group(g))
+    verb = m.group(group)
+    subj = m.group("subj")
+    if subj in QUESTION_WORDS or (subj and subj in ("what", "that") and verb.startswith("be all")):
+        return None
+    first_person = subj == "i" or m.group("verb2") is not None and \
+        turn.sh[m.start():m.start() + 3] == "ill" or m.group("verb3") is not None and \
+        turn.sh[m.start()] == "i"
+    if (m.group("verb6") is None and NOT_PROMISE.match(verb)) or (first_person and (
+            IMMEDIATE_VERB.match(verb) or re.match(r"be\s+with\s+you\b", verb))):
+        return None
+    a, b = turn.sentence_at(m.start())
+    before = turn.sh[a:m.start()]
+    # what happens if something happens ("if it's lost, we send a new one straight away", "if
+    # the courier can't find it, that's on them. you'd still get the full $649 back")
+    prev = [s for s in turn.sentences if s[1] <= a][-1:]
+    event = EVENT_IF.search(before) or (prev and EVENT_IF.search(turn.sh[prev[0][0]:prev[0][1]]))
+    modal = (m.group("modal") or "").strip()
+    if modal in ("'d", "would") and (not event or WOULD_NOT.match(verb)):
+        return None  # "i would say", "whichever you'd rather", "you'd rung us before": no promise
+        # without the event it waits on
+    if PAST_MODAL.match(verb) and modal not in ("'ll", "will", "shall"):
+        return None  # "we should have told you", "that should have been refunded": what went wrong
+    later = times(turn.sh[m.end():b])
+    # "now" said after the verb's first word ("it should be there now"; not "it's now coming on…")
+    after = m.start(group) + len(verb.split()[0]) if group != "verb6" else m.end()
+    if NOW.search(turn.sh[after:b]) and not later and not event:
+        return None  # "i'm going to refund the charge now", "you should be all set now"
+    if STATE_NOW.match(verb) and not later:
+        return None  # "that'll be it", "you'll be all set": how things are, not a promise
+    if m.group("verb6") is not None and (not (times(turn.sh[m.start():b]) or any(
+            a <= c.start and c.end <= m.start() for c in conditions(turn.utt.text, turn.sh))) or re.search(
+            r"\b(?:if|once|when|unless|soon\s+as)\s+(?:\S+\s+){0,3}$", before)):
+        return None  # "it goes back on your card" with no time or "once…": how things work; "if the
+        # price drops within 14 days": the condition, not what is promised
+    cleft = CLEFT.match(verb)
+    if cleft and not later:
+        return None  # "what i'm going to do is open a trace": said and done on the call
+    if CONDITIONAL.search(before) or _question(turn, m.start()) or (
+            EMBEDDED.search(before) and not cleft):
+        return None
+    if cleft and "what" in before:  # the clause starts at "what"
+        return m.start(), a + before.rindex("what")
+    return m.start(), _subject_start(turn, m)
 
 
 PRONOUN = {"i", "we", "you", "it", "they", "he", "she", "this", "that", "someone", "somebody",
@@ -443,10 +491,13 @@ CONJUNCTION = {"and", "but", "so", "then", "which", "also"}
 def _subject_start(turn: Turn, m: re.Match) -> int:
     """Where the clause of a promise begins: at its pronoun ("you'll get…"), a few words before
     for a noun ("the new router will…", "the refund should…"), at the sentence start when the
-    subject is left out ("…has been processed and will show…")."""
+    subject is left out ("…has been processed and will show…"); a few words before a present-tense
+    schedule too ("the refund goes out…", "your card is credited…")."""
     sa, _ = turn.sentence_at(m.start())
     subj = m.group("subj")
-    if subj in PRONOUN or (subj is None and m.group("verb4") is None and m.group("verb5") is None):
+    own = m.group("verb6") is None or re.match(r"(?:it's|its|they're|theyre)\b", m.group("verb6"))
+    if subj in PRONOUN or (subj is None and m.group("verb4") is None and m.group("verb5") is None
+                           and own):
         return m.start()
     if subj in CONJUNCTION:
         return sa

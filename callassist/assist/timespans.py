@@ -77,6 +77,7 @@ _HOUR_W = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
 _AMPM = r"(?:am|pm|a\s+m|p\s+m|o'clock|oclock)"
 _CLOCK_EXACT = (rf"(?:\d{{1,2}}(?:[:.]\d{{2}})?\s*{_AMPM}|\d{{1,2}}[:.]\d{{2}}"
                 rf"|{_HOUR_W}\s+(?:thirty|fifteen|forty\s+five|{_AMPM})|noon|midday|midnight"
+                rf"|(?:half|quarter)\s+(?:past|to)\s+(?:{_HOUR_W}|\d{{1,2}})"
                 rf"|lunch\s*time)")
 _CLOCK = rf"(?:{_CLOCK_EXACT}|{_HOUR_W}|\d{{1,2}})"  # "before twelve"; but "at one point" is no time
 _CLOCK_PHRASE = (rf"(?:(?:at|around)\s+{_CLOCK_EXACT}"
@@ -111,7 +112,8 @@ _DURATION = (rf"(?:(?:{_WITHIN}\s+)?(?:the\s+(?:next|coming)\s+)?{_QTY}\s+{_UNIT
 
 TIME_PATTERNS = [re.compile(p) for p in (
     # a day or date, then maybe a clock time: "tomorrow before twelve", "by friday", "on the 14th"
-    rf"\b(?:{_PREP}\s+)?(?:{_DAY}|{_DATE})(?:\s+{_CLOCK_PHRASE})?(?![\w'])",
+    # (after a day a bare hour is a time: "friday at ten")
+    rf"\b(?:{_PREP}\s+)?(?:{_DAY}|{_DATE})(?:\s+(?:{_CLOCK_PHRASE}|(?:at|around)\s+{_CLOCK}(?!\s+(?:point|stage|of|or)\b)))?(?![\w'])",
     rf"\b{_PREP}\s+{_BARE_DATE}(?:\s+of\s+{_MONTH})?(?:\s+{_CLOCK_PHRASE})?(?![\w'])",
     # a clock time, then maybe a day: "by 6pm on thursday"
     rf"\b{_CLOCK_PHRASE}(?:\s+(?:on\s+)?(?:{_DAY}|{_DATE}|{_BARE_DATE}))?(?![\w'])",

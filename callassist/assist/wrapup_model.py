@@ -339,7 +339,7 @@ PROMISE_FEATURES = (
     "booked", "log_words", "late", "last_agent", "recap", "repeat", "during_call", "generic",
     "conditional", "sensory", "hedge", "thanks_after", "several", "action_turn", "hear_from",
     "same_when", "promised_before", "closing", "not_promised", "question", "present", "remedy",
-    "on_the_call", "feeling")
+    "on_the_call", "feeling", "they_remedy")
 _FIRST = re.compile(r"^(?:i|we)(?:'ll|\s+will|'re\s+going|\s+are\s+going|'m\s+going|\s+am\s+going|ll)\b")
 _YOU = re.compile(r"^you(?:'ll|\s+will|\s+should|'re\s+going|ll)\b")
 RECAP = re.compile(r"\b(?:to\s+sum\s+up|to\s+recap|recap|to\s+confirm|just\s+to\s+confirm|so\s+just\s+to|"
@@ -373,6 +373,10 @@ REMEDY = re.compile(r"^(?:i|we)(?:'ll|\s+will|ll|'re\s+going\s+to|\s+are\s+going
                     r"(?:refund|credit|knock|take|waive|cover|reimburse|pay|send|replace|post|email|e\s+mail|"
                     r"book|arrange|collect|give|put|add|issue|pass|update|call|ring|phone|text|chase|tell|"
                     r"let\s+you\s+know|get\s+back|contact|follow\s+up)\b")
+THEY_REMEDY = re.compile(r"^(?:the\s+\w+|they|he|she|someone|somebody|(?:our|the)\s+\w+\s+team)\s*"
+                         r"(?:ll|will|are\s+going\s+to|is\s+going\s+to)\s+(?:\w+\s+)?"
+                         r"(?:refund|credit|send|replace|collect|pick|drop|deliver|bring|fit|install|swap|"
+                         r"call|ring|phone|text|email|e\s+mail|contact|get\s+back|come)\b")
 ACCEPT = re.compile(r"\b(?:thank|thanks|cheers|great|perfect|lovely|brilliant|okay|ok|fine|good|"
                     r"that's\s+great|appreciate)\b")
 
@@ -426,6 +430,8 @@ def promise_features(turns: Sequence[Turn], caller: str, promised: Sequence[Fact
             # the agent's own remedy for after the call ("we'll knock 10% off your next bill")
             "remedy": bool(REMEDY.match(plain)),
             "on_the_call": bool(ON_THE_CALL.search(plain)), "feeling": bool(FEELING.search(plain)),
+            # someone else's remedy ("the courier will collect the damaged one", "they'll text you")
+            "they_remedy": bool(THEY_REMEDY.search(plain)),
         }
         said.append(words)
         whens.append(when_words)
