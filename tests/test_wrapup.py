@@ -415,6 +415,13 @@ def test_promises_by_their_grammar(text, promises):
     ("If it keeps happening I would say it's the power supply.", []),
     ("If you order by eight tonight it ships tomorrow.", []),
     ("the refund goes back to the card once it's approved", []),
+    ("What you'll do is log in tomorrow and reset it.", []),  # an instruction to the caller
+    ("It's coming up on the system as delivered on Monday.", []),  # a status read out
+    ("That leaves us with two options for Friday.", []),
+    ("If that doesn't work, I'd try a factory reset.", []),  # advice
+    ("Let me see if it's in stock. I'm going to refund the delivery charge now.", []),
+    ("and will they ship tomorrow", []),  # a question, unpunctuated
+    ("on Friday at ten to six we'll call", [("on Friday", None)]),
 ])
 def test_promise_candidates_that_wait_on_an_event_or_come_in_a_roundabout_way(text, found):
     """callfacts.commitments offers these to the scorer (the when and amount as it reads them)."""
@@ -1076,3 +1083,36 @@ def test_someone_elses_remedy_is_read_as_a_promise():
     they = wm.PROMISE_FEATURES.index("they_remedy")
     assert rows[courier][they] == 1.0 and rows[note][they] == 0.0
     assert p[courier] >= wm.default_weights().keep
+
+
+@pytest.mark.parametrize("text, clause", [
+    # a promise is said from its subject: a whole amount, a name, "what I'll do is…"
+    ("your refund of two hundred and fifty pounds goes back on your card by Friday",
+     "Two hundred and fifty pounds goes back on your card by Friday"),
+    ("the twenty five ninety nine goes back on your card by Friday",
+     "The twenty five ninety nine goes back on your card by Friday"),
+    ("If we get cut off, Dana will ring you straight back.", "Dana will ring you straight back"),
+    ("The Wi-Fi will drop for a few seconds while it moves.", "The Wi-Fi will drop for a few seconds while it moves"),
+    ("What I'll do is ring the depot myself first thing Monday.",
+     "What I'll do is ring the depot myself first thing Monday"),
+    ("The refund goes out within two working days of it reaching our warehouse.",
+     "The refund goes out within two working days of it reaching our warehouse"),
+])
+def test_a_promise_clause_starts_at_its_subject(text, clause):
+    from callassist.assist import callfacts
+    from callassist.assist.callfacts import Turn
+    turns = [Turn.of(u) for u in call((C, "my order has a problem"), (A, text))]
+    assert [f.text for f in callfacts.commitments(turns, C)] == [clause]
+
+
+def test_a_promise_said_in_the_present_is_kept():
+    """The scorer keeps a refund's schedule said in the present to the caller; a one-line
+    "the refund goes out within…" on its own sits at the threshold (a policy read out, to the
+    labels, as often as a promise) and is not asserted."""
+    utts = call((C, "hi i sent the headphones back last week"),
+                (A, "Thanks, I can see them. They reached our warehouse this morning."),
+                (C, "great so when do i get my money"),
+                (A, "Your refund of $149 goes back on your card within two working days."),
+                (C, "perfect thank you"))
+    w = summarize(utts, [], default_codes())
+    assert [(c["when"], c["amount"]) for c in w.commitments] == [("within two working days", "$149")]

@@ -373,12 +373,16 @@ FUTURE = re.compile(
     r"clear|show|land|go|take|hear|appear)\b(?:\s+[a-z']+){0,2})"
     r"|\bexpect\s+(?P<verb5>(?:it|them|a|an|the|your|to)\b(?:\s+[a-z']+){0,2})"
     # the present for a scheduled event, kept only with a time after it ("forty dollars goes back
-    # on your card within two working days", "it ships tomorrow")
-    r"|\b(?P<verb6>(?:goes|comes|arrives|ships|leaves\s+(?:us|the|our)|lands|drops|shows|takes|can\s+take|"
+    # on your card within two working days", "it ships tomorrow") or an event before it ("once it
+    # reaches our warehouse the $89 goes back on your card")
+    r"|\b(?P<verb6>(?:goes|comes|arrives|ships|leaves\s+(?:us(?!\s+with\b)|the\s+(?:warehouse|depot)|"
+    r"our\s+(?:warehouse|depot))|lands|drops|shows|takes|can\s+take|"
     r"gets\s+(?:back|to|refunded|sent)|has\s+(?:up\s+to|until|till)|"
-    r"(?<!you\s)(?<!\bi\s)(?:go\s+out|arrive|ship|come\s+back)|"
+    r"(?<!you\s)(?<!\bi\s)(?<!\bit\s)(?:go\s+out|arrive|ship|come\s+back)|"
     r"is\s+(?:refunded|credited|sent|delivered|dispatched|due|booked|coming|arriving)|"
-    r"(?:it's|its|they're|theyre)\s+(?:still\s+|now\s+|also\s+)?(?:due|booked|scheduled|coming|arriving)|"
+    # ("it's coming up on the system as…", "it's due to a fault": how things are, not a schedule)
+    r"(?:it's|its|they're|theyre)\s+(?:still\s+|now\s+|also\s+)?(?:due(?!\s+to\s+(?:a|an|the)\b)|booked|"
+    r"scheduled|coming(?!\s+up\b)|arriving)|"
     # what the centre does as a matter of course, said with its time ("we refund it within two
     # working days")
     r"(?<=\bwe\s)(?:refund|send|email|text|call|ring|credit|issue|ship|dispatch|collect|release)|"
@@ -396,23 +400,30 @@ WHEN_QUESTION = re.compile(r"\b(?:when|how\s+long|how\s+soon|what\s+time|what\s+
 # ("…taken when you paid, so it'll be back in two days", "if you haven't heard by seven, the team
 # leader will ring you")
 CONDITIONAL = re.compile(r"\b(?:if|unless|once|when|as\s+long\s+as)\s+(?:you|you'd|youd|you're)\b"
-                         r"(?!\s+(?:paid|ordered|bought|placed|called|rang|phoned|signed|booked|"
-                         r"haven't|havent|don't\s+hear|dont\s+hear|do\s+not\s+hear|still\s+haven't))|"
+                         r"(?!\s+(?:haven't|havent|don't\s+hear|dont\s+hear|do\s+not\s+hear|"
+                         r"still\s+haven't|still\s+havent))(?<!when\syou(?=\s(?:paid|ordered|bought|placed|"
+                         r"called|rang|phoned|signed|booked)\b))|"
                          r"\bif\s+(?:we|i)\s+(?:were|did|had)\b")
 STATE_NOW = re.compile(r"^be\s+(?:all\s+)?(?:set|done|good|fine|ready|sorted|it|the\s+one)\b")
 # "i'm not sure what they'll say" (but not "how about this, i'll ring you…", "which ports, and i'll…")
 EMBEDDED = re.compile(r"\b(?:what|how|why|whether|who|which|know|sure)\s+"
                       r"(?:(?!and\b|so\b|but\b|about\b)\S+\s+){0,2}$")
 # "would" / "'d" before these is a wish, an opinion or a past ("you'd rung us before")
-WOULD_NOT = re.compile(r"(?:rather|prefer|like|love|want|need|think|say|expect|recommend|suggest|advise|"
-                       r"imagine|guess|hope|be\s+able|have\s+(?:to|been|had|got|gone)|end\s+up|been|had|"
-                       r"got|gone|[a-z]+ed|rung|done|sent)\b")
+WOULD_NOT = re.compile(r"(?:(?:already|just|normally|usually|probably|personally|definitely|also|still|"
+                       r"really|actually)\s+)*(?:rather|prefer|like|love|want|need|think|say|expect|recommend|"
+                       r"suggest|advise|imagine|guess|hope|be\s+able|be\s+better|have\s+(?:to|been|had|got|gone)|"
+                       r"end\s+up|been|had|got|gone|[a-z]+ed|rung|done|sent|try|go\s+for|avoid|wait|use|"
+                       r"unplug|leave|explain|give\s+it)\b")
 PAST_MODAL = re.compile(r"(?:have|of)\s+(?:been|had|got|gone|done|told|sent|given|known|[a-z]+ed)\b")
 VERBS = ("verb", "verb2", "verb3", "verb4", "verb5", "verb6")
 # "what i'll do is email you a summary today": the promise is what comes after "is"
-CLEFT = re.compile(r"^do\s+(?:then\s+|now\s+|as\s+well\s+)?is\b")
+CLEFT = re.compile(r"^do\s+(?:then\s+|now\s+)?is\b")
 # a condition on an event ("if it's lost", "if it turns out we did take it twice"), not on the caller
-EVENT_IF = re.compile(r"\b(?:if|in\s+case)\s+(?!you\b|you'd\b|youd\b|you're\b|youre\b)")
+EVENT_IF = re.compile(r"(?<!see\s)(?<!check\s)(?<!know\s)(?<!sure\s)(?<!ask\s)(?<!wonder\s)"
+                      r"\b(?:if|in\s+case)\s+(?!you\b|you'd\b|youd\b|you're\b|youre\b|it\s+were\b|"
+                      r"i\s+(?:could|were|was|remember|recall)\b|possible\b|not\b|so\b|"
+                      r"that's\s+(?:ok|okay|alright|fine)\b|it's\s+(?:ok|okay|alright|fine)\b|"
+                      r"that\s+doesn't|that\s+doesnt|it\s+happens\s+again)")
 NOW = re.compile(r"\b(?:now|right\s+now|right\s+away|straight\s+away|immediately|while\s+you're|"
                  r"while\s+youre|whilst)\b")
 BOOKED = re.compile(r"\b(?:booked|rebooked|arranged|scheduled|set\s+up|organised|organized|"
@@ -428,6 +439,10 @@ def _promises(turn: Turn) -> list[tuple[int, int]]:
         if found is not None:
             out.append(found)
             pos = m.end()
+        elif m.group("subj") in QUESTION_WORDS or _question(turn, m.start()) or re.match(
+                r"(?:i|you|we|it|they|he|she)\b", m.group("verb") or ""):
+            pos = m.end()  # "okay will it arrive on friday", "and will they ship tomorrow": no
+            # promise in a question's words
         else:  # the words after a verb that is no promise may hold one ("if the line drops | my
             # colleague will ring you back")
             group = next(g for g in VERBS if m.group(g))
@@ -453,11 +468,12 @@ def _promise_at(turn: Turn, m: re.Match) -> tuple[int, int] | None:
     # what happens if something happens ("if it's lost, we send a new one straight away", "if
     # the courier can't find it, that's on them. you'd still get the full $649 back")
     prev = [s for s in turn.sentences if s[1] <= a][-1:]
-    event = EVENT_IF.search(before) or (prev and EVENT_IF.search(turn.sh[prev[0][0]:prev[0][1]]))
+    event = EVENT_IF.search(before)
     modal = (m.group("modal") or "").strip()
-    if modal in ("'d", "would") and (not event or WOULD_NOT.match(verb)):
-        return None  # "i would say", "whichever you'd rather", "you'd rung us before": no promise
-        # without the event it waits on
+    if modal in ("'d", "would") and (subj == "i" or WOULD_NOT.match(verb) or not (
+            event or (prev and EVENT_IF.search(turn.sh[prev[0][0]:prev[0][1]])))):
+        return None  # "i'd try a reset" (advice), "whichever you'd rather", "you'd rung us
+        # before": no promise, nor one without the event it waits on
     if PAST_MODAL.match(verb) and modal not in ("'ll", "will", "shall"):
         return None  # "we should have told you", "that should have been refunded": what went wrong
     later = times(turn.sh[m.end():b])
@@ -472,20 +488,27 @@ def _promise_at(turn: Turn, m: re.Match) -> tuple[int, int] | None:
             r"\b(?:if|once|when|unless|soon\s+as)\s+(?:\S+\s+){0,3}$", before)):
         return None  # "it goes back on your card" with no time or "once…": how things work; "if the
         # price drops within 14 days": the condition, not what is promised
-    cleft = CLEFT.match(verb)
+    # "what i'll do is…" (not "what you'll do is…", an instruction)
+    cleft = CLEFT.match(verb) and re.match(r"(?:i|we)\b", turn.sh[m.start():])
     if cleft and not later:
         return None  # "what i'm going to do is open a trace": said and done on the call
     if CONDITIONAL.search(before) or _question(turn, m.start()) or (
             EMBEDDED.search(before) and not cleft):
         return None
-    if cleft and "what" in before:  # the clause starts at "what"
-        return m.start(), a + before.rindex("what")
+    lead = re.search(r"\b(?:what|all)\s+$", before) if cleft else None
+    if lead:  # the clause starts at "what" ("all i'll do is…")
+        return m.start(), a + lead.start()
     return m.start(), _subject_start(turn, m)
 
 
 PRONOUN = {"i", "we", "you", "it", "they", "he", "she", "this", "that", "someone", "somebody",
            "everything", "ill", "youll", "itll", "theyll", "thatll"}
 CONJUNCTION = {"and", "but", "so", "then", "which", "also"}
+
+
+NUMBER_WORDS = set("""zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
+fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety
+hundred thousand and""".split())
 
 
 def _subject_start(turn: Turn, m: re.Match) -> int:
@@ -501,6 +524,9 @@ def _subject_start(turn: Turn, m: re.Match) -> int:
         return m.start()
     if subj in CONJUNCTION:
         return sa
+    if subj and turn.utt.text[m.start():m.start() + 1].isupper() and \
+            turn.utt.text[m.start() - 1:m.start()] == " " and turn.sh[sa:m.start()].strip():
+        return m.start()  # a name ("…cut off, Dana will ring you back")
     words = list(re.finditer(r"[^\s|]+", turn.sh[sa:m.start()]))
     start = m.start()
     for w in reversed(words[-3:]):
@@ -509,7 +535,17 @@ def _subject_start(turn: Turn, m: re.Match) -> int:
         start = sa + w.start()
         if w.group() in PRONOUN or w.group() in ("the", "your", "a", "an", "our", "my"):
             break
-    return start
+    # not in the middle of an amount ("two hundred and | fifty pounds goes back…", "the twenty |
+    # five ninety nine goes back…")
+    first = start
+    k = next((i for i, w in enumerate(words) if sa + w.start() == start), None)
+    while k and words[k - 1].group() in NUMBER_WORDS and words[k].group() in NUMBER_WORDS:
+        k -= 1
+        start = sa + words[k].start()
+    money = next((x for x in amounts(turn.utt.text, turn.sh) if x.start < start < x.end), None)
+    start = money.start if money is not None else start
+    det = re.search(r"\b(?:the|your|a|an|our|my)\s+$", turn.sh[sa:start]) if start < first else None
+    return sa + det.start() if det else start
 
 
 def _pick(spans: list[Span], turn: Turn, at: int, same_sentence: bool = False) -> Span | None:

@@ -113,7 +113,8 @@ _DURATION = (rf"(?:(?:{_WITHIN}\s+)?(?:the\s+(?:next|coming)\s+)?{_QTY}\s+{_UNIT
 TIME_PATTERNS = [re.compile(p) for p in (
     # a day or date, then maybe a clock time: "tomorrow before twelve", "by friday", "on the 14th"
     # (after a day a bare hour is a time: "friday at ten")
-    rf"\b(?:{_PREP}\s+)?(?:{_DAY}|{_DATE})(?:\s+(?:{_CLOCK_PHRASE}|(?:at|around)\s+{_CLOCK}(?!\s+(?:point|stage|of|or)\b)))?(?![\w'])",
+    rf"\b(?:{_PREP}\s+)?(?:{_DAY}|{_DATE})(?:\s+(?:{_CLOCK_PHRASE}|(?:at|around)\s+{_CLOCK}(?!\s+(?:point|stage|of|or|past|to|percent|per|hundred|thousand|"
+    rf"pounds?|dollars?|quid|bucks|euros?|cents?|p)\b)))?(?![\w'])",
     rf"\b{_PREP}\s+{_BARE_DATE}(?:\s+of\s+{_MONTH})?(?:\s+{_CLOCK_PHRASE})?(?![\w'])",
     # a clock time, then maybe a day: "by 6pm on thursday"
     rf"\b{_CLOCK_PHRASE}(?:\s+(?:on\s+)?(?:{_DAY}|{_DATE}|{_BARE_DATE}))?(?![\w'])",

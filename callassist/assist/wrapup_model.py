@@ -340,8 +340,9 @@ PROMISE_FEATURES = (
     "conditional", "sensory", "hedge", "thanks_after", "several", "action_turn", "hear_from",
     "same_when", "promised_before", "closing", "not_promised", "question", "present", "remedy",
     "on_the_call", "feeling", "they_remedy")
-_FIRST = re.compile(r"^(?:i|we)(?:'ll|\s+will|'re\s+going|\s+are\s+going|'m\s+going|\s+am\s+going|ll)\b")
-_YOU = re.compile(r"^you(?:'ll|\s+will|\s+should|'re\s+going|ll)\b")
+# (plain text: "we'd send" is "wed send", "you'd still get" "youd still get")
+_FIRST = re.compile(r"^(?:i|we)(?:'ll|\s+will|'re\s+going|\s+are\s+going|'m\s+going|\s+am\s+going|ll|d|\s+would)\b")
+_YOU = re.compile(r"^you(?:'ll|\s+will|\s+should|'re\s+going|ll|d|\s+would)\b")
 RECAP = re.compile(r"\b(?:to\s+sum\s+up|to\s+recap|recap|to\s+confirm|just\s+to\s+confirm|so\s+just\s+to|"
                    r"summary|in\s+short|so\s+that's|so\s+thats|as\s+i\s+said|like\s+i\s+said)\b")
 DURING = re.compile(r"\b(?:moment|hold|on\s+the\s+line|bear\s+with|one\s+sec|a\s+sec|second|brief|"
@@ -365,18 +366,21 @@ NOT_PROMISED = re.compile(r"\b(?:can't|cant|cannot|can not)\s+(?:promise|guarant
                           r"\b(?:that's|thats)\s+something\b")
 ASKING = re.compile(r"^\s*(?:and\s+)?(?:will|can|could|would|do|does|is|are|shall)\s+"
                     r"(?:someone|somebody|anyone|anybody|you|they|he|she|it)\b")
-FUTURE = re.compile(r"'ll\b|\bwill\b|\bgoing\s+to\b|\bgonna\b|\bshall\b|\b(?:i|we|you|they|he|she|it|that)ll\b")
+FUTURE = re.compile(r"'ll\b|\bwill\b|\bgoing\s+to\b|\bgonna\b|\bshall\b|\b(?:i|we|you|they|he|she|it|that)ll\b|"
+                    r"\bwould\b|\b(?:we|you|they|he|she|it)'d\b")
 WHEN_WORDS = re.compile(r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tonight|tomorrow|"
                         r"morning|afternoon|evening|week|\d+(?:st|nd|rd|th)?|one|two|three|four|five|six|"
                         r"seven|eight|nine|ten|hours?|days?|minutes?)\b")
-REMEDY = re.compile(r"^(?:i|we)(?:'ll|\s+will|ll|'re\s+going\s+to|\s+are\s+going\s+to|'m\s+going\s+to)\s+(?:\w+\s+)?"
+REMEDY = re.compile(r"^(?:i|we)(?:'ll|\s+will|ll|d|\s+would|'re\s+going\s+to|\s+are\s+going\s+to|'m\s+going\s+to)\s+"
+                    r"(?:\w+\s+)?"
                     r"(?:refund|credit|knock|take|waive|cover|reimburse|pay|send|replace|post|email|e\s+mail|"
                     r"book|arrange|collect|give|put|add|issue|pass|update|call|ring|phone|text|chase|tell|"
                     r"let\s+you\s+know|get\s+back|contact|follow\s+up)\b")
-THEY_REMEDY = re.compile(r"^(?:the\s+\w+|they|he|she|someone|somebody|(?:our|the)\s+\w+\s+team)\s*"
-                         r"(?:ll|will|are\s+going\s+to|is\s+going\s+to)\s+(?:\w+\s+)?"
-                         r"(?:refund|credit|send|replace|collect|pick|drop|deliver|bring|fit|install|swap|"
-                         r"call|ring|phone|text|email|e\s+mail|contact|get\s+back|come)\b")
+THEY_REMEDY = re.compile(r"^(?:(?:the|a|an|our|your|my)\s+(?:\w+\s+)?\w+|they|he|she|somebody|"
+                         r"someone(?:\s+from\s+(?:our|the)\s+\w+(?:\s+team)?)?)\s*"
+                         r"(?:ll|will|are\s+going\s+to|is\s+going\s+to)\s+(?:(?!not\b|never\b)\w+\s+)?"
+                         r"(?:refund|credit|send|replace|collect|pick|deliver|bring|fit|install|swap|"
+                         r"call|ring|phone|text|email|e\s+mail|contact|get\s+back|come\s+(?:out|round|and))\b")
 ACCEPT = re.compile(r"\b(?:thank|thanks|cheers|great|perfect|lovely|brilliant|okay|ok|fine|good|"
                     r"that's\s+great|appreciate)\b")
 
