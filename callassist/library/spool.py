@@ -25,7 +25,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 
@@ -155,17 +155,32 @@ class SpoolingStore:
         return self.local.is_recording(call_id) or self.server.is_recording(call_id)
 
     # -- reading: the spool's copy of a call it holds
+    def _read(self, call_id: str, read: Callable[[CallStore], Any]) -> Any:
+        """`read` on the store that holds the call. The spool may hand the call to the server
+        between the look and the read: what the spool no longer holds afterwards is read again
+        from the server."""
+        if self._spooled(call_id):
+            try:
+                out = read(self.local)
+            except CallAssistError:
+                if self._spooled(call_id):
+                    raise
+            else:
+                if self._spooled(call_id):
+                    return out
+        return read(self.server)
+
     def get_call(self, call_id: str) -> CallRow:
-        return self._holder(call_id).get_call(call_id)
+        return self._read(call_id, lambda store: store.get_call(call_id))
 
     def event_data(self, call_id: str, original: bool = False) -> list[str]:
-        return self._holder(call_id).event_data(call_id, original)
+        return self._read(call_id, lambda store: store.event_data(call_id, original))
 
     def last_event_time(self, call_id: str) -> float | None:
-        return self._holder(call_id).last_event_time(call_id)
+        return self._read(call_id, lambda store: store.last_event_time(call_id))
 
     def has_originals(self, call_id: str) -> bool:
-        return self._holder(call_id).has_originals(call_id)
+        return self._read(call_id, lambda store: store.has_originals(call_id))
 
     def list_calls(self, limit: int | None = None) -> list[CallRow]:
         """The server's calls and this desk's spooled ones (its copy where both have one)."""
