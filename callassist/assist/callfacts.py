@@ -16,7 +16,7 @@ from ..core.events import Utterance
 from ..core.rules import NEGATIVE_LABELS, plain_text
 from ..core.text import normalize, spoken_numbers
 from .points import ISSUE, QUESTION, REQUEST
-from .timespans import Span, amounts, conditions, shadow, times
+from .timespans import NUMBER_WORD, Span, amounts, conditions, shadow, times
 
 MAX_WORDS = 28  # a clause longer than this (a recogniser's run-on) is cut around what matters
 BOUNDARY = re.compile(r"\b(?:and|so|but|because|then|okay|ok|which|that)\s+")
@@ -506,11 +506,6 @@ PRONOUN = {"i", "we", "you", "it", "they", "he", "she", "this", "that", "someone
 CONJUNCTION = {"and", "but", "so", "then", "which", "also"}
 
 
-NUMBER_WORDS = set("""zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
-fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety
-hundred thousand and""".split())
-
-
 def _subject_start(turn: Turn, m: re.Match) -> int:
     """Where the clause of a promise begins: at its pronoun ("you'll get…"), a few words before
     for a noun ("the new router will…", "the refund should…"), at the sentence start when the
@@ -539,7 +534,7 @@ def _subject_start(turn: Turn, m: re.Match) -> int:
     # five ninety nine goes back…")
     first = start
     k = next((i for i, w in enumerate(words) if sa + w.start() == start), None)
-    while k and words[k - 1].group() in NUMBER_WORDS and words[k].group() in NUMBER_WORDS:
+    while k and all(NUMBER_WORD.fullmatch(w.group()) or w.group() == "and" for w in words[k - 1:k + 1]):
         k -= 1
         start = sa + words[k].start()
     money = next((x for x in amounts(turn.utt.text, turn.sh) if x.start < start < x.end), None)

@@ -48,6 +48,8 @@ _TENS = r"(?:twenty|thirty|forty|fourty|fifty|sixty|seventy|eighty|ninety)"
 _LT100 = rf"(?:{_TENS}(?:[\s-]+{_U})?|{_TEEN}|{_U})"
 WORD_NUMBER = (rf"(?:(?:(?:a|{_U})\s+hundred|(?:a|{_LT100})\s+thousand)(?:\s+(?:and\s+)?{_LT100})?"
                rf"|{_LT100})")
+# one word of a number said in words ("forty", "hundred"), as callfacts walks back over an amount
+NUMBER_WORD = re.compile(rf"{_U}|{_TEEN}|{_TENS}|zero|hundred|thousand")
 _DIGITS = r"\d+(?:[.,]\d+)?"
 NUMBER = rf"(?:{_DIGITS}|{WORD_NUMBER})"
 
