@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Train the wrap-up's four learned scorers (callassist.assist.wrapup_model: the reason for
-calling, the wrap-up code, the promises kept, the caller's asks left open), print their
+"""Train the wrap-up's five learned scorers (callassist.assist.wrapup_model: the reason for
+calling, the wrap-up code, the promises kept, the caller's asks left open, whether the call was
+settled), print their
 leave-one-set-out figures next to the hand-written rules', and write models/wrapup/weights.json
 (the defaults reproduce the shipped file; about 7 minutes on a 2-core CPU).
 
@@ -31,14 +32,15 @@ from callassist.assist import callfacts, wrapup, wrapup_model as wm  # noqa: E40
 from callassist.assist.callfacts import Turn  # noqa: E402
 from callassist.assist.wrapup import Embed  # noqa: E402
 from callassist.assist.wrapup_codes import WrapUpCodes  # noqa: E402
-from callassist.core.events import CUSTOMER, Utterance  # noqa: E402
+from callassist.core.events import CUSTOMER, MoodState, Utterance  # noqa: E402
 from callassist.core.pipeline import Pipeline  # noqa: E402
 
 TRAIN_SETS = ("wrapup_dev", "wrapup_blind", "wrapup_blind2", "wrapup_blind3", "wrapup_blind4",
               "wrapup_blind5a", "wrapup_blind5b", "wrapup_blind6a", "wrapup_blind6b", "wrapup_blind7a",
               "wrapup_blind7b", "wrapup_blind8a", "wrapup_blind8b", "wrapup_blind9a", "wrapup_blind9b",
               "wrapup_blind10a", "wrapup_blind10b", "wrapup_blind11a", "wrapup_blind11b",
-              "wrapup_blind12a", "wrapup_blind12b", "wrapup_blind13a", "wrapup_blind13b")
+              "wrapup_blind12a", "wrapup_blind12b", "wrapup_blind13a", "wrapup_blind13b",
+              "wrapup_blind14a", "wrapup_blind14b")
 # wrapup_dev's `followups` are another fact (the commitments, and an unresolved call's reason):
 # it is left out of the follow-up scorer's training and figures
 OTHER_FOLLOWUPS = ("wrapup_dev",)
@@ -46,6 +48,7 @@ L2_REASON = 1.0
 L2_CODE = 0.3
 L2_PROMISE = 1.0
 L2_FOLLOWUP = 0.3
+L2_RESOLVED = 1.0
 DETAILS = False
 
 
@@ -88,14 +91,28 @@ def prepare(call: dict, codes: WrapUpCodes, embeds: Embed, embedder, mood_model=
     rules_open = {ask.turn.id for ask, replies in unheard
                   if not wrapup.answered_in_meaning(ask, replies, vectors)}
     gold_followup = set(call.get("followups", []))
-    return {"id": call["id"], "turns": turns, "events": moods_of(utts, mood_model, cues),
+    events = moods_of(utts, mood_model, cues)
+    moods = [e for e in events if isinstance(e, MoodState) and e.speaker == CUSTOMER]
+    said = callfacts.signals(turns, CUSTOMER)
+    handed = callfacts.Resolution(False, f"handed on: {settled.why}", settled.utterances) \
+        if settled is not None and settled.code.left_open else None
+    end = moods[-1] if moods else None
+    rules_settled = callfacts.resolution(turns, CUSTOMER, promised, end.label if end else None,
+                                         end.utterance_id if end else None, None, said)
+    return {"id": call["id"], "turns": turns, "events": events,
             "cands": cands, "X": X, "y": y, "rule": rule, "gold_reason": gold, "code": call["code"],
             "settled": settled.code.code if settled else None, "promised": promised, "P": P,
             "py": np.array([f.utterances[0] - 1 in gold_promise for f in promised], dtype=float),
             "gold_promise": gold_promise, "asks": asks,
             "F": wrapup.followup_features(turns, CUSTOMER, asks, rules_open, vectors, done, promised),
             "fy": np.array([turns[k].id - 1 in gold_followup for k in asks], dtype=float),
-            "rules_followup": {i - 1 for i in rules_open}, "gold_followup": gold_followup}
+            "rules_followup": {i - 1 for i in rules_open}, "gold_followup": gold_followup,
+            # resolved: the signals, the closing embedded, the rules' answer (a hand-on to a senior
+            # rep overrides it, as in the wrap-up), the label
+            "resolved_args": (said, moods, handed, promised, done, turns[-1].id),
+            "closing": embeds([wm.closing_text(turns)])[0],
+            "rules_resolved": rules_settled.resolved and handed is None,
+            "resolved": bool(call["resolved"])}
 
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
@@ -173,6 +190,28 @@ def predict_code(X: np.ndarray, w: np.ndarray, mask: np.ndarray, codes: WrapUpCo
     return codes.codes[int(np.argmax(scores))].code
 
 
+def settled_direction(data: list[dict]) -> np.ndarray:
+    """The direction from the close of open calls to that of settled ones (their mean embeddings)."""
+    closing = np.array([d["closing"] for d in data])
+    settled = np.array([d["resolved"] for d in data])
+    return (closing[settled].mean(0) - closing[~settled].mean(0)).astype(np.float32)
+
+
+def resolved_row(d: dict, direction: np.ndarray) -> np.ndarray:
+    said, moods, handed, promised, done, _ = d["resolved_args"]
+    return wm.resolved_features(said, moods, handed is not None, promised, done, d["closing"], direction)
+
+
+def fit_resolved(data: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    direction = settled_direction(data)
+    X = np.array([resolved_row(d, direction) for d in data])
+    return fit_logistic(X, np.array([d["resolved"] for d in data], dtype=float), L2_RESOLVED), direction
+
+
+def resolved_by_scorer(d: dict, w: np.ndarray, direction: np.ndarray) -> bool:
+    return bool(wm.sigmoid(resolved_row(d, direction) @ w) >= 0.5)
+
+
 def train(data, codes, embeds, embedder, also):
     w_reason = fit_reason(data)
     mask = wm.caller_only(codes)
@@ -182,12 +221,12 @@ def train(data, codes, embeds, embedder, also):
         if d["code"] in names and mask[names.index(d["code"])]:
             X = code_rows(d, reasons(d, w_reason, also), codes, embeds, embedder)
             rows.append((X, int(np.flatnonzero(mask).tolist().index(names.index(d["code"])))))
-    return w_reason, fit_code(rows, mask), fit_promise(data), fit_followup(data)
+    return w_reason, fit_code(rows, mask), fit_promise(data), fit_followup(data), fit_resolved(data)
 
 
 def score(data, w_reason, w_code, codes, embeds, embedder, also, use_rules=False,
-          w_promise=None, keep=0.5, w_followup=None, raise_at=0.5):
-    tp = fp = fn = ok = 0
+          w_promise=None, keep=0.5, w_followup=None, raise_at=0.5, w_resolved=None):
+    tp = fp = fn = ok = settled_ok = 0
     ptp = pfp = pfn = 0
     ftp = ffp = ffn = 0
     mask = wm.caller_only(codes)
@@ -204,6 +243,10 @@ def score(data, w_reason, w_code, codes, embeds, embedder, also, use_rules=False
         ptp += len(kept & d["gold_promise"])
         pfp += len(kept - d["gold_promise"])
         pfn += len(d["gold_promise"] - kept)
+        settled = d["rules_resolved"] if use_rules else resolved_by_scorer(d, *w_resolved)
+        settled_ok += settled == d["resolved"]
+        if DETAILS and not use_rules and settled != d["resolved"]:
+            print(f"   {d['id']}: resolved {settled} want {d['resolved']}")
         got = d["rule"] if use_rules else set(reasons(d, w_reason, also))
         got = {i - 1 for i in got}
         tp += len(got & d["gold_reason"])
@@ -217,7 +260,7 @@ def score(data, w_reason, w_code, codes, embeds, embedder, also, use_rules=False
                 print(f"   {d['id']}: code {code} want {d['code']}")
         if DETAILS and not use_rules and got != d["gold_reason"]:
             print(f"   {d['id']}: reason {sorted(got)} want {sorted(d['gold_reason'])}")
-    return tp, fp, fn, ok, ptp, pfp, pfn, ftp, ffp, ffn
+    return tp, fp, fn, ok, ptp, pfp, pfn, ftp, ffp, ffn, settled_ok
 
 
 def main() -> None:
@@ -260,38 +303,45 @@ def main() -> None:
     print(f"\nleave-one-set-out (a second reason turn at p >= {args.also:.2f}, a promise kept at "
           f"p >= {args.keep:.2f}, a follow-up raised at p >= {args.raise_at:.2f}; the rules' in brackets):")
     print(f"{'held out':<16} {'n':>3}  {'reason P/R':>10} {'(rules)':>11}  {'code':>5}  "
-          f"{'promises P/R':>12} {'(rules)':>11}  {'follow-ups P/R':>14} {'(rules)':>11}")
-    totals = np.zeros(19)
+          f"{'promises P/R':>12} {'(rules)':>11}  {'follow-ups P/R':>14} {'(rules)':>11}  "
+          f"{'resolved':>8} {'(rules)':>7}")
+    totals = np.zeros(21)
     fmt = lambda tp, fp, fn: f"{tp / max(tp + fp, 1):.2f} / {tp / max(tp + fn, 1):.2f}"  # noqa: E731
     for name, held in sets.items():
         train_data = [d for k, v in sets.items() if k != name for d in v]
-        w_r, w_c, w_p, w_f = train(train_data, codes, embeds, embedder, args.also)
+        w_r, w_c, w_p, w_f, w_s = train(train_data, codes, embeds, embedder, args.also)
         rule = score(held, w_r, w_c, codes, embeds, embedder, args.also, use_rules=True)
         got = score(held, w_r, w_c, codes, embeds, embedder, args.also, w_promise=w_p, keep=args.keep,
-                    w_followup=w_f, raise_at=args.raise_at)
-        # learned: reason 0-2, code 3, promises 4-6, follow-ups 7-9; rules: reason 10-12,
-        # promises 13-15, follow-ups 16-18
+                    w_followup=w_f, raise_at=args.raise_at, w_resolved=w_s)
+        # learned: reason 0-2, code 3, promises 4-6, follow-ups 7-9, resolved 10; rules: reason
+        # 11-13, promises 14-16, follow-ups 17-19, resolved 20
         row = np.array([*got, *rule[:3], *rule[4:]])
         totals += row
-        fu = f"{fmt(*row[7:10]):>14} ({fmt(*row[16:19])})" if name not in OTHER_FOLLOWUPS else ""
-        print(f"{name:<16} {len(held):>3}  {fmt(*row[:3])} ({fmt(*row[10:13])})  {row[3] / len(held):5.2f}  "
-              f"{fmt(*row[4:7]):>12} ({fmt(*row[13:16])})  {fu}")
-    print(f"{'all':<16} {n:>3}  {fmt(*totals[:3])} ({fmt(*totals[10:13])})  {totals[3] / n:5.2f}  "
-          f"{fmt(*totals[4:7]):>12} ({fmt(*totals[13:16])})  {fmt(*totals[7:10]):>14} ({fmt(*totals[16:19])})")
+        fu = f"{fmt(*row[7:10]):>14} ({fmt(*row[17:20])})" if name not in OTHER_FOLLOWUPS else " " * 28
+        print(f"{name:<16} {len(held):>3}  {fmt(*row[:3])} ({fmt(*row[11:14])})  {row[3] / len(held):5.2f}  "
+              f"{fmt(*row[4:7]):>12} ({fmt(*row[14:17])})  {fu}  {row[10] / len(held):8.2f} "
+              f"({row[20] / len(held):.2f})")
+    print(f"{'all':<16} {n:>3}  {fmt(*totals[:3])} ({fmt(*totals[11:14])})  {totals[3] / n:5.2f}  "
+          f"{fmt(*totals[4:7]):>12} ({fmt(*totals[14:17])})  {fmt(*totals[7:10]):>14} "
+          f"({fmt(*totals[17:20])})  {totals[10] / n:8.2f} ({totals[20] / n:.2f})")
 
-    w_r, w_c, w_p, w_f = train([d for v in sets.values() for d in v], codes, embeds, embedder, args.also)
+    w_r, w_c, w_p, w_f, (w_s, direction) = train([d for v in sets.values() for d in v], codes, embeds,
+                                                 embedder, args.also)
     print("\nweights on all sets:")
     print("  reason: " + ", ".join(f"{k} {v:+.2f}" for k, v in zip(wm.REASON_FEATURES, w_r)))
     print("  code:   " + ", ".join(f"{k} {v:+.2f}" for k, v in zip(wm.CODE_FEATURES, w_c)))
     print("  promise: " + ", ".join(f"{k} {v:+.2f}" for k, v in zip(wm.PROMISE_FEATURES, w_p)))
     print("  follow-up: " + ", ".join(f"{k} {v:+.2f}" for k, v in zip(wm.FOLLOWUP_FEATURES, w_f)))
+    print("  resolved: " + ", ".join(f"{k} {v:+.2f}" for k, v in zip(wm.RESOLVED_FEATURES, w_s)))
     if args.write:
         out = {"trained_on": sorted(sets), "calls": n, "also": args.also, "keep": args.keep,
                "reason": dict(zip(wm.REASON_FEATURES, np.round(w_r, 4).tolist())),
                "code": dict(zip(wm.CODE_FEATURES, np.round(w_c, 4).tolist())),
                "promise": dict(zip(wm.PROMISE_FEATURES, np.round(w_p, 4).tolist())),
                "raise_at": args.raise_at,
-               "followup": dict(zip(wm.FOLLOWUP_FEATURES, np.round(w_f, 4).tolist()))}
+               "followup": dict(zip(wm.FOLLOWUP_FEATURES, np.round(w_f, 4).tolist())),
+               "resolved": dict(zip(wm.RESOLVED_FEATURES, np.round(w_s, 4).tolist())),
+               "settled_direction": np.round(direction, 5).tolist()}
         wm.WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
         wm.WEIGHTS.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {wm.WEIGHTS}")

@@ -781,11 +781,14 @@ def test_the_shipped_weights_name_every_feature_and_were_trained_on_spent_sets_o
              "wrapup_blind5a", "wrapup_blind5b", "wrapup_blind6a", "wrapup_blind6b", "wrapup_blind7a",
              "wrapup_blind7b", "wrapup_blind8a", "wrapup_blind8b", "wrapup_blind9a", "wrapup_blind9b",
              "wrapup_blind10a", "wrapup_blind10b", "wrapup_blind11a", "wrapup_blind11b",
-             "wrapup_blind12a", "wrapup_blind12b", "wrapup_blind13a", "wrapup_blind13b")
+             "wrapup_blind12a", "wrapup_blind12b", "wrapup_blind13a", "wrapup_blind13b",
+             "wrapup_blind14a", "wrapup_blind14b")
     assert all(s in spent for s in data["trained_on"])  # a blind set is measured once, never trained on
     w = wm.Weights.load()
     assert w.reason.shape == (len(wm.REASON_FEATURES),) and 0 < w.also < 1 and 0 < w.keep < 1
     assert w.followup.shape == (len(wm.FOLLOWUP_FEATURES),) and 0 < w.raise_at < 1
+    assert set(data["resolved"]) == set(wm.RESOLVED_FEATURES)
+    assert w.resolved.shape == (len(wm.RESOLVED_FEATURES),) and w.settled_direction.shape == (384,)
 
 
 def test_weights_written_before_the_follow_up_scorer_still_load(tmp_path):
@@ -1116,3 +1119,85 @@ def test_a_promise_said_in_the_present_is_kept():
                 (C, "perfect thank you"))
     w = summarize(utts, [], default_codes())
     assert [(c["when"], c["amount"]) for c in w.commitments] == [("within two working days", "$149")]
+
+
+def test_the_resolved_scorer_says_the_signals_that_weighed_most_with_their_utterances():
+    """Small fake weights over the real signals: work still to do outweighs a kind goodbye, and
+    the why names both with the utterances that said them (strongest first)."""
+    import dataclasses
+
+    import numpy as np
+
+    from callassist.assist import callfacts
+    from callassist.assist import wrapup_model as wm
+    from callassist.assist.callfacts import Turn
+    utts = call((C, "my washing machine shows error e twenty one"),
+                (A, "i've asked an engineer to look into it and they'll ring you back tomorrow"),
+                (C, "okay lovely thanks"))
+    turns = [Turn.of(u) for u in utts]
+    said = callfacts.signals(turns, C)
+    assert said.open_work[0].id == 2 and said.open_work_late and said.closing[-1][1:] == (2, 0)
+    weight = dict.fromkeys(wm.RESOLVED_FEATURES, 0.0) | {"open_work": -3.0, "last_content": 1.0}
+    base = wm.default_weights() or wm.Weights(*(np.zeros(1),) * 5)
+    fake = dataclasses.replace(base, resolved=np.array([weight[n] for n in wm.RESOLVED_FEATURES]),
+                               settled_direction=np.zeros(384, dtype=np.float32))
+    promised, done = callfacts.commitments(turns, C), callfacts.actions(turns, C)
+    got = wm.resolved(said, [], None, promised, done, np.ones(384, dtype=np.float32) / 20, fake, 3)
+    assert not got.resolved and got.why.startswith("still to do: “look into it”") and got.utterances == (2,)
+    # the other way round: the goodbye weighs more, and it is what the why says
+    weight |= {"open_work": -0.5, "last_content": 2.0}
+    fake = dataclasses.replace(fake, resolved=np.array([weight[n] for n in wm.RESOLVED_FEATURES]))
+    got = wm.resolved(said, [], None, promised, done, None, fake, 3)
+    assert got.resolved and got.why == "the caller ended content: “okay lovely thanks”" and got.utterances == (3,)
+
+
+@pytest.mark.slow
+def test_weights_without_the_resolved_scorer_leave_it_to_the_rules(models, monkeypatch, tmp_path):
+    """A weights file written before the resolved scorer still loads; the rules decide, with the
+    encoder there for everything else."""
+    from callassist.assist import wrapup_model as wm
+    data = json.loads(wm.WEIGHTS.read_text())
+    for key in ("resolved", "settled_direction"):
+        data.pop(key)
+    (tmp_path / "w.json").write_text(json.dumps(data))
+    w = wm.Weights.load(tmp_path / "w.json")
+    assert w.resolved is None and w.settled_direction is None and w.promise is not None
+    monkeypatch.setattr(wm, "WEIGHTS", tmp_path / "w.json")
+    wm.default_weights.cache_clear()
+    try:
+        got = summarize(UNRESOLVED, [], models.wrapup, models.knowledge.embedder)
+        rules = summarize(UNRESOLVED, [], models.wrapup)
+        assert (got.resolved, got.resolved_why) == (rules.resolved, rules.resolved_why) and got.reason
+        assert got.resolved_why.startswith("the caller left it open: “wait for the call”")  # the rules' words
+    finally:
+        wm.default_weights.cache_clear()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("turns, settled", [
+    # a polite goodbye on a matter the caller still has to chase themselves: open
+    (((C, "the fridge freezer i got last week is making a loud buzzing noise all night"),
+      (A, "oh dear, i'm sorry, i can't book an engineer without the serial number, it's on a "
+          "sticker inside the door, so if you find it and ring us back we'll sort it from there"),
+      (C, "right okay i'll have to empty it to see that, i'll call back at the weekend cheers"),
+      (A, "no problem, bye now")), False),
+    # work still to be done, but the remedy is agreed and the caller is content: settled
+    (((C, "Hi, my order came with the wrong charger in the box, it's the US plug one."),
+      (A, "Sorry about that. I've sent the right UK charger out today by first class post, and "
+          "the courier will pick up the wrong one when they drop it off."),
+      (C, "Oh brilliant, that's sorted then. Thanks so much."),
+      (A, "You're welcome, have a good day.")), True),
+])
+def test_the_resolved_scorer_reads_the_close_of_the_call_with_the_real_encoder(models, turns, settled):
+    """Through the pipeline with the real mood model and cue detector, as at hang-up."""
+    from callassist.core.pipeline import Pipeline
+    from callassist.mood.cues import detect_cues
+    utts, events = call(*turns), []
+    pipe = Pipeline(None, models.mood, cue_detector=detect_cues)
+    pipe.subscribe(events.append)
+    for u in utts:
+        pipe._handle([u])
+    assert any(isinstance(e, MoodState) for e in events)
+    w = summarize(utts, events, models.wrapup, models.knowledge.embedder)
+    assert w.resolved == settled, w.resolved_why
+    assert w.resolved_utterances and set(w.resolved_utterances) <= {u.id for u in utts}

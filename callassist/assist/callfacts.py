@@ -687,34 +687,60 @@ class Resolution:
     utterances: tuple[int, ...]
 
 
-def resolution(turns: Sequence[Turn], caller: str, promised: Sequence[Fact],
-               end_mood: str | None = None, end_mood_id: int | None = None,
-               checked: int | None = None) -> Resolution:
-    """Whether the caller's issue was settled. A transfer is not. Otherwise the evidence is
-    weighed: work still to be done (a callback, an investigation, a claim) and the agent saying
-    they cannot help count against; how the caller ended the call (the last two caller
-    utterances, the last counting double) for or against; the mood at the end and the agent's
-    check that it is resolved a little. Nothing said either way: resolved."""
+@dataclass(frozen=True)
+class Signals:
+    """What the words of a call's end say about whether it was settled (see `resolution`)."""
+    transfer: tuple[Turn, str] | None  # the agent putting the caller through, in its last 3 turns
+    open_work: tuple[Turn, str] | None  # the last agent turn with work still to do
+    open_work_late: bool  # ... and it is among the agent's last three turns
+    cannot: tuple[Turn, str] | None  # the agent's "I can't" in its last two turns
+    waiting: tuple[Turn, str] | None  # the caller ringing off still waiting or giving up
+    closing: tuple[tuple[Turn, int, int], ...]  # the caller's last two turns, their (positive, negative) words
+
+
+def signals(turns: Sequence[Turn], caller: str) -> Signals:
     agent = [t for t in turns if t.utt.speaker != caller]
+    transfer = None
     for t in reversed(agent[-3:]):
         m = TRANSFER.search(plain_text(t.utt.text))
         if m and not _question(t, 0):
-            return Resolution(False, f"transferred (“{m.group()}”)", (t.id,))
-    score, against, ids, said = 0.0, False, [], []
+            transfer = (t, m.group())
+            break
     closing = [t for t in turns if t.utt.speaker == caller][-2:]
+
+    def last(pattern: re.Pattern, among: Sequence[Turn]) -> tuple[Turn, str] | None:
+        return next(((t, m.group()) for t in among if (m := pattern.search(plain_text(t.utt.text)))),
+                    None)
+
+    work = last(OPEN_WORK, agent[::-1])
+    return Signals(transfer, work, work is not None and work[0] in agent[-3:], last(CANNOT, agent[-2:]),
+                   last(WAITING, closing[::-1]), tuple((t, *_tone(t.utt.text)) for t in closing))
+
+
+def resolution(turns: Sequence[Turn], caller: str, promised: Sequence[Fact],
+               end_mood: str | None = None, end_mood_id: int | None = None,
+               checked: int | None = None, said: Signals | None = None) -> Resolution:
+    """Whether the caller's issue was settled, by the hand-written rules (the wrap-up's learned
+    scorer reads the same signals: wrapup_model.resolved). A transfer is not. Otherwise the
+    evidence is weighed: work still to be done (a callback, an investigation, a claim) and the
+    agent saying they cannot help count against; how the caller ended the call (the last two
+    caller utterances, the last counting double) for or against; the mood at the end and the
+    agent's check that it is resolved a little. Nothing said either way: resolved."""
+    said = said if said is not None else signals(turns, caller)
+    if said.transfer is not None:
+        return Resolution(False, f"transferred (“{said.transfer[1]}”)", (said.transfer[0].id,))
+    score, against, ids, why = 0.0, False, [], []
     # what counts against: work still to do (the last said), the agent's "I can't" at the end,
     # the caller ringing off still waiting or giving up
-    for pattern, among, weight, say in ((OPEN_WORK, agent[::-1], 3, "still to do: “{}”"),
-                                        (CANNOT, agent[-2:], 1, "the agent said “{}”"),
-                                        (WAITING, closing[::-1], 2, "the caller left it open: “{}”")):
-        hit = next(((t, m) for t in among if (m := pattern.search(plain_text(t.utt.text)))), None)
+    for hit, weight, say in ((said.open_work, 3, "still to do: “{}”"),
+                             (said.cannot, 1, "the agent said “{}”"),
+                             (said.waiting, 2, "the caller left it open: “{}”")):
         if hit is not None:
             score, against = score - weight, True
             ids.append(hit[0].id)
-            said.append(say.format(hit[1].group()))
+            why.append(say.format(hit[1]))
     last = None
-    for weight, t in zip((1, 2)[-len(closing):], closing):
-        pos, neg = _tone(t.utt.text)
+    for weight, (t, pos, neg) in zip((1, 2)[-len(said.closing):], said.closing):
         if pos or neg:
             score += weight * (min(pos, 1) - min(neg, 1) * 1.5)
             against = against or neg > 0
@@ -722,18 +748,18 @@ def resolution(turns: Sequence[Turn], caller: str, promised: Sequence[Fact],
             last = ("the caller ended unhappy" if neg >= pos else "the caller ended content") \
                 + f": “{_short(t.utt.text)}”"
     if last:
-        said.append(last)
+        why.append(last)
     if end_mood is not None and end_mood in NEGATIVE_LABELS:
         score, against = score - 1, True
-        said.append(f"mood at the end: {end_mood}")
+        why.append(f"mood at the end: {end_mood}")
         ids += [end_mood_id] if end_mood_id else []
     if checked is not None:
         score += 0.5
         ids.append(checked)
-        said.append("the agent checked it was resolved")
+        why.append("the agent checked it was resolved")
     resolved = score > 0 or (score == 0 and not against)
-    why = "; ".join(said[-2:]) if said else "nothing was left open"
-    return Resolution(resolved, why, tuple(dict.fromkeys(i for i in ids if i)))
+    text = "; ".join(why[-2:]) if why else "nothing was left open"
+    return Resolution(resolved, text, tuple(dict.fromkeys(i for i in ids if i)))
 
 
 def _short(text: str, n: int = 12) -> str:

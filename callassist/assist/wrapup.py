@@ -74,14 +74,20 @@ def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
     checked = next((e.utterance_id for e in events
                     if isinstance(e, ChecklistItem) and e.item == "resolved"), None)
     end = moods[-1] if moods else None
+    said = callfacts.signals(turns, caller)
     settled = callfacts.resolution(turns, caller, said_later, end.label if end else None,
-                                   end.utterance_id if end else None, checked)
+                                   end.utterance_id if end else None, checked, said)
     agent_turns = [(u.id, u.text) for u in utts if u.speaker != caller]
     before = {u.id: p.text for p, u in zip(utts, utts[1:]) if u.speaker != caller and p.speaker == caller}
     handed = codes.agent_choice(agent_turns, before)  # a code the agent's words settle
-    if handed is not None and handed.code.left_open and settled.resolved:
-        # handed on to a senior rep (a transfer, a callback booked with them): not settled here
-        settled = callfacts.Resolution(False, f"handed on: {handed.why}", handed.utterances)
+    # handed on to a senior rep (a transfer, a callback booked with them): not settled here
+    handed_on = callfacts.Resolution(False, f"handed on: {handed.why}", handed.utterances) \
+        if handed is not None and handed.code.left_open else None
+    # the scorer weighs the same signals with how the call's last utterances read by meaning
+    closing = wrapup_model.closing_text(turns) if learned and weights.resolved is not None and turns \
+        else None
+    if closing is None and handed_on is not None and settled.resolved:
+        settled = handed_on
 
     reason_ids = [i for f in reason for i in f.utterances]
     # the caller's questions and requests after the reason that no agent turn dealt with in words
@@ -94,8 +100,12 @@ def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
         # for the scorer every caller turn that asks anything with the agent's first replies
         texts = list(dict.fromkeys([*(x for ask, replies in unheard
                                       for x in (ask.text, *(r.utt.text for r in replies))),
-                                    *followup_texts(turns, caller, candidates)]))
+                                    *followup_texts(turns, caller, candidates),
+                                    *([closing] if closing is not None else [])]))
         vectors = dict(zip(texts, embed(texts))) if texts else {}
+    if closing is not None:
+        settled = wrapup_model.resolved(said, moods, handed_on, said_later, done, vectors[closing],
+                                        weights, turns[-1].id)
     if learned:
         choice = handed or wrapup_model.choose_code(
             codes, turns, caller, reason_ids, weights, embed,

@@ -1,6 +1,6 @@
-"""Four small learned scorers of the wrap-up: which caller turns give the reason for calling,
+"""Five small learned scorers of the wrap-up: which caller turns give the reason for calling,
 which wrap-up code fits the call, which of the agent's future-tense clauses are promises for
-after the call, and which of the caller's asks were left open (its features are read in
+after the call, which of the caller's asks were left open, and whether the call was settled (its features are read in
 assist.wrapup, beside the rules' own reading of asks).
 
 The hand-written rules (callfacts.reason, WrapUpCodes.choose, callfacts.commitments) scored 0.95
@@ -32,7 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from ..core.events import MoodState
-from ..core.rules import plain_text
+from ..core.rules import NEGATIVE_LABELS, plain_text
 from ..errors import ConfigError
 from ..resources import shipped
 from . import callfacts
@@ -55,6 +55,10 @@ CODE_FEATURES = (
     "similarity", "similarity_chunk", "similarity_agent", "keywords_reason", "keywords_caller",
     "keywords_agent", "similarity_caller", "is_fallback", "fallback_weak", "mood_fit", "best_chunk",
     "best_keywords", "similarity_done", "similarity_first", "keywords_first")
+RESOLVED_FEATURES = (
+    "bias", "transfer", "handed_on", "open_work", "open_work_late", "cannot", "waiting",
+    "last_content", "last_unhappy", "before_content", "before_unhappy", "mood_end_negative",
+    "mood_end", "mood_start", "mood_low", "amount_promised", "actions", "promises", "closing_meaning")
 FOLLOWUP_FEATURES = (
     "bias", "strict", "rules_open", "request", "demand", "qmark", "new_topic", "log_words", "direct",
     "cover", "meaning", "time_answered", "money_answered", "reply_checks", "reply_asks",
@@ -75,6 +79,8 @@ class Weights:
     keep: float  # a promise is kept when its probability is at least this
     followup: np.ndarray | None = None  # over FOLLOWUP_FEATURES (None: the rules find follow-ups)
     raise_at: float = 0.5  # a follow-up is raised when its probability is at least this
+    resolved: np.ndarray | None = None  # over RESOLVED_FEATURES (None: the rules decide)
+    settled_direction: np.ndarray | None = None  # in the encoder's space: settled calls' close minus open ones'
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Weights":
@@ -89,7 +95,12 @@ class Weights:
                        float(data["keep"]),
                        # weights written before the follow-up scorer: the rules find follow-ups
                        np.array([float(data["followup"][n]) for n in FOLLOWUP_FEATURES])
-                       if "followup" in data else None, float(data.get("raise_at", 0.5)))
+                       if "followup" in data else None, float(data.get("raise_at", 0.5)),
+                       # weights written before the resolved scorer: the rules decide
+                       np.array([float(data["resolved"][n]) for n in RESOLVED_FEATURES])
+                       if "resolved" in data else None,
+                       np.array(data["settled_direction"], dtype=np.float32)
+                       if "resolved" in data else None)
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read the wrap-up weights ({exc}); reinstall, or "
                               f"write them with scripts/train_wrapup.py --write") from None
@@ -450,3 +461,103 @@ def kept_promises(turns: Sequence[Turn], caller: str, promised: Sequence[Fact], 
         return []
     probs = sigmoid(promise_features(turns, caller, promised, done) @ weights.promise)
     return [f for f, p in zip(promised, probs) if p >= weights.keep]
+
+
+# ---- resolved? --------------------------------------------------------------------------------
+#
+# The rules (callfacts.resolution) weigh the words of the call's end; about one call in five
+# written apart from them ended with a polite goodbye ("okay cheers chloe") on an issue left open,
+# or with work still to do ("they'll come back to us with the date") on one that was settled. The
+# scorer reads the same signals with the mood, what was done and agreed, and how the call's last
+# utterances read by meaning: their embedding against the direction from the close of open calls
+# to that of settled ones in the training data.
+
+SETTLING = {"last_content", "before_content", "actions", "amount_promised", "mood_end", "mood_start",
+            "mood_low", "closing_meaning"}
+OPENING = {"transfer", "handed_on", "open_work", "cannot", "waiting", "last_unhappy", "before_unhappy",
+           "mood_end_negative", "mood_end", "mood_start", "mood_low", "closing_meaning"}
+CLOSING_TURNS = 4  # the call's last utterances (both speakers) read by meaning
+MEANING_SCALE = 10.0  # the projection on settled_direction, to the other features' scale
+
+
+def closing_text(turns: Sequence[Turn]) -> str:
+    return " ".join(t.utt.text for t in turns[-CLOSING_TURNS:])
+
+
+def resolved_features(said: callfacts.Signals, moods: Sequence[MoodState], handed: bool,
+                      promised: Sequence[Fact], done: Sequence[Fact], closing: np.ndarray | None,
+                      direction: np.ndarray | None) -> np.ndarray:
+    """One row over RESOLVED_FEATURES; `closing`: closing_text embedded, `direction`: the
+    weights' settled_direction (either None: no meaning feature)."""
+    (before_pos, before_neg), (last_pos, last_neg) = \
+        ([(0, 0)] * 2 + [(pos, neg) for _, pos, neg in said.closing])[-2:]
+    scores = [m.score for m in moods]
+    v = {"bias": 1, "transfer": said.transfer is not None, "handed_on": handed,
+         "open_work": said.open_work is not None, "open_work_late": said.open_work_late,
+         "cannot": said.cannot is not None, "waiting": said.waiting is not None,
+         "last_content": min(last_pos, 1), "last_unhappy": min(last_neg, 1),
+         "before_content": min(before_pos, 1), "before_unhappy": min(before_neg, 1),
+         "mood_end_negative": bool(moods) and moods[-1].label in NEGATIVE_LABELS,
+         "mood_end": scores[-1] if scores else 0.0, "mood_start": scores[0] if scores else 0.0,
+         "mood_low": min(scores, default=0.0), "amount_promised": any(f.amount for f in promised),
+         "actions": math.log1p(len(done)), "promises": math.log1p(len(promised)),
+         "closing_meaning": MEANING_SCALE * float(closing @ direction)
+         if closing is not None and direction is not None else 0.0}
+    return np.array(_feature_row(RESOLVED_FEATURES, v), dtype=float)
+
+
+def resolved(said: callfacts.Signals, moods: Sequence[MoodState], handed: callfacts.Resolution | None,
+             promised: Sequence[Fact], done: Sequence[Fact], closing: np.ndarray | None,
+             weights: Weights, last_id: int) -> callfacts.Resolution:
+    """Whether the call was settled, by the scorer, with the two signals that weighed most for
+    its answer as the why (each pointing at the utterance that said it). `handed`: the rules'
+    hand-on to a senior rep (a transfer or callback booked with a team leader), or None."""
+    row = resolved_features(said, moods, handed is not None, promised, done, closing,
+                            weights.settled_direction)
+    parts = row * weights.resolved
+    settled = bool(sigmoid(parts.sum()) >= 0.5)
+    quote = lambda hit: f"“{hit[1]}”"  # noqa: E731
+    end = moods[-1] if moods else None
+    closing_ids = (last_id,)
+    told = {  # feature: (what it says, its utterances)
+        "transfer": (f"transferred ({quote(said.transfer)})", (said.transfer[0].id,)) if said.transfer else None,
+        "handed_on": (handed.why, handed.utterances) if handed else None,
+        "open_work": (f"still to do: {quote(said.open_work)}", (said.open_work[0].id,))
+        if said.open_work else None,
+        "cannot": (f"the agent said {quote(said.cannot)}", (said.cannot[0].id,)) if said.cannot else None,
+        "waiting": (f"the caller left it open: {quote(said.waiting)}", (said.waiting[0].id,))
+        if said.waiting else None,
+        "mood_end": (f"mood at the end: {end.label}", (end.utterance_id,)) if end else None,
+        "actions": (f"done on the call: {done[-1].text}", done[-1].utterances) if done else None,
+        "promises": (f"agreed: {promised[0].text}", promised[0].utterances) if promised else None,
+        "closing_meaning": ("the call's close reads " + ("settled" if settled else "still open"),
+                            closing_ids),
+    }
+    for name in ("last_content", "last_unhappy", "before_content", "before_unhappy"):
+        k = -1 if name.startswith("last") else -2
+        if len(said.closing) >= -k:
+            t = said.closing[k][0]
+            told[name] = (("the caller ended unhappy" if name.endswith("unhappy") else
+                           "the caller ended content") + f": “{callfacts._short(t.utt.text)}”", (t.id,))
+    if moods:
+        low = min(moods, key=lambda m: m.score)
+        told["mood_end_negative"] = told["mood_end"]
+        told["mood_start"] = (f"mood at the start: {moods[0].label}", (moods[0].utterance_id,))
+        told["mood_low"] = (f"mood at its lowest: {low.label}", (low.utterance_id,))
+    told["amount_promised"] = told["promises"]
+    sign = 1 if settled else -1
+    # the why quotes a signal only for the answer it stands for (a learned "I can't" that nudges
+    # towards settled is no reason to say so); the mood and the close's meaning go either way
+    side = SETTLING if settled else OPENING
+    ranked = sorted((sign * parts[i], n) for i, n in enumerate(RESOLVED_FEATURES)
+                    if n in side and row[i] and told.get(n))
+    why, ids = [], []
+    for weight, n in reversed(ranked):
+        if weight <= 0 or len(why) == 2:
+            break
+        text, utts = told[n]
+        if text not in why:
+            why.append(text)
+            ids += list(utts)
+    return callfacts.Resolution(settled, "; ".join(why) or "nothing was left open",
+                                tuple(dict.fromkeys(i for i in ids if i)))
