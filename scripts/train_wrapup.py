@@ -209,7 +209,7 @@ def fit_resolved(data: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def resolved_by_scorer(d: dict, w: np.ndarray, direction: np.ndarray) -> bool:
-    return bool(wm.sigmoid(resolved_row(d, direction) @ w) >= 0.5)
+    return wm.settles(resolved_row(d, direction), w, d["resolved_args"][0])
 
 
 def train(data, codes, embeds, embedder, also):

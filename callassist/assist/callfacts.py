@@ -246,6 +246,38 @@ def _reason_text(turn: Turn, names: set[str] = frozenset()) -> str:
     return tidy(out)
 
 
+# the state of the caller's item as they tell it: new (just delivered, out of the box, never
+# worked) or used (fine before, stopped); on plain text
+_DAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekend)"
+_WHEN_NEW = (rf"(?:today|yesterday|this morning|this afternoon|last night|(?:on |this |at the )?{_DAY}|"
+             r"(?:a|one|two|three|four|five|a few|a couple of|couple of) days ago|the other day|"
+             r"this week|last week)")
+NEW_ITEM = re.compile(
+    r"\b(?:brand new|out of the box|opened (?:it|them|the box|the parcel|the package)|unboxed|"
+    r"unpacked|(?:never|not once) (?:worked|switched on|turned on|come on|came on|powered on|"
+    r"charged|lit up)|first time (?:i|we|she|he) (?:used|turned|switched|tried|plugged|put)|"
+    r"dead on arrival|(?:just|only just) (?:arrived|came|come|got|been delivered|bought|took it out|"
+    r"(?:had|got) (?:\w+ ){0,3}?delivered)|came with|arrived with|turned up with|(?:got|bought|had) (?:a|the|my|this|"
+    r"one of your) new|(?:only|just|first) (?:turned|switched|plugged|set) (?:it|them) (?:on|in|up)|"
+    r"(?:came|arrived|delivered|turned up|got|bought|received|had)\b(?:\s+\w+){0,6}?\s+"
+    + _WHEN_NEW + r")\b")
+USED_ITEM = re.compile(
+    r"\b(?:stopped|anymore|any more|no longer|used to|(?:was|were|been|worked|working) "
+    r"(?:fine|ok|okay|great|perfectly|brilliant|alright|all right|lovely)|since (?:the|then|last|"
+    r"yesterday|we|i|an?|it|that|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
+    r"after (?:the|an?) update|for (?:months|years|a year|ages|a while)|(?:months|years) ago|"
+    r"(?:had|have had|we've had|i've had|ive had|weve had) (?:it|them) (?:for|since|about|nearly|"
+    r"over|a year|two years|a few)|suddenly|all of a sudden|out of nowhere)\b")
+
+
+def item_state(text: str) -> int:
+    """+1: the caller's words tell a new item (delivered yesterday, out of the box, never switched
+    on); -1: one used before (was fine, stopped, since the update); 0: neither, or both."""
+    plain = plain_text(text)
+    new, used = bool(NEW_ITEM.search(plain)), bool(USED_ITEM.search(plain))
+    return int(new) - int(used)
+
+
 # ---- what the agent did ----------------------------------------------------------------------
 
 PARTICIPLES = set("""sent put made set done given taken raised logged issued booked cancelled
@@ -656,6 +688,18 @@ OPEN_WORK = re.compile(
     # an answer the agent still has to find ("I'll ask our product team and email you the answer")
     r"(?:email|e mail|text|call|ring|phone|get back to) you (?:with )?(?:the|an) answer|"
     r"(?:find out|check) and (?:email|call|ring|text|get back)|ask (?:our|the) \w+ (?:\w+ )?team and)\b")
+# of that work, an answer or outcome someone still has to give: the label rules make such a call
+# open however it ends ("I've opened a trace, they've three working days to come back to us",
+# "I'll ask our product team and email you the answer"); "come back to us" said to the caller
+# ("just come back to us if it happens again") is not
+PENDING = re.compile(
+    r"\b(?:investigat(?:e|es|ing|ion)|(?:opened|raised|started|logged|put in) (?:a |an )?"
+    r"(?:trace|query|investigation|dispute)|(?:ll|will|to|should|they|team|she|he) come back to "
+    r"(?:us|you)|get back to you|(?:email|text|call|ring|let) you (?:know )?(?:as soon as|once|when|"
+    r"the moment)|the moment (?:they|i|we) hear|as soon as (?:they|i|we) hear|"
+    r"ask (?:our|the) \w+ (?:\w+ )?team and|(?:email|e mail|text|call|ring|phone|get back to) you "
+    r"(?:with )?(?:the|an) answer|(?:find out|check) and (?:email|call|ring|text|get back)|"
+    r"raised (?:it|this|that) with|pass(?:ed)? (?:it|this) (?:on )?to|raised a ticket)\b")
 # how a caller ends a call that is not settled: still waiting, undecided, giving up
 WAITING = re.compile(
     r"\b(?:ill be waiting|wait for (?:the|your|their|a|an) (?:call|email|text|reply|answer)|"
@@ -693,6 +737,7 @@ class Signals:
     transfer: tuple[Turn, str] | None  # the agent putting the caller through, in its last 3 turns
     open_work: tuple[Turn, str] | None  # the last agent turn with work still to do
     open_work_late: bool  # ... and it is among the agent's last three turns
+    pending: tuple[Turn, str] | None  # the last agent turn with an answer still to come (PENDING)
     cannot: tuple[Turn, str] | None  # the agent's "I can't" in its last two turns
     waiting: tuple[Turn, str] | None  # the caller ringing off still waiting or giving up
     closing: tuple[tuple[Turn, int, int], ...]  # the caller's last two turns, their (positive, negative) words
@@ -713,7 +758,8 @@ def signals(turns: Sequence[Turn], caller: str) -> Signals:
                     None)
 
     work = last(OPEN_WORK, agent[::-1])
-    return Signals(transfer, work, work is not None and work[0] in agent[-3:], last(CANNOT, agent[-2:]),
+    return Signals(transfer, work, work is not None and work[0] in agent[-3:], last(PENDING, agent[::-1]),
+                   last(CANNOT, agent[-2:]),
                    last(WAITING, closing[::-1]), tuple((t, *_tone(t.utt.text)) for t in closing))
 
 

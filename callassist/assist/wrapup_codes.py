@@ -5,8 +5,9 @@ keywords (words of the caller's reason for calling that point to it), agent keyw
 agent says that settles it, e.g. a transfer makes the call ESCALATED), agent targets (who the
 agent keywords must name, in the same turn or, for a handover that names no one else, in the
 agent's two turns before: a team leader, not the payment line), `left_open` (a call the agent's
-words give this code was handed on, so it is not resolved) and a mood (a compliment is made in
-a good mood). A call's code is chosen by the agent keywords, or else by
+words give this code was handed on, so it is not resolved), a mood (a compliment is made in
+a good mood) and the state of the caller's item (a fault on a new one, just delivered or out of
+the box, is a damaged item; on one that worked before, a technical fault). A call's code is chosen by the agent keywords, or else by
 the learned scorer of assist.wrapup_model from the caller's words: those keywords, the meaning
 (the shared sentence encoder's similarity to each code's description and examples, embedded once
 per process, `prepare`) and the mood; `choose` is the hand-written rule it replaced (keywords and
@@ -63,6 +64,7 @@ class CodeItem(BaseModel):
     agent_keywords: TextList = []
     agent_targets: TextList = []
     mood: Literal["positive", "negative"] | None = None
+    item: Literal["new", "used"] | None = None
     left_open: bool = False
 
 
@@ -92,6 +94,7 @@ class WrapUpCode:
     line: int = 0
     mood: str | None = None  # the caller's mood such calls start with, when it tells them apart
     left_open: bool = False  # the agent's words that settle it hand the call on: it is not resolved
+    item: str | None = None  # "new" or "used": the caller's item such calls are about, when it tells them apart
 
 
 @dataclass(frozen=True)
@@ -294,7 +297,7 @@ def _read_code(node, index: int, where: str) -> WrapUpCode:
                           f"{yamlfile.schema_problem(exc, CodeItem.model_fields)}") from None
     return WrapUpCode(item.code, item.label, item.description, tuple(item.examples),
                       keyword_pattern(item.keywords), keyword_pattern(item.agent_keywords),
-                      keyword_pattern(item.agent_targets), line, item.mood, item.left_open)
+                      keyword_pattern(item.agent_targets), line, item.mood, item.left_open, item.item)
 
 
 @lru_cache(maxsize=1)

@@ -54,9 +54,9 @@ REASON_FEATURES = (
 CODE_FEATURES = (
     "similarity", "similarity_chunk", "similarity_agent", "keywords_reason", "keywords_caller",
     "keywords_agent", "similarity_caller", "is_fallback", "fallback_weak", "mood_fit", "best_chunk",
-    "best_keywords", "similarity_done", "similarity_first", "keywords_first")
+    "best_keywords", "similarity_done", "similarity_first", "keywords_first", "item_fit")
 RESOLVED_FEATURES = (
-    "bias", "transfer", "handed_on", "open_work", "open_work_late", "cannot", "waiting",
+    "bias", "transfer", "handed_on", "open_work", "open_work_late", "pending", "cannot", "waiting",
     "last_content", "last_unhappy", "before_content", "before_unhappy", "mood_end_negative",
     "mood_end", "mood_start", "mood_low", "amount_promised", "actions", "promises", "closing_meaning")
 FOLLOWUP_FEATURES = (
@@ -241,6 +241,7 @@ def code_features(codes: WrapUpCodes, turns: Sequence[Turn], caller: str, reason
     mask = caller_only(codes)
     top, top_chunk = float(sims[mask].max()), float(sims_chunk[mask].max())
     top_kw = max(k for k, m in zip(kw_reason, mask) if m)
+    item = callfacts.item_state(reason_text)
     rows = []
     for i, c in enumerate(codes.codes):
         fallback = c.code == codes.fallback
@@ -260,6 +261,9 @@ def code_features(codes: WrapUpCodes, turns: Sequence[Turn], caller: str, reason
             # a good mood points to a compliment; a bad one says little against it (the story of
             # what went wrong often comes first)
             "mood_fit": max(0.0, (mood or 0.0) * {"positive": 1.0, "negative": -1.0}.get(c.mood, 0.0)),
+            # a fault on an item just delivered or never used is a damaged one (the code list's
+            # `item`); on one that worked before, a technical fault
+            "item_fit": item * {"new": 1.0, "used": -1.0}.get(c.item, 0.0),
         }
         rows.append(_feature_row(CODE_FEATURES, v))
     return np.array(rows, dtype=float)
@@ -474,7 +478,7 @@ def kept_promises(turns: Sequence[Turn], caller: str, promised: Sequence[Fact], 
 
 SETTLING = {"last_content", "before_content", "actions", "amount_promised", "mood_end", "mood_start",
             "mood_low", "closing_meaning"}
-OPENING = {"transfer", "handed_on", "open_work", "cannot", "waiting", "last_unhappy", "before_unhappy",
+OPENING = {"transfer", "handed_on", "pending", "open_work", "cannot", "waiting", "last_unhappy", "before_unhappy",
            "mood_end_negative", "mood_end", "mood_start", "mood_low", "closing_meaning"}
 CLOSING_TURNS = 4  # the call's last utterances (both speakers) read by meaning
 MEANING_SCALE = 10.0  # the projection on settled_direction, to the other features' scale
@@ -494,6 +498,7 @@ def resolved_features(said: callfacts.Signals, moods: Sequence[MoodState], hande
     scores = [m.score for m in moods]
     v = {"bias": 1, "transfer": said.transfer is not None, "handed_on": handed,
          "open_work": said.open_work is not None, "open_work_late": said.open_work_late,
+         "pending": said.pending is not None,
          "cannot": said.cannot is not None, "waiting": said.waiting is not None,
          "last_content": min(last_pos, 1), "last_unhappy": min(last_neg, 1),
          "before_content": min(before_pos, 1), "before_unhappy": min(before_neg, 1),
@@ -506,6 +511,12 @@ def resolved_features(said: callfacts.Signals, moods: Sequence[MoodState], hande
     return np.array(_feature_row(RESOLVED_FEATURES, v), dtype=float)
 
 
+def settles(row: np.ndarray, w: np.ndarray, said: callfacts.Signals) -> bool:
+    """The scorer's answer: an answer or outcome someone still has to give leaves the call open
+    whatever else it shows (the label rules); the score decides the rest."""
+    return bool(sigmoid(row @ w) >= 0.5) and said.pending is None
+
+
 def resolved(said: callfacts.Signals, moods: Sequence[MoodState], handed: callfacts.Resolution | None,
              promised: Sequence[Fact], done: Sequence[Fact], closing: np.ndarray | None,
              weights: Weights, last_id: int) -> callfacts.Resolution:
@@ -515,7 +526,7 @@ def resolved(said: callfacts.Signals, moods: Sequence[MoodState], handed: callfa
     row = resolved_features(said, moods, handed is not None, promised, done, closing,
                             weights.settled_direction)
     parts = row * weights.resolved
-    settled = bool(sigmoid(parts.sum()) >= 0.5)
+    settled = settles(row, weights.resolved, said)
     quote = lambda hit: f"“{hit[1]}”"  # noqa: E731
     end = moods[-1] if moods else None
     closing_ids = (last_id,)
@@ -524,6 +535,8 @@ def resolved(said: callfacts.Signals, moods: Sequence[MoodState], handed: callfa
         "handed_on": (handed.why, handed.utterances) if handed else None,
         "open_work": (f"still to do: {quote(said.open_work)}", (said.open_work[0].id,))
         if said.open_work else None,
+        "pending": (f"an answer still to come: {quote(said.pending)}", (said.pending[0].id,))
+        if said.pending else None,
         "cannot": (f"the agent said {quote(said.cannot)}", (said.cannot[0].id,)) if said.cannot else None,
         "waiting": (f"the caller left it open: {quote(said.waiting)}", (said.waiting[0].id,))
         if said.waiting else None,
@@ -551,6 +564,8 @@ def resolved(said: callfacts.Signals, moods: Sequence[MoodState], handed: callfa
     side = SETTLING if settled else OPENING
     ranked = sorted((sign * parts[i], n) for i, n in enumerate(RESOLVED_FEATURES)
                     if n in side and row[i] and told.get(n))
+    if said.pending is not None:  # what decided it comes first
+        ranked = [r for r in ranked if r[1] not in ("pending", "open_work")] + [(np.inf, "pending")]
     why, ids = [], []
     for weight, n in reversed(ranked):
         if weight <= 0 or len(why) == 2:
