@@ -555,7 +555,8 @@ def resolved(said: callfacts.Signals, moods: Sequence[MoodState], handed: callfa
     if moods:
         low = min(moods, key=lambda m: m.score)
         told["mood_end_negative"] = told["mood_end"]
-        told["mood_start"] = (f"mood at the start: {moods[0].label}", (moods[0].utterance_id,))
+        told["mood_start"] = (f"mood from {moods[0].label} at the start to {moods[-1].label} at the end",
+                              (moods[0].utterance_id, moods[-1].utterance_id))
         told["mood_low"] = (f"mood at its lowest: {low.label}", (low.utterance_id,))
     told["amount_promised"] = told["promises"]
     sign = 1 if settled else -1
