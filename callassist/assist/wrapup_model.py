@@ -1,7 +1,7 @@
 """Five small learned scorers of the wrap-up: which caller turns give the reason for calling,
 which wrap-up code fits the call, which of the agent's future-tense clauses are promises for
-after the call, which of the caller's asks were left open, and whether the call was settled (its features are read in
-assist.wrapup, beside the rules' own reading of asks).
+after the call, which of the caller's asks were left open (its features are read in
+assist.wrapup, beside the rules' own reading of asks), and whether the call was settled.
 
 The hand-written rules (callfacts.reason, WrapUpCodes.choose, callfacts.commitments) scored 0.95
 on the calls they were written against and about 0.6 on calls written apart from them: each new
@@ -558,7 +558,8 @@ def resolved(said: callfacts.Signals, moods: Sequence[MoodState], handed: callfa
         told["mood_start"] = (f"mood from {moods[0].label} at the start to {moods[-1].label} at the end",
                               (moods[0].utterance_id, moods[-1].utterance_id))
         told["mood_low"] = (f"mood at its lowest: {low.label}", (low.utterance_id,))
-    told["amount_promised"] = told["promises"]
+    priced = next((f for f in promised if f.amount), None)
+    told["amount_promised"] = (f"agreed: {priced.text}", priced.utterances) if priced else None
     sign = 1 if settled else -1
     # the why quotes a signal only for the answer it stands for (a learned "I can't" that nudges
     # towards settled is no reason to say so); the mood and the close's meaning go either way
