@@ -901,22 +901,15 @@ def test_a_centres_own_code_list_works_with_the_learned_scorer(models, tmp_path)
     assert summarize(visit, [], codes, embedder).code == "BOOKING"
 
 
-def test_a_codes_mood_must_be_positive_or_negative(tmp_path):
+@pytest.mark.parametrize("field, bad, good", [("mood", "happy", "positive"), ("item", "old", "new")])
+def test_a_codes_mood_and_item_take_only_their_words(tmp_path, field, bad, good):
     path = tmp_path / "codes.yaml"
     path.write_text("codes:\n  - code: PRAISE\n    label: Praise\n    description: thanks\n"
-                    "    mood: happy\n")
-    with pytest.raises(ConfigError, match=r"line 5: wrap-up code PRAISE: .*mood"):
+                    f"    {field}: {bad}\n")
+    with pytest.raises(ConfigError, match=rf"line 5: wrap-up code PRAISE: .*{field}"):
         WrapUpCodes.load(path)
-
-
-def test_a_codes_item_must_be_new_or_used(tmp_path):
-    path = tmp_path / "codes.yaml"
-    path.write_text("codes:\n  - code: DOA\n    label: Dead on arrival\n    description: broken\n"
-                    "    item: old\n")
-    with pytest.raises(ConfigError, match=r"line 5: wrap-up code DOA: .*item"):
-        WrapUpCodes.load(path)
-    path.write_text(path.read_text().replace("item: old", "item: new"))
-    assert WrapUpCodes.load(path).codes[0].item == "new"
+    path.write_text(path.read_text().replace(bad, good))
+    assert getattr(WrapUpCodes.load(path).codes[0], field) == good
 
 
 @pytest.mark.parametrize("said, state", [
