@@ -1207,6 +1207,7 @@ def test_the_resolved_scorer_says_the_signals_that_weighed_most_with_their_utter
     ("if it happens again just come back to us and we'll swap it", False),
     ("I investigated it with the courier and it was left with your neighbour at number 12.", False),
     ("i've refunded the twelve pounds and you'll see it in three to five days", False),
+    ("Let me find out and get back to you in a moment, bear with me.", False),
 ])
 def test_an_answer_still_to_come_is_read_apart_from_other_work(said, pending):
     from callassist.assist import callfacts

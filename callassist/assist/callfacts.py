@@ -700,6 +700,10 @@ PENDING = re.compile(
     r"ask (?:our|the) \w+ (?:\w+ )?team and|(?:email|e mail|text|call|ring|phone|get back to) you "
     r"(?:with )?(?:the|an) answer|(?:find out|check) and (?:email|call|ring|text|get back)|"
     r"raised (?:it|this|that) with|pass(?:ed)? (?:it|this) (?:on )?to|raised a ticket)\b")
+# ... but not an answer the agent brings back on the call ("let me find out and get back to you
+# in a moment")
+ON_THE_CALL = re.compile(r"^\W*(?:\w+\W+){0,3}?(?:in (?:just )?a (?:moment|minute|sec\w*|tick|jiffy)|"
+                         r"shortly|right back|in two ticks|after the hold)\b")
 # how a caller ends a call that is not settled: still waiting, undecided, giving up
 WAITING = re.compile(
     r"\b(?:ill be waiting|wait for (?:the|your|their|a|an) (?:call|email|text|reply|answer)|"
@@ -758,7 +762,9 @@ def signals(turns: Sequence[Turn], caller: str) -> Signals:
                     None)
 
     work = last(OPEN_WORK, agent[::-1])
-    return Signals(transfer, work, work is not None and work[0] in agent[-3:], last(PENDING, agent[::-1]),
+    pending = next(((t, m.group()) for t in agent[::-1] for plain in [plain_text(t.utt.text)]
+                    for m in PENDING.finditer(plain) if not ON_THE_CALL.match(plain[m.end():])), None)
+    return Signals(transfer, work, work is not None and work[0] in agent[-3:], pending,
                    last(CANNOT, agent[-2:]),
                    last(WAITING, closing[::-1]), tuple((t, *_tone(t.utt.text)) for t in closing))
 
