@@ -1167,11 +1167,22 @@ def test_a_promise_said_in_the_present_is_kept():
     assert [(c["when"], c["amount"]) for c in w.commitments] == [("within two working days", "$149")]
 
 
+def fake_resolved_weights(**weights):
+    """The shipped weights with the resolved scorer's replaced: these features' weights, 0 for
+    the rest, and no meaning direction."""
+    import dataclasses
+
+    import numpy as np
+
+    from callassist.assist import wrapup_model as wm
+    return dataclasses.replace(wm.default_weights(),
+                               resolved=np.array([weights.get(n, 0.0) for n in wm.RESOLVED_FEATURES]),
+                               settled_direction=np.zeros(384, dtype=np.float32))
+
+
 def test_the_resolved_scorer_says_the_signals_that_weighed_most_with_their_utterances():
     """Small fake weights over the real signals: work still to do outweighs a kind goodbye, and
     the why names both with the utterances that said them (strongest first)."""
-    import dataclasses
-
     import numpy as np
 
     from callassist.assist import callfacts
@@ -1183,21 +1194,16 @@ def test_the_resolved_scorer_says_the_signals_that_weighed_most_with_their_utter
     turns = [Turn.of(u) for u in utts]
     said = callfacts.signals(turns, C)
     assert said.open_work[0].id == 2 and said.open_work_late and said.closing[-1][1:] == (2, 0)
-    weight = dict.fromkeys(wm.RESOLVED_FEATURES, 0.0) | {"open_work": -3.0, "last_content": 1.0}
-    base = wm.default_weights() or wm.Weights(*(np.zeros(1),) * 5)
-    fake = dataclasses.replace(base, resolved=np.array([weight[n] for n in wm.RESOLVED_FEATURES]),
-                               settled_direction=np.zeros(384, dtype=np.float32))
+    fake = fake_resolved_weights(open_work=-3.0, last_content=1.0)
     promised, done = callfacts.commitments(turns, C), callfacts.actions(turns, C)
     got = wm.resolved(said, [], None, promised, done, np.ones(384, dtype=np.float32) / 20, fake, 3)
     assert not got.resolved and got.why.startswith("still to do: “look into it”") and got.utterances == (2,)
     # the other way round: the goodbye weighs more, and it is what the why says
-    weight |= {"open_work": -0.5, "last_content": 2.0}
-    fake = dataclasses.replace(fake, resolved=np.array([weight[n] for n in wm.RESOLVED_FEATURES]))
+    fake = fake_resolved_weights(open_work=-0.5, last_content=2.0)
     got = wm.resolved(said, [], None, promised, done, None, fake, 3)
     assert got.resolved and got.why == "the caller ended content: “okay lovely thanks”" and got.utterances == (3,)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("said, pending", [
     ("i've opened a trace with the courier and they've got three working days to come back to us", True),
     ("I'll ask our product team and email you the answer by tomorrow.", True),
@@ -1218,10 +1224,6 @@ def test_an_answer_still_to_come_is_read_apart_from_other_work(said, pending):
 
 
 def test_an_answer_still_to_come_leaves_the_call_open_whatever_the_score():
-    import dataclasses
-
-    import numpy as np
-
     from callassist.assist import callfacts
     from callassist.assist import wrapup_model as wm
     from callassist.assist.callfacts import Turn
@@ -1230,15 +1232,12 @@ def test_an_answer_still_to_come_leaves_the_call_open_whatever_the_score():
         (A, "Good question, I'll check with the product team and get back to you with an answer."),
         (C, "lovely, thank you so much"))]
     said = callfacts.signals(turns, C)
-    weight = dict.fromkeys(wm.RESOLVED_FEATURES, 0.0) | {"bias": 5.0, "last_content": 1.0}
-    base = wm.default_weights() or wm.Weights(*(np.zeros(1),) * 5)
-    fake = dataclasses.replace(base, resolved=np.array([weight[n] for n in wm.RESOLVED_FEATURES]),
-                               settled_direction=np.zeros(384, dtype=np.float32))
-    got = wm.resolved(said, [], None, [], [], None, fake, 3)
+    got = wm.resolved(said, [], None, [], [], None, fake_resolved_weights(bias=5.0, last_content=1.0), 3)
     assert not got.resolved and got.why == "an answer still to come: “get back to you”"
     assert got.utterances == (2,)
 
 
+@pytest.mark.slow
 def test_weights_without_the_resolved_scorer_leave_it_to_the_rules(models, monkeypatch, tmp_path):
     """A weights file written before the resolved scorer still loads; the rules decide, with the
     encoder there for everything else."""

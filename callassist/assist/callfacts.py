@@ -16,7 +16,7 @@ from ..core.events import Utterance
 from ..core.rules import NEGATIVE_LABELS, plain_text
 from ..core.text import normalize, spoken_numbers
 from .points import ISSUE, QUESTION, REQUEST
-from .timespans import NUMBER_WORD, Span, amounts, conditions, shadow, times
+from .timespans import NUMBER_WORD, WEEKDAY, Span, amounts, conditions, shadow, times
 
 MAX_WORDS = 28  # a clause longer than this (a recogniser's run-on) is cut around what matters
 BOUNDARY = re.compile(r"\b(?:and|so|but|because|then|okay|ok|which|that)\s+")
@@ -248,8 +248,8 @@ def _reason_text(turn: Turn, names: set[str] = frozenset()) -> str:
 
 # the state of the caller's item as they tell it: new (just delivered, out of the box, never
 # worked) or used (fine before, stopped); on plain text
-_DAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekend)"
-_WHEN_NEW = (rf"(?:today|yesterday|this morning|this afternoon|last night|(?:on |this |at the )?{_DAY}|"
+_WHEN_NEW = (rf"(?:today|yesterday|this morning|this afternoon|last night|(?:on |this |at the )?"
+             rf"(?:{WEEKDAY}|weekend)|"
              r"(?:a|one|two|three|four|five|a few|a couple of|couple of) days ago|the other day|"
              r"this week|last week)")
 NEW_ITEM = re.compile(
@@ -264,7 +264,7 @@ NEW_ITEM = re.compile(
 USED_ITEM = re.compile(
     r"\b(?:stopped|anymore|any more|no longer|used to|(?:was|were|been|worked|working) "
     r"(?:fine|ok|okay|great|perfectly|brilliant|alright|all right|lovely)|since (?:the|then|last|"
-    r"yesterday|we|i|an?|it|that|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
+    rf"yesterday|we|i|an?|it|that|{WEEKDAY})|"
     r"after (?:the|an?) update|for (?:months|years|a year|ages|a while)|(?:months|years) ago|"
     r"(?:had|have had|we've had|i've had|ive had|weve had) (?:it|them) (?:for|since|about|nearly|"
     r"over|a year|two years|a few)|suddenly|all of a sudden|out of nowhere)\b")
@@ -675,6 +675,14 @@ NEGATIVE = re.compile(
     r"i suppose|whatever|still (?:not|doesnt|hasnt|wont|isnt|dont)|terrible|awful|a joke|"
     r"fed up|sick of|pathetic|not acceptable|no help|not helpful|ill wait|i will wait|"
     r"i guess|hopeless|not sorted|not resolved|doesnt help|dont understand|still confused)\b")
+# an answer someone still has to give or the agent still has to find ("I'll email you the moment
+# they reply", "I'll ask our product team and email you the answer"): open work, and of it the
+# kind that leaves a call open (PENDING)
+STILL_TO_COME = (
+    r"(?:email|text|call|ring|let) you (?:know )?(?:as soon as|once|when|the moment)|"
+    r"the moment (?:they|i|we) hear|as soon as (?:they|i|we) hear|"
+    r"(?:email|e mail|text|call|ring|phone|get back to) you (?:with )?(?:the|an) answer|"
+    r"(?:find out|check) and (?:email|call|ring|text|get back)|ask (?:our|the) \w+ (?:\w+ )?team and")
 OPEN_WORK = re.compile(
     r"\b(?:call you back|ring you back|get back to you|come back to you|investigat\w*|"
     r"raised a ticket|raise a ticket|opened a ticket|open a ticket|escalat\w*|look into it|"
@@ -683,11 +691,7 @@ OPEN_WORK = re.compile(
     # an answer that someone else still has to give: a trace, a query, a review
     r"(?:opened|raised|started|logged|put in) (?:a |an )?(?:trace|query|dispute|request with)|"
     r"(?:raised|logged) (?:it|this|that) with|come back to us|get back to us|"
-    r"(?:email|text|call|ring|let) you (?:know )?(?:as soon as|once|when|the moment)|"
-    r"the moment (?:they|i|we) hear|as soon as (?:they|i|we) hear|"
-    # an answer the agent still has to find ("I'll ask our product team and email you the answer")
-    r"(?:email|e mail|text|call|ring|phone|get back to) you (?:with )?(?:the|an) answer|"
-    r"(?:find out|check) and (?:email|call|ring|text|get back)|ask (?:our|the) \w+ (?:\w+ )?team and)\b")
+    + STILL_TO_COME + r")\b")
 # of that work, an answer or outcome someone still has to give: the label rules make such a call
 # open however it ends ("I've opened a trace, they've three working days to come back to us",
 # "I'll ask our product team and email you the answer"); "come back to us" said to the caller
@@ -695,10 +699,7 @@ OPEN_WORK = re.compile(
 PENDING = re.compile(
     r"\b(?:investigat(?:e|es|ing|ion)|(?:opened|raised|started|logged|put in) (?:a |an )?"
     r"(?:trace|query|investigation|dispute)|(?:ll|will|to|should|they|team|she|he) come back to "
-    r"(?:us|you)|get back to you|(?:email|text|call|ring|let) you (?:know )?(?:as soon as|once|when|"
-    r"the moment)|the moment (?:they|i|we) hear|as soon as (?:they|i|we) hear|"
-    r"ask (?:our|the) \w+ (?:\w+ )?team and|(?:email|e mail|text|call|ring|phone|get back to) you "
-    r"(?:with )?(?:the|an) answer|(?:find out|check) and (?:email|call|ring|text|get back)|"
+    r"(?:us|you)|get back to you|" + STILL_TO_COME + r"|"
     r"raised (?:it|this|that) with|pass(?:ed)? (?:it|this) (?:on )?to|raised a ticket)\b")
 # ... but not an answer the agent brings back on the call ("let me find out and get back to you
 # in a moment")
@@ -757,14 +758,15 @@ def signals(turns: Sequence[Turn], caller: str) -> Signals:
             break
     closing = [t for t in turns if t.utt.speaker == caller][-2:]
 
-    def last(pattern: re.Pattern, among: Sequence[Turn]) -> tuple[Turn, str] | None:
-        return next(((t, m.group()) for t in among if (m := pattern.search(plain_text(t.utt.text)))),
-                    None)
+    def last(pattern: re.Pattern, among: Sequence[Turn], unless: re.Pattern | None = None):
+        """The first of `among` that says `pattern` (not followed by `unless`), with its words."""
+        return next(((t, m.group()) for t in among for plain in [plain_text(t.utt.text)]
+                     for m in pattern.finditer(plain)
+                     if unless is None or not unless.match(plain[m.end():])), None)
 
     work = last(OPEN_WORK, agent[::-1])
-    pending = next(((t, m.group()) for t in agent[::-1] for plain in [plain_text(t.utt.text)]
-                    for m in PENDING.finditer(plain) if not ON_THE_CALL.match(plain[m.end():])), None)
-    return Signals(transfer, work, work is not None and work[0] in agent[-3:], pending,
+    return Signals(transfer, work, work is not None and work[0] in agent[-3:],
+                   last(PENDING, agent[::-1], ON_THE_CALL),
                    last(CANNOT, agent[-2:]),
                    last(WAITING, closing[::-1]), tuple((t, *_tone(t.utt.text)) for t in closing))
 

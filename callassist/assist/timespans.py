@@ -55,6 +55,7 @@ NUMBER = rf"(?:{_DIGITS}|{WORD_NUMBER})"
 
 # ---- times -------------------------------------------------------------------------------------
 _WD = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+WEEKDAY = _WD  # a weekday's name, for other readings of the words (callfacts)
 _MONTH = (r"(?:january|february|march|april|may|june|july|august|september|october|november|"
           r"december)")
 _PART = r"(?:morning|afternoon|evening|night|lunch\s*time)"

@@ -75,8 +75,6 @@ def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
                     if isinstance(e, ChecklistItem) and e.item == "resolved"), None)
     end = moods[-1] if moods else None
     said = callfacts.signals(turns, caller)
-    settled = callfacts.resolution(turns, caller, said_later, end.label if end else None,
-                                   end.utterance_id if end else None, checked, said)
     agent_turns = [(u.id, u.text) for u in utts if u.speaker != caller]
     before = {u.id: p.text for p, u in zip(utts, utts[1:]) if u.speaker != caller and p.speaker == caller}
     handed = codes.agent_choice(agent_turns, before)  # a code the agent's words settle
@@ -84,10 +82,14 @@ def summarize(utterances: Sequence[Utterance], events: Iterable[Event] = (),
     handed_on = callfacts.Resolution(False, f"handed on: {handed.why}", handed.utterances) \
         if handed is not None and handed.code.left_open else None
     # the scorer weighs the same signals with how the call's last utterances read by meaning
+    # (below, with the other texts embedded at hang-up); without it, the rules decide
     closing = wrapup_model.closing_text(turns) if learned and weights.resolved is not None and turns \
         else None
-    if closing is None and handed_on is not None and settled.resolved:
-        settled = handed_on
+    if closing is None:
+        settled = callfacts.resolution(turns, caller, said_later, end.label if end else None,
+                                       end.utterance_id if end else None, checked, said)
+        if handed_on is not None and settled.resolved:
+            settled = handed_on
 
     reason_ids = [i for f in reason for i in f.utterances]
     # the caller's questions and requests after the reason that no agent turn dealt with in words

@@ -529,7 +529,6 @@ def resolved(said: callfacts.Signals, moods: Sequence[MoodState], handed: callfa
     settled = settles(row, weights.resolved, said)
     quote = lambda hit: f"“{hit[1]}”"  # noqa: E731
     end = moods[-1] if moods else None
-    closing_ids = (last_id,)
     told = {  # feature: (what it says, its utterances)
         "transfer": (f"transferred ({quote(said.transfer)})", (said.transfer[0].id,)) if said.transfer else None,
         "handed_on": (handed.why, handed.utterances) if handed else None,
@@ -542,9 +541,8 @@ def resolved(said: callfacts.Signals, moods: Sequence[MoodState], handed: callfa
         if said.waiting else None,
         "mood_end": (f"mood at the end: {end.label}", (end.utterance_id,)) if end else None,
         "actions": (f"done on the call: {done[-1].text}", done[-1].utterances) if done else None,
-        "promises": (f"agreed: {promised[0].text}", promised[0].utterances) if promised else None,
         "closing_meaning": ("the call's close reads " + ("settled" if settled else "still open"),
-                            closing_ids),
+                            (last_id,)),
     }
     for name in ("last_content", "last_unhappy", "before_content", "before_unhappy"):
         k = -1 if name.startswith("last") else -2
