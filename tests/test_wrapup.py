@@ -469,6 +469,36 @@ def test_a_state_that_is_not_what_the_agent_just_did_is_no_action(text):
     assert w.actions == ()
 
 
+@pytest.mark.parametrize("text", [
+    # said as the agent starts: the turn that says it is done carries the action
+    "You're right, you shouldn't have paid that. I'm refunding the delivery charge now.",
+    "okay i'm setting up the swap now bear with me",
+    "I'm putting you on a short hold while I check with the warehouse.",
+    # the done state of a time to come, a wish, a condition, or someone else's doing
+    "You'll get a tracking email when it's sent.",
+    "Once a refund's been issued, it can only go back to the card that paid.",
+    "glad it's sorted enjoy the rest of your day",
+    "I can't release it until the warehouse has confirmed it's unlocked.",
+    "That delivery charge should have been refunded with the rest, you're right.",
+    "customer relations will tell you what's been done about it",
+    "would it help if i emailed you a copy of both receipts",
+    # a detail typed in to check who is calling
+    "Okay, I've typed that in, and a six-digit code has gone to that address. Can you read it to me?",
+])
+def test_what_is_only_under_way_or_to_come_is_no_action(text):
+    w = summarize(call((C, "I need to cancel my order please"), (A, text)), [], default_codes())
+    assert w.actions == ()
+
+
+@pytest.mark.parametrize("text", [
+    "I'm putting you through to my team leader now.",
+    "thanks for holding i'm transferring you to the returns team now",
+])
+def test_a_transfer_under_way_is_an_action(text):
+    w = summarize(call((C, "I want to speak to a manager"), (A, text)), [], default_codes())
+    assert ids(w.actions) == [2]
+
+
 class ScriptedEngine:
     """A fake recogniser: each block of audio "hears" the next utterance of a script."""
     name, description = "scripted", "scripted"

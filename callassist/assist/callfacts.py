@@ -290,13 +290,8 @@ contacted called chased transferred extended adjusted reduced lowered spoken ask
 organized""".split())
 NOT_ACTION = {"been", "got", "to", "not", "no", "never", "seen", "heard", "noticed", "received",
               "had", "need", "used", "a", "an", "the", "your", "you", "it", "this", "that",
-              "checked", "looked", "pulled", "found", "tried", "searched"}  # looked up: not done
-EXCLUDE_ING = {"going", "calling", "speaking", "hoping", "thinking", "wondering", "asking", "being",
-               "saying", "telling", "guessing", "assuming", "seeing", "showing", "afraid", "getting",
-               "having", "feeling", "looking forward", "trying to understand",
-               # looking things up is not doing anything to the order
-               "checking", "looking", "pulling", "searching", "reading", "bringing", "finding",
-               "trying", "waiting", "sorry", "expecting"}
+              "checked", "looked", "pulled", "found", "tried", "searched",  # looked up: not done
+              "typed", "entered", "explained"}  # a detail typed in to check who is calling
 IMMEDIATE = (r"(?:just\s+|quickly\s+|now\s+)*(?:check|look|see|have\s+a\s+(?:quick\s+)?look|"
              r"transfer|put\s+you|pass\s+you|connect\s+you|pop\s+you|bear|find|pull|bring\s+up|"
              r"grab|be\s+with\s+you|go\s+through|take\s+a\s+look)\b")
@@ -309,9 +304,13 @@ OPENED = r"(?:case|trace|claim|ticket|check|query|investigation|request|complain
 STATE = (r"(?:cancelled|canceled|started|opened|booked|moved|saved|ordered|logged|set\s+up|"
          r"gone\s+(?:through|over|off)(?:\s+to\s+(?:them|him|her|the\s+[a-z]+\s+team))?(?:\s+now)?|"
          r"gone\s+to\s+(?:them|him|her|the\s+[a-z]+\s+team)(?:\s+now)?)")
-# What the agent did or is doing to the order or account, in the perfect, the past or the
-# progressive, or a transfer under way. Not what they are about to do ("let me…", "I'll…",
-# "what I'm going to do is…"): the label goes on the turn that says it is done.
+# a transfer under way ("i'm putting you through now"; not "putting you on a short hold")
+TRANSFERRING = (r"(?:transferring|putting|passing|connecting|handing)\s+you\b"
+                r"(?!\s+on\s+(?:a\s+)?(?:[a-z]+\s+)?hold\b)")
+# What the agent did to the order or account, in the perfect or the past, or a transfer under
+# way. Not what they are about to do ("let me…", "I'll…", "what I'm going to do is…") nor what
+# they are starting ("i'm refunding it now", "i'm logging that now"): the label goes on the turn
+# that says it is done.
 ACTION_PATTERNS = [re.compile(p) for p in (
     r"\b(?:i|we)(?:'ve|ve|\s+have)\s+(?:(?:just|now|also|already|actually|gone\s+ahead\s+and|"
     r"went\s+ahead\s+and|managed\s+to)\s+)*(?P<v>[a-z]+(?:-[a-z]+)?)\b",
@@ -320,9 +319,7 @@ ACTION_PATTERNS = [re.compile(p) for p in (
     r"emailed|escalated|rebooked|corrected|upgraded|spoke|called|contacted|ordered|moved|"
     r"fixed|removed|unlocked|reactivated|waived|reversed|approved|opened|created|submitted|"
     r"scheduled|dispatched|transferred)\b",
-    r"\b(?:i'm|im|i\s+am|we're|we\s+are)\s+(?:just\s+|now\s+|currently\s+|also\s+)?"
-    r"(?P<ing>[a-z]+ing)\b(?P<fwd>\s+forward)?",
-    r"\b(?:transferring|putting|passing|connecting|handing)\s+you\b|"
+    rf"\b{TRANSFERRING}|"
     r"\b(?:while|as)\s+i\s+(?:transfer|put|pass|connect)\s+you\b|"
     r"\b(?:transfer|put|pass|connect)\s+you\s+(?:through\s+|over\s+)?now\b",
     rf"\b(?:has|have|'s|is|it's|its|that's|thats)\s+(?:now\s+|just\s+|also\s+|all\s+)?been\s+{DONE}\b",
@@ -344,6 +341,15 @@ STATE_PATTERNS = [re.compile(p) for p in (
     r"(?!\s+(?:that\s+)?(?:for|with|yet|it|so|by|to|before|already)\b)",
 )]
 ACTION_PATTERNS += STATE_PATTERNS
+# "i refunded it", "it's been refunded", "that's done"
+DONE_PATTERNS = ACTION_PATTERNS[1:2] + ACTION_PATTERNS[3:5]
+# the done state said of a time to come, a wish, a condition or someone else's doing: "when it's
+# sent", "once a refund's been issued", "as long as it's cancelled in december", "glad it's
+# sorted", "until they've confirmed it's unlocked", "that should have been refunded", "what's
+# been done about your complaint", "neither has been sent yet"
+NOT_DONE_YET = re.compile(r"\b(?:when|once|until|till|unless|if|after|before|as\s+long\s+as|glad|hope|"
+                          r"hopefully|certain|sure|why|whether|what|confirmed|neither|nothing|should|"
+                          r"would|could|might|must|will)\b(?:\s+[a-z0-9']+){0,2}\s*$")
 SUBORDINATE = re.compile(r"\b(?:if|once|when|while|after|because|since|until|unless|soon\s+as)\b")
 RECAP_START = re.compile(r"^\s*(?:(?:okay|ok|right|perfect|great|lovely|no\s+worries|mr\s+\w+|ms\s+\w+|"
                          r"mrs\s+\w+)\s+)*(?:so|to\s+sum\s+up|just\s+to\s+recap|to\s+recap)\b|"
@@ -360,14 +366,14 @@ def _action_match(turn: Turn) -> tuple[re.Match, int] | None:
                 v = g["v"].split("-")[-1]  # "re-sent"
                 if v in NOT_ACTION or not (v in PARTICIPLES or v.endswith("ed")):
                     continue
-            if g.get("ing") is not None and (g["ing"] in EXCLUDE_ING or g.get("fwd")):
-                continue
             if _question(turn, m.start()):
                 continue
             before = turn.sh[turn.sentence_at(m.start())[0]:m.start()]
             if pat in STATE_PATTERNS and (RECAP_START.search(before) or SUBORDINATE.search(before)):
                 continue  # "so, the trace is open, you'll hear…": a recap of what was done before;
                 # "while the trace is open…", "if you return it the agreement's cancelled"
+            if pat in DONE_PATTERNS and NOT_DONE_YET.search(before):
+                continue  # "you'll get an email when it's sent", "glad it's sorted"
             return m, (0 if pat.pattern[:30].startswith(r"\b(?:i") else 3)
     return None
 
