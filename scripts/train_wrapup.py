@@ -40,7 +40,7 @@ TRAIN_SETS = ("wrapup_dev", "wrapup_blind", "wrapup_blind2", "wrapup_blind3", "w
               "wrapup_blind7b", "wrapup_blind8a", "wrapup_blind8b", "wrapup_blind9a", "wrapup_blind9b",
               "wrapup_blind10a", "wrapup_blind10b", "wrapup_blind11a", "wrapup_blind11b",
               "wrapup_blind12a", "wrapup_blind12b", "wrapup_blind13a", "wrapup_blind13b",
-              "wrapup_blind14a", "wrapup_blind14b")
+              "wrapup_blind14a", "wrapup_blind14b", "wrapup_blind15a", "wrapup_blind15b")
 # wrapup_dev's `followups` are another fact (the commitments, and an unresolved call's reason):
 # it is left out of the follow-up scorer's training and figures
 OTHER_FOLLOWUPS = ("wrapup_dev",)
@@ -99,7 +99,13 @@ def prepare(call: dict, codes: WrapUpCodes, embeds: Embed, embedder, mood_model=
     end = moods[-1] if moods else None
     rules_settled = callfacts.resolution(turns, CUSTOMER, promised, end.label if end else None,
                                          end.utterance_id if end else None, None, said)
+    # the labelled reason embedded, as the code's `taught` feature reads it (the caller's first
+    # turn where none is labelled)
+    told = [t.utt.text for t in turns if t.id - 1 in gold] or \
+        [t.utt.text for t in turns if t.utt.speaker == CUSTOMER][:1]
+    vector = embeds(told).mean(axis=0)
     return {"id": call["id"], "turns": turns, "events": events,
+            "reason_vector": (vector / max(float(np.linalg.norm(vector)), 1e-9)).astype(np.float32),
             "cands": cands, "X": X, "y": y, "rule": rule, "gold_reason": gold, "code": call["code"],
             "settled": settled.code.code if settled else None, "promised": promised, "P": P,
             "py": np.array([f.utterances[0] - 1 in gold_promise for f in promised], dtype=float),
@@ -162,9 +168,31 @@ def reasons(d: dict, w: np.ndarray, also: float) -> list[int]:
     return [t.id for t in picked if callfacts._words_said(t.utt.text) >= wm.MIN_WORDS]
 
 
-def code_rows(d: dict, reason_ids: list[int], codes: WrapUpCodes, embeds: Embed, embedder):
+def code_rows(d: dict, reason_ids: list[int], codes: WrapUpCodes, embeds: Embed, embedder,
+              taught: dict[str, np.ndarray] | None = None):
     return wm.code_features(codes, d["turns"], CUSTOMER, reason_ids, embeds,
-                            wm.reason_mood(d["events"], reason_ids, CUSTOMER))
+                            wm.reason_mood(d["events"], reason_ids, CUSTOMER), taught)
+
+
+def taught_by(data: list[dict], codes: WrapUpCodes) -> dict[str, np.ndarray]:
+    """Per code the caller's words can give: the labelled reasons of the calls given it, embedded."""
+    mask = wm.caller_only(codes)
+    keep = {c.code for c, m in zip(codes.codes, mask) if m}
+    out: dict[str, list] = {}
+    for d in data:
+        if d["code"] in keep:
+            out.setdefault(d["code"], []).append(d["reason_vector"])
+    return {code: np.array(v, dtype=np.float32) for code, v in out.items()}
+
+
+def without(taught: dict[str, np.ndarray], d: dict, hidden: str | None = None) -> dict[str, np.ndarray]:
+    """What the other calls taught (a call is not its own neighbour), and none of the code
+    `hidden`: a code no labelled call was given, as a centre's own code is."""
+    out = {code: v for code, v in taught.items() if code != hidden}
+    if d["code"] in out:
+        mine = out[d["code"]]
+        out[d["code"]] = mine[~np.all(mine == d["reason_vector"], axis=1)]
+    return out
 
 
 def fit_code(rows: list[tuple[np.ndarray, int]], mask: np.ndarray) -> np.ndarray:
@@ -216,16 +244,23 @@ def train(data, codes, embeds, embedder, also):
     w_reason = fit_reason(data)
     mask = wm.caller_only(codes)
     names = [c.code for c in codes.codes]
+    caller_codes = [c for c, m in zip(names, mask) if m]
+    taught = taught_by(data, codes)
+    rng = np.random.default_rng(0)
     rows = []
     for d in data:
         if d["code"] in names and mask[names.index(d["code"])]:
-            X = code_rows(d, reasons(d, w_reason, also), codes, embeds, embedder)
-            rows.append((X, int(np.flatnonzero(mask).tolist().index(names.index(d["code"])))))
-    return w_reason, fit_code(rows, mask), fit_promise(data), fit_followup(data), fit_resolved(data)
+            ids, g = reasons(d, w_reason, also), caller_codes.index(d["code"])
+            rows.append((code_rows(d, ids, codes, embeds, embedder, without(taught, d)), g))
+            # the same call with one code no labelled call was given (a centre's own code): the
+            # code's description and examples stand in, and the `untaught` weight learns how far
+            hidden = caller_codes[rng.integers(len(caller_codes))]
+            rows.append((code_rows(d, ids, codes, embeds, embedder, without(taught, d, hidden)), g))
+    return w_reason, fit_code(rows, mask), fit_promise(data), fit_followup(data), fit_resolved(data), taught
 
 
 def score(data, w_reason, w_code, codes, embeds, embedder, also, use_rules=False,
-          w_promise=None, keep=0.5, w_followup=None, raise_at=0.5, w_resolved=None):
+          w_promise=None, keep=0.5, w_followup=None, raise_at=0.5, w_resolved=None, taught=None):
     tp = fp = fn = ok = settled_ok = 0
     ptp = pfp = pfn = 0
     ftp = ffp = ffn = 0
@@ -253,7 +288,7 @@ def score(data, w_reason, w_code, codes, embeds, embedder, also, use_rules=False
         fp += len(got - d["gold_reason"])
         fn += len(d["gold_reason"] - got)
         if not use_rules:
-            X = code_rows(d, sorted(i + 1 for i in got), codes, embeds, embedder)
+            X = code_rows(d, sorted(i + 1 for i in got), codes, embeds, embedder, taught)
             code = predict_code(X, w_code, mask, codes, d["settled"])
             ok += code == d["code"]
             if DETAILS and code != d["code"]:
@@ -309,10 +344,10 @@ def main() -> None:
     fmt = lambda tp, fp, fn: f"{tp / max(tp + fp, 1):.2f} / {tp / max(tp + fn, 1):.2f}"  # noqa: E731
     for name, held in sets.items():
         train_data = [d for k, v in sets.items() if k != name for d in v]
-        w_r, w_c, w_p, w_f, w_s = train(train_data, codes, embeds, embedder, args.also)
+        w_r, w_c, w_p, w_f, w_s, taught = train(train_data, codes, embeds, embedder, args.also)
         rule = score(held, w_r, w_c, codes, embeds, embedder, args.also, use_rules=True)
         got = score(held, w_r, w_c, codes, embeds, embedder, args.also, w_promise=w_p, keep=args.keep,
-                    w_followup=w_f, raise_at=args.raise_at, w_resolved=w_s)
+                    w_followup=w_f, raise_at=args.raise_at, w_resolved=w_s, taught=taught)
         # learned: reason 0-2, code 3, promises 4-6, follow-ups 7-9, resolved 10; rules: reason
         # 11-13, promises 14-16, follow-ups 17-19, resolved 20
         row = np.array([*got, *rule[:3], *rule[4:]])
@@ -325,8 +360,8 @@ def main() -> None:
           f"{fmt(*totals[4:7]):>12} ({fmt(*totals[14:17])})  {fmt(*totals[7:10]):>14} "
           f"({fmt(*totals[17:20])})  {totals[10] / n:8.2f} ({totals[20] / n:.2f})")
 
-    w_r, w_c, w_p, w_f, (w_s, direction) = train([d for v in sets.values() for d in v], codes, embeds,
-                                                 embedder, args.also)
+    w_r, w_c, w_p, w_f, (w_s, direction), taught = train([d for v in sets.values() for d in v], codes,
+                                                         embeds, embedder, args.also)
     print("\nweights on all sets:")
     print("  reason: " + ", ".join(f"{k} {v:+.2f}" for k, v in zip(wm.REASON_FEATURES, w_r)))
     print("  code:   " + ", ".join(f"{k} {v:+.2f}" for k, v in zip(wm.CODE_FEATURES, w_c)))
@@ -341,7 +376,8 @@ def main() -> None:
                "raise_at": args.raise_at,
                "followup": dict(zip(wm.FOLLOWUP_FEATURES, np.round(w_f, 4).tolist())),
                "resolved": dict(zip(wm.RESOLVED_FEATURES, np.round(w_s, 4).tolist())),
-               "settled_direction": np.round(direction, 5).tolist()}
+               "settled_direction": np.round(direction, 5).tolist(),
+               "taught": wm.pack_taught(taught)}
         wm.WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
         wm.WEIGHTS.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {wm.WEIGHTS}")

@@ -812,13 +812,18 @@ def test_the_shipped_weights_name_every_feature_and_were_trained_on_spent_sets_o
              "wrapup_blind7b", "wrapup_blind8a", "wrapup_blind8b", "wrapup_blind9a", "wrapup_blind9b",
              "wrapup_blind10a", "wrapup_blind10b", "wrapup_blind11a", "wrapup_blind11b",
              "wrapup_blind12a", "wrapup_blind12b", "wrapup_blind13a", "wrapup_blind13b",
-             "wrapup_blind14a", "wrapup_blind14b")
+             "wrapup_blind14a", "wrapup_blind14b", "wrapup_blind15a", "wrapup_blind15b")
     assert all(s in spent for s in data["trained_on"])  # a blind set is measured once, never trained on
     w = wm.Weights.load()
     assert w.reason.shape == (len(wm.REASON_FEATURES),) and 0 < w.also < 1 and 0 < w.keep < 1
     assert w.followup.shape == (len(wm.FOLLOWUP_FEATURES),) and 0 < w.raise_at < 1
     assert set(data["resolved"]) == set(wm.RESOLVED_FEATURES)
     assert w.resolved.shape == (len(wm.RESOLVED_FEATURES),) and w.settled_direction.shape == (384,)
+    # what the labelled calls taught about each code the caller's words can give
+    from callassist.assist.wrapup_codes import WrapUpCodes
+    codes = WrapUpCodes.load()
+    assert set(w.taught) == {c.code for c, m in zip(codes.codes, wm.caller_only(codes)) if m}
+    assert all(v.ndim == 2 and v.shape[1] == 384 and len(v) >= 10 for v in w.taught.values())
 
 
 def test_weights_written_before_the_follow_up_scorer_still_load(tmp_path):
@@ -842,6 +847,11 @@ def test_a_broken_weights_file_names_what_is_missing(tmp_path):
         wm.Weights.load(path)
     path.write_text("{")
     with pytest.raises(ConfigError, match="cannot read the wrap-up weights"):
+        wm.Weights.load(path)
+    data = json.loads(wm.WEIGHTS.read_text())
+    data["taught"]["float16"]["DELIVERY"] = data["taught"]["float16"]["DELIVERY"][:-8]  # cut short
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match="weights.json: no usable weight .*train_wrapup"):
         wm.Weights.load(path)
 
 
@@ -983,6 +993,56 @@ def test_a_fault_on_a_new_item_is_damaged_on_one_that_worked_a_technical_fault(m
     assert sum(map(abs, got["new"])) == 1.0  # no other code in the list says what its item is
     assert summarize(new, [], models.wrapup, embedder).code == "DAMAGED"
     assert summarize(used, [], models.wrapup, embedder).code == "TECH_SUPPORT"
+
+
+def test_weights_written_before_the_codes_were_taught_by_labelled_calls_still_load(tmp_path):
+    """Then the code is chosen from the codes' own words alone: the taught features weigh nothing."""
+    from callassist.assist import wrapup_model as wm
+    data = json.loads(wm.WEIGHTS.read_text())
+    del data["taught"], data["code"]["similarity_calls"], data["code"]["untaught"]
+    path = tmp_path / "weights.json"
+    path.write_text(json.dumps(data))
+    w = wm.Weights.load(path)
+    assert w.taught is None
+    assert w.code[wm.CODE_FEATURES.index("similarity_calls")] == w.code[wm.CODE_FEATURES.index("untaught")] == 0
+
+
+@pytest.mark.slow
+def test_a_centres_own_code_no_labelled_call_was_given_is_chosen_by_its_own_words(models, tmp_path):
+    """A code added to the list has no labelled calls behind it: its description and examples
+    stand in for them, and a call about it still gets it."""
+    from callassist.assist import wrapup_model as wm
+    from callassist.assist.callfacts import Turn
+    from callassist.assist.wrapup import Embed
+    path = tmp_path / "codes.yaml"
+    path.write_text(default_codes().path.read_text(encoding="utf-8") +
+                    "  - code: PRICE_MATCH\n    label: Price match\n"
+                    "    description: the caller has seen the item cheaper in another shop and asks us to"
+                    " match the lower price\n"
+                    "    examples: [\"can you match the price i saw somewhere else\","
+                    " \"it's forty dollars less at another store\"]\n")
+    codes = WrapUpCodes.load(path)
+    embedder = models.knowledge.embedder
+    codes.prepare(embedder)
+    weights = wm.default_weights()
+    price = call((A, "Brightwave, this is Omar."),
+                 (C, "Hello, Currys has the same headphones for $40 cheaper. Will you price match them?"),
+                 (A, "Let me see what I can do."))
+    said = call((A, "brightwave this is omar"),
+                (C, "hi i saw the aurora laptop for a hundred dollars less at another shop can you "
+                    "match that price"),
+                (A, "let me see what i can do"))
+    late = call((A, "Brightwave, this is Omar."),
+                (C, "hi, my soundbar was meant to come on tuesday and there's still no sign of it"),
+                (A, "I'm sorry, let me look."))
+    rows = wm.code_features(codes, [Turn.of(u) for u in price], C, [2], Embed(embedder),
+                            taught=weights.taught)
+    untaught = rows[:, wm.CODE_FEATURES.index("untaught")]
+    agent_only = {c.code for c, m in zip(codes.codes, wm.caller_only(codes)) if not m}
+    assert {c.code for c, u in zip(codes.codes, untaught) if u} == {"PRICE_MATCH"} | agent_only
+    assert summarize(price, [], codes, embedder).code == "PRICE_MATCH"
+    assert summarize(said, [], codes, embedder).code == "PRICE_MATCH"
+    assert summarize(late, [], codes, embedder).code == "DELIVERY"
 
 
 def test_what_happens_next_on_the_call_or_a_recap_is_not_a_promise_for_after_it():

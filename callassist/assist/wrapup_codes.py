@@ -174,6 +174,11 @@ class WrapUpCodes:
                                   for i in range(0, len(texts), PREPARE_BATCH)])
         self._prepared = (embedder, vectors, np.asarray(owners))
 
+    def own_vectors(self, i: int) -> np.ndarray:
+        """The description and examples of the i-th code, embedded (`prepare` first)."""
+        _, vectors, owners = self._prepared
+        return vectors[owners == i]
+
     def similarities(self, vector: np.ndarray, embedder) -> np.ndarray:
         """Each code's best similarity (description or an example) to an embedded text."""
         self.prepare(embedder)

@@ -12,14 +12,18 @@ where it stands in the call and how the agent answered it ("go ahead" after a pr
 hear that, the order number?" after a reason); the weights are learned from labelled calls
 (scripts/train_wrapup.py, figures and data in models/wrapup/MODEL_CARD.md).
 
-All four are linear and tiny (a few dozen weights in models/wrapup/weights.json); at hang-up
+All five are linear and tiny (a few dozen weights in models/wrapup/weights.json); at hang-up
 they cost the embedding of a few caller turns. The code model scores each code of the list with
 the SAME weights on features of that code (its keywords heard, its meaning's closeness, its
-mood), so a centre's own code list works with it unchanged: nothing is learned about a code by
-name.
+mood), so a centre's own code list works with it unchanged. One feature is learned by code: how
+close the reason comes to the reasons of the labelled calls given that code (`Weights.taught`).
+A code no labelled call was given (a centre's own, or one renamed) stands in with its own
+description and examples, and a feature says so; it was trained for, by hiding one code's calls
+at a time.
 """
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import math
@@ -54,7 +58,11 @@ REASON_FEATURES = (
 CODE_FEATURES = (
     "similarity", "similarity_chunk", "similarity_agent", "keywords_reason", "keywords_caller",
     "keywords_agent", "similarity_caller", "is_fallback", "fallback_weak", "mood_fit", "best_chunk",
-    "best_keywords", "similarity_done", "similarity_first", "keywords_first", "item_fit")
+    "best_keywords", "similarity_done", "similarity_first", "keywords_first", "item_fit",
+    "similarity_calls", "untaught")
+TOP_CALLS = 3  # the reason's closeness to a code's labelled calls: the mean of its best matches'
+# (the code's description and examples where no labelled call was given it)
+UNTAUGHT = ("similarity_calls", "untaught")  # weights written before them: these weigh nothing
 RESOLVED_FEATURES = (
     "bias", "transfer", "handed_on", "open_work", "open_work_late", "pending", "cannot", "waiting",
     "last_content", "last_unhappy", "before_content", "before_unhappy", "mood_end_negative",
@@ -81,6 +89,8 @@ class Weights:
     raise_at: float = 0.5  # a follow-up is raised when its probability is at least this
     resolved: np.ndarray | None = None  # over RESOLVED_FEATURES (None: the rules decide)
     settled_direction: np.ndarray | None = None  # in the encoder's space: settled calls' close minus open ones'
+    # per code: the labelled calls' reasons given that code, embedded (None: none were written)
+    taught: dict[str, np.ndarray] | None = None
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Weights":
@@ -90,7 +100,8 @@ class Weights:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             return cls(np.array([float(data["reason"][n]) for n in REASON_FEATURES]), float(data["also"]),
-                       np.array([float(data["code"][n]) for n in CODE_FEATURES]),
+                       np.array([float(data["code"][n] if n not in UNTAUGHT else
+                                       data["code"].get(n, 0.0)) for n in CODE_FEATURES]),
                        np.array([float(data["promise"][n]) for n in PROMISE_FEATURES]),
                        float(data["keep"]),
                        # weights written before the follow-up scorer: the rules find follow-ups
@@ -100,13 +111,29 @@ class Weights:
                        np.array([float(data["resolved"][n]) for n in RESOLVED_FEATURES])
                        if "resolved" in data else None,
                        np.array(data["settled_direction"], dtype=np.float32)
-                       if "resolved" in data else None)
+                       if "resolved" in data else None,
+                       unpack_taught(data["taught"]) if "taught" in data else None)
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read the wrap-up weights ({exc}); reinstall, or "
                               f"write them with scripts/train_wrapup.py --write") from None
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{path}: no usable weight {exc} in the wrap-up weights; write them "
                               f"again with scripts/train_wrapup.py --write") from None
+
+
+def pack_taught(taught: dict[str, np.ndarray]) -> dict:
+    """The labelled calls' reason vectors for the weights file: per code, 16-bit floats (3
+    decimals are plenty for a cosine) in base64, a few hundred kilobytes instead of megabytes."""
+    dim = {v.shape[1] for v in taught.values()}
+    return {"dim": dim.pop() if dim else 0, "float16": {
+        code: base64.b64encode(np.round(v, 3).astype("<f2").tobytes()).decode("ascii")
+        for code, v in sorted(taught.items())}}
+
+
+def unpack_taught(data: dict) -> dict[str, np.ndarray]:
+    dim = int(data["dim"])
+    return {code: np.frombuffer(base64.b64decode(text), dtype="<f2").astype(np.float32).reshape(-1, dim)
+            for code, text in data["float16"].items()}
 
 
 @lru_cache(maxsize=1)
@@ -201,11 +228,13 @@ def chunks(turn: Turn, size: int = 14, step: int = 9) -> list[str]:
 
 
 def code_features(codes: WrapUpCodes, turns: Sequence[Turn], caller: str, reason_ids: Sequence[int],
-                  embed=None, mood: float | None = None) -> np.ndarray:
+                  embed=None, mood: float | None = None,
+                  taught: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """One row of CODE_FEATURES per code of the list, for a call whose reason is the turns
     `reason_ids`. `embed`: texts -> unit vectors with the encoder `codes` was prepared with
     (None: keywords only); `mood`: the caller's mood score (-1..1) when they gave the reason
-    (None: not known)."""
+    (None: not known); `taught`: per code, the reasons of labelled calls given it, embedded
+    (Weights.taught)."""
     by_id = {t.id: t for t in turns}
     said = [t for t in turns if t.utt.speaker == caller]
     reason = [by_id[i] for i in reason_ids if i in by_id] or said[:1]
@@ -215,7 +244,8 @@ def code_features(codes: WrapUpCodes, turns: Sequence[Turn], caller: str, reason
              and (not reason or t.utt.start >= reason[0].utt.start)]
     agent_text = " ".join(t.utt.text for t in turns if t.utt.speaker != caller)
     n = len(codes.codes)
-    sims = sims_caller = sims_chunk = sims_agent = sims_done = sims_first = np.zeros(n)
+    sims = sims_caller = sims_chunk = sims_agent = sims_done = sims_first = sims_calls = np.zeros(n)
+    untaught = np.zeros(n)
     # what the agent did ("I've issued the refund", "I've booked the replacement")
     done = [by_id[i] for f in callfacts.actions(turns, caller) for i in f.utterances[:1] if i in by_id]
     if embed is not None and reason_text:
@@ -235,6 +265,7 @@ def code_features(codes: WrapUpCodes, turns: Sequence[Turn], caller: str, reason
         sims_agent = codes.code_similarities(embed([replies])[0]) if replies else np.zeros(n)
         sims_done = codes.code_similarities(mean(done)) if done else np.zeros(n)
         sims_first = codes.code_similarities(mean(reason[:1]))
+        sims_calls, untaught = calls_similarity(codes, mean(reason), taught)
     kw_reason = [_keyword_weight(c.keywords, reason_text) for c in codes.codes]
     # the best among the codes the caller's words can give ("tell their manager"
     # is not an escalation: the agent's words settle that one)
@@ -264,9 +295,24 @@ def code_features(codes: WrapUpCodes, turns: Sequence[Turn], caller: str, reason
             # a fault on an item just delivered or never used is a damaged one (the code list's
             # `item`); on one that worked before, a technical fault
             "item_fit": item * {"new": 1.0, "used": -1.0}.get(c.item, 0.0),
+            "similarity_calls": sims_calls[i], "untaught": untaught[i],
         }
         rows.append(_feature_row(CODE_FEATURES, v))
     return np.array(rows, dtype=float)
+
+
+def calls_similarity(codes: WrapUpCodes, vector: np.ndarray,
+                     taught: dict[str, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per code, how close a reason (a unit vector) comes to the reasons of the labelled calls
+    given that code (the mean of its TOP_CALLS best), and 1.0 where no labelled call was given
+    it and its own description and examples stand in."""
+    sims, untaught = np.zeros(len(codes.codes)), np.zeros(len(codes.codes))
+    for i, c in enumerate(codes.codes):
+        known = (taught or {}).get(c.code)
+        if known is None or not len(known):
+            known, untaught[i] = codes.own_vectors(i), 1.0
+        sims[i] = float(np.sort(known @ vector)[-TOP_CALLS:].mean())
+    return sims, untaught
 
 
 def caller_only(codes: WrapUpCodes) -> np.ndarray:
@@ -318,7 +364,7 @@ def choose_code(codes: WrapUpCodes, turns: Sequence[Turn], caller: str, reason_i
                 weights: Weights, embed=None, mood: float | None = None) -> Choice:
     """The code the caller's words fit best (the agent-settled codes aside: WrapUpCodes.agent_choice),
     with why: the keywords heard and the closeness in meaning."""
-    X = code_features(codes, turns, caller, reason_ids, embed, mood)
+    X = code_features(codes, turns, caller, reason_ids, embed, mood, weights.taught)
     scores = X @ weights.code
     scores[~caller_only(codes)] = -np.inf
     best = int(np.argmax(scores))
