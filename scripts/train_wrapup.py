@@ -3,7 +3,7 @@
 calling, the wrap-up code, the promises kept, the caller's asks left open, whether the call was
 settled), print their
 leave-one-set-out figures next to the hand-written rules', and write models/wrapup/weights.json
-(the defaults reproduce the shipped file; about 7 minutes on a 2-core CPU).
+(the defaults reproduce the shipped file; about 16 minutes on a 2-core CPU).
 
     .venv/bin/python scripts/train_wrapup.py [--data tests/data/wrapup_dev.jsonl ...] [--write]
                                              [--also P] [--keep P] [--raise-at P] [--no-mood]
