@@ -1294,11 +1294,16 @@ def test_the_resolved_scorer_says_the_signals_that_weighed_most_with_their_utter
     ("I'll ask our product team and email you the answer by tomorrow.", True),
     ("I've raised it with the warehouse and I'll text you the moment they reply.", True),
     ("they'll investigate and get back to you within five working days", True),
+    # a question sent on for someone else to answer
+    ("okay i've sent them your question about the wall bracket and i'll email you on thursday", True),
+    ("Right, I've passed the question to the stock team. They'll get back to me, and I'll ring you.", True),
     # said to the caller, or already done: nothing is still to come
     ("if it happens again just come back to us and we'll swap it", False),
     ("I investigated it with the courier and it was left with your neighbour at number 12.", False),
     ("i've refunded the twelve pounds and you'll see it in three to five days", False),
     ("Let me find out and get back to you in a moment, bear with me.", False),
+    ("if anything else comes up you can get back to me on this number", False),
+    ("I've sent them a copy of the receipt, it's in your inbox now.", False),
 ])
 def test_an_answer_still_to_come_is_read_apart_from_other_work(said, pending):
     from callassist.assist import callfacts

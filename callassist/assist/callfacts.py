@@ -706,7 +706,11 @@ PENDING = re.compile(
     r"\b(?:investigat(?:e|es|ing|ion)|(?:opened|raised|started|logged|put in) (?:a |an )?"
     r"(?:trace|query|investigation|dispute)|(?:ll|will|to|should|they|team|she|he) come back to "
     r"(?:us|you)|get back to you|" + STILL_TO_COME + r"|"
-    r"raised (?:it|this|that) with|pass(?:ed)? (?:it|this) (?:on )?to|raised a ticket)\b")
+    r"raised (?:it|this|that) with|pass(?:ed)? (?:it|this) (?:on )?to|raised a ticket|"
+    # a question sent on for someone else to answer ("i've sent them your question", "they'll
+    # get back to me and i'll email you")
+    r"(?:sent|passed) (?:them |it |on )?(?:the|your|his|her) question|"
+    r"(?:they|theyll|hell|shell|he|she|team|depot|warehouse|courier|will|should) (?:get|come) back to me)\b")
 # ... but not an answer the agent brings back on the call ("let me find out and get back to you
 # in a moment")
 ON_THE_CALL = re.compile(r"^\W*(?:\w+\W+){0,3}?(?:in (?:just )?a (?:moment|minute|sec\w*|tick|jiffy)|"
