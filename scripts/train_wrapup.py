@@ -103,9 +103,8 @@ def prepare(call: dict, codes: WrapUpCodes, embeds: Embed, embedder, mood_model=
     # turn where none is labelled)
     told = [t.utt.text for t in turns if t.id - 1 in gold] or \
         [t.utt.text for t in turns if t.utt.speaker == CUSTOMER][:1]
-    vector = embeds(told).mean(axis=0)
     return {"id": call["id"], "turns": turns, "events": events,
-            "reason_vector": (vector / max(float(np.linalg.norm(vector)), 1e-9)).astype(np.float32),
+            "reason_vector": wm.mean_vector(embeds, told).astype(np.float32),
             "cands": cands, "X": X, "y": y, "rule": rule, "gold_reason": gold, "code": call["code"],
             "settled": settled.code.code if settled else None, "promised": promised, "P": P,
             "py": np.array([f.utterances[0] - 1 in gold_promise for f in promised], dtype=float),
@@ -174,13 +173,11 @@ def code_rows(d: dict, reason_ids: list[int], codes: WrapUpCodes, embeds: Embed,
                             wm.reason_mood(d["events"], reason_ids, CUSTOMER), taught)
 
 
-def taught_by(data: list[dict], codes: WrapUpCodes) -> dict[str, np.ndarray]:
+def taught_by(data: list[dict], caller_codes: list[str]) -> dict[str, np.ndarray]:
     """Per code the caller's words can give: the labelled reasons of the calls given it, embedded."""
-    mask = wm.caller_only(codes)
-    keep = {c.code for c, m in zip(codes.codes, mask) if m}
     out: dict[str, list] = {}
     for d in data:
-        if d["code"] in keep:
+        if d["code"] in caller_codes:
             out.setdefault(d["code"], []).append(d["reason_vector"])
     return {code: np.array(v, dtype=np.float32) for code, v in out.items()}
 
@@ -245,7 +242,7 @@ def train(data, codes, embeds, embedder, also):
     mask = wm.caller_only(codes)
     names = [c.code for c in codes.codes]
     caller_codes = [c for c, m in zip(names, mask) if m]
-    taught = taught_by(data, codes)
+    taught = taught_by(data, caller_codes)
     rng = np.random.default_rng(0)
     rows = []
     for d in data:

@@ -252,10 +252,10 @@ def code_features(codes: WrapUpCodes, turns: Sequence[Turn], caller: str, reason
         # the turns' own vectors (embedded for the reason already): the mean of unit vectors
         # stands for the turns together; only a long turn's parts and the agent's reply are new
         def mean(ts: Sequence[Turn]) -> np.ndarray:
-            v = embed([t.utt.text for t in ts]).mean(axis=0)
-            return v / max(float(np.linalg.norm(v)), 1e-9)
+            return mean_vector(embed, [t.utt.text for t in ts])
         wordy = [t for t in said[:4] if callfacts._words_said(t.utt.text) >= MIN_WORDS] or said[:1]
-        sims = codes.code_similarities(mean(reason))
+        reason_vector = mean(reason)
+        sims = codes.code_similarities(reason_vector)
         sims_caller = codes.code_similarities(mean(wordy))
         parts = [chunks(t) for t in reason]
         pieces = [c for p in parts if len(p) > 1 for c in p]
@@ -265,7 +265,7 @@ def code_features(codes: WrapUpCodes, turns: Sequence[Turn], caller: str, reason
         sims_agent = codes.code_similarities(embed([replies])[0]) if replies else np.zeros(n)
         sims_done = codes.code_similarities(mean(done)) if done else np.zeros(n)
         sims_first = codes.code_similarities(mean(reason[:1]))
-        sims_calls, untaught = calls_similarity(codes, mean(reason), taught)
+        sims_calls, untaught = calls_similarity(codes, reason_vector, taught)
     kw_reason = [_keyword_weight(c.keywords, reason_text) for c in codes.codes]
     # the best among the codes the caller's words can give ("tell their manager"
     # is not an escalation: the agent's words settle that one)
@@ -299,6 +299,12 @@ def code_features(codes: WrapUpCodes, turns: Sequence[Turn], caller: str, reason
         }
         rows.append(_feature_row(CODE_FEATURES, v))
     return np.array(rows, dtype=float)
+
+
+def mean_vector(embed, texts: Sequence[str]) -> np.ndarray:
+    """Texts together, as one unit vector: the mean of their unit vectors, made unit again."""
+    v = embed(texts).mean(axis=0)
+    return v / max(float(np.linalg.norm(v)), 1e-9)
 
 
 def calls_similarity(codes: WrapUpCodes, vector: np.ndarray,
