@@ -450,6 +450,17 @@ def test_looking_things_up_is_no_action(text):
     "Done. It's with the billing team now, and they'll reply to you by e-mail within 2 working days.",
     "done the seven ninety nine and their link are on the order",
     "Sent. It should be there in a minute or two.",
+    "Okay, that's gone to you now, have a look in your inbox in a minute.",
+    "That's gone to the returns team with your photos attached.",
+    "right the check is raised with the warehouse",
+    "done it's moved to friday the fourth and the driver will text the evening before",
+    "Done, so the texts go to your partner's phone from now on.",
+    "okay that's noted on your account",
+    "I've written it on the order so the driver sees it at the door.",
+    "Right, he's been taken off, he can't change anything on the account any more.",
+    "okay that's with them as a priority now they'll ring you",
+    "It's on its way to your email now, give it a couple of minutes.",
+    "Okay, it's off your account now, and the balance stays on the card.",
 ])
 def test_what_the_agent_has_just_done_said_as_a_state_is_an_action(text):
     w = summarize(call((C, "I need to cancel my order please"), (A, text)), [], default_codes())
@@ -475,6 +486,7 @@ def test_what_the_agent_has_just_done_said_as_a_state_is_an_action(text):
     "That delivery charge should have been refunded with the rest, you're right.",
     "customer relations will tell you what's been done about it",
     "would it help if i emailed you a copy of both receipts",
+    "I'm sorry, that's gone to the wrong address by the look of it.",
     # a detail typed in to check who is calling
     "Okay, I've typed that in, and a six-digit code has gone to that address. Can you read it to me?",
 ])
@@ -1297,12 +1309,17 @@ def test_the_resolved_scorer_says_the_signals_that_weighed_most_with_their_utter
     # a question sent on for someone else to answer
     ("okay i've sent them your question about the wall bracket and i'll email you on thursday", True),
     ("Right, I've passed the question to the stock team. They'll get back to me, and I'll ring you.", True),
+    # someone named coming back with it, with or without the apostrophe
+    ("I've asked the depot about the missing leg. They'll come back to us by Friday.", True),
+    ("ive asked the depot about it and theyll get back to us on thursday", True),
     # said to the caller, or already done: nothing is still to come
     ("if it happens again just come back to us and we'll swap it", False),
     ("I investigated it with the courier and it was left with your neighbour at number 12.", False),
     ("i've refunded the twelve pounds and you'll see it in three to five days", False),
     ("Let me find out and get back to you in a moment, bear with me.", False),
     ("if anything else comes up you can get back to me on this number", False),
+    ("and if the lid cracks again just get back to us and we'll send another", False),
+    ("Refused parcels take 2 to 3 working days to get back to us, then it goes straight out again.", False),
     ("I've sent them a copy of the receipt, it's in your inbox now.", False),
 ])
 def test_an_answer_still_to_come_is_read_apart_from_other_work(said, pending):

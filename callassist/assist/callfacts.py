@@ -287,7 +287,7 @@ submitted requested removed unlocked reactivated waived reversed paid resent reb
 fixed sorted amended moved placed started registered replaced dispatched reissued renewed
 switched activated blocked frozen closed authorised authorized approved attached marked spoken
 contacted called chased transferred extended adjusted reduced lowered spoken asked organised
-organized""".split())
+organized written""".split())
 NOT_ACTION = {"been", "got", "to", "not", "no", "never", "seen", "heard", "noticed", "received",
               "had", "need", "used", "a", "an", "the", "your", "you", "it", "this", "that",
               "checked", "looked", "pulled", "found", "tried", "searched",  # looked up: not done
@@ -298,12 +298,13 @@ IMMEDIATE = (r"(?:just\s+|quickly\s+|now\s+)*(?:check|look|see|have\s+a\s+(?:qui
 DONE = (r"(?:processed|cancelled|canceled|refunded|credited|updated|changed|booked|arranged|reset|"
         r"corrected|sorted|done|applied|added|removed|unlocked|issued|raised|logged|reversed|approved|"
         r"escalated|resent|re-sent|sent|replaced|fixed|reactivated|waived|upgraded|rebooked|amended|"
-        r"submitted|scheduled|flagged|confirmed|opened|placed|reserved|set\s+up|put\s+through)")
+        r"submitted|scheduled|flagged|confirmed|opened|placed|reserved|set\s+up|put\s+through|taken\s+off)")
 # what a thing is once the agent has acted on it ("the plan's cancelled", "that's gone through")
 OPENED = r"(?:case|trace|claim|ticket|check|query|investigation|request|complaint|dispute)"
-STATE = (r"(?:cancelled|canceled|started|opened|booked|moved|saved|ordered|logged|set\s+up|"
+STATE = (r"(?:cancelled|canceled|started|opened|booked|moved|saved|ordered|logged|raised|set\s+up|"
          r"gone\s+(?:through|over|off)(?:\s+to\s+(?:them|him|her|the\s+[a-z]+\s+team))?(?:\s+now)?|"
-         r"gone\s+to\s+(?:them|him|her|the\s+[a-z]+\s+team)(?:\s+now)?)")
+         r"gone\s+to\s+(?:them|him|her|billing|the\s+(?!wrong\b|old\b|same\b|other\b)[a-z]+(?:\s+team)?)"
+         r"(?:\s+now)?|gone\s+to\s+you\s+now|noted\s+on\s+(?:the|your)\s+(?:order|account|record|file|booking))")
 # a transfer under way ("i'm putting you through now"; not "putting you on a short hold")
 TRANSFERRING = (r"(?:transferring|putting|passing|connecting|handing)\s+you\b"
                 r"(?!\s+on\s+(?:a\s+)?(?:[a-z]+\s+)?hold\b)")
@@ -335,10 +336,14 @@ STATE_PATTERNS = [re.compile(p) for p in (
     rf"(?:now\s+|all\s+|also\s+)*{STATE}\b",
     rf"\b(?:that|(?:the|your)\s+(?:[a-z0-9-]+\s+)?{OPENED})(?:'s|\s+is)\s+(?:now\s+)?open\b",
     r"\b(?:that's|it's)\s+(?:now\s+)?(?:on\s+(?:there|your\s+account|the\s+(?:account|order|booking|"
-    r"case|record))\s+now|with\s+(?:the|our)\s+(?:[a-z]+\s+)?team\s+now)\b",
+    r"case|record))\s+now|with\s+(?:the|our)\s+(?:[a-z]+\s+)?team\s+now|"
+    r"off\s+(?:the|your)\s+(?:account|order|bill|card)\s+now|"
+    r"on\s+(?:its|it's)\s+way\s+to\s+(?:you|your\s+[a-z]+|that\s+[a-z]+)\s+now)\b",
+    # the request handed on ("that's with them as urgent", "that's with the billing team")
+    r"\bthat's\s+(?:now\s+)?with\s+(?:them|the\s+[a-z]+\s+team|billing)\b",
     # "Done." / "Sent." said as the thing is done, at the start of a turn or sentence
     r"(?:^|\|)\s*(?:okay\s+|ok\s+|right\s+|lovely\s+|great\s+|perfect\s+)?(?:all\s+)?(?:done|sent)\b"
-    r"(?!\s+(?:that\s+)?(?:for|with|yet|it|so|by|to|before|already)\b)",
+    r"(?!\s+(?:that\s+)?(?:for|with|yet|it|by|to|before|already)\b(?!'s|s\b))",
 )]
 ACTION_PATTERNS += STATE_PATTERNS
 # "i refunded it", "it's been refunded", "that's done"
@@ -704,13 +709,16 @@ OPEN_WORK = re.compile(
 # ("just come back to us if it happens again") is not
 PENDING = re.compile(
     r"\b(?:investigat(?:e|es|ing|ion)|(?:opened|raised|started|logged|put in) (?:a |an )?"
-    r"(?:trace|query|investigation|dispute)|(?:ll|will|to|should|they|team|she|he) come back to "
-    r"(?:us|you)|get back to you|" + STILL_TO_COME + r"|"
+    r"(?:trace|query|investigation|dispute)|get back to you|" + STILL_TO_COME + r"|"
     r"raised (?:it|this|that) with|pass(?:ed)? (?:it|this) (?:on )?to|raised a ticket|"
     # a question sent on for someone else to answer ("i've sent them your question", "they'll
     # get back to me and i'll email you")
     r"(?:sent|passed) (?:them |it |on )?(?:the|your|his|her) question|"
-    r"(?:they|theyll|hell|shell|he|she|team|depot|warehouse|courier|will|should) (?:get|come) back to me)\b")
+    # someone named coming back with it ("they'll come back to us", "the depot will get back to
+    # me", "they've three days to come back to us"; not a parcel's "two days to get back to us");
+    # plain text has no apostrophes, so "they'll" is "theyll"
+    r"(?:(?:theyll|hell|shell|itll|ill|well|will|should|they|team|she|he|depot|warehouse|courier)"
+    r" (?:get|come)|to come) back to (?:us|you|me))\b")
 # ... but not an answer the agent brings back on the call ("let me find out and get back to you
 # in a moment")
 ON_THE_CALL = re.compile(r"^\W*(?:\w+\W+){0,3}?(?:in (?:just )?a (?:moment|minute|sec\w*|tick|jiffy)|"
