@@ -40,7 +40,8 @@ TRAIN_SETS = ("wrapup_dev", "wrapup_blind", "wrapup_blind2", "wrapup_blind3", "w
               "wrapup_blind7b", "wrapup_blind8a", "wrapup_blind8b", "wrapup_blind9a", "wrapup_blind9b",
               "wrapup_blind10a", "wrapup_blind10b", "wrapup_blind11a", "wrapup_blind11b",
               "wrapup_blind12a", "wrapup_blind12b", "wrapup_blind13a", "wrapup_blind13b",
-              "wrapup_blind14a", "wrapup_blind14b", "wrapup_blind15a", "wrapup_blind15b")
+              "wrapup_blind14a", "wrapup_blind14b", "wrapup_blind15a", "wrapup_blind15b",
+              "wrapup_blind16a", "wrapup_blind16b")
 # wrapup_dev's `followups` are another fact (the commitments, and an unresolved call's reason):
 # it is left out of the follow-up scorer's training and figures
 OTHER_FOLLOWUPS = ("wrapup_dev",)
@@ -301,7 +302,7 @@ def main() -> None:
                     default=[ROOT / "tests" / "data" / f"{s}.jsonl" for s in TRAIN_SETS])
     ap.add_argument("--also", type=float, default=0.5,
                     help="a second reason turn when at least this likely")
-    ap.add_argument("--keep", type=float, default=0.4, help="a promise is kept when at least this likely")
+    ap.add_argument("--keep", type=float, default=0.45, help="a promise is kept when at least this likely")
     ap.add_argument("--raise-at", type=float, default=0.3,
                     help="a follow-up is raised when at least this likely")
     ap.add_argument("--write", action="store_true", help="write models/wrapup/weights.json")

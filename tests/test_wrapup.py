@@ -817,7 +817,8 @@ def test_the_shipped_weights_name_every_feature_and_were_trained_on_spent_sets_o
              "wrapup_blind7b", "wrapup_blind8a", "wrapup_blind8b", "wrapup_blind9a", "wrapup_blind9b",
              "wrapup_blind10a", "wrapup_blind10b", "wrapup_blind11a", "wrapup_blind11b",
              "wrapup_blind12a", "wrapup_blind12b", "wrapup_blind13a", "wrapup_blind13b",
-             "wrapup_blind14a", "wrapup_blind14b", "wrapup_blind15a", "wrapup_blind15b")
+             "wrapup_blind14a", "wrapup_blind14b", "wrapup_blind15a", "wrapup_blind15b",
+             "wrapup_blind16a", "wrapup_blind16b")
     assert all(s in spent for s in data["trained_on"])  # a blind set is measured once, never trained on
     w = wm.Weights.load()
     assert w.reason.shape == (len(wm.REASON_FEATURES),) and 0 < w.also < 1 and 0 < w.keep < 1

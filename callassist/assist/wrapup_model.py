@@ -425,7 +425,7 @@ GENERIC = re.compile(r"\b(?:usually|normally|generally|typically|always|any\s+ti
                      r"every\s+time|in\s+general)\b")
 SENSORY = re.compile(r"\bshould\s+(?:now\s+)?(?:see|hear|notice|go|light|flash|show|come\s+up|appear|"
                      r"turn|pop|start|say|be\s+able)\b")
-HEDGE = re.compile(r"\b(?:hopefully|probably|might|may|maybe|perhaps)\b")
+HEDGE = re.compile(r"\b(?:hopefully|probably|might|may|maybe|perhaps|likely|i\s+(?:think|reckon|expect|imagine))\b")
 HEAR = re.compile(r"\b(?:you'll|you will|youll|you should|you'd|you would)\s+(?:\w+\s+)?hear\b")
 CLOSING = re.compile(r"^\s*(?:so|then|great|lovely|perfect|brilliant|right|alright|okay|ok|and)\b")
 NOT_PROMISED = re.compile(r"\b(?:can't|cant|cannot|can not)\s+(?:promise|guarantee|say)|\bno\s+guarantee|"
@@ -476,6 +476,9 @@ def promise_features(turns: Sequence[Turn], caller: str, promised: Sequence[Fact
         own = t.sh[a:b]
         when_words = set(WHEN_WORDS.findall((f.when or "").lower()))
         earlier = [w for w, g in zip(whens, promised) if g.utterances[0] != uid]
+        # earlier promises for after the call (not "I'll just be a moment")
+        after = [g for g in promised[:len(whens)] if g.utterances[0] != uid and not
+                 DURING.search(plain_text(g.text)) and not ON_THE_CALL.search(plain_text(g.text))]
         v = {
             "bias": 1.0, "has_when": f.when is not None, "has_amount": f.amount is not None,
             "first_person": bool(_FIRST.match(plain)), "you_will": bool(_YOU.match(plain)),
@@ -490,8 +493,10 @@ def promise_features(turns: Sequence[Turn], caller: str, promised: Sequence[Fact
             "sensory": bool(SENSORY.search(plain)), "hedge": bool(HEDGE.search(plain)),
             "thanks_after": nxt is not None and bool(ACCEPT.search(nxt.sh)),
             "several": per_turn[uid] > 1, "action_turn": uid in acted,
-            # a promise said again at the close ("so you'll hear from me on Friday") is no new one
-            "hear_from": bool(HEAR.search(plain)),
+            # a promise said again at the close ("so you'll hear from me on Friday") is no new one;
+            # said first, after the work is done ("I've opened a trace and you'll hear from us by
+            # Thursday"), it is the promise
+            "hear_from": bool(HEAR.search(plain)) and bool(after),
             "same_when": bool(when_words) and any(when_words & w for w in earlier),
             "promised_before": bool(earlier), "closing": bool(CLOSING.match(own)),
             # what is not the agent's to promise, a question, a process in the present tense
