@@ -41,7 +41,8 @@ TRAIN_SETS = ("wrapup_dev", "wrapup_blind", "wrapup_blind2", "wrapup_blind3", "w
               "wrapup_blind10a", "wrapup_blind10b", "wrapup_blind11a", "wrapup_blind11b",
               "wrapup_blind12a", "wrapup_blind12b", "wrapup_blind13a", "wrapup_blind13b",
               "wrapup_blind14a", "wrapup_blind14b", "wrapup_blind15a", "wrapup_blind15b",
-              "wrapup_blind16a", "wrapup_blind16b")
+              "wrapup_blind16a", "wrapup_blind16b", "wrapup_blind17a", "wrapup_blind17b",
+              "wrapup_blind18a", "wrapup_blind18b")
 # wrapup_dev's `followups` are another fact (the commitments, and an unresolved call's reason):
 # it is left out of the follow-up scorer's training and figures
 OTHER_FOLLOWUPS = ("wrapup_dev",)

@@ -227,6 +227,19 @@ def test_a_call_left_waiting_or_undecided_is_not_resolved(agent, caller):
     assert not w.resolved, w.resolved_why
 
 
+def test_fingers_crossed_is_no_sign_of_waiting():
+    """It ends as many settled labelled calls as open ones: the other signals decide."""
+    from callassist.assist import callfacts
+    from callassist.assist.callfacts import Turn
+    turns = [Turn.of(u) for u in call((C, "the speaker keeps waking up when the tv's on"),
+                                      (A, "I've set it to medium, that should keep it quiet."),
+                                      (C, "okay well fingers crossed thanks nadia"))]
+    assert callfacts.signals(turns, C).waiting is None
+    turns = [Turn.of(u) for u in call((C, "my parcel hasn't come"), (A, "It's with the courier."),
+                                      (C, "okay i'll wait for your email then"))]
+    assert callfacts.signals(turns, C).waiting is not None
+
+
 @pytest.mark.parametrize("agent, caller", [
     # a repair case opened and accepted is a remedy in place, not work left open
     ("I've opened a case for a warranty repair, and you'll get a prepaid box within 1 working day.",
@@ -368,6 +381,11 @@ def test_who_a_transfer_or_callback_goes_to_is_read_from_the_turns_before():
                (A, "i've asked the depot manager if you can collect it and i'll ring you as soon "
                    "as i hear from them"))
     assert summarize(own, [], codes).code != "ESCALATED"
+    # a hand-on only if something happens
+    only_if = call((C, "I need to cancel the laptop I ordered last night."),
+                   (A, "I've asked the build team to pull it. If they've started already, I'll get a "
+                       "team leader to ring you, because that shouldn't happen."))
+    assert summarize(only_if, [], codes).code != "ESCALATED"
 
 @pytest.mark.parametrize("text, promises", [
     # a condition on events is still a promise; one on the caller's choice is an offer
@@ -401,6 +419,9 @@ def test_promises_by_their_grammar(text, promises):
     ("If the courier has lost it, that's for us to sort out. You'd still get the full $412 back.",
      [(None, "$412")]),
     ("if the line drops my colleague will ring you back straight away", [(None, None)]),
+    # someone else's "straight away" is after the call; the agent's own is on it
+    ("I've sent it to billing and they'll refund the $14.99 straight away.", [(None, "$14.99")]),
+    ("i'll refund the fourteen ninety nine straight away", []),
     # "what I'll do is…" with a time for after the call; "…taken when you paid, so it'll be back…"
     ("What I'll do is ring the depot myself first thing Monday and text you what they say.",
      [("first thing Monday", None)]),
@@ -461,6 +482,10 @@ def test_looking_things_up_is_no_action(text):
     "okay that's with them as a priority now they'll ring you",
     "It's on its way to your email now, give it a couple of minutes.",
     "Okay, it's off your account now, and the balance stays on the card.",
+    "Right, that's the claim open, you'll have an email about it shortly.",
+    "okay that's requested and they usually confirm within a day",
+    "Okay, the new charger's on order and it goes out tomorrow.",
+    "okay that query's gone to billing marked urgent",
 ])
 def test_what_the_agent_has_just_done_said_as_a_state_is_an_action(text):
     w = summarize(call((C, "I need to cancel my order please"), (A, text)), [], default_codes())
@@ -818,7 +843,8 @@ def test_the_shipped_weights_name_every_feature_and_were_trained_on_spent_sets_o
              "wrapup_blind10a", "wrapup_blind10b", "wrapup_blind11a", "wrapup_blind11b",
              "wrapup_blind12a", "wrapup_blind12b", "wrapup_blind13a", "wrapup_blind13b",
              "wrapup_blind14a", "wrapup_blind14b", "wrapup_blind15a", "wrapup_blind15b",
-             "wrapup_blind16a", "wrapup_blind16b")
+             "wrapup_blind16a", "wrapup_blind16b", "wrapup_blind17a", "wrapup_blind17b",
+             "wrapup_blind18a", "wrapup_blind18b")
     assert all(s in spent for s in data["trained_on"])  # a blind set is measured once, never trained on
     w = wm.Weights.load()
     assert w.reason.shape == (len(wm.REASON_FEATURES),) and 0 < w.also < 1 and 0 < w.keep < 1
@@ -1321,6 +1347,10 @@ def test_the_resolved_scorer_says_the_signals_that_weighed_most_with_their_utter
     ("if anything else comes up you can get back to me on this number", False),
     ("and if the lid cracks again just get back to us and we'll send another", False),
     ("Refused parcels take 2 to 3 working days to get back to us, then it goes straight out again.", False),
+    # a notice of where a parcel or a repair is, not an answer
+    ("I've booked it for tomorrow and the driver will text you when they're about an hour away.", False),
+    ("it's booked in and we'll ring you as soon as it's on its way back from the repair centre", False),
+    ("I've chased it, and I'll email you the moment the courier comes back to us.", True),
     ("I've sent them a copy of the receipt, it's in your inbox now.", False),
 ])
 def test_an_answer_still_to_come_is_read_apart_from_other_work(said, pending):

@@ -301,7 +301,8 @@ DONE = (r"(?:processed|cancelled|canceled|refunded|credited|updated|changed|book
         r"submitted|scheduled|flagged|confirmed|opened|placed|reserved|set\s+up|put\s+through|taken\s+off)")
 # what a thing is once the agent has acted on it ("the plan's cancelled", "that's gone through")
 OPENED = r"(?:case|trace|claim|ticket|check|query|investigation|request|complaint|dispute)"
-STATE = (r"(?:cancelled|canceled|started|opened|booked|moved|saved|ordered|logged|raised|set\s+up|"
+STATE = (r"(?:cancelled|canceled|started|opened|booked|moved|saved|ordered|logged|raised|requested|"
+         r"on\s+order|set\s+up|"
          r"gone\s+(?:through|over|off)(?:\s+to\s+(?:them|him|her|the\s+[a-z]+\s+team))?(?:\s+now)?|"
          r"gone\s+to\s+(?:them|him|her|billing|the\s+(?!wrong\b|old\b|same\b|other\b)[a-z]+(?:\s+team)?)"
          r"(?:\s+now)?|gone\s+to\s+you\s+now|noted\s+on\s+(?:the|your)\s+(?:order|account|record|file|booking))")
@@ -332,9 +333,10 @@ ACTION_PATTERNS = [re.compile(p) for p in (
 # "that's on your account now", "it's with the billing team now" (not in a recap or a condition)
 STATE_PATTERNS = [re.compile(p) for p in (
     rf"\bthat's\s+(?:the|your|both)\s+(?:[a-z0-9']+\s+){{0,3}}{STATE}\b",
-    rf"\b(?:that|(?:the|your)\s+(?:[a-z0-9-]+\s+){{0,2}}[a-z0-9-]+?)(?:'s|\s+is|\s+are)\s+"
+    rf"\b(?:that(?:\s+{OPENED})?|(?:the|your)\s+(?:[a-z0-9-]+\s+){{0,2}}[a-z0-9-]+?)(?:'s|\s+is|\s+are)\s+"
     rf"(?:now\s+|all\s+|also\s+)*{STATE}\b",
     rf"\b(?:that|(?:the|your)\s+(?:[a-z0-9-]+\s+)?{OPENED})(?:'s|\s+is)\s+(?:now\s+)?open\b",
+    rf"\bthat's\s+(?:the|your)\s+(?:[a-z0-9-]+\s+)?{OPENED}\s+(?:now\s+)?open\b",
     r"\b(?:that's|it's)\s+(?:now\s+)?(?:on\s+(?:there|your\s+account|the\s+(?:account|order|booking|"
     r"case|record))\s+now|with\s+(?:the|our)\s+(?:[a-z]+\s+)?team\s+now|"
     r"off\s+(?:the|your)\s+(?:account|order|bill|card)\s+now|"
@@ -522,7 +524,12 @@ def _promise_at(turn: Turn, m: re.Match) -> tuple[int, int] | None:
     later = times(turn.sh[m.end():b])
     # "now" said after the verb's first word ("it should be there now"; not "it's now coming on…")
     after = m.start(group) + len(verb.split()[0]) if group != "verb6" else m.end()
-    if NOW.search(turn.sh[after:b]) and not later and not event:
+    now = NOW.search(turn.sh[after:b])
+    # someone else's "straight away" is for after the call ("then they'll refund the $89
+    # straight away"); the agent's own, or a "now", is done on it
+    theirs = now is not None and now.group(0) != "now" and re.match(
+        r"(?:they|theyll|hell|shell|he|she)\b", turn.sh[m.start():]) is not None
+    if now and not later and not event and not theirs:
         return None  # "i'm going to refund the charge now", "you should be all set now"
     if STATE_NOW.match(verb) and not later:
         return None  # "that'll be it", "you'll be all set": how things are, not a promise
@@ -690,7 +697,13 @@ NEGATIVE = re.compile(
 # they reply", "I'll ask our product team and email you the answer"): open work, and of it the
 # kind that leaves a call open (PENDING)
 STILL_TO_COME = (
-    r"(?:email|text|call|ring|let) you (?:know )?(?:as soon as|once|when|the moment)|"
+    # ... not a notice of where a parcel or repair is ("the courier will text you when it's ready
+    # to collect", "we'll call you as soon as it's on its way back", "... when they're ten minutes
+    # away"; but "I'll email you the moment the courier comes back to us" is an answer)
+    r"(?:email|text|call|ring|let) you (?:know )?(?:as soon as|once|when|the moment)"
+    r"(?! (?:it|its|theyre|they|hes|shes|the driver|the parcel|the courier|your \w+)(?: is| are)?"
+    r" (?:\w+ ){0,3}?(?:ready|on its way|on the way|away|nearby|out for delivery|dispatched|"
+    r"arrives|arrived|delivered)\b)|"
     r"the moment (?:they|i|we) hear|as soon as (?:they|i|we) hear|"
     r"(?:email|e mail|text|call|ring|phone|get back to) you (?:with )?(?:the|an) answer|"
     r"(?:find out|check) and (?:email|call|ring|text|get back)|ask (?:our|the) \w+ (?:\w+ )?team and")
@@ -723,10 +736,11 @@ PENDING = re.compile(
 # in a moment")
 ON_THE_CALL = re.compile(r"^\W*(?:\w+\W+){0,3}?(?:in (?:just )?a (?:moment|minute|sec\w*|tick|jiffy)|"
                          r"shortly|right back|in two ticks|after the hold)\b")
-# how a caller ends a call that is not settled: still waiting, undecided, giving up
+# how a caller ends a call that is not settled: still waiting, undecided, giving up ("fingers
+# crossed" is not one: it ends as many settled calls as open ones, 4 and 4 of the labelled sets)
 WAITING = re.compile(
     r"\b(?:ill be waiting|wait for (?:the|your|their|a|an) (?:call|email|text|reply|answer)|"
-    r"keep an eye out|sit by the phone|hoping|fingers crossed|"
+    r"keep an eye out|sit by the phone|hoping|"
     r"ill (?:ring|call) (?:them|you|back)|try again later|forget it|thanks anyway|just get it sorted|"
     r"make sure (?:they|someone|somebody)|well see|i might have to)\b")
 CANNOT = re.compile(r"\b(?:i cant|i cannot|im unable to|i am unable to|im not able to|"

@@ -252,16 +252,24 @@ NAMED_PLACE = re.compile(r"\b(?:over|through|across)\s+to\s+(?:the|our|a)\s+\w+"
 LOOK_BACK = 2  # agent turns before a handover that may name who it goes to
 
 
+# a hand-on only if something happens ("if they've started, I'll get a team leader to ring you",
+# "if we get cut off while I'm putting you through, I'll ring you straight back"): the words just
+# before, back to the start of the condition's clause
+IF_SO = re.compile(r"\b(?:if|unless|in case)\b(?:\s+\S+){1,9}\s*$")
+
+
 def _said(pattern: re.Pattern | None, plain: str) -> re.Match | None:
     """The last match of the keywords in the text that is not said as not done ("I can't put
-    you through to them") nor the agent's own call back ("I'll ring you as soon as I hear"), or
-    None."""
+    you through to them"), nor the agent's own call back ("I'll ring you as soon as I hear"),
+    nor only if something happens ("if they've started, I'll get a team leader to ring you"),
+    or None."""
     if pattern is None:
         return None
     found = [m for m in pattern.finditer(plain)
              if not NOT_DONE.search(plain[max(0, m.start() - 40):m.start()])
              and not (re.match(r"(?:call|ring|phone) you", m.group())
-                      and SELF.search(plain[max(0, m.start() - 30):m.start()]))]
+                      and SELF.search(plain[max(0, m.start() - 30):m.start()]))
+             and not IF_SO.search(plain[max(0, m.start() - 60):m.start()])]
     return found[-1] if found else None
 
 

@@ -485,7 +485,9 @@ def promise_features(turns: Sequence[Turn], caller: str, promised: Sequence[Fact
             "third_person": not _FIRST.match(plain) and not _YOU.match(plain),
             "should": " should " in f" {plain} ", "booked": bool(callfacts.BOOKED.search(plain)),
             "log_words": math.log1p(len(t.utt.text.split())) / 4, "late": k / max(len(turns) - 1, 1),
-            "last_agent": uid in agent[-2:], "recap": bool(RECAP.search(own)),
+            # in the agent's last two turns after other promises: likely their recap (the one
+            # promise of a short call is no recap)
+            "last_agent": uid in agent[-2:] and bool(earlier), "recap": bool(RECAP.search(own)),
             # said again (a recap): most of its words were in an earlier promise
             "repeat": any(len(words & w) >= 0.6 * len(words) for w in said),
             "during_call": bool(DURING.search(plain)), "generic": bool(GENERIC.search(own)),
