@@ -463,12 +463,15 @@ def promise_features(turns: Sequence[Turn], caller: str, promised: Sequence[Fact
         per_turn[f.utterances[0]] = per_turn.get(f.utterances[0], 0) + 1
     said: list[set[str]] = []  # the words of the promises before
     whens: list[set[str]] = []  # the time words of the promises of earlier turns
+    plains = [plain_text(f.text) for f in promised]
+    during = [bool(DURING.search(p)) for p in plains]
+    on_call = [bool(ON_THE_CALL.search(p)) for p in plains]
     rows = []
-    for f in promised:
+    for n, f in enumerate(promised):
         uid = f.utterances[0]
         k = index[uid]
         t = turns[k]
-        plain = plain_text(f.text)
+        plain = plains[n]
         nxt = next((u for u in turns[k + 1:] if u.utt.speaker == caller), None)
         words = set(plain.split())
         pos = max(t.utt.text.lower().find(f.text.lower()), 0)  # the clause is capitalised
@@ -476,9 +479,8 @@ def promise_features(turns: Sequence[Turn], caller: str, promised: Sequence[Fact
         own = t.sh[a:b]
         when_words = set(WHEN_WORDS.findall((f.when or "").lower()))
         earlier = [w for w, g in zip(whens, promised) if g.utterances[0] != uid]
-        # earlier promises for after the call (not "I'll just be a moment")
-        after = [g for g in promised[:len(whens)] if g.utterances[0] != uid and not
-                 DURING.search(plain_text(g.text)) and not ON_THE_CALL.search(plain_text(g.text))]
+        # an earlier promise for after the call (not "I'll just be a moment")
+        after = any(not (during[j] or on_call[j]) for j in range(n) if promised[j].utterances[0] != uid)
         v = {
             "bias": 1.0, "has_when": f.when is not None, "has_amount": f.amount is not None,
             "first_person": bool(_FIRST.match(plain)), "you_will": bool(_YOU.match(plain)),
@@ -490,7 +492,7 @@ def promise_features(turns: Sequence[Turn], caller: str, promised: Sequence[Fact
             "last_agent": uid in agent[-2:] and bool(earlier), "recap": bool(RECAP.search(own)),
             # said again (a recap): most of its words were in an earlier promise
             "repeat": any(len(words & w) >= 0.6 * len(words) for w in said),
-            "during_call": bool(DURING.search(plain)), "generic": bool(GENERIC.search(own)),
+            "during_call": during[n], "generic": bool(GENERIC.search(own)),
             "conditional": bool(re.search(r"\b(?:if|unless|once)\b", own)),
             "sensory": bool(SENSORY.search(plain)), "hedge": bool(HEDGE.search(plain)),
             "thanks_after": nxt is not None and bool(ACCEPT.search(nxt.sh)),
@@ -498,7 +500,7 @@ def promise_features(turns: Sequence[Turn], caller: str, promised: Sequence[Fact
             # a promise said again at the close ("so you'll hear from me on Friday") is no new one;
             # said first, after the work is done ("I've opened a trace and you'll hear from us by
             # Thursday"), it is the promise
-            "hear_from": bool(HEAR.search(plain)) and bool(after),
+            "hear_from": bool(HEAR.search(plain)) and after,
             "same_when": bool(when_words) and any(when_words & w for w in earlier),
             "promised_before": bool(earlier), "closing": bool(CLOSING.match(own)),
             # what is not the agent's to promise, a question, a process in the present tense
@@ -507,7 +509,7 @@ def promise_features(turns: Sequence[Turn], caller: str, promised: Sequence[Fact
             "present": not FUTURE.search(f.text.lower()),
             # the agent's own remedy for after the call ("we'll knock 10% off your next bill")
             "remedy": bool(REMEDY.match(plain)),
-            "on_the_call": bool(ON_THE_CALL.search(plain)), "feeling": bool(FEELING.search(plain)),
+            "on_the_call": on_call[n], "feeling": bool(FEELING.search(plain)),
             # someone else's remedy ("the courier will collect the damaged one", "they'll text you")
             "they_remedy": bool(THEY_REMEDY.search(plain)),
         }
